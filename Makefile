@@ -1,0 +1,37 @@
+# The two commands the README promises: `make run` and `make test`. Everything else is set-up they need.
+PYTHON ?= python3
+VENV   ?= .venv
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+BIN     = $(VENV)/bin
+
+.PHONY: run test install install-dev browser clean help
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+run: install  ## set up and serve on http://$(HOST):$(PORT) (SQLite, trains a model the first time)
+	$(BIN)/spamguard serve --host $(HOST) --port $(PORT)
+
+test: install-dev browser  ## set up and run the whole test suite (needs Redis and PostgreSQL)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed  ## virtualenv with the pinned runtime requirements
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+browser:  ## Debian's chromium for the browser tests (installed with apt-get when missing)
+	@scripts/ensure-chromium.sh
+
+clean:  ## remove the virtualenv and local state (database, models, secret)
+	rm -rf $(VENV) var

@@ -1,0 +1,79 @@
+"""The application factory: the only place where SpamGuard is wired together."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from spamguard import config as settings
+from spamguard import storage
+from spamguard.logs import configure_logging
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask("spamguard")
+    app.config.update(settings.from_env())
+    app.config.update(overrides or {})
+    app.config["SECRET_KEY"] = settings.ensure_secret_key(app.config)
+    # Werkzeug refuses larger bodies with 413 before any view reads them.
+    app.config["MAX_CONTENT_LENGTH"] = app.config["SPAMGUARD_MAX_BODY_BYTES"]
+    app.config["MAX_FORM_MEMORY_SIZE"] = app.config["SPAMGUARD_MAX_BODY_BYTES"]
+    app.config["MAX_FORM_PARTS"] = 2000
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["SPAMGUARD_SECURE_COOKIES"],
+        JSON_SORT_KEYS=False,
+    )
+    configure_logging(app.config["SPAMGUARD_LOG_LEVEL"])
+
+    storage.init_app(app)
+    from spamguard.scoring.model import ModelHolder
+
+    app.extensions["spamguard.models"] = ModelHolder(
+        app.config["SPAMGUARD_MODEL_DIR"], app.config["SPAMGUARD_MODEL_RELOAD_SECONDS"])
+    from spamguard import limits
+
+    limits.init_app(app)
+    _register_blueprints(app)
+    _register_error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        """Liveness for load balancers and the Docker HEALTHCHECK."""
+        return jsonify(status="ok")
+
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from spamguard import metrics
+    from spamguard.api import akismet, json_api, openapi
+    from spamguard import moderation
+
+    for module in (akismet, json_api, openapi, metrics, moderation):
+        app.register_blueprint(module.bp)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    """Errors outside a blueprint's own handlers: short, typed, never a traceback."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if request.path.startswith("/api/"):
+            response = jsonify(error={"code": error.name.lower().replace(" ", "_"), "message": error.description})
+        else:
+            response = Response(error.name, mimetype="text/plain")
+        response.status_code = error.code or 500
+        for name in ("Allow", "Retry-After"):
+            if error.get_response().headers.get(name):
+                response.headers[name] = error.get_response().headers[name]
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        app.logger.exception("unhandled error", extra={"path": request.path})
+        if request.path.startswith("/api/"):
+            return jsonify(error={"code": "internal_error", "message": "internal error"}), 500
+        return Response("Internal Server Error", status=500, mimetype="text/plain")
