@@ -1,0 +1,72 @@
+"""Redis-backed limits: per-key rate limits, usage counters, reputation, background jobs.
+
+`init_app(app)` builds the services and stores them in `app.extensions`:
+
+  spamguard.redis        RedisState   (client + fail-open guard)
+  spamguard.limiter      flask_limiter.Limiter
+  spamguard.ratelimit    KeyRateLimiter  .check(site) -> LimitResult
+  spamguard.usage        UsageCounter    .record_call / usage_report / flush_usage
+  spamguard.reputation   ReputationStore .lookup / adjust / record_check / record_feedback / catch_up
+  spamguard.jobs         JobQueue        .enqueue_retrain / job_status
+  spamguard.maintenance  Maintenance     background usage flush + feedback catch-up
+"""
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from .jobs import JobQueue
+from .maintenance import Maintenance, build_services
+from .ratelimit import KeyRateLimiter, LimitResult, akismet_refusal, init_limiter, json_refusal, limited, refusal_for
+
+__all__ = ["init_app", "check_key_limit", "refusal_for", "limited", "akismet_refusal", "json_refusal",
+           "LimitResult", "record_call", "usage_report"]
+
+
+def init_app(app: Flask) -> None:
+    config = app.config
+    session_factory = app.extensions.get("spamguard.db")
+    services = build_services(config, session_factory)
+    limiter = init_limiter(app, services.state)
+    ratelimit = KeyRateLimiter(limiter, services.state, config["SPAMGUARD_RATE_LIMIT_KEY"],
+                               services.usage.monthly_policy)
+    app.extensions.update({
+        "spamguard.redis": services.state,
+        "spamguard.limiter": limiter,
+        "spamguard.ratelimit": ratelimit,
+        "spamguard.usage": services.usage,
+        "spamguard.reputation": services.reputation,
+        "spamguard.jobs": JobQueue(config["REDIS_URL"], config["SPAMGUARD_REDIS_PREFIX"],
+                                   config["SPAMGUARD_MODEL_DIR"], config["DATABASE_URL"]),
+    })
+    if session_factory is not None and config.get("SPAMGUARD_BACKGROUND_TASKS", True):
+        maintenance = Maintenance(services.usage, services.reputation, session_factory,
+                                  config["SPAMGUARD_FLUSH_SECONDS"])
+        app.extensions["spamguard.maintenance"] = maintenance
+        # Started on the first request, not here: gunicorn may fork after create_app.
+        app.before_request(maintenance.ensure_started)
+
+
+def check_key_limit(site) -> LimitResult:
+    """Count one API call against `site`'s rate limit (and monthly throttle)."""
+    return current_app.extensions["spamguard.ratelimit"].check(site)
+
+
+def record_call(site, verdict: str | None = None) -> bool:
+    """Count one comment-check in this month's usage (verdict adds spam/ham)."""
+    return current_app.extensions["spamguard.usage"].record_call(site, verdict)
+
+
+def usage_report(site, extended: bool = False) -> dict:
+    """The /1.2/usage-limit answer for `site`."""
+    return current_app.extensions["spamguard.usage"].usage_report(site, extended)
+
+
+def refusal_details(result: LimitResult) -> dict:
+    """The fields of `spamguard.api.quota.Refusal` for a refused call:
+    `Refusal(**refusal_details(result))`."""
+    if result.reason == "monthly":
+        reason, msg = "Usage limit exceeded", "This key is over its monthly usage limit; calls are refused until it resets."
+    else:
+        reason, msg = "Rate limit exceeded", f"This key is over its rate limit ({result.limit})."
+    return {"reason": reason, "retry_after": max(1, result.retry_after), "alert_code": result.alert_code,
+            "alert_msg": msg}

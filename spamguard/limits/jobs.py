@@ -1,0 +1,114 @@
+"""Background jobs on RQ: retraining runs in `spamguard worker`, never in a web request.
+
+The job receives plain values (model dir, database URL) instead of an app, so
+the worker needs no Flask app to run it.  The worker is RQ's normal forking
+`Worker`: each training job runs in a child process, so its memory (TF-IDF
+matrices, sklearn fits) is returned to the OS when it ends, a crash or the job
+timeout kills only the child, and a model promoted by the job is picked up by
+the web workers through the registry, not through shared state.
+"""
+from __future__ import annotations
+
+import logging
+
+import click
+import redis
+from rq import Queue, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+log = logging.getLogger("spamguard.limits.jobs")
+
+QUEUE_NAME = "spamguard"
+RETRAIN_TIMEOUT = 60 * 60  # a retrain that runs for an hour is stuck
+
+
+def queue_connection(url: str, timeout: float = 5.0) -> redis.Redis:
+    """RQ needs bytes responses and longer timeouts than the request-path client."""
+    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+
+
+class JobQueue:
+    def __init__(self, redis_url: str, prefix: str, model_dir: str, database_url: str) -> None:
+        self.connection = queue_connection(redis_url)
+        # The queue name carries the key prefix so deployments sharing a Redis do not mix jobs.
+        self.queue = Queue(f"{prefix}{QUEUE_NAME}", connection=self.connection)
+        self.model_dir = model_dir
+        self.database_url = database_url
+
+    def enqueue_retrain(self, from_db: bool = True, quick: bool = False) -> str:
+        """Queue a retrain; returns the job id.  Raises redis.RedisError when Redis is down
+        (the caller shows "try again": retraining is never urgent)."""
+        job = self.queue.enqueue(retrain, self.model_dir, self.database_url if from_db else None, quick,
+                                 job_timeout=RETRAIN_TIMEOUT, result_ttl=7 * 86400, failure_ttl=7 * 86400,
+                                 description="retrain model" + (" with feedback" if from_db else ""))
+        log.info("retrain queued", extra={"event": "retrain_queued", "job_id": job.id, "from_db": from_db})
+        return job.id
+
+    def job_status(self, job_id: str) -> dict:
+        """{"id", "status" (queued|started|finished|failed|...|unknown), "result", "error"}."""
+        try:
+            job = Job.fetch(job_id, connection=self.connection)
+        except NoSuchJobError:
+            return {"id": job_id, "status": "unknown", "result": None, "error": None}
+        status = job.get_status(refresh=True)
+        status = getattr(status, "value", status)
+        error = None
+        if status == "failed":
+            latest = job.latest_result()
+            error = (latest.exc_string or "").strip().splitlines()[-1:] if latest else None
+            error = error[0] if error else "failed"
+        return {"id": job.id, "status": status, "result": job.return_value() if status == "finished" else None,
+                "error": error, "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None}
+
+
+def retrain(model_dir: str, database_url: str | None, quick: bool = False) -> dict:
+    """The job: train (optionally with the service's labelled feedback) and register."""
+    from model_training.train import train_and_register
+
+    kwargs = {}
+    session = None
+    if database_url:
+        from spamguard import storage
+        session = storage.make_sessionmaker(database_url)()
+        kwargs["from_db_session"] = session
+    try:
+        result = train_and_register(model_dir, quick=quick, progress=False, **kwargs)
+    finally:
+        if session is not None:
+            session.close()
+    return _jsonable(result)
+
+
+def _jsonable(value):
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty (for tests and cron).")
+def worker(burst: bool) -> None:
+    """Run the background worker: retrain jobs, usage flush and reputation catch-up."""
+    from spamguard import config as settings
+    from spamguard import storage
+    from spamguard.logs import configure_logging
+
+    from .maintenance import Maintenance, build_services
+
+    config = settings.from_env()
+    configure_logging(config["SPAMGUARD_LOG_LEVEL"])
+    services = build_services(config, storage.make_sessionmaker(config["DATABASE_URL"]))
+    maintenance = Maintenance(services.usage, services.reputation, services.session_factory,
+                              config["SPAMGUARD_FLUSH_SECONDS"])
+    maintenance.start()
+    queue = JobQueue(config["REDIS_URL"], config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"],
+                     config["DATABASE_URL"])
+    try:
+        Worker([queue.queue], connection=queue.connection).work(burst=burst, with_scheduler=False)
+    finally:
+        maintenance.stop()

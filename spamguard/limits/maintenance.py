@@ -1,0 +1,88 @@
+"""The background loop: persist usage counters and replay unsynced feedback into Redis.
+
+Runs as a daemon thread in every web worker process (started on the first
+request, so it also survives gunicorn's fork) and in `spamguard worker`.  Both
+tasks are idempotent, so several processes running them at once is harmless.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from dataclasses import dataclass
+
+from .redis_state import RedisState
+from .reputation import ReputationStore
+from .usage import UsageCounter
+
+log = logging.getLogger("spamguard.limits.maintenance")
+
+
+@dataclass
+class Services:
+    state: RedisState
+    usage: UsageCounter
+    reputation: ReputationStore
+    session_factory: object
+
+
+def build_services(config: dict, session_factory) -> Services:
+    state = RedisState(config["REDIS_URL"], config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_REDIS_TIMEOUT"])
+    usage = UsageCounter(state, config["SPAMGUARD_MONTHLY_LIMIT"], session_factory)
+    reputation = ReputationStore(state, config["SPAMGUARD_RATE_LIMIT_COMMENTER_IP"])
+    return Services(state, usage, reputation, session_factory)
+
+
+class Maintenance:
+    def __init__(self, usage: UsageCounter, reputation: ReputationStore, session_factory,
+                 interval: float = 30.0) -> None:
+        self.usage = usage
+        self.reputation = reputation
+        self.session_factory = session_factory
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def ensure_started(self) -> None:
+        """Start the thread once per process (cheap to call on every request)."""
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self.start()
+
+    def start(self) -> None:
+        self._pid = os.getpid()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="spamguard-maintenance", daemon=True)
+        self._thread.start()
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        """Stop the loop and flush one last time (at shutdown)."""
+        if self._pid != os.getpid():
+            return
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self.run_once()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.run_once()
+
+    def run_once(self) -> dict:
+        """One pass of both tasks; never raises (each logs its own failure)."""
+        done = {"usage_rows": 0, "feedback_rows": 0}
+        for name, task in (("usage_rows", self.usage.flush_usage), ("feedback_rows", self.reputation.catch_up)):
+            try:
+                with self.session_factory() as session:
+                    done[name] = task(session)
+            except Exception as exc:
+                log.warning("maintenance task failed", extra={"event": "maintenance_error", "task": name,
+                                                             "error": type(exc).__name__, "detail": str(exc)[:200]})
+        return done

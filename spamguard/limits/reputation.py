@@ -1,0 +1,342 @@
+"""Cross-site reputation of commenter IPs, e-mails, author-URL domains and link domains.
+
+Counters live in Redis, one hash per (signal, value, UTC day) with an 8-day TTL:
+  c:<hour>   comments seen in that hour           (from checks)
+  v:<hour>   of which we called spam               (from checks; a feature only)
+  b:<blog>   last time seen on that blog           (distinct sites, from checks)
+  s:<site>   last spam report from that site       (from feedback)
+  h:<site>   last ham report from that site        (from feedback)
+Reports are stored per reporting site, so one site repeating itself counts
+once, and writing the same report twice changes nothing: replaying feedback
+after a Redis outage (`catch_up`) is idempotent.
+
+Every read sums the buckets with exponential decay (24 h window, 12 h half-life;
+7 d window, 2 d half-life).  Every function takes `now` so tests drive the clock.
+Values are stored hashed: no raw IPs or e-mails in Redis key names.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from limits import parse as parse_limit
+
+from spamguard.comment import Comment
+
+from .redis_state import RedisState
+
+log = logging.getLogger("spamguard.limits.reputation")
+
+DAY, HOUR = 86400, 3600
+DAYS_KEPT = 8
+WINDOWS = {"24h": (DAY, 12 * HOUR), "7d": (7 * DAY, 2 * DAY)}  # name: (window, half-life)
+KINDS = ("ip", "email", "author_domain", "link")
+MAX_LINK_DOMAINS = 5
+# Log-odds weight per signal: how far one unit of Beta-smoothed evidence moves the verdict.
+WEIGHTS = {"ip": 0.6, "email": 0.8, "author_domain": 0.8, "link": 1.0}
+SIGNAL_CAP = 2.0     # most any one signal may move the log-odds
+TOTAL_CAP = 4.0      # most reputation as a whole may move it
+PRIOR = 1.0          # Beta(1, 1) pseudo-counts: no reports -> exactly zero adjustment
+LABELS = {"ip": "IP", "email": "author e-mail", "author_domain": "author URL domain", "link": "link domain"}
+
+_URL_RE = re.compile(r"""(?:https?://|www\.)[^\s<>"'()\[\]]+""", re.I)
+_HOST_RE = re.compile(r"^[a-z0-9.-]+$")
+
+FEATURE_NAMES: tuple[str, ...] = tuple(
+    f"{kind}_{stat}_{win}"
+    for kind in KINDS for stat in ("seen", "sites_seen", "spam_verdicts", "spam_sites", "ham_sites")
+    for win in WINDOWS
+) + ("ip_burst", "ip_burst_ratio")
+
+
+@dataclass
+class Reputation:
+    features: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FEATURE_NAMES, 0.0))
+    known: bool = False
+    # Undecayed counts and names for human reasons: {kind: {...}}.
+    detail: dict[str, dict] = field(default_factory=dict)
+
+
+def domain_of(url: str) -> str:
+    url = (url or "").strip().lower()
+    if not url:
+        return ""
+    if "://" not in url:
+        url = "http://" + url
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    host = host.strip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    return host if "." in host and _HOST_RE.match(host) else ""
+
+
+def link_domains(comment: Comment) -> list[str]:
+    """Domains linked from the content (author URL is its own signal), minus the blog itself."""
+    own = domain_of(comment.blog)
+    seen: list[str] = []
+    for match in _URL_RE.findall(comment.comment_content or ""):
+        host = domain_of(match.rstrip(".,;:!?"))
+        if host and host != own and host not in seen:
+            seen.append(host)
+        if len(seen) >= MAX_LINK_DOMAINS:
+            break
+    return seen
+
+
+def signals(comment: Comment) -> list[tuple[str, str]]:
+    """(kind, value) pairs this comment contributes to / is judged by."""
+    out: list[tuple[str, str]] = []
+    if comment.user_ip.strip():
+        out.append(("ip", comment.user_ip.strip().lower()))
+    email = comment.comment_author_email.strip().lower()
+    if "@" in email:
+        out.append(("email", email))
+    author = domain_of(comment.comment_author_url)
+    if author:
+        out.append(("author_domain", author))
+    out += [("link", d) for d in link_domains(comment)]
+    return out
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha1(value.encode("utf-8", "replace")).hexdigest()[:20]
+
+
+def _weight(age: float, window: float, half_life: float) -> float:
+    if age > window:
+        return 0.0
+    return 0.5 ** (max(age, 0.0) / half_life)
+
+
+class ReputationStore:
+    def __init__(self, state: RedisState, commenter_ip_limit: str = "5/minute") -> None:
+        self.state = state
+        item = parse_limit(commenter_ip_limit)
+        self.burst_amount = item.amount
+        self.burst_window = item.get_expiry()
+        self.burst_label = _window_label(self.burst_window)
+
+    # --- keys ------------------------------------------------------------------------
+
+    def _day_key(self, kind: str, value: str, day: int) -> str:
+        return self.state.key("rep", kind, _digest(value), day)
+
+    def _burst_key(self, ip: str) -> str:
+        return self.state.key("rep", "burst", _digest(ip))
+
+    # --- writes ----------------------------------------------------------------------
+
+    def record_check(self, comment: Comment, verdict: str, now: float | None = None) -> bool:
+        """Count a checked comment (skipped for `is_test`). False when Redis is down."""
+        if comment.is_test:
+            return True
+        now = time.time() if now is None else now
+        hour, day = int(now // HOUR), int(now // DAY)
+        blog = "b:" + _digest(domain_of(comment.blog) or comment.blog)
+        spammy = verdict in ("spam", "discard")
+
+        def run(r):
+            pipe = r.pipeline(transaction=False)
+            for kind, value in signals(comment):
+                key = self._day_key(kind, value, day)
+                pipe.hincrby(key, f"c:{hour}", 1)
+                if spammy:
+                    pipe.hincrby(key, f"v:{hour}", 1)
+                pipe.hset(key, blog, repr(now))
+                pipe.expire(key, DAYS_KEPT * DAY)
+            if comment.user_ip.strip():
+                bkey = self._burst_key(comment.user_ip.strip().lower())
+                pipe.zadd(bkey, {f"{now!r}:{uuid.uuid4().hex[:8]}": now})
+                pipe.zremrangebyscore(bkey, "-inf", now - self.burst_window)
+                pipe.expire(bkey, int(self.burst_window) + 60)
+            pipe.execute()
+            return True
+        return self.state.call("reputation.record_check", run, False)
+
+    def record_feedback(self, comment: Comment, label: str, site_id: int,
+                        now: float | None = None) -> bool:
+        """Record a spam/ham report from `site_id`; the site's latest label per value wins.
+
+        Idempotent: the same report written twice leaves the same state.
+        Returns False when Redis is down (the caller leaves `redis_synced` False).
+        """
+        if label not in ("spam", "ham"):
+            raise ValueError(f"label must be spam or ham, not {label!r}")
+        now = time.time() if now is None else now
+        day = int(now // DAY)
+        mine, other = ("s", "h") if label == "spam" else ("h", "s")
+
+        def run(r):
+            pipe = r.pipeline(transaction=False)
+            for kind, value in signals(comment):
+                for d in range(day - DAYS_KEPT + 1, day + 1):
+                    pipe.hdel(self._day_key(kind, value, d), f"{other}:{site_id}")
+                key = self._day_key(kind, value, day)
+                pipe.hset(key, f"{mine}:{site_id}", repr(now))
+                pipe.expire(key, DAYS_KEPT * DAY)
+            pipe.execute()
+            return True
+        return self.state.call("reputation.record_feedback", run, False)
+
+    # --- reads -----------------------------------------------------------------------
+
+    def lookup(self, comment: Comment, now: float | None = None) -> Reputation:
+        """Decayed reputation features for the comment; `known=False` when Redis is down."""
+        now = time.time() if now is None else now
+        day = int(now // DAY)
+        sigs = signals(comment)
+        days = range(day - DAYS_KEPT + 1, day + 1)
+        ip = comment.user_ip.strip().lower()
+
+        def run(r):
+            pipe = r.pipeline(transaction=False)
+            for kind, value in sigs:
+                for d in days:
+                    pipe.hgetall(self._day_key(kind, value, d))
+            if ip:
+                pipe.zcount(self._burst_key(ip), now - self.burst_window, now)
+            return pipe.execute()
+        raw = self.state.call("reputation.lookup", run, None)
+        rep = Reputation()
+        if raw is None:
+            return rep
+        rep.known = True
+        per_kind: dict[str, list[dict]] = {}
+        for i, (kind, value) in enumerate(sigs):
+            hashes = raw[i * len(days):(i + 1) * len(days)]
+            per_kind.setdefault(kind, []).append(_summarise(value, hashes, now))
+        for kind, stats_list in per_kind.items():
+            # Several link domains: judge by the most reported one.
+            best = max(stats_list, key=lambda s: (s["spam_sites_7d"] - s["ham_sites_7d"], s["seen_24h"]))
+            rep.detail[kind] = best
+            for name in ("seen", "sites_seen", "spam_verdicts", "spam_sites", "ham_sites"):
+                for win in WINDOWS:
+                    rep.features[f"{kind}_{name}_{win}"] = best[f"{name}_{win}"]
+        if ip:
+            burst = int(raw[-1]) + 1  # this comment included
+            rep.features["ip_burst"] = float(burst)
+            rep.features["ip_burst_ratio"] = burst / self.burst_amount
+            rep.detail["burst"] = {"count": burst, "limit": self.burst_amount, "window": self.burst_label}
+        return rep
+
+    # --- verdict adjustment -----------------------------------------------------------
+
+    def adjust(self, logit: float, rep: Reputation) -> tuple[float, list[str]]:
+        return adjust(logit, rep)
+
+    # --- replay after outages ---------------------------------------------------------
+
+    def catch_up(self, session, batch: int = 500, now: float | None = None) -> int:
+        """Replay Feedback rows with `redis_synced=False` into Redis, marking them synced.
+
+        Stops at the first Redis failure (rows stay unsynced for the next run).
+        Test, undone and older-than-window rows are marked synced without writing.
+        Returns the number of rows marked.
+        """
+        from sqlalchemy import select
+        from spamguard.storage.models import Feedback
+
+        if not self.state.available:
+            return 0
+        now = time.time() if now is None else now
+        rows = session.execute(
+            select(Feedback).where(Feedback.redis_synced.is_(False)).order_by(Feedback.id).limit(batch)
+        ).scalars().all()
+        done = 0
+        for row in rows:
+            created = row.created_at.timestamp() if row.created_at else now
+            if not (row.is_test or row.undone_at is not None or now - created > DAYS_KEPT * DAY):
+                comment = Comment.from_json(row.fields or {})
+                if not self.record_feedback(comment, row.label, row.site_id, now=created):
+                    break
+            row.redis_synced = True
+            done += 1
+        if done:
+            session.commit()
+            log.info("feedback replayed into redis", extra={"event": "reputation_catch_up", "rows": done})
+        return done
+
+
+def _summarise(value: str, hashes: list[dict], now: float) -> dict:
+    stats: dict = {"value": value}
+    latest: dict[str, dict[str, float]] = {"s": {}, "h": {}, "b": {}}
+    hourly: dict[str, dict[int, int]] = {"c": {}, "v": {}}
+    for h in hashes:
+        for fname, raw in h.items():
+            prefix, _, ident = fname.partition(":")
+            if prefix in latest:
+                ts = float(raw)
+                if ts > latest[prefix].get(ident, -1.0):
+                    latest[prefix][ident] = ts
+            elif prefix in hourly:
+                hourly[prefix][int(ident)] = hourly[prefix].get(int(ident), 0) + int(raw)
+    for win, (window, half_life) in WINDOWS.items():
+        def hours(src):
+            return sum(n * _weight(now - (hr * HOUR + HOUR / 2), window, half_life) for hr, n in src.items())
+
+        def sites(src):
+            return sum(_weight(now - ts, window, half_life) for ts in src.values())
+        stats[f"seen_{win}"] = hours(hourly["c"])
+        stats[f"spam_verdicts_{win}"] = hours(hourly["v"])
+        stats[f"sites_seen_{win}"] = sites(latest["b"])
+        stats[f"spam_sites_{win}"] = sites(latest["s"])
+        stats[f"ham_sites_{win}"] = sites(latest["h"])
+        # Undecayed distinct-site counts, for reasons people can read.
+        stats[f"spam_n_{win}"] = sum(1 for ts in latest["s"].values() if 0 <= now - ts <= window)
+        stats[f"ham_n_{win}"] = sum(1 for ts in latest["h"].values() if 0 <= now - ts <= window)
+    return stats
+
+
+def adjust(logit: float, rep: Reputation) -> tuple[float, list[str]]:
+    """Shift a model log-odds by bounded reputation evidence; returns (logit, reasons).
+
+    Per signal the evidence is the log of the Beta(1,1)-smoothed odds of spam vs
+    ham reports from distinct sites, decayed over 7 days: log((s+1)/(h+1)).  It is
+    zero with no reports, grows only logarithmically with more reporters, is
+    weighted per signal and clipped to ±SIGNAL_CAP; the total is clipped to
+    ±TOTAL_CAP so reputation alone never overrides overwhelming content evidence.
+    A commenter-IP burst over SPAMGUARD_RATE_LIMIT_COMMENTER_IP adds up to +1.5.
+    """
+    if not rep.known:
+        return logit, []
+    parts: list[tuple[float, str]] = []
+    for kind in KINDS:
+        d = rep.detail.get(kind)
+        if not d:
+            continue
+        s, h = d["spam_sites_7d"], d["ham_sites_7d"]
+        if s == 0 and h == 0:
+            continue
+        delta = max(-SIGNAL_CAP, min(SIGNAL_CAP, WEIGHTS[kind] * math.log((s + PRIOR) / (h + PRIOR))))
+        if abs(delta) < 0.05:
+            continue
+        label = LABELS[kind] + (f" {d['value']}" if kind in ("link", "author_domain") else "")
+        which = "spam" if delta > 0 else "ham"
+        n24, n7 = d[f"{which}_n_24h"], d[f"{which}_n_7d"]
+        n, win = (n24, "24 h") if n24 else (n7, "7 d")
+        parts.append((delta, f"{label} reported as {which} by {n} site{'s' if n != 1 else ''} in {win}"))
+    burst = rep.detail.get("burst")
+    if burst and burst["count"] > burst["limit"]:
+        delta = min(1.5, 0.5 + 0.5 * math.log(burst["count"] / burst["limit"]))
+        parts.append((delta, f"{burst['count']} comments from this IP in {burst['window']}"))
+    total = max(-TOTAL_CAP, min(TOTAL_CAP, sum(p[0] for p in parts)))
+    reasons = [text for _, text in sorted(parts, key=lambda p: -abs(p[0]))]
+    return logit + total, reasons
+
+
+def _window_label(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
