@@ -64,6 +64,8 @@ SETTINGS: tuple[Setting, ...] = (
             "How much worse (AUC / recall@1%FPR) a candidate may be and still auto-promote.", float),
     Setting("SPAMGUARD_FEEDBACK_CAP_PER_KEY", 200,
             "Most labelled comments one reporting key contributes to a retrain.", int),
+    Setting("SPAMGUARD_LOGIN_MAX_FAILURES", 5,
+            "Failed moderator logins per username and IP in 15 minutes before login is refused.", int),
     Setting("SECRET_KEY", "", "Flask session secret. Generated and kept in var/secret_key when empty."),
     Setting("SPAMGUARD_SECURE_COOKIES", False, "Mark session cookies Secure (set behind HTTPS).", _bool),
     Setting("SPAMGUARD_LOG_LEVEL", "INFO", "Log level; logs are one JSON object per line."),

@@ -85,9 +85,12 @@ def make_app(model_dir, redis_url, redis_prefix, tmp_path):
             "TESTING": True,
             "DATABASE_URL": url,
             "REDIS_URL": redis_url,
-            "SPAMGUARD_REDIS_PREFIX": redis_prefix,
+            # Own namespace per app: site ids restart at 1 in every fresh database.
+            "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:",
             "SPAMGUARD_MODEL_DIR": str(model_dir),
             "SECRET_KEY": "test-secret",
+            # The periodic flush thread would outlive the test's database; tests/limits covers it.
+            "SPAMGUARD_BACKGROUND_TASKS": False,
         }
         config.update(overrides)
         return create_app(config)

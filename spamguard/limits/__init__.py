@@ -16,10 +16,9 @@ from flask import Flask, current_app
 
 from .jobs import JobQueue
 from .maintenance import Maintenance, build_services
-from .ratelimit import KeyRateLimiter, LimitResult, akismet_refusal, init_limiter, json_refusal, limited, refusal_for
+from .ratelimit import KeyRateLimiter, LimitResult, init_limiter
 
-__all__ = ["init_app", "check_key_limit", "refusal_for", "limited", "akismet_refusal", "json_refusal",
-           "LimitResult", "record_call", "usage_report"]
+__all__ = ["init_app", "check_key_limit", "LimitResult"]
 
 
 def init_app(app: Flask) -> None:
@@ -49,24 +48,3 @@ def init_app(app: Flask) -> None:
 def check_key_limit(site) -> LimitResult:
     """Count one API call against `site`'s rate limit (and monthly throttle)."""
     return current_app.extensions["spamguard.ratelimit"].check(site)
-
-
-def record_call(site, verdict: str | None = None) -> bool:
-    """Count one comment-check in this month's usage (verdict adds spam/ham)."""
-    return current_app.extensions["spamguard.usage"].record_call(site, verdict)
-
-
-def usage_report(site, extended: bool = False) -> dict:
-    """The /1.2/usage-limit answer for `site`."""
-    return current_app.extensions["spamguard.usage"].usage_report(site, extended)
-
-
-def refusal_details(result: LimitResult) -> dict:
-    """The fields of `spamguard.api.quota.Refusal` for a refused call:
-    `Refusal(**refusal_details(result))`."""
-    if result.reason == "monthly":
-        reason, msg = "Usage limit exceeded", "This key is over its monthly usage limit; calls are refused until it resets."
-    else:
-        reason, msg = "Rate limit exceeded", f"This key is over its rate limit ({result.limit})."
-    return {"reason": reason, "retry_after": max(1, result.retry_after), "alert_code": result.alert_code,
-            "alert_msg": msg}

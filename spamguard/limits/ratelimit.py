@@ -1,9 +1,10 @@
-"""Per-API-key rate limits (Flask-Limiter on Redis) and how a refusal looks on the wire.
+"""Per-API-key rate limits (Flask-Limiter on Redis).
 
-The views call `check_key_limit(site)` right after resolving the key, instead of
-relying on Flask-Limiter's decorator error path: the Akismet protocol needs a
-refusal that is an HTTP 200 `false` with alert headers (spec §5), which an
-exception handler cannot produce per endpoint cleanly.  The counting itself is
+The APIs ask `KeyRateLimiter.check(site)` right after resolving the key (see
+`spamguard.api.quota`), instead of relying on Flask-Limiter's decorator error
+path: the Akismet protocol needs a refusal that is an HTTP 200 `false` with
+alert headers (spec §5), which an exception handler cannot produce per endpoint
+cleanly.  The counting itself is
 Flask-Limiter's strategy object on its Redis storage, so limits are shared by
 every worker and machine.
 """
@@ -11,19 +12,17 @@ from __future__ import annotations
 
 import logging
 import math
-import secrets
 import time
 from dataclasses import dataclass
-from functools import lru_cache, wraps
+from functools import lru_cache
 from typing import Callable
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
 
-from .redis_state import RedisState
-from .redis_state import REDIS_ERRORS
+from .redis_state import REDIS_ERRORS, RedisState
 
 log = logging.getLogger("spamguard.limits.ratelimit")
 
@@ -138,72 +137,3 @@ def _disable_redis_retries(limiter: Limiter) -> None:
             client.retry = Retry(NoBackoff(), 0)
         except AttributeError:  # pragma: no cover - older redis-py
             pass
-
-
-# --- Refusal responses -------------------------------------------------------------------
-
-def akismet_refusal(result: LimitResult, endpoint: str = "comment-check") -> Response:
-    """The Akismet-protocol answer to a refused call.
-
-    comment-check: HTTP 200 `false` + GUID + X-akismet-error + alert headers, as
-    spec §5 recommends (fail open: WordPress holds the comment for moderation and
-    shows the usage banner; Python/npm clients see ham).  submit-spam/submit-ham:
-    HTTP 429 + Retry-After (§1.5 allows it), so clients re-queue the report rather
-    than us silently dropping feedback.
-    """
-    retry = str(max(1, result.retry_after))
-    if result.reason == "monthly":
-        message = "Your API key is over its monthly usage limit; calls are refused until the limit resets."
-    else:
-        message = f"Your API key is over its rate limit ({result.limit}); retry in {retry} s."
-    if endpoint == "comment-check":
-        resp = Response("false", status=200, content_type="text/plain; charset=utf-8")
-        resp.headers["X-akismet-guid"] = secrets.token_hex(16)
-    else:
-        resp = Response("Too many requests", status=429, content_type="text/plain; charset=utf-8")
-    resp.headers["X-akismet-error"] = "Rate limit exceeded" if result.reason != "monthly" else "Usage limit exceeded"
-    resp.headers["X-akismet-alert-code"] = result.alert_code
-    resp.headers["X-akismet-alert-msg"] = message
-    resp.headers["Retry-After"] = retry
-    return resp
-
-
-def json_refusal(result: LimitResult) -> Response:
-    """The JSON API's answer: 429 with a stable error code and Retry-After."""
-    retry = max(1, result.retry_after)
-    code = "usage_limit_exceeded" if result.reason == "monthly" else "rate_limited"
-    resp = jsonify({"error": {"code": code, "message": f"Too many requests; retry in {retry} s.",
-                              "retry_after": retry, "limit": result.limit}})
-    resp.status_code = 429
-    resp.headers["Retry-After"] = str(retry)
-    return resp
-
-
-def limited(kind: str = "akismet", endpoint: str = "comment-check"):
-    """View decorator for views whose site is already on `g.site` when they run
-    (e.g. resolved in a `before_request`/`url_value_preprocessor`).
-
-    `kind` is "akismet" or "json".  Views that resolve the key inside the view
-    should call `check_key_limit(site)` there instead.
-    """
-    def decorate(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            site = g.get("site")
-            if site is not None:
-                refusal = refusal_for(site, kind, endpoint)
-                if refusal is not None:
-                    return refusal
-            return view(*args, **kwargs)
-        return wrapper
-    return decorate
-
-
-def refusal_for(site, kind: str = "akismet", endpoint: str = "comment-check") -> Response | None:
-    """Count one call; None when allowed, else the refusal response to return."""
-    result = current_app.extensions["spamguard.ratelimit"].check(site)
-    if result.allowed:
-        return None
-    log.info("call refused", extra={"event": "rate_limited", "site_id": site.id,
-                                    "reason": result.reason, "path": request.path})
-    return json_refusal(result) if kind == "json" else akismet_refusal(result, endpoint)

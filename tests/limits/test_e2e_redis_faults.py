@@ -99,7 +99,7 @@ def server(private_redis, db, model_dir, tmp_path):
     log = open(tmp_path / "gunicorn.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--pythonpath", f"{ROOT},{ROOT / 'tests' / 'limits'}", "wired_app:app"],
+         "--workers", "2", "spamguard.wsgi:app"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -11,7 +11,6 @@ from prometheus_client import REGISTRY
 
 from spamguard import config as settings
 from spamguard import limits
-from spamguard.limits.ratelimit import akismet_refusal, json_refusal, refusal_for
 
 REDIS_URL = os.environ.get("SPAMGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -62,46 +61,6 @@ def test_keys_are_counted_separately(app):
 def test_bad_override_falls_back_to_default(app):
     with app.test_request_context("/"):
         assert limits.check_key_limit(site(3, "lots please")).allowed
-
-
-def test_akismet_refusal_form():
-    result = limits.LimitResult(False, 7, "rate", "5 per 1 minute")
-    resp = akismet_refusal(result, "comment-check")
-    assert resp.status_code == 200 and resp.get_data(as_text=True) == "false"
-    assert re.fullmatch(r"[0-9a-f]{32}", resp.headers["X-akismet-guid"])
-    assert resp.headers["X-akismet-alert-code"] == "10508"
-    assert resp.headers["X-akismet-error"] and resp.headers["X-akismet-alert-msg"]
-    assert resp.headers["Retry-After"] == "7"
-    assert "X-akismet-debug-help" not in resp.headers
-    assert akismet_refusal(result, "comment-check").headers["X-akismet-guid"] != resp.headers["X-akismet-guid"]
-    submit = akismet_refusal(result, "submit-spam")
-    assert submit.status_code == 429 and submit.headers["Retry-After"] == "7"
-
-
-def test_json_refusal_form(app):
-    with app.test_request_context("/api/v1/check"):
-        resp = json_refusal(limits.LimitResult(False, 3, "rate", "1 per 1 second"))
-    assert resp.status_code == 429 and resp.headers["Retry-After"] == "3"
-    assert resp.get_json()["error"]["code"] == "rate_limited"
-
-
-def test_refusal_for_and_decorator(app):
-    @app.post("/1.1/comment-check")
-    @limits.limited("akismet", "comment-check")
-    def check():
-        return "true"
-
-    @app.before_request
-    def resolve():
-        g.site = site(9, "1/minute")
-
-    client = app.test_client()
-    assert client.post("/1.1/comment-check").get_data(as_text=True) == "true"
-    refused = client.post("/1.1/comment-check")
-    assert refused.status_code == 200 and refused.get_data(as_text=True) == "false"
-    assert refused.headers["X-akismet-alert-code"] == "10508"
-    with app.test_request_context("/api/v1/check"):
-        assert refusal_for(site(9, "1/minute"), "json").status_code == 429
 
 
 def failures(op: str) -> float:

@@ -1,0 +1,323 @@
+"""The Akismet wire protocol (spec `akismet-api.md`): what unchanged Akismet clients talk to.
+
+Every API-level outcome is HTTP 200 with an exact text body; other statuses are
+only for transport problems (404, 405, 413, 503).  Each endpoint is answered
+under both /1.1/ and /1.2/ (spec §1.1).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+import time
+import uuid
+from typing import Any, Callable
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+
+from spamguard import sites
+from spamguard.api import form, keys, quota, usage_stats
+from spamguard.checking import CheckResult, check_comment, record_feedback
+from spamguard.metrics import CHECK_SECONDS, CHECKS, FEEDBACK
+from spamguard.scoring.decision import DISCARD
+from spamguard.scoring.model import NoModelError
+from spamguard.storage import get_session
+from spamguard.storage.models import Site
+
+bp = Blueprint("akismet", __name__)
+
+
+@bp.record_once
+def _load_model_at_startup(state) -> None:
+    """Load the model while the worker boots, single-threaded.
+
+    Otherwise the first burst of concurrent checks races ModelHolder's first
+    load (other threads see no model yet and get 503), and the first caller
+    pays the load time.
+    """
+    state.app.extensions["spamguard.models"].refresh()
+
+THANKS = "Thanks for making the web a better place."
+EMPTY_KEY, EMPTY_BLOG, EMPTY_IP = 'Empty "api_key" value', 'Empty "blog" value', 'Empty "user_ip" value'
+KEY_SITES_ORDERS = ("total", "spam", "ham", "missed_spam", "false_positives")
+CSV_HEADER = ("Site", "Total API Calls", "Spam", "Ham", "Missed Spam", "False Positives", "Is Revoked")
+MAX_HEADER_CHARS = 1024
+
+
+# -- answers -----------------------------------------------------------------------------------
+def header_value(value: Any) -> str:
+    """Latin-1-safe, single-line header text: printable ASCII kept, anything else (and `%`) percent-encoded."""
+    out = []
+    for ch in str(value):
+        if ch in "\r\n\t":
+            out.append(" ")
+        elif " " <= ch <= "~" and ch != "%":
+            out.append(ch)
+        else:
+            out.append(quote(ch, safe=""))
+    return "".join(out)[:MAX_HEADER_CHARS]
+
+
+def text(body: str, status: int = 200, headers: dict[str, Any] | None = None) -> Response:
+    response = Response(body, status=status, mimetype="text/plain")  # → text/plain; charset=utf-8
+    for name, value in (headers or {}).items():
+        response.headers[name] = header_value(value)
+    return response
+
+
+def failure(body: str, debug: str, status: int = 200) -> Response:
+    """An error answer: the only kind that carries X-akismet-debug-help."""
+    return text(body, status, {"X-akismet-debug-help": debug})
+
+
+def json_answer(data: Any) -> Response:
+    # json.dumps, not jsonify: Flask's provider sorts keys, and key-sites wants its month key first.
+    return Response(json.dumps(data, separators=(",", ":")), mimetype="application/json")
+
+
+def route(name: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
+    """Register a view under /1.1/<name> and /1.2/<name>; no automatic OPTIONS so 405 says `Allow: POST`."""
+    def register(view: Callable) -> Callable:
+        for version in ("1.1", "1.2"):
+            bp.add_url_rule(f"/{version}/{name}", endpoint=name.replace("-", "_"), view_func=view,
+                            methods=list(methods), provide_automatic_options=False)
+        return view
+    return register
+
+
+# -- request helpers ---------------------------------------------------------------------------
+def read_fields() -> MultiDict[str, str]:
+    return form.read_fields(request, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
+
+
+def site_for(key: str) -> Site | None:
+    return sites.find_site(get_session(), key)
+
+
+def account_site(fields: MultiDict[str, str]) -> tuple[Site | None, Response | None]:
+    """verify-key style key (`key` wins), for the WordPress account calls."""
+    key = keys.verify_key_candidate(fields)
+    if not key:
+        return None, failure("invalid", EMPTY_KEY)
+    site = site_for(key)
+    return (site, None) if site else (None, text("invalid"))
+
+
+def api_site(fields: MultiDict[str, str]) -> tuple[Site | None, str, Response | None]:
+    """Site for every non-verify endpoint (§1.2 order); an unknown key answers `invalid` (2015 capture: no debug)."""
+    key = keys.api_key_candidate(request, fields, current_app.config["SPAMGUARD_BASE_HOSTS"])
+    if not key:
+        return None, "", failure("invalid", EMPTY_KEY)
+    site = site_for(key)
+    return (site, key, None) if site else (None, key, text("invalid"))
+
+
+def missing_field(fields: MultiDict[str, str]) -> Response | None:
+    """Check order after the key: blog, then user_ip; blank counts as missing."""
+    for name, debug in (("blog", EMPTY_BLOG), ("user_ip", EMPTY_IP)):
+        if not (fields.get(name) or "").strip():
+            return failure(f"Missing required field: {name}.", debug)
+    return None
+
+
+def comment_site(fields: MultiDict[str, str]) -> tuple[Site | None, Response | None]:
+    site, _key, error = api_site(fields)
+    return site, error or missing_field(fields)
+
+
+# -- comment-check and reports -----------------------------------------------------------------
+def verdict_headers(result: CheckResult) -> dict[str, str]:
+    headers = {"X-akismet-guid": result.guid}
+    if result.verdict == DISCARD:
+        headers["X-akismet-pro-tip"] = "discard"
+    headers.update({
+        "X-Spamguard-Score": f"{result.probability:.4f}",
+        "X-Spamguard-Verdict": result.verdict,
+        "X-Spamguard-Reasons": "; ".join(result.reasons[:5]),
+    })
+    headers.update(result.alerts)
+    return headers
+
+
+def refused(refusal: quota.Refusal) -> Response:
+    """Over the limit (spec §5): fail open with `false`, but WordPress holds the comment (X-akismet-error)."""
+    headers = {"X-akismet-guid": uuid.uuid4().hex, "X-akismet-error": refusal.reason,
+               "X-akismet-alert-code": refusal.alert_code, "X-akismet-alert-msg": refusal.alert_msg,
+               "Retry-After": str(refusal.retry_after), **refusal.headers}
+    return text("false", headers=headers)
+
+
+@route("comment-check")
+def comment_check() -> Response:
+    fields = read_fields()
+    site, error = comment_site(fields)
+    if error:
+        return error
+    comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
+    refusal = quota.refusal_for(site)
+    if refusal is not None:
+        return refused(refusal)
+    started = time.perf_counter()
+    result = check_comment(get_session(), site, comment)
+    CHECK_SECONDS.observe(time.perf_counter() - started)
+    CHECKS.labels(result.verdict).inc()
+    quota.count_call(site, result, comment.is_test)
+    return text("true" if result.is_spam else "false", headers=verdict_headers(result))
+
+
+def report(label: str) -> Response:
+    fields = read_fields()
+    site, error = comment_site(fields)
+    if error:
+        return error
+    comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
+    record_feedback(get_session(), site, comment, label, source="api",
+                    reporter=fields.get("reporter") or "", guid=(fields.get("guid") or "").strip())
+    FEEDBACK.labels(label, "api").inc()
+    return text(THANKS)
+
+
+@route("submit-spam")
+def submit_spam() -> Response:
+    return report("spam")
+
+
+@route("submit-ham")
+def submit_ham() -> Response:
+    return report("ham")
+
+
+@route("verify-key")
+def verify_key() -> Response:
+    fields = read_fields()
+    key = keys.verify_key_candidate(fields)  # never the Host: akismet-api sends verify-key to the bare host
+    if not key:
+        return failure("invalid", EMPTY_KEY)
+    if site_for(key) is None:
+        return text("invalid")
+    if not (fields.get("blog") or "").strip():
+        return failure("invalid", EMPTY_BLOG)
+    return text("valid")
+
+
+# -- 1.2 account endpoints ---------------------------------------------------------------------
+@route("usage-limit", ("GET", "POST"))
+def usage_limit() -> Response:
+    fields = read_fields()
+    site, _key, error = api_site(fields)
+    if error:
+        return error
+    usage = current_app.extensions["spamguard.usage"]
+    return json_answer(usage.usage_report(site, form.parse_bool(fields.get("extended")), get_session()))
+
+
+def _int(value: str | None, default: int, low: int, high: int) -> int:
+    try:
+        return min(max(int((value or "").strip()), low), high)
+    except ValueError:
+        return default
+
+
+@route("key-sites", ("GET", "POST"))
+def key_sites() -> Response:
+    fields = read_fields()
+    site, key, error = api_site(fields)  # Python 25.10.1 sends no api_key here: it gets `invalid` (§2.4)
+    if error:
+        return error
+    month = (fields.get("month") or "").strip()
+    if not usage_stats.MONTH.match(month):
+        month = usage_stats.current_month()
+    order = (fields.get("order") or "").strip().lower()
+    order = order if order in KEY_SITES_ORDERS else "total"
+    limit = _int(fields.get("limit"), 500, 1, 5000)
+    offset = _int(fields.get("offset"), 0, 0, 10**9)
+    rows, total = usage_stats.key_sites_report(get_session(), site, month, (fields.get("filter") or "").strip(),
+                                               order, limit, offset)
+    if (fields.get("format") or "").strip().lower() == "csv":
+        out = io.StringIO()
+        out.write(f"Active sites for {key} during {month} (limit:{limit}, offset: {offset}, total: {total})\n")
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_HEADER)
+        for row in rows:
+            writer.writerow([row["site"], row["api_calls"], row["spam"], row["ham"], row["missed_spam"],
+                             row["false_positives"], "true" if row["is_revoked"] else "false"])
+        return Response(out.getvalue().rstrip("\n"), mimetype="text/csv")
+    return json_answer({month: rows, "limit": limit, "offset": offset, "total": total})
+
+
+# -- WordPress plugin helpers (spec §2.6) ------------------------------------------------------
+@route("test", ("GET", "POST"))
+def connectivity_test() -> Response:
+    return text("connected")
+
+
+@route("get-subscription")
+def get_subscription() -> Response:
+    fields = read_fields()
+    site, error = account_site(fields)
+    if error:
+        return error
+    # `active` is what lets WordPress save the key from its settings screen.
+    return json_answer({"status": "active", "account_name": site.url, "account_type": "free-api-key",
+                        "next_billing_date": None, "user_email": "", "user_login": "", "ID": site.id,
+                        "api_key": keys.verify_key_candidate(fields).lower()})
+
+
+@route("get-stats")
+def get_stats() -> Response:
+    fields = read_fields()
+    site, error = account_site(fields)
+    if error:
+        return error
+    period = (fields.get("from") or "all").strip()
+    return json_answer(usage_stats.stats_report(get_session(), site, period))
+
+
+@route("token")
+def token() -> Response:
+    fields = read_fields()
+    site, _key, error = api_site(fields)
+    if error and fields.get("key"):
+        site, error = account_site(fields)
+    if error:
+        return error
+    return text(secrets.token_hex(16))  # only feeds stats iframes on akismet.com; any opaque string will do
+
+
+@route("deactivate")
+def deactivate() -> Response:
+    _site, error = account_site(read_fields())
+    return error or text("deactivated")
+
+
+@route("verify-wpcom-key")
+def verify_wpcom_key() -> Response:
+    read_fields()
+    return failure("invalid", "WordPress.com (Jetpack) keys are not supported by this server")
+
+
+# -- errors: protocol-form text, never a traceback ---------------------------------------------
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> Response:
+    """Transport-level errors inside Akismet views (e.g. 413 for a body over SPAMGUARD_MAX_BODY_BYTES)."""
+    debug = error.name
+    if error.code == 413:
+        debug = f"Request body larger than {current_app.config['SPAMGUARD_MAX_BODY_BYTES']} bytes"
+    response = failure(error.name, debug, error.code or 400)
+    original = error.get_response()
+    for name in ("Allow", "Retry-After"):
+        if original.headers.get(name):
+            response.headers[name] = original.headers[name]
+    return response
+
+
+@bp.errorhandler(NoModelError)
+def no_model(error: NoModelError) -> Response:
+    current_app.logger.error("comment-check without a promoted model")
+    response = failure("Service Unavailable", "No spam model is loaded yet", 503)
+    response.headers["Retry-After"] = "60"
+    return response

@@ -1,0 +1,180 @@
+"""Akismet request bodies → `Comment`.
+
+The body is parsed here rather than through `request.form` because the
+protocol needs things Werkzeug's form parser does not do: decoding by the
+Content-Type charset or the `blog_charset` field (Werkzeug 3 always decodes
+UTF-8), merging the query string under the form, and treating JSON or
+multipart bodies as "no fields" (spec §1.3).  Everything is capped so a hostile
+body cannot blow up memory or the stored row.
+"""
+from __future__ import annotations
+
+import codecs
+import re
+from typing import Any, Iterable, Mapping
+from urllib.parse import unquote_to_bytes
+
+from flask import Request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+
+from spamguard.comment import DATE_FIELDS, TEXT_FIELDS, Comment, parse_datetime
+
+MAX_PAIRS = 2000  # pairs parsed from one body or query string; the rest are ignored
+MAX_EXTRA_FIELDS = 200  # unknown fields kept in Comment.extra
+MAX_EXTRA_VALUE_CHARS = 4096
+MAX_NAME_CHARS = 200
+MAX_CONTEXT_ITEMS = 50
+MAX_CONTEXT_CHARS = 1024
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+# Never stored: keys are secrets, and the rest are routing data, not comment data.
+NOT_STORED = {"api_key", "key", "is_test", "comment_context"}
+CONTEXT_NAME = re.compile(r"^comment_context(\[\d*\])?$")
+FORM_TYPES = {"", "application/x-www-form-urlencoded"}
+
+
+def _split_pairs(raw: bytes) -> list[tuple[bytes, bytes]]:
+    """`a=1&b&c=x+y` → percent-decoded byte pairs; a bare key (WordPress) is an empty value."""
+    pairs = []
+    for chunk in raw.split(b"&", MAX_PAIRS)[:MAX_PAIRS]:
+        if not chunk:
+            continue
+        name, _, value = chunk.partition(b"=")
+        pairs.append((unquote_to_bytes(name.replace(b"+", b" ")), unquote_to_bytes(value.replace(b"+", b" "))))
+    return pairs
+
+
+def _codec(name: str | None) -> str | None:
+    """A usable text codec for a charset label, or None (unknown labels and bytes→bytes codecs)."""
+    if not name:
+        return None
+    try:
+        info = codecs.lookup(name.strip().strip('"'))
+    except (LookupError, ValueError):
+        return None
+    return info.name if getattr(info, "_is_text_encoding", True) else None
+
+
+def _decode(data: bytes, codec: str, max_chars: int) -> str:
+    try:
+        text = data.decode(codec, errors="replace")
+    except Exception:  # a codec that misbehaves on this input: fall back rather than fail the call
+        text = data.decode("utf-8", errors="replace")
+    return text.replace("\x00", "")[:max_chars]
+
+
+def _charset(pairs: Iterable[tuple[bytes, bytes]], header_charset: str | None) -> str:
+    """Content-Type charset, then the `blog_charset` field, then UTF-8 (spec §1.3)."""
+    codec = _codec(header_charset)
+    if codec is None:
+        for name, value in pairs:
+            if name == b"blog_charset":
+                codec = _codec(value.decode("ascii", errors="ignore"))
+                break
+    return codec or "utf-8"
+
+
+def read_body(request: Request) -> bytes:
+    """The raw body, refused with 413 past MAX_CONTENT_LENGTH and 400 when the framing is broken.
+
+    Not `request.get_data()`: for a chunked body Werkzeug silently truncates at
+    the limit instead of refusing it, and a bad chunk from gunicorn would
+    surface as a 500.  (A chunked body of exactly the limit is refused too.)
+    """
+    limit, expected = request.max_content_length, request.content_length
+    out = bytearray()
+    try:
+        stream = request.stream
+        # Stop at Content-Length: one more read past a body of exactly the limit would raise 413.
+        while (expected is None or len(out) < expected) and (chunk := stream.read(65536)):
+            out += chunk
+            if limit is not None and len(out) > limit:
+                raise RequestEntityTooLarge()
+    except HTTPException:
+        raise
+    except Exception as exc:  # gunicorn's InvalidChunkSize, NoMoreData, ...: the client's fault
+        raise BadRequest(f"Malformed request body ({type(exc).__name__})") from exc
+    return bytes(out)
+
+
+def read_fields(request: Request, max_chars: int) -> MultiDict[str, str]:
+    """All Akismet fields of a request: form body over query string, decoded and capped.
+
+    Raises RequestEntityTooLarge (413) for a body over MAX_CONTENT_LENGTH.
+    """
+    body: list[tuple[bytes, bytes]] = []
+    if request.method == "POST" and request.mimetype in FORM_TYPES:
+        body = _split_pairs(read_body(request))
+    elif request.method == "POST":
+        read_body(request)  # still enforce the size limit; JSON/multipart carry no fields
+    query = _split_pairs(request.query_string)
+    codec = _charset(body + query, request.mimetype_params.get("charset"))
+    fields: MultiDict[str, str] = MultiDict()
+    for name, value in body:
+        fields.add(_decode(name, codec, MAX_NAME_CHARS), _decode(value, codec, max_chars))
+    in_body = set(fields.keys())
+    for name, value in query:
+        text_name = _decode(name, codec, MAX_NAME_CHARS)
+        if text_name not in in_body:  # the form wins
+            fields.add(text_name, _decode(value, codec, max_chars))
+    return fields
+
+
+def parse_bool(value: Any) -> bool:
+    """Akismet booleans (§1.4): 1/true/yes/on are true; anything else, presence included, is false."""
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() in TRUE_WORDS
+
+
+def _context(fields: MultiDict[str, str]) -> list[str]:
+    """`comment_context`, `comment_context[]` and `comment_context[N]` merged in arrival order."""
+    items = [value for name, value in fields.items(multi=True) if CONTEXT_NAME.match(name)]
+    return [item[:MAX_CONTEXT_CHARS] for item in items if item.strip()][:MAX_CONTEXT_ITEMS]
+
+
+def comment_from_fields(fields: MultiDict[str, str], max_chars: int) -> Comment:
+    """Build the `Comment` for a check or a report from decoded fields."""
+    get = lambda name: (fields.get(name) or "")[:max_chars]  # noqa: E731 - first value wins
+    comment = Comment(**{name: get(name) for name in TEXT_FIELDS})
+    if not comment.referrer and fields.get("referer"):  # npm's alias
+        comment.referrer = get("referer")
+    for name in DATE_FIELDS:
+        setattr(comment, name, parse_datetime(get(name)))
+    comment.comment_context = _context(fields)
+    comment.is_test = parse_bool(fields.get("is_test"))
+    honeypot = comment.honeypot_field_name.strip()
+    if honeypot and honeypot in fields:
+        comment.honeypot_value = get(honeypot)
+    known = set(TEXT_FIELDS) | set(DATE_FIELDS) | NOT_STORED | {honeypot}
+    for name, value in fields.items(multi=True):
+        if name in known or CONTEXT_NAME.match(name) or name in comment.extra:
+            continue
+        if len(comment.extra) >= MAX_EXTRA_FIELDS:
+            break
+        comment.extra[name] = value[:MAX_EXTRA_VALUE_CHARS]
+    return comment
+
+
+def fields_from_json(data: Mapping[str, Any], max_chars: int) -> MultiDict[str, str]:
+    """The JSON API's object as the same field map the form parser yields.
+
+    Raises ValueError naming the first field whose value is not a string,
+    number, boolean, null or (for comment_context) a list of strings.
+    """
+    fields: MultiDict[str, str] = MultiDict()
+    for name, value in list(data.items())[:MAX_PAIRS]:
+        name = str(name).replace("\x00", "")[:MAX_NAME_CHARS]
+        values = value if isinstance(value, list) and name == "comment_context" else [value]
+        for item in values:
+            if item is None:
+                item = ""
+            elif isinstance(item, bool):
+                item = "true" if item else "false"
+            elif isinstance(item, (int, float)):
+                item = str(item)
+            elif not isinstance(item, str):
+                raise ValueError(name)
+            fields.add(name, item.replace("\x00", "")[:max_chars])
+    return fields

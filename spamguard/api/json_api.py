@@ -1,0 +1,146 @@
+"""SpamGuard's own JSON API: the same checks and labels as the Akismet endpoints, with the details.
+
+Errors are `{"error": {"code": <stable code>, "message": ...}}` with a 4xx
+status; bad input never produces a 5xx.
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+
+from spamguard import sites
+from spamguard.api import form, quota
+from spamguard.checking import check_comment, find_original, record_feedback
+from spamguard.comment import Comment
+from spamguard.metrics import CHECK_SECONDS, CHECKS, FEEDBACK
+from spamguard.scoring.decision import DISCARD
+from spamguard.scoring.model import NoModelError
+from spamguard.storage import get_session
+from spamguard.storage.models import Site
+
+bp = Blueprint("json_api", __name__, url_prefix="/api/v1")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    response = jsonify(error={"code": code, "message": message})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def read_body() -> tuple[dict[str, Any], MultiDict[str, str]]:
+    """The JSON object and its comment fields (Akismet names, same caps as the form parser)."""
+    try:  # any Content-Type: clients forget it
+        data = json.loads(form.read_body(request) or b"null")
+    except (ValueError, RecursionError):  # bad UTF-8, bad JSON, absurdly deep nesting
+        data = None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    try:
+        fields = form.fields_from_json(data, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
+    except ValueError as exc:
+        raise ApiError(422, "invalid_field", f"Field {str(exc)!r} must be a string, number, boolean or null.")
+    return data, fields
+
+
+def authenticate(fields: MultiDict[str, str]) -> Site:
+    """`api_key` in the body, else `Authorization: Bearer <key>`."""
+    key = (fields.get("api_key") or "").strip()
+    auth = request.headers.get("Authorization", "")
+    if not key and auth[:7].lower() == "bearer ":
+        key = auth[7:].strip()
+    if not key:
+        raise ApiError(401, "missing_api_key", "Send api_key in the body or an Authorization: Bearer header.",
+                       {"WWW-Authenticate": "Bearer"})
+    site = sites.find_site(get_session(), key)
+    if site is None:
+        raise ApiError(401, "invalid_api_key", "Unknown or revoked API key.", {"WWW-Authenticate": "Bearer"})
+    return site
+
+
+def require(fields: MultiDict[str, str], *names: str) -> None:
+    for name in names:
+        if not (fields.get(name) or "").strip():
+            raise ApiError(422, "missing_field", f"Missing required field: {name}.")
+
+
+@bp.post("/check")
+def check() -> Response:
+    _data, fields = read_body()
+    site = authenticate(fields)
+    require(fields, "blog", "user_ip")
+    comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
+    refusal = quota.refusal_for(site)
+    if refusal is not None:
+        raise ApiError(429, "rate_limited", refusal.reason, {"Retry-After": str(refusal.retry_after)})
+    started = time.perf_counter()
+    result = check_comment(get_session(), site, comment)
+    CHECK_SECONDS.observe(time.perf_counter() - started)
+    CHECKS.labels(result.verdict).inc()
+    quota.count_call(site, result, comment.is_test)
+    return jsonify(
+        guid=result.guid, verdict=result.verdict, score=round(result.probability, 4), reasons=result.reasons,
+        model_version=result.model_version, is_test=comment.is_test,
+        # What an Akismet client would have been told for the same comment.
+        akismet={"result": "true" if result.is_spam else "false",
+                 "pro_tip": "discard" if result.verdict == DISCARD else None},
+        alerts=result.alerts,
+    )
+
+
+@bp.post("/feedback")
+def feedback() -> Response:
+    """A spam/ham label, matched to a check by `guid` or by the comment's fields."""
+    data, fields = read_body()
+    site = authenticate(fields)
+    label = str(data.get("label", "")).strip().lower()
+    if label not in ("spam", "ham"):
+        raise ApiError(422, "invalid_label", 'label must be "spam" or "ham".')
+    guid = (fields.get("guid") or "").strip().lower()
+    max_chars = current_app.config["SPAMGUARD_MAX_FIELD_CHARS"]
+    session = get_session()
+    original = None
+    if guid:
+        original = find_original(session, site, Comment(), guid)
+        if original is None or original.guid != guid:
+            raise ApiError(404, "unknown_guid", "No check with this guid for this key.")
+        comment = Comment.from_json(original.fields)
+        comment.is_test = form.parse_bool(fields.get("is_test")) or comment.is_test
+    else:
+        require(fields, "blog", "user_ip")
+        comment = form.comment_from_fields(fields, max_chars)
+    row = record_feedback(session, site, comment, label, source="api", reporter=fields.get("reporter") or "",
+                          guid=guid, check=original)
+    FEEDBACK.labels(label, "api").inc()
+    return jsonify(status="recorded", feedback_id=row.id, label=label,
+                   matched_guid=row.check.guid if row.check_id and row.check else None)
+
+
+@bp.errorhandler(ApiError)
+def api_error(error: ApiError) -> Response:
+    return error_response(error.status, error.code, error.message, error.headers)
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> Response:
+    code = {413: "body_too_large", 405: "method_not_allowed", 400: "bad_request"}.get(
+        error.code or 400, (error.name or "error").lower().replace(" ", "_"))
+    headers = {name: error.get_response().headers[name] for name in ("Allow", "Retry-After")
+               if error.get_response().headers.get(name)}
+    return error_response(error.code or 400, code, error.description or error.name, headers)
+
+
+@bp.errorhandler(NoModelError)
+def no_model(error: NoModelError) -> Response:
+    return error_response(503, "no_model", "No spam model is loaded yet.", {"Retry-After": "60"})

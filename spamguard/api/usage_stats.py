@@ -1,0 +1,108 @@
+"""Per-site statistics for `/1.2/key-sites` and WordPress' `get-stats`.
+
+Counted from the `checks` and `feedback` tables, which know each call's blog
+and verdict.  (`/1.2/usage-limit` reads the Redis usage counters of
+`spamguard.limits` instead.)  `is_test` calls count towards `api_calls` (spec §3
+suggestion) but never towards the spam/ham/missed/false-positive statistics.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from spamguard.scoring.decision import DISCARD, HAM, SPAM, UNSURE
+from spamguard.storage.models import Check, Feedback, Site
+
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+SPAMMY, HAMMY = (SPAM, DISCARD), (HAM, UNSURE)  # what we answered `true` / `false`
+COUNTERS = ("api_calls", "spam", "ham", "missed_spam", "false_positives")
+SECONDS_SAVED_PER_SPAM = 6  # get-stats `time_saved`: a moderator's few seconds per spam not read
+
+
+def current_month(now: datetime | None = None) -> str:
+    return (now or datetime.now(timezone.utc)).strftime("%Y-%m")
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """[first instant, first instant of next month) in UTC for a valid `YYYY-MM`."""
+    year, mon = (int(part) for part in month.split("-"))
+    start = datetime(year, mon, 1, tzinfo=timezone.utc)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=timezone.utc)
+    return start, end
+
+
+def site_name(blog: str) -> str:
+    """`https://Blog.Example/` → `blog.example`, as Akismet lists sites."""
+    blog = blog.strip()
+    host = urlsplit(blog if "//" in blog else f"//{blog}").hostname
+    return host or blog.lower()
+
+
+def _counters(session: Session, site: Site, start: datetime | None, end: datetime | None) -> dict[str, dict[str, int]]:
+    """Per site name: api_calls, spam, ham, missed_spam, false_positives between start and end."""
+    rows: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+    real = Check.is_test.is_(False)
+    when = [Check.site_id == site.id]
+    if start is not None:
+        when += [Check.created_at >= start, Check.created_at < end]
+    checks = select(
+        Check.blog, func.count(Check.id),
+        func.sum(case((and_(real, Check.verdict.in_(SPAMMY)), 1), else_=0)),
+        func.sum(case((and_(real, Check.verdict.in_(HAMMY)), 1), else_=0)),
+    ).where(*when).group_by(Check.blog)
+    for blog, calls, spam, ham in session.execute(checks):
+        row = rows[site_name(blog)]
+        row["api_calls"] += calls
+        row["spam"] += spam or 0
+        row["ham"] += ham or 0
+    # A report against our own answer: submit-spam on a `false` = missed spam, submit-ham on a `true` = false positive.
+    when = [Feedback.site_id == site.id, Feedback.source == "api", Feedback.is_test.is_(False),
+            Feedback.undone_at.is_(None), Check.is_test.is_(False)]
+    if start is not None:
+        when += [Feedback.created_at >= start, Feedback.created_at < end]
+    reports = select(Check.blog, Feedback.label, Check.verdict, func.count(func.distinct(Feedback.check_id))) \
+        .join(Check, Feedback.check_id == Check.id).where(*when).group_by(Check.blog, Feedback.label, Check.verdict)
+    for blog, label, verdict, count in session.execute(reports):
+        if label == "spam" and verdict in HAMMY:
+            rows[site_name(blog)]["missed_spam"] += count
+        elif label == "ham" and verdict in SPAMMY:
+            rows[site_name(blog)]["false_positives"] += count
+    return rows
+
+
+def key_sites_report(session: Session, site: Site, month: str, name_filter: str, order: str,
+                     limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """The `/1.2/key-sites` page (spec §2.4): site rows (counters as strings) and the total before paging."""
+    start, end = month_bounds(month)
+    rows = _counters(session, site, start, end)
+    names = [name for name in rows if name_filter.lower() in name]
+    column = "api_calls" if order == "total" else order
+    names.sort(key=lambda name: (-rows[name][column], name))
+    page = [{"site": name, **{c: str(rows[name][c]) for c in COUNTERS}, "is_revoked": site.is_revoked}
+            for name in names[offset:offset + limit]]
+    return page, len(names)
+
+
+def stats_report(session: Session, site: Site, period: str) -> dict[str, Any]:
+    """WordPress `get-stats` (spec §2.6): totals for `all`, `6-months` or `60-days`."""
+    days = {"6-months": 183, "60-days": 60}.get(period)
+    start = end = None
+    if days is not None:
+        end = datetime.now(timezone.utc) + timedelta(days=1)
+        start = end - timedelta(days=days + 1)
+    totals = dict.fromkeys(COUNTERS, 0)
+    for row in _counters(session, site, start, end).values():
+        for name in COUNTERS:
+            totals[name] += row[name]
+    judged = totals["spam"] + totals["ham"]
+    wrong = totals["missed_spam"] + totals["false_positives"]
+    accuracy = 100.0 * (judged - min(wrong, judged)) / judged if judged else 100.0
+    return {"spam": totals["spam"], "ham": totals["ham"], "missed_spam": totals["missed_spam"],
+            "false_positives": totals["false_positives"], "accuracy": f"{accuracy:.2f}",
+            "time_saved": totals["spam"] * SECONDS_SAVED_PER_SPAM}
