@@ -1,0 +1,12 @@
+"""The moderation web UI: login, review queue, decisions, stats and admin pages.
+
+One blueprint (`bp`) carries every UI view; CSRF protection and the security
+headers are attached to this blueprint only, so the Akismet form endpoints
+(`/1.1/*`, `/1.2/*`) and the JSON API (`/api/*`) are untouched.
+"""
+from __future__ import annotations
+
+from spamguard.moderation.blueprint import bp
+from spamguard.moderation import admin, auth, queue, stats  # noqa: F401  (they register their routes on bp)
+
+__all__ = ["bp"]

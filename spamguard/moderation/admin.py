@@ -1,0 +1,179 @@
+"""Admin pages: model registry (promote, rollback, background retrain), sites/keys, audit log."""
+from __future__ import annotations
+
+import logging
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from spamguard import sites as site_service
+from spamguard import storage
+from spamguard.moderation.blueprint import bp
+from spamguard.moderation.security import admin_required, audit
+from spamguard.storage.models import AuditLog, Site
+
+log = logging.getLogger(__name__)
+AUDIT_PAGE = 100
+
+
+def _registry():
+    from model_training.registry import Registry
+
+    return Registry(current_app.config["SPAMGUARD_MODEL_DIR"])
+
+
+def _jobs():
+    jobs = current_app.extensions.get("spamguard.jobs")
+    if jobs is None:  # limits not initialised (should not happen in create_app)
+        from spamguard.limits.jobs import JobQueue
+
+        c = current_app.config
+        jobs = JobQueue(c["REDIS_URL"], c["SPAMGUARD_REDIS_PREFIX"], c["SPAMGUARD_MODEL_DIR"], c["DATABASE_URL"])
+    return jobs
+
+
+def _metrics(manifest: dict) -> list[tuple[str, str]]:
+    metrics = manifest.get("metrics") or {}
+    out = []
+    for name, value in (metrics.items() if isinstance(metrics, dict) else []):
+        if isinstance(value, float):
+            value = f"{value:.4f}"
+        elif isinstance(value, (dict, list)):
+            continue
+        out.append((str(name), str(value)))
+    return out
+
+
+@bp.get("/admin")
+@admin_required
+def admin_index():
+    return redirect(url_for("moderation.admin_models"))
+
+
+@bp.get("/admin/models")
+@admin_required
+def admin_models():
+    registry = _registry()
+    try:
+        models = list(reversed(registry.list()))
+        history = list(reversed(registry.history()))[:10]
+    except Exception:  # a broken registry must not hide the page that fixes it
+        log.exception("model registry unreadable")
+        models, history = [], []
+        flash("The model registry could not be read.", "error")
+    rows = [{"version": m.get("version", ""), "created": m.get("created", ""), "promoted": m.get("promoted"),
+             "metrics": _metrics(m), "thresholds": m.get("thresholds") or {}} for m in models]
+    db = storage.get_session()
+    recent = db.scalars(select(AuditLog).where(AuditLog.action == "retrain")
+                        .order_by(AuditLog.id.desc()).limit(5)).all()
+    jobs = []
+    for row in recent:
+        job_id = (row.details or {}).get("job_id", "")
+        try:
+            status = _jobs().job_status(job_id) if job_id else {"status": "unknown"}
+        except Exception:
+            status = {"status": "unknown (Redis unavailable)"}
+        jobs.append({"id": job_id, "at": row.created_at, "status": status.get("status"),
+                     "error": status.get("error"), "from_db": (row.details or {}).get("from_db")})
+    return render_template("moderation/admin_models.html", models=rows, history=history, jobs=jobs)
+
+
+@bp.post("/admin/models/promote")
+@admin_required
+def admin_promote():
+    version = request.form.get("version", "").strip()
+    registry = _registry()
+    try:
+        registry.manifest(version)
+        previous = registry.current_version()
+        registry.promote(version, reason="promoted in admin UI")
+    except Exception as exc:
+        flash(f"Could not promote: {exc}", "error")
+        return redirect(url_for("moderation.admin_models"))
+    audit("model_promote", version, previous=previous)
+    flash(f"Promoted {version}; workers pick it up within seconds.", "info")
+    return redirect(url_for("moderation.admin_models"))
+
+
+@bp.post("/admin/models/rollback")
+@admin_required
+def admin_rollback():
+    registry = _registry()
+    current = registry.current_version()
+    try:
+        previous = registry.rollback()
+    except Exception as exc:
+        flash(f"Could not roll back: {exc}", "error")
+        return redirect(url_for("moderation.admin_models"))
+    audit("model_rollback", previous or "", rolled_back=current)
+    flash(f"Rolled back to {previous}.", "info")
+    return redirect(url_for("moderation.admin_models"))
+
+
+@bp.post("/admin/models/retrain")
+@admin_required
+def admin_retrain():
+    from_db = request.form.get("from_db") == "1"
+    try:
+        job_id = _jobs().enqueue_retrain(from_db=from_db)
+    except Exception:
+        log.exception("could not queue retrain")
+        flash("Could not queue the retrain (job queue unavailable); try again later.", "error")
+        return redirect(url_for("moderation.admin_models"))
+    audit("retrain", job_id, job_id=job_id, from_db=from_db)
+    flash(f"Retrain queued as job {job_id}; `spamguard worker` runs it.", "info")
+    return redirect(url_for("moderation.admin_models"))
+
+
+@bp.get("/admin/sites")
+@admin_required
+def admin_sites():
+    db = storage.get_session()
+    return render_template("moderation/admin_sites.html", sites=db.scalars(select(Site).order_by(Site.id)).all(),
+                           new_key=None, new_site=None)
+
+
+@bp.post("/admin/sites")
+@admin_required
+def admin_sites_create():
+    url = request.form.get("url", "").strip()
+    if not url.startswith(("http://", "https://")) or len(url) > 2048:
+        flash("Enter the site's URL (http:// or https://).", "error")
+        return redirect(url_for("moderation.admin_sites"))
+    db = storage.get_session()
+    site, key = site_service.create_site(db, url)
+    audit("site_create", f"site:{site.id}", url=site.url, key_hint=site.key_hint)
+    # Rendered directly (no redirect) so the key is shown exactly once and never stored.
+    return render_template("moderation/admin_sites.html", sites=db.scalars(select(Site).order_by(Site.id)).all(),
+                           new_key=key, new_site=site)
+
+
+@bp.post("/admin/sites/<int:site_id>/revoke")
+@admin_required
+def admin_sites_revoke(site_id: int):
+    db = storage.get_session()
+    if db.get(Site, site_id) is None:
+        abort(404)
+    if site_service.revoke_site(db, site_id):
+        audit("site_revoke", f"site:{site_id}")
+        flash(f"Site {site_id}'s key is revoked.", "info")
+    else:
+        flash(f"Site {site_id} was already revoked.", "error")
+    return redirect(url_for("moderation.admin_sites"))
+
+
+@bp.get("/admin/audit")
+@admin_required
+def admin_audit():
+    db = storage.get_session()
+    stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(AUDIT_PAGE + 1)
+    before = request.args.get("before", type=int)
+    if before:
+        stmt = stmt.where(AuditLog.id < before)
+    action = request.args.get("action", "").strip()[:64]
+    if action:
+        stmt = stmt.where(AuditLog.action == action)
+    rows = db.scalars(stmt).all()
+    next_before = rows[AUDIT_PAGE - 1].id if len(rows) > AUDIT_PAGE else None
+    return render_template("moderation/admin_audit.html", rows=rows[:AUDIT_PAGE], next_before=next_before,
+                           action=action)

@@ -1,0 +1,120 @@
+"""UI security: CSRF on every state-changing request, strict headers, login/role decorators.
+
+CSRF: Flask-WTF's CSRFProtect is initialised with WTF_CSRF_CHECK_DEFAULT off, so its
+app-wide hook does nothing; this blueprint's own before_request calls `protect()`.
+The API blueprints therefore never see CSRF checks, and every POST of the UI does
+(set WTF_CSRF_ENABLED=False to switch it off, e.g. in a test that wants to).
+"""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFProtect
+
+from spamguard import storage
+from spamguard.moderation.blueprint import bp
+from spamguard.storage.models import AuditLog, User
+
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+csrf = CSRFProtect()
+
+
+@bp.record_once
+def _init_csrf(state) -> None:
+    app = state.app
+    app.config.setdefault("WTF_CSRF_ENABLED", True)
+    # Only this blueprint asks for CSRF checks (below); the API endpoints are form POSTs without a session.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)  # a moderation shift, not an hour
+    csrf.init_app(app)
+
+
+@bp.before_request
+def _csrf_protect() -> None:
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
+
+
+@bp.after_request
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint != "moderation.static":
+        # Pages show comment data and sometimes a new API key: never cache them.
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def current_user() -> User | None:
+    """The logged-in, enabled user of this request (loaded once), or None."""
+    marker = id(request._get_current_object())
+    cached = g.get("sg_user")
+    if cached is not None and cached[0] == marker:
+        return cached[1]
+    user = None
+    user_id = session.get("user_id")
+    if user_id is not None:
+        user = storage.get_session().get(User, user_id)
+        if user is None or user.disabled:
+            session.clear()
+            user = None
+    g.sg_user = (marker, user)
+    return user
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"current_user": current_user}
+
+
+def login_required(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user() is None:
+            return redirect(url_for("moderation.login", next=request.full_path if request.method == "GET" else None))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def admin_required(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        user = current_user()
+        if user is None:
+            return redirect(url_for("moderation.login", next=request.full_path if request.method == "GET" else None))
+        if user.role != "admin":
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def audit(action: str, target: str = "", user: User | None = None, commit: bool = True,
+          **details: Any) -> AuditLog:
+    """Append one audit row (who, what, when)."""
+    user = user if user is not None else current_user()
+    row = AuditLog(user_id=user.id if user else None, action=action, target=target[:200], details=details)
+    db = storage.get_session()
+    db.add(row)
+    if commit:
+        db.commit()
+    return row
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths are followed after login (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target

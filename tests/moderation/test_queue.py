@@ -1,0 +1,214 @@
+"""The queue: contents, filters, keyset pages, detail view, decisions (single/bulk), undo, audit."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from spamguard.moderation import queue as queue_module
+from spamguard.storage.models import AuditLog, Check, Feedback
+
+ROW = re.compile(r'<tr id="check-(\d+)"')
+
+
+def ids_on(client, url: str = "/moderation") -> list[int]:
+    response = client.get(url)
+    assert response.status_code == 200
+    return [int(i) for i in ROW.findall(response.get_data(as_text=True))]
+
+
+def test_queue_holds_unreviewed_flagged_non_test_checks_newest_first(ui, moderator):
+    site = ui.site()
+    now = datetime.now(timezone.utc)
+    spam = ui.add_check(site, verdict="spam", created_at=now - timedelta(minutes=3))
+    unsure = ui.add_check(site, verdict="unsure", score=0.6, created_at=now - timedelta(minutes=1))
+    discard = ui.add_check(site, verdict="discard", created_at=now - timedelta(minutes=2))
+    ui.add_check(site, verdict="ham", score=0.01)
+    ui.add_check(site, verdict="spam", is_test=True)
+    ui.add_check(site, verdict="spam", reviewed=True)
+    assert ids_on(moderator) == [unsure, discard, spam]
+
+
+def test_queue_filters(ui, moderator):
+    a, b = ui.site("https://a.example"), ui.site("https://b.example")
+    now = datetime.now(timezone.utc)
+    old = ui.add_check(a, verdict="spam", score=0.99, content="cheap watches", created_at=now - timedelta(days=10))
+    mid = ui.add_check(b, verdict="unsure", score=0.55, author="Eve", content="nice post")
+    new = ui.add_check(a, verdict="discard", score=0.97, content="casino 100%_bonus")
+    assert ids_on(moderator, f"/moderation?site={a}") == [new, old]
+    assert ids_on(moderator, "/moderation?verdict=unsure") == [mid]
+    assert ids_on(moderator, "/moderation?min_score=0.9") == [new, old]
+    assert ids_on(moderator, "/moderation?max_score=0.6") == [mid]
+    day = (now - timedelta(days=10)).date().isoformat()
+    assert ids_on(moderator, f"/moderation?from={day}&to={day}") == [old]
+    assert ids_on(moderator, f"/moderation?from={now.date().isoformat()}") == [new, mid]
+    assert ids_on(moderator, "/moderation?q=WATCHES") == [old]
+    assert ids_on(moderator, "/moderation?q=eve") == [mid]
+    assert ids_on(moderator, "/moderation?q=100%25_") == [new]  # LIKE wildcards are literal
+    assert ids_on(moderator, "/moderation?q=%25") == [new]
+    assert ids_on(moderator, "/moderation?verdict=bogus&min_score=x&from=nope") == [new, mid, old]
+
+
+def test_keyset_pages_cover_the_queue_once(ui, moderator, monkeypatch):
+    monkeypatch.setattr(queue_module, "PAGE_SIZE", 4)
+    site = ui.site()
+    now = datetime.now(timezone.utc)
+    made = [ui.add_check(site, verdict=("spam", "unsure", "discard")[i % 3],
+                         created_at=now - timedelta(seconds=i // 2)) for i in range(11)]  # ties on created_at
+    seen, url = [], "/moderation"
+    while url:
+        html = moderator.get(url).get_data(as_text=True)
+        seen += [int(i) for i in ROW.findall(html)]
+        match = re.search(r'<a rel="next" href="([^"]+)"', html)
+        url = match.group(1).replace("&amp;", "&") if match else None
+    expected = sorted(made, key=lambda i: (made.index(i) // 2, -i))  # newest first, ties by id desc
+    assert seen == expected
+
+
+def test_search_is_bounded_and_can_continue(ui, moderator, monkeypatch):
+    monkeypatch.setattr(queue_module, "SEARCH_WINDOW", 3)
+    site = ui.site()
+    now = datetime.now(timezone.utc)
+    needle = ui.add_check(site, content="needle", created_at=now - timedelta(minutes=10))
+    for i in range(4):
+        ui.add_check(site, content="hay", created_at=now - timedelta(minutes=i))
+    html = moderator.get("/moderation?q=needle").get_data(as_text=True)
+    assert ROW.findall(html) == []
+    more = re.search(r'href="([^"]+)">search older', html).group(1).replace("&amp;", "&")
+    html = moderator.get(more).get_data(as_text=True)
+    assert [int(i) for i in ROW.findall(html)] == [needle]
+
+
+def test_queue_query_uses_the_queue_index(ui, app):
+    """EXPLAIN on SQLite: the queue branches search ix_checks_queue, no full scan, no sort."""
+    from sqlalchemy import and_, tuple_
+
+    ui.add_check(ui.site())
+    f = queue_module.QueueFilters()
+    with ui.db() as db:
+        for extra in ([], [tuple_(Check.created_at, Check.id) < (datetime.now(timezone.utc), 10**9)]):
+            stmt = (select(Check.id, Check.created_at)
+                    .where(and_(*queue_module._conditions(f, "spam"), *extra))
+                    .order_by(Check.created_at.desc(), Check.id.desc()).limit(51))
+            sql = str(stmt.compile(db.bind, compile_kwargs={"literal_binds": True}))
+            plan = " ".join(str(row[-1]) for row in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+            assert "ix_checks_queue" in plan, plan
+            assert "TEMP B-TREE" not in plan and "SCAN checks" not in plan.replace("USING INDEX", "#"), plan
+
+
+def test_detail_shows_every_field_and_related_comments(ui, moderator):
+    site = ui.site()
+    first = ui.add_check(site, ip="203.0.113.5", email="x@example.com", content="first")
+    other_ip = ui.add_check(site, ip="203.0.113.5", email="y@example.com", content="same ip")
+    other_mail = ui.add_check(site, ip="198.51.100.1", email="x@example.com", content="same mail")
+    ui.add_check(site, ip="198.51.100.2", email="z@example.com", content="unrelated")
+    check = ui.add_check(site, ip="203.0.113.5", email="x@example.com", content="see http://evil.example/x",
+                         comment_author_url="http://evil.example/", user_agent="Mozilla/5.0",
+                         extra={"custom_field": "custom value"})
+    html = moderator.get(f"/moderation/checks/{check}").get_data(as_text=True)
+    for text in ("comment_author_url", "http://evil.example/", "user_agent", "Mozilla/5.0",
+                 "extra.custom_field", "custom value", "links: 3", "test-v1"):
+        assert text in html
+    assert 'href="http://evil.example' not in html
+    assert f"/moderation/checks/{first}" in html and f"/moderation/checks/{other_ip}" in html
+    assert f"/moderation/checks/{other_mail}" in html and "unrelated" not in html
+    assert moderator.get("/moderation/checks/999999").status_code == 404
+
+
+def test_decision_records_moderator_feedback_and_leaves_the_queue(ui, moderator):
+    site = ui.site()
+    check = ui.add_check(site, content="a real comment", author="Ann")
+    response = moderator.post(f"/moderation/checks/{check}/decide",
+                              data={"label": "ham", "csrf_token": ui.token(moderator)})
+    assert response.status_code == 302
+    assert check not in ids_on(moderator)
+    with ui.db() as db:
+        fb = db.scalars(select(Feedback)).one()
+        assert (fb.check_id, fb.label, fb.source, fb.reporter, fb.site_id) == (check, "ham", "moderator", "mod", site)
+        assert fb.fields["comment_content"] == "a real comment" and fb.fields["comment_author"] == "Ann"
+        row = db.get(Check, check)
+        assert row.review_label == "ham" and row.reviewed_at is not None
+        audit = db.scalars(select(AuditLog).where(AuditLog.action == "decide")).one()
+        assert audit.user.username == "mod" and audit.target == f"check:{check}"
+        assert audit.details == {"label": "ham", "feedback_id": fb.id, "verdict": "spam"}
+    # Deciding again does not add a second label.
+    moderator.post(f"/moderation/checks/{check}/decide", data={"label": "spam", "csrf_token": ui.token(moderator)})
+    with ui.db() as db:
+        assert len(db.scalars(select(Feedback)).all()) == 1
+
+
+def test_bad_label_is_refused(ui, moderator):
+    check = ui.add_check(ui.site())
+    response = moderator.post(f"/moderation/checks/{check}/decide",
+                              data={"label": "maybe", "csrf_token": ui.token(moderator)})
+    assert response.status_code == 400
+
+
+def test_bulk_decision_and_undo(ui, moderator):
+    site = ui.site()
+    checks = [ui.add_check(site) for _ in range(5)]
+    keep = ui.add_check(site)
+    token = ui.token(moderator)
+    response = moderator.post("/moderation/bulk", data={"label": "spam", "ids": checks, "csrf_token": token})
+    assert response.status_code == 302
+    assert ids_on(moderator) == [keep]
+    with ui.db() as db:
+        feedback = db.scalars(select(Feedback).order_by(Feedback.id)).all()
+        assert sorted(f.check_id for f in feedback) == checks
+        assert {(f.label, f.source, f.reporter) for f in feedback} == {("spam", "moderator", "mod")}
+        assert len(db.scalars(select(AuditLog).where(AuditLog.action == "decide")).all()) == 5
+        bulk = db.scalars(select(AuditLog).where(AuditLog.action == "bulk_decide")).one()
+        assert bulk.details["check_ids"] == checks
+    # The flash offers one undo for the whole batch.
+    html = moderator.get("/moderation").get_data(as_text=True)
+    assert 'id="undo-last"' in html
+    undo_ids = [int(i) for i in re.findall(r'name="feedback_ids" value="(\d+)"', html)]
+    assert sorted(undo_ids) == sorted(f.id for f in feedback)
+    response = moderator.post("/moderation/undo", data={"feedback_ids": undo_ids, "csrf_token": token})
+    assert response.status_code == 302
+    assert sorted(ids_on(moderator)) == sorted(checks + [keep])
+    with ui.db() as db:
+        assert all(f.undone_at is not None for f in db.scalars(select(Feedback)).all())
+        assert all(db.get(Check, c).reviewed_at is None and db.get(Check, c).review_label is None for c in checks)
+        assert len(db.scalars(select(AuditLog).where(AuditLog.action == "undo")).all()) == 5
+    # A second undo of the same rows does nothing.
+    moderator.post("/moderation/undo", data={"feedback_ids": undo_ids, "csrf_token": token})
+    with ui.db() as db:
+        assert len(db.scalars(select(AuditLog).where(AuditLog.action == "undo")).all()) == 5
+
+
+def test_bulk_rejects_too_many_and_garbage(ui, moderator):
+    token = ui.token(moderator)
+    assert moderator.post("/moderation/bulk", data={"label": "spam", "ids": ["x"], "csrf_token": token}).status_code == 400
+    many = list(range(1, queue_module.MAX_BULK + 2))
+    assert moderator.post("/moderation/bulk", data={"label": "spam", "ids": many, "csrf_token": token}).status_code == 400
+
+
+def test_undo_from_the_detail_page(ui, moderator):
+    check = ui.add_check(ui.site())
+    token = ui.token(moderator)
+    moderator.post(f"/moderation/checks/{check}/decide", data={"label": "ham", "csrf_token": token})
+    html = moderator.get(f"/moderation/checks/{check}").get_data(as_text=True)
+    fid = re.search(r'name="feedback_ids" value="(\d+)"', html).group(1)
+    moderator.post("/moderation/undo", data={"feedback_ids": fid, "csrf_token": token,
+                                             "back": f"/moderation/checks/{check}"})
+    assert check in ids_on(moderator)
+    assert "undone" in moderator.get(f"/moderation/checks/{check}").get_data(as_text=True)
+
+
+def test_decision_through_the_real_check_path(ui, app, key, moderator):
+    """A comment checked through the Akismet API, flagged, then overturned in the UI."""
+    client = app.test_client()
+    response = client.post("/1.1/comment-check", data={
+        "api_key": key, "blog": "https://blog.example", "user_ip": "192.0.2.77",
+        "comment_author": "akismet-guaranteed-discard", "comment_content": "flag me"})
+    assert response.status_code == 200 and response.get_data(as_text=True) == "true"
+    with ui.db() as db:
+        check = db.scalars(select(Check)).one()
+    assert check.id in ids_on(moderator)
+    moderator.post(f"/moderation/checks/{check.id}/decide", data={"label": "ham", "csrf_token": ui.token(moderator)})
+    assert check.id not in ids_on(moderator)
+    with ui.db() as db:
+        fb = db.scalars(select(Feedback)).one()
+        assert (fb.source, fb.label, fb.check_id) == ("moderator", "ham", check.id)
