@@ -31,8 +31,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     storage.init_app(app)
     from spamguard.scoring.model import ModelHolder
 
-    app.extensions["spamguard.models"] = ModelHolder(
-        app.config["SPAMGUARD_MODEL_DIR"], app.config["SPAMGUARD_MODEL_RELOAD_SECONDS"])
+    models = ModelHolder(app.config["SPAMGUARD_MODEL_DIR"], app.config["SPAMGUARD_MODEL_RELOAD_SECONDS"])
+    models.refresh()  # load now, in each worker, so the first check does not pay for it
+    app.extensions["spamguard.models"] = models
     from spamguard import limits
 
     limits.init_app(app)

@@ -6,7 +6,9 @@ Missing services are a failure, not a skip: CI must not pass without them.
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -124,3 +126,25 @@ def new_key(app):
 @pytest.fixture
 def key(new_key) -> str:
     return new_key()
+
+
+def clone_registry(src: Path, dst: Path) -> Path:
+    """Copy every version of `src` (a registry) into `dst`, with the same pointer file."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for child in Path(src).iterdir():
+        if child.is_dir():
+            shutil.copytree(child, dst / child.name)
+        elif child.name == "current.json":
+            shutil.copy2(child, dst / child.name)
+    return dst
+
+
+@pytest.fixture
+def registry_dir(model_dir, tmp_path) -> Path:
+    """A private, writable copy of the session's registry (one promoted quick model)."""
+    return clone_registry(Path(model_dir), tmp_path / "models")
+
+
+@pytest.fixture
+def current_version(registry_dir) -> str:
+    return json.loads((registry_dir / "current.json").read_text())["version"]

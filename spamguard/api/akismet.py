@@ -31,16 +31,6 @@ from spamguard.storage.models import Site
 bp = Blueprint("akismet", __name__)
 
 
-@bp.record_once
-def _load_model_at_startup(state) -> None:
-    """Load the model while the worker boots, single-threaded.
-
-    Otherwise the first burst of concurrent checks races ModelHolder's first
-    load (other threads see no model yet and get 503), and the first caller
-    pays the load time.
-    """
-    state.app.extensions["spamguard.models"].refresh()
-
 THANKS = "Thanks for making the web a better place."
 EMPTY_KEY, EMPTY_BLOG, EMPTY_IP = 'Empty "api_key" value', 'Empty "blog" value', 'Empty "user_ip" value'
 KEY_SITES_ORDERS = ("total", "spam", "ham", "missed_spam", "false_positives")

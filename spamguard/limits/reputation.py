@@ -23,11 +23,11 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from limits import parse as parse_limit
 
 from spamguard.comment import Comment
+from spamguard.scoring.features import find_urls, url_domain
 
 from .redis_state import RedisState
 
@@ -45,7 +45,6 @@ TOTAL_CAP = 4.0      # most reputation as a whole may move it
 PRIOR = 1.0          # Beta(1, 1) pseudo-counts: no reports -> exactly zero adjustment
 LABELS = {"ip": "IP", "email": "author e-mail", "author_domain": "author URL domain", "link": "link domain"}
 
-_URL_RE = re.compile(r"""(?:https?://|www\.)[^\s<>"'()\[\]]+""", re.I)
 _HOST_RE = re.compile(r"^[a-z0-9.-]+$")
 
 FEATURE_NAMES: tuple[str, ...] = tuple(
@@ -64,18 +63,8 @@ class Reputation:
 
 
 def domain_of(url: str) -> str:
-    url = (url or "").strip().lower()
-    if not url:
-        return ""
-    if "://" not in url:
-        url = "http://" + url
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
-    host = host.strip(".")
-    if host.startswith("www."):
-        host = host[4:]
+    """A URL's host (``www.`` stripped) when it is a plausible domain name, else ''."""
+    host = url_domain(url or "")
     return host if "." in host and _HOST_RE.match(host) else ""
 
 
@@ -83,7 +72,7 @@ def link_domains(comment: Comment) -> list[str]:
     """Domains linked from the content (author URL is its own signal), minus the blog itself."""
     own = domain_of(comment.blog)
     seen: list[str] = []
-    for match in _URL_RE.findall(comment.comment_content or ""):
+    for match in find_urls(comment.comment_content or ""):
         host = domain_of(match.rstrip(".,;:!?"))
         if host and host != own and host not in seen:
             seen.append(host)

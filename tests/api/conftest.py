@@ -5,21 +5,7 @@ import uuid
 
 import pytest
 
-from akismet_wire import B, K
-
-
-def add_site(app, key: str, url: str = B):
-    """A site with a chosen plaintext key (the CLI only makes random ones)."""
-    from spamguard import storage
-    from spamguard.sites import hash_key
-    from spamguard.storage.models import Site
-
-    with app.app_context():
-        session = storage.get_session()
-        site = Site(url=url, key_hash=hash_key(key), key_hint=key[:4])
-        session.add(site)
-        session.commit()
-        return site.id
+from akismet_wire import B, K, add_site
 
 
 @pytest.fixture(scope="module")

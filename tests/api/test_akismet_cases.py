@@ -274,7 +274,6 @@ def test_case40_key_sites_csv(api):
 
 
 def test_key_sites_counts_missed_spam_and_false_positives(api, db):
-    site = db.scalar(select(Site).limit(1))
     month = datetime.now(timezone.utc).strftime("%Y-%m")
     blog = "https://fb.example"
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import re
 
-from akismet_wire import CASE8
-from conftest import add_site
+from akismet_wire import CASE8, add_site
 
 LIMITED_KEY = "aaaaaaaaaaaa"
 

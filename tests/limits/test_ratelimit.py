@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from types import SimpleNamespace
 
 import pytest
-from flask import Flask, g
+from flask import Flask
 from prometheus_client import REGISTRY
 
 from spamguard import config as settings

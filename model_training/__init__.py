@@ -1,0 +1,1 @@
+"""Offline training, evaluation and the model registry (see `spamguard model --help`)."""

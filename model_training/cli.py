@@ -1,0 +1,133 @@
+"""`spamguard model ...`: train, evaluate, list, promote, rollback.
+
+The lead wires it into the console script with ``cli.add_command(model)``;
+``python -m model_training`` runs the same group.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+
+def _model_dir() -> Path:
+    from spamguard.config import from_env
+
+    return Path(from_env()["SPAMGUARD_MODEL_DIR"])
+
+
+@click.group(name="model")
+@click.option("--model-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Registry directory (default: $SPAMGUARD_MODEL_DIR).")
+@click.pass_context
+def model(ctx: click.Context, model_dir: Path | None) -> None:
+    """Train, evaluate and manage spam-model versions."""
+    ctx.ensure_object(dict)
+    ctx.obj["model_dir"] = model_dir or _model_dir()
+
+
+@model.command()
+@click.option("--quick", is_flag=True, help="Fixed hyper-parameters, no LOVO/cross-corpus evaluation (seconds).")
+@click.option("--from-db", is_flag=True, help="Add labelled feedback from DATABASE_URL (capped per key).")
+@click.option("--no-promote", is_flag=True, help="Register the candidate but never promote it.")
+@click.option("--jobs", default=2, show_default=True, help="Parallel processes for CV / evaluation.")
+@click.pass_context
+def train(ctx: click.Context, quick: bool, from_db: bool, no_promote: bool, jobs: int) -> None:
+    """Train a candidate, evaluate it, register it and promote it if it passes the gate."""
+    from model_training.train import train_and_register
+
+    session = None
+    if from_db:
+        from spamguard.config import from_env
+        from spamguard.storage import make_sessionmaker
+
+        session = make_sessionmaker(from_env()["DATABASE_URL"])()
+    try:
+        manifest = train_and_register(ctx.obj["model_dir"], quick=quick, from_db_session=session,
+                                      promote=not no_promote, n_jobs=jobs)
+    finally:
+        if session is not None:
+            session.close()
+    m = manifest["metrics"]
+    click.echo(f"registered {manifest['version']} in {ctx.obj['model_dir']}")
+    click.echo(f"  training examples: {manifest['training_data']['n_examples']} "
+               f"(feedback {manifest['training_data']['n_feedback']}), {m['train_seconds']:.1f}s")
+    click.echo(f"  gate set: AUC {m['gate']['roc_auc']:.4f}, recall@1%FPR {m['gate']['recall_at_1pct_fpr']:.4f}")
+    if "lovo_pooled" in m:
+        click.echo(f"  leave-one-video-out: AUC {m['lovo_pooled']['roc_auc']:.4f} pooled / "
+                   f"{m['lovo_mean_per_video']['roc_auc']:.4f} mean; recall@1%FPR "
+                   f"{m['lovo_pooled']['recall_at_1pct_fpr']:.4f} pooled / "
+                   f"{m['lovo_mean_per_video']['recall_at_1pct_fpr']:.4f} mean")
+    click.echo(f"  thresholds: {json.dumps(manifest['thresholds'])}")
+    gate = manifest["gate_decision"]
+    state = "promoted" if manifest["promoted"] else ("NOT promoted (--no-promote)" if gate["passed"] else "NOT promoted")
+    click.echo(f"  {state}: {gate['reason']}")
+    click.echo(f"  report: {Path(ctx.obj['model_dir']) / manifest['version'] / 'report.md'}")
+
+
+@model.command()
+@click.argument("version", required=False)
+@click.pass_context
+def evaluate(ctx: click.Context, version: str | None) -> None:
+    """Score VERSION (default: the current one) on the fixed gate set and show its stored metrics."""
+    from model_training.evaluate import evaluate_version
+    from model_training.registry import RegistryError
+
+    try:
+        result = evaluate_version(ctx.obj["model_dir"], version)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(result, indent=2, sort_keys=True))
+
+
+@model.command(name="list")
+@click.pass_context
+def list_(ctx: click.Context) -> None:
+    """List registered versions (* = promoted)."""
+    from model_training.registry import Registry
+
+    manifests = Registry(ctx.obj["model_dir"]).list()
+    if not manifests:
+        click.echo("no models registered")
+        return
+    for m in manifests:
+        gate = m.get("metrics", {}).get("gate", {})
+        click.echo(f"{'*' if m['promoted'] else ' '} {m['version']}  {m.get('kind', ''):5}  "
+                   f"AUC {gate.get('roc_auc', float('nan')):.4f}  "
+                   f"recall@1% {gate.get('recall_at_1pct_fpr', float('nan')):.4f}  "
+                   f"spam≥{m['thresholds']['spam']:.3f}  {m.get('gate_decision', {}).get('reason', '')}")
+
+
+@model.command()
+@click.argument("version")
+@click.pass_context
+def promote(ctx: click.Context, version: str) -> None:
+    """Promote VERSION by hand (skips the gate: the operator's explicit choice)."""
+    from model_training.registry import Registry, RegistryError
+
+    registry = Registry(ctx.obj["model_dir"])
+    try:
+        registry.load(version)  # verify the checksum before pointing workers at it
+        registry.promote(version, reason="manual")
+    except (RegistryError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"promoted {version}")
+
+
+@model.command()
+@click.pass_context
+def rollback(ctx: click.Context) -> None:
+    """Go back to the previously promoted version."""
+    from model_training.registry import Registry, RegistryError
+
+    try:
+        version = Registry(ctx.obj["model_dir"]).rollback()
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"rolled back to {version}")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    model(obj={}, prog_name=os.environ.get("SPAMGUARD_PROG", "python -m model_training"))

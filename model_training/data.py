@@ -1,0 +1,205 @@
+"""Training data: the two bundled corpora and labelled feedback from the service DB.
+
+Every loader returns a list of :class:`Example` with normalised text
+(:func:`spamguard.scoring.features.normalise_text`).  Duplicates are removed on
+the normalised text *before* any split.  Groups: the YouTube video
+(``youtube:<name>``), ``sms`` for the SMS corpus and ``site:<id>`` for DB rows.
+
+Corpus quirks handled (see ``data/*/README.md``):
+* Eminem's broken quote (physical lines 271-276): the CSV is read line by line,
+  one record per physical line, giving the 453 real records.
+* The YouTube DATE column leaks the label in Eminem and is never read.
+* SMS is read with ``csv.QUOTE_NONE`` (5,574 rows).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spamguard.comment import Comment
+from spamguard.scoring.features import normalise_text
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+YOUTUBE_DIR = DATA_DIR / "youtube-spam-collection"
+SMS_FILE = DATA_DIR / "sms-spam-collection" / "SMSSpamCollection"
+
+# The five videos (README table): permalink of the page each comment was left on.
+YOUTUBE_VIDEO_IDS = {"psy": "9bZkp7q19f0", "katyperry": "CevxZvSJLk8", "lmfao": "KQ6zr6kCPj8",
+                     "eminem": "uelHwf8o7_U", "shakira": "pRpeEdMmmQ0"}
+_YT_LINE_RE = re.compile(r"^(?P<id>[^,]*),(?P<author>.*?),(?P<date>[0-9T:.\-]*),(?P<content>.*),(?P<label>[01])$")
+
+
+@dataclass
+class Example:
+    comment: Comment
+    label: int  # 1 = spam, 0 = ham
+    group: str
+    source: str  # youtube | sms | db
+    # Corpora and moderator decisions are trusted; API submit-spam/ham is not (it is capped and
+    # down-weighted, and never used for calibration or thresholds).
+    trusted: bool = True
+
+    @property
+    def text(self) -> str:
+        return self.comment.comment_content
+
+
+def text_key(text: str) -> str:
+    """Dedupe key: normalised, casefolded, whitespace-collapsed text."""
+    return " ".join(normalise_text(text).casefold().split())
+
+
+_SHAPE_DROP_RE = re.compile(r"\d+|https?://\S+|www\.\S+|[^\w\s]")
+
+
+def shape_key(text: str) -> str:
+    """Near-duplicate key for feedback: text_key without digits, URLs and punctuation.
+
+    A flood of templated reports ("... giveaway 17 http://bit.ly/free17") collapses to one example.
+    """
+    return " ".join(_SHAPE_DROP_RE.sub(" ", text_key(text)).split())
+
+
+def _parse_youtube_line(line: str) -> tuple[str, str, str, int] | None:
+    """One physical line → (comment_id, author, content, label); None for the header/blank."""
+    if not line.strip() or line.startswith("COMMENT_ID,"):
+        return None
+    row = next(csv.reader([line]))
+    if len(row) == 5 and row[4] in ("0", "1"):
+        return row[0], row[1], row[3], int(row[4])
+    # A line with an unbalanced quote (Eminem 271): take the fields positionally.
+    match = _YT_LINE_RE.match(line)
+    if not match:
+        raise ValueError(f"unparseable YouTube line: {line[:80]!r}")
+    content = match["content"]
+    if content.startswith('"') and content.count('"') % 2 == 1:
+        content = content[1:]
+    content = content.replace('""', '"')
+    return match["id"], match["author"].strip('"'), content, int(match["label"])
+
+
+def read_youtube_file(path: Path) -> list[tuple[str, str, str, int]]:
+    """Raw records of one YouTube CSV, one per physical line (DATE dropped)."""
+    records = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        for line in handle.read().split("\n"):
+            parsed = _parse_youtube_line(line.rstrip("\r"))
+            if parsed:
+                records.append(parsed)
+    return records
+
+
+def load_youtube(directory: Path = YOUTUBE_DIR, dedupe: bool = True) -> list[Example]:
+    examples = []
+    for path in sorted(Path(directory).glob("Youtube0*.csv")):
+        video = path.stem.split("-", 1)[1].lower()
+        for _cid, author, content, label in read_youtube_file(path):
+            comment = Comment(comment_content=normalise_text(content), comment_author=normalise_text(author),
+                              permalink=f"https://www.youtube.com/watch?v={YOUTUBE_VIDEO_IDS.get(video, '')}")
+            examples.append(Example(comment, label, f"youtube:{video}", "youtube"))
+    return dedupe_examples(examples) if dedupe else examples
+
+
+def load_sms(path: Path = SMS_FILE, dedupe: bool = True) -> list[Example]:
+    examples = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        for row in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            if not row:
+                continue
+            label, text = row[0], row[1]
+            examples.append(Example(Comment(comment_content=normalise_text(text)), int(label == "spam"), "sms", "sms"))
+    return dedupe_examples(examples) if dedupe else examples
+
+
+def load_corpora(dedupe: bool = True) -> list[Example]:
+    """YouTube + SMS, deduplicated on normalised text across both (first occurrence kept)."""
+    examples = load_youtube(dedupe=False) + load_sms(dedupe=False)
+    return dedupe_examples(examples) if dedupe else examples
+
+
+def dedupe_examples(examples: Iterable[Example]) -> list[Example]:
+    """Keep the first example of each normalised text (the corpora have no conflicting duplicates)."""
+    seen: set[str] = set()
+    out = []
+    for example in examples:
+        key = text_key(example.text)
+        if key and key not in seen:
+            seen.add(key)
+            out.append(example)
+    return out
+
+
+def load_feedback(session: Any, cap_per_key: int) -> list[Example]:
+    """Labelled comments from the service DB (``Feedback`` rows).
+
+    * test calls (``is_test``) and undone feedback are excluded;
+    * for each distinct comment the latest label wins; "distinct" is per site and by
+      :func:`shape_key` (digits, URLs and punctuation ignored), so templated floods collapse;
+    * each reporting key (``site_id``) contributes at most ``cap_per_key`` examples
+      (its most recent ones), so one client cannot flood the training set;
+    * API reports are untrusted (``trusted=False``), moderator decisions trusted.
+    Training additionally caps each key's total sample weight (``train.example_weights``).
+    """
+    from sqlalchemy import select
+
+    from spamguard.storage.models import Feedback
+
+    rows = session.execute(
+        select(Feedback.id, Feedback.site_id, Feedback.label, Feedback.fields, Feedback.source)
+        .where(Feedback.is_test.is_(False), Feedback.undone_at.is_(None))
+        .order_by(Feedback.created_at.desc(), Feedback.id.desc())
+    ).all()
+    per_site: dict[int, int] = {}
+    seen: set[tuple[int, str]] = set()
+    examples = []
+    for _id, site_id, label, fields, source in rows:  # newest first
+        if label not in ("spam", "ham"):
+            continue
+        comment = Comment.from_json(dict(fields or {}))
+        if comment.is_test:
+            continue
+        comment.comment_content = normalise_text(comment.comment_content)
+        key = shape_key(comment.comment_content) or text_key(comment.comment_content)
+        if not key or (site_id, key) in seen:
+            continue  # an older label of a comment already seen
+        seen.add((site_id, key))
+        if per_site.get(site_id, 0) >= cap_per_key:
+            continue
+        per_site[site_id] = per_site.get(site_id, 0) + 1
+        examples.append(Example(comment, int(label == "spam"), f"site:{site_id}", "db",
+                                trusted=source == "moderator"))
+    examples.reverse()  # oldest first, deterministic
+    return examples
+
+
+def dataset_digest(examples: list[Example]) -> tuple[str, int]:
+    """sha256 and byte size of a canonical serialisation of (group, label, text)."""
+    buf = io.StringIO()
+    for ex in examples:
+        buf.write(f"{ex.group}\t{ex.label}\t{ex.text}\n")
+    data = buf.getvalue().encode("utf-8")
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+def gate_split(examples: list[Example], fraction: float = 0.2) -> tuple[list[Example], list[Example]]:
+    """Deterministic (hash of normalised text) split: (train, fixed evaluation set for the promotion gate).
+
+    The same text always lands on the same side, so every model version is
+    compared on the same held-out examples and none of them trains on them.
+    """
+    train, gate = [], []
+    for ex in examples:
+        h = int(hashlib.sha256(text_key(ex.text).encode("utf-8")).hexdigest()[:8], 16)
+        (gate if ex.source != "db" and h / 0xFFFFFFFF < fraction else train).append(ex)
+    return train, gate
+
+
+def gate_keys(examples: list[Example]) -> set[str]:
+    return {text_key(ex.text) for ex in examples}

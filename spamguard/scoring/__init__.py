@@ -1,0 +1,1 @@
+"""Scoring: shared features (`features`), the served model (`model`) and verdict rules (`decision`)."""

@@ -1,0 +1,326 @@
+"""Feature extraction shared by training and serving (one definition for both).
+
+Every transformer here is a plain scikit-learn estimator: parameters in
+``__init__``, everything learned in ``fit``.  The inputs are lists of
+:class:`spamguard.comment.Comment`.
+
+Design notes
+------------
+* Text is normalised the same way everywhere (:func:`normalise_text`): HTML
+  entities, ``<br>``, zero-width characters, cp1252 mojibake (C1 controls),
+  NFKC.  :func:`prepare_text` then casefolds, replaces URLs by the token
+  ``urlx``, undoes common leetspeak inside words and maps every digit to ``0``
+  (phone numbers and prices generalise by shape, not by value).
+* Metadata features (:class:`MetaFeatures`) use *0 as the missing value*: an
+  absent e-mail, user agent, referrer or post date contributes nothing to the
+  logit.  Indicators are "present"/"known" flags, never "missing" flags, so a
+  corpus without metadata (the public ones) teaches nothing about missing
+  metadata.  Numeric columns are scaled by a max-abs factor learned in ``fit``
+  (no centring, so 0 stays 0).  The YouTube DATE column is never used.
+"""
+from __future__ import annotations
+
+import functools
+import html
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from spamguard.comment import Comment
+
+# --------------------------------------------------------------------------- text normalisation
+
+_BR_RE = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
+_ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_C1_RE = re.compile("[\u0080-\u009f]")
+_URL_RE = re.compile(
+    r"(?:(?:https?|ftp)://|www\.)[^\s<>\"']+"
+    r"|\b(?:[a-z0-9-]+\.)+(?:com|net|org|info|biz|ru|cn|ly|gl|co|io|me|tk|uk|us|tv|xyz|top|online|site)"
+    r"(?:/[^\s<>\"']*)?\b",
+    re.IGNORECASE,
+)
+_EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET_WORD_RE = re.compile(r"[\w@$]*[a-z][\w@$]*")
+_LONG_NUMBER_RE = re.compile(r"\d{5,}")
+_HREF_RE = re.compile(r"""<a\s[^>]*?href\s*=\s*["']?([^"'\s>]+)[^>]*>""", re.IGNORECASE)
+_TAG_RE = re.compile(r"</?[a-z][a-z0-9]*(?:\s[^<>]*)?/?>", re.IGNORECASE)
+_BOT_UA_RE = re.compile(r"bot|crawl|spider|curl|wget|python|java/|libwww|httpclient|go-http|headless|phantom|scrapy|perl|php",
+                        re.IGNORECASE)
+_REPEAT_RE = re.compile(r"(.)\1{2,}")
+URL_TOKEN = "urlx"
+EMAIL_TOKEN = "emailx"
+
+
+def _fix_c1(match: re.Match[str]) -> str:
+    char = match.group(0)
+    try:
+        return char.encode("latin-1").decode("cp1252")
+    except UnicodeDecodeError:
+        return ""
+
+
+def normalise_text(text: str | None) -> str:
+    """Undo transport damage: HTML entities, ``<br>``, BOM/zero-width, C1 mojibake, NFKC.
+
+    Idempotent for practical purposes; used by the loaders (before dedupe) and
+    by serving, so training and serving see the same text.
+    """
+    if not text:
+        return ""
+    for _ in range(2):  # raw markup, then markup that was entity-encoded
+        text = _BR_RE.sub("\n", text)
+        text = _HREF_RE.sub(lambda m: f" {m.group(1)} ", text)
+        text = _TAG_RE.sub("", text)
+        text = html.unescape(text)
+    text = _C1_RE.sub(_fix_c1, text)
+    text = _ZERO_WIDTH_RE.sub("", text)
+    text = unicodedata.normalize("NFKC", text)
+    return text.strip()
+
+
+def url_domain(url: str) -> str:
+    """Host of a URL (``www.`` stripped), lowercased; '' when there is none."""
+    url = url.strip()
+    if not url:
+        return ""
+    if "://" not in url:
+        url = "http://" + url
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    host = host.lower().rstrip(".")
+    return host.removeprefix("www.")
+
+
+def find_urls(text: str) -> list[str]:
+    return _URL_RE.findall(text or "")
+
+
+def _deleet(match: re.Match[str]) -> str:
+    word = match.group(0)
+    letters = sum(c.isalpha() for c in word)
+    others = len(word) - letters
+    # Only words that are mostly letters ("fr33", "c4sh", "$ex"), not "2015" or "4u".
+    if others and letters >= 2 and letters >= others:
+        return word.translate(_LEET)
+    return word
+
+
+def prepare_text(text: str) -> str:
+    """Text as the vectorisers see it: normalised, casefolded, URLs → ``urlx``, leet undone, long numbers → 0s.
+
+    Short texts are memoised (training featurises the same comment for the word
+    and the char block and in every CV fold); long ones are not, to bound memory.
+    """
+    return _prepare_cached(text) if len(text) <= 2048 else _prepare(text)
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _prepare_cached(text: str) -> str:
+    return _prepare(text)
+
+
+def _prepare(text: str) -> str:
+    text = normalise_text(text).casefold()
+    text = _URL_RE.sub(f" {URL_TOKEN} ", text)
+    text = _EMAIL_RE.sub(f" {EMAIL_TOKEN} ", text)
+    text = _LEET_WORD_RE.sub(_deleet, text)
+    # Phone numbers, codes and prices generalise by shape; short numbers (years, "2:19") stay.
+    return _LONG_NUMBER_RE.sub(lambda m: "0" * min(len(m.group(0)), 12), text)
+
+
+SELF_LINK_TOKEN = "selflinkx"
+
+
+def _link_key(url: str) -> str:
+    """host + path + video id, for comparing a link in the text with the comment's permalink."""
+    url = url.strip().rstrip(").,!")
+    if "://" not in url:
+        url = "http://" + url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    host = (parts.hostname or "").lower()
+    host = host.removeprefix("www.")
+    query = dict(q.split("=", 1) for q in parts.query.split("&") if "=" in q)
+    if host == "youtu.be":  # short links name the video in the path
+        return f"youtube.com/watch{parts.path}"
+    key = f"{host}{parts.path.rstrip('/')}"
+    if "v" in query:
+        key += "/" + query["v"]
+    return key
+
+
+def split_self_links(content: str, permalink: str) -> tuple[str, int]:
+    """Replace links to the page being commented on (the permalink) by a token; (text, count)."""
+    if not permalink:
+        return content, 0
+    target = _link_key(permalink)
+    count = 0
+
+    def repl(match: re.Match[str]) -> str:
+        nonlocal count
+        if target and _link_key(match.group(0)) == target:
+            count += 1
+            return f" {SELF_LINK_TOKEN} "
+        return match.group(0)
+
+    return _URL_RE.sub(repl, content), count
+
+
+def comment_text(comment: Comment) -> str:
+    content = normalise_text(comment.comment_content)
+    content, _ = split_self_links(content, comment.permalink)
+    return prepare_text(content)
+
+
+class CommentText(BaseEstimator, TransformerMixin):
+    """Comments → prepared content strings (stateless)."""
+
+    def fit(self, X: Iterable[Comment], y: Any = None) -> CommentText:
+        return self
+
+    def transform(self, X: Iterable[Comment]) -> list[str]:
+        return [comment_text(c) for c in X]
+
+
+# --------------------------------------------------------------------------- metadata
+
+NUMERIC_META = (
+    "n_links", "self_links", "length", "caps_ratio", "digit_ratio", "punct_ratio", "exclamations", "max_repeat",
+    "has_author_url", "has_email", "author_urlish", "has_user_agent", "ua_bot", "has_referrer",
+    "honeypot_filled", "post_age_days", "post_age_known",
+)
+
+
+def meta_dict(comment: Comment) -> dict[str, float]:
+    """Raw (unscaled) metadata of one comment. 0 / absent means 'missing' and is neutral."""
+    content = normalise_text(comment.comment_content)
+    features: dict[str, float] = {}
+    content, self_links = split_self_links(content, comment.permalink)
+    if self_links:
+        features["self_links"] = 1.0
+    urls = find_urls(content)
+    if urls:
+        features["n_links"] = math.log1p(len(urls))
+        for domain in {url_domain(u) for u in urls}:
+            if domain:
+                features[f"link_domain={domain}"] = 1.0
+    n = len(content)
+    features["length"] = math.log1p(n)
+    letters = [c for c in content if c.isalpha()]
+    if len(letters) >= 5:
+        features["caps_ratio"] = sum(c.isupper() for c in letters) / len(letters)
+    if n:
+        features["digit_ratio"] = sum(c.isdigit() for c in content) / n
+        features["punct_ratio"] = sum(unicodedata.category(c).startswith("P") for c in content) / n
+    if "!" in content:
+        features["exclamations"] = math.log1p(content.count("!"))
+    runs = [len(m.group(0)) for m in _REPEAT_RE.finditer(content)]
+    if runs:
+        features["max_repeat"] = math.log1p(max(runs) - 2)
+    if comment.comment_author_url.strip():
+        features["has_author_url"] = 1.0
+    email = comment.comment_author_email.strip().lower()
+    if email:
+        features["has_email"] = 1.0
+        if "@" in email:
+            features[f"email_domain={email.rsplit('@', 1)[1]}"] = 1.0
+    if _URL_RE.search(comment.comment_author or ""):
+        features["author_urlish"] = 1.0
+    if comment.user_agent.strip():
+        features["has_user_agent"] = 1.0
+        if _BOT_UA_RE.search(comment.user_agent):
+            features["ua_bot"] = 1.0
+    if comment.referrer.strip():
+        features["has_referrer"] = 1.0
+    if comment.comment_type.strip():
+        features[f"comment_type={comment.comment_type.strip().lower()}"] = 1.0
+    if comment.honeypot_field_name and comment.honeypot_value:
+        features["honeypot_filled"] = 1.0
+    if comment.comment_date_gmt and comment.comment_post_modified_gmt:
+        days = (comment.comment_date_gmt - comment.comment_post_modified_gmt).total_seconds() / 86400.0
+        features["post_age_days"] = math.log1p(max(days, 0.0))
+        features["post_age_known"] = 1.0
+    return features
+
+
+class MetaFeatures(BaseEstimator, TransformerMixin):
+    """Metadata → sparse matrix; numeric columns scaled by their max-abs over the training data."""
+
+    def __init__(self, min_count: int = 2):
+        self.min_count = min_count
+
+    def fit(self, X: Iterable[Comment], y: Any = None) -> MetaFeatures:
+        dicts = [meta_dict(c) for c in X]
+        counts: Counter[str] = Counter(k for d in dicts for k in d)
+        names = sorted(k for k, n in counts.items() if n >= self.min_count or k in NUMERIC_META)
+        self.vocabulary_ = {name: i for i, name in enumerate(names)}
+        scale = np.zeros(len(names))
+        for d in dicts:
+            for k, v in d.items():
+                i = self.vocabulary_.get(k)
+                if i is not None:
+                    scale[i] = max(scale[i], abs(v))
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        # Training means of the raw values (0 when absent): used only to phrase explanations.
+        totals = np.zeros(len(names))
+        for d in dicts:
+            for k, v in d.items():
+                i = self.vocabulary_.get(k)
+                if i is not None:
+                    totals[i] += v
+        self.means_ = totals / max(len(dicts), 1)
+        self.feature_names_ = names
+        return self
+
+    def transform_dicts(self, dicts: list[dict[str, float]]) -> sp.csr_matrix:
+        rows, cols, vals = [], [], []
+        for r, d in enumerate(dicts):
+            for k, v in d.items():
+                i = self.vocabulary_.get(k)
+                if i is not None and v:
+                    rows.append(r)
+                    cols.append(i)
+                    vals.append(v / self.scale_[i])
+        return sp.csr_matrix((vals, (rows, cols)), shape=(len(dicts), len(self.vocabulary_)))
+
+    def transform(self, X: Iterable[Comment]) -> sp.csr_matrix:
+        return self.transform_dicts([meta_dict(c) for c in X])
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray(self.feature_names_, dtype=object)
+
+
+# --------------------------------------------------------------------------- the union
+
+def make_features(word_ngram: tuple[int, int] = (1, 2), char_ngram: tuple[int, int] = (2, 5),
+                  min_df: int = 2, max_features: int | None = 300_000, meta: bool = True) -> FeatureUnion:
+    """The feature union used by every model: word TF-IDF, char_wb TF-IDF, metadata.
+
+    Named steps: ``word``, ``char`` (each ``Pipeline(text → tfidf)``) and ``meta``.
+    """
+    parts: list[tuple[str, Any]] = [
+        ("word", Pipeline([("text", CommentText()), ("tfidf", TfidfVectorizer(
+            ngram_range=word_ngram, min_df=min_df, sublinear_tf=True, max_features=max_features,
+            token_pattern=r"(?u)\b\w\w+\b|[^\w\s]"))])),
+        ("char", Pipeline([("text", CommentText()), ("tfidf", TfidfVectorizer(
+            analyzer="char_wb", ngram_range=char_ngram, min_df=min_df, sublinear_tf=True,
+            max_features=max_features))])),
+    ]
+    if meta:
+        parts.append(("meta", MetaFeatures()))
+    return FeatureUnion(parts)

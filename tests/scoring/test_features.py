@@ -1,0 +1,74 @@
+"""Shared features: normalisation, missing metadata is neutral, proper sklearn estimators."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sklearn.base import clone
+
+from spamguard.comment import Comment
+from spamguard.scoring.features import (
+    MetaFeatures,
+    make_features,
+    meta_dict,
+    normalise_text,
+    prepare_text,
+    split_self_links,
+)
+
+
+def test_normalise_text_repairs_transport_damage():
+    assert normalise_text("I&#39;m here<br />now\ufeff") == "I'm here\nnow"
+    assert normalise_text("that\x92s") == "that’s"
+    assert normalise_text("ＦＲＥＥ") == "FREE"  # NFKC folds full-width letters
+    assert normalise_text('see <a href="http://x.example/a">this</a>') == "see  http://x.example/a this"
+
+
+def test_prepare_text_handles_obfuscation_urls_and_numbers():
+    text = prepare_text("FR33 C4$H at www.bit.ly/abc call 09061701461 in 2015")
+    assert "free" in text and "cash" in text
+    assert "urlx" in text and "bit.ly" not in text
+    assert "00000000000" in text and "2015" in text
+
+
+def test_missing_metadata_gives_an_all_zero_meta_row():
+    corpus = [Comment(comment_content=t) for t in ("hello there", "buy cheap pills now", "nice song")]
+    meta = MetaFeatures(min_count=1).fit(corpus)
+    bare = Comment(comment_content="hello there")
+    full = Comment(comment_content="hello there", user_agent="", referrer="", comment_author_email="")
+    assert (meta.transform([bare]) != meta.transform([full])).nnz == 0
+    d = meta_dict(bare)
+    for key in ("has_email", "has_user_agent", "has_referrer", "has_author_url", "honeypot_filled",
+                "post_age_days", "post_age_known", "n_links"):
+        assert key not in d  # missing = 0 = neutral; there are no "missing" indicator columns
+    assert not any(k.endswith("_missing") for k in meta.vocabulary_)
+
+
+def test_metadata_present_is_captured():
+    now = datetime(2026, 1, 10, tzinfo=UTC)
+    c = Comment(comment_content="visit http://bit.ly/x and http://spam.example/y", comment_author_email="a@mail.ru",
+                user_agent="python-requests/2.0", referrer="http://r.example", comment_type="comment",
+                honeypot_field_name="hp", honeypot_value="filled", comment_author="www.cheap-pills.com",
+                comment_date_gmt=now, comment_post_modified_gmt=now - timedelta(days=400))
+    d = meta_dict(c)
+    assert d["n_links"] > 0 and d["link_domain=bit.ly"] == 1 and d["link_domain=spam.example"] == 1
+    assert d["email_domain=mail.ru"] == 1 and d["ua_bot"] == 1 and d["has_referrer"] == 1
+    assert d["honeypot_filled"] == 1 and d["author_urlish"] == 1 and d["comment_type=comment"] == 1
+    assert d["post_age_known"] == 1 and d["post_age_days"] > 5
+
+
+def test_self_links_to_the_commented_page_are_separated():
+    text, n = split_self_links("best part https://youtu.be/abc123 and http://other.example",
+                               "https://www.youtube.com/watch?v=abc123")
+    assert n == 1 and "selflinkx" in text and "other.example" in text
+
+
+def test_feature_union_is_a_clonable_estimator_with_params_in_init():
+    union = make_features(word_ngram=(1, 1), char_ngram=(2, 3), min_df=1)
+    copy = clone(union)
+    assert copy.get_params()["word__tfidf__ngram_range"] == (1, 1)
+    docs = [Comment(comment_content=t) for t in ("free money now", "lovely song", "Привет мир 🙂", "")]
+    X = copy.fit_transform(docs)
+    assert X.shape[0] == 4 and np.isfinite(X.data).all()
+    # Nothing learned outside fit: an unfitted clone has no vocabulary.
+    assert not hasattr(clone(union).transformer_list[0][1].named_steps["tfidf"], "vocabulary_")

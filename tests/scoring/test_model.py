@@ -1,0 +1,131 @@
+"""Serving: fast path == pipeline, explanations, checksum, hot reload under load."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_training.data import gate_split, load_corpora
+from model_training.registry import Registry
+from spamguard.comment import Comment
+from spamguard.scoring.model import (
+    ChecksumMismatch,
+    ModelHolder,
+    NoModelError,
+    Score,
+    load_scorer,
+)
+
+SPAM = Comment(comment_content="Check out my channel http://bit.ly/2xFreeCash subscribe now!!! "
+                               "Win a FREE iPhone, click here www.free-prizes.tk")
+HAM = Comment(comment_content="This song always reminds me of summer with my family, love it")
+
+
+@pytest.fixture(scope="module")
+def scorer(model_dir):
+    registry = Registry(model_dir)
+    return load_scorer(model_dir, registry.current_version())
+
+
+def test_fast_path_matches_sklearn_pipeline(scorer):
+    _, gate = gate_split(load_corpora())
+    comments = [e.comment for e in gate[:300]] + [SPAM, HAM, Comment()]
+    expected = scorer.model.predict_proba(comments)
+    got = np.array([scorer.score(c).probability for c in comments])
+    np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9)
+
+
+def test_scores_are_sensible_and_explained(scorer):
+    spam, ham = scorer.score(SPAM), scorer.score(HAM)
+    assert isinstance(spam, Score)
+    assert spam.probability >= scorer.thresholds["spam"] > ham.probability
+    assert spam.logit > 0 > ham.logit
+    assert 1 <= len(spam.reasons) <= 3 and all(r.startswith("spam signal: ") for r in spam.reasons)
+    assert any("link" in r or "subscribe" in r or "channel" in r or "free" in r for r in spam.reasons), spam.reasons
+    assert ham.reasons and all(r.startswith("ham signal: ") for r in ham.reasons)
+    assert len(scorer.score(SPAM, top=5).reasons) == 5
+
+
+def test_thresholds_are_ordered_probabilities(scorer):
+    t = scorer.thresholds
+    assert 0 < t["unsure"] <= t["spam"] <= t["discard"] <= 1
+
+
+def test_empty_registry_raises_no_model(tmp_path):
+    with pytest.raises(NoModelError):
+        ModelHolder(tmp_path / "empty", reload_seconds=0).current()
+
+
+def test_tampered_artifact_is_refused_before_unpickling(registry_dir, current_version, monkeypatch):
+    artifact = registry_dir / current_version / "model.joblib"
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    artifact.write_bytes(bytes(data))
+    import joblib
+
+    def boom(*a, **k):
+        raise AssertionError("joblib.load must not run on an unverified artifact")
+
+    monkeypatch.setattr(joblib, "load", boom)
+    with pytest.raises(ChecksumMismatch, match="sha256"):
+        Registry(registry_dir).load(current_version)
+
+
+def _second_version(registry_dir: Path, version: str) -> str:
+    """Register a copy of `version` (different bytes are not needed: a new version name is)."""
+    registry = Registry(registry_dir)
+    model, manifest = registry.load(version)
+    manifest = {k: v for k, v in manifest.items() if k not in ("version", "artifact_sha256", "artifact_bytes")}
+    manifest["thresholds"] = dict(manifest["thresholds"], spam=0.77)
+    return registry.register(model, manifest)
+
+
+def test_hot_reload_under_concurrent_scoring_has_zero_failures(registry_dir, current_version):
+    holder = ModelHolder(registry_dir, reload_seconds=0.05)
+    assert holder.current().version == current_version
+    new = _second_version(registry_dir, current_version)
+    errors: list[BaseException] = []
+    seen: set[str] = set()
+    stop = threading.Event()
+
+    def worker():
+        while not stop.is_set():
+            try:
+                scorer = holder.current()
+                score = scorer.score(SPAM)
+                assert 0.0 <= score.probability <= 1.0 and score.reasons
+                seen.add(scorer.version)
+            except BaseException as exc:  # noqa: BLE001 - the test counts every failure
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    Registry(registry_dir).promote(new)
+    deadline = time.monotonic() + 10
+    while holder.current().version != new and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    assert holder.current().version == new and holder.current().thresholds["spam"] == 0.77
+    assert seen == {current_version, new}
+
+
+def test_failed_reload_keeps_the_old_model(registry_dir, current_version, caplog):
+    holder = ModelHolder(registry_dir, reload_seconds=0)
+    assert holder.current().version == current_version
+    new = _second_version(registry_dir, current_version)
+    (registry_dir / new / "model.joblib").write_bytes(b"corrupt")
+    Registry(registry_dir).promote(new)
+    assert holder.current().version == current_version  # checksum refused, old model still serving
+    assert "loading model" in caplog.text
+    pointer = json.loads((registry_dir / "current.json").read_text())
+    assert pointer["version"] == new
