@@ -160,18 +160,25 @@ class ReputationStore:
         """
         if label not in ("spam", "ham"):
             raise ValueError(f"label must be spam or ham, not {label!r}")
+        return self._set_report(comment, site_id, "s" if label == "spam" else "h", now)
+
+    def retract_feedback(self, comment: Comment, site_id: int, now: float | None = None) -> bool:
+        """Forget `site_id`'s report on this comment's signals (a moderator's undo)."""
+        return self._set_report(comment, site_id, None, now)
+
+    def _set_report(self, comment: Comment, site_id: int, mark: str | None, now: float | None) -> bool:
         now = time.time() if now is None else now
         day = int(now // DAY)
-        mine, other = ("s", "h") if label == "spam" else ("h", "s")
 
         def run(r):
             pipe = r.pipeline(transaction=False)
             for kind, value in signals(comment):
                 for d in range(day - DAYS_KEPT + 1, day + 1):
-                    pipe.hdel(self._day_key(kind, value, d), f"{other}:{site_id}")
-                key = self._day_key(kind, value, day)
-                pipe.hset(key, f"{mine}:{site_id}", repr(now))
-                pipe.expire(key, DAYS_KEPT * DAY)
+                    pipe.hdel(self._day_key(kind, value, d), *(f"{m}:{site_id}" for m in "sh" if m != mark))
+                if mark is not None:
+                    key = self._day_key(kind, value, day)
+                    pipe.hset(key, f"{mark}:{site_id}", repr(now))
+                    pipe.expire(key, DAYS_KEPT * DAY)
             pipe.execute()
             return True
         return self.state.call("reputation.record_feedback", run, False)

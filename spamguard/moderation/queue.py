@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import and_, or_, select, tuple_
 
 from spamguard import storage
@@ -304,6 +304,9 @@ def undo_feedback(db, feedback: Feedback) -> bool:
         check.review_label = None
     audit("undo", f"check:{feedback.check_id}", commit=False, feedback_id=feedback.id, label=feedback.label)
     db.commit()
+    # Best effort: with Redis down the withdrawn label simply ages out of the reputation windows.
+    current_app.extensions["spamguard.reputation"].retract_feedback(
+        Comment.from_json(feedback.fields), feedback.site_id)
     return True
 
 

@@ -64,6 +64,16 @@ def test_feedback_counts_distinct_sites_and_decays(reputation):
     assert adjust(0.0, rep) == (0.0, [])
 
 
+def test_retracted_report_stops_counting_and_others_stay(reputation):
+    c = spam_comment()
+    for site_id in (1, 2):
+        reputation.record_feedback(c, "spam", site_id, now=T0)
+    assert reputation.retract_feedback(c, 2, now=T0 + 1)
+    rep = reputation.lookup(c, now=T0 + 1)
+    assert rep.features["link_spam_sites_24h"] == pytest.approx(1.0, rel=1e-3)
+    assert rep.features["link_ham_sites_24h"] == 0
+
+
 def test_seen_counts_decay_by_hour(reputation):
     c = spam_comment()
     for _ in range(4):
