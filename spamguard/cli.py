@@ -75,6 +75,41 @@ def keys_revoke(key: str) -> None:
     click.echo("revoked")
 
 
+@keys.command("configure")
+@click.argument("key")
+@click.option("--unsure", type=click.FloatRange(0, 1), help="Probability from which a comment is `unsure`.")
+@click.option("--spam", type=click.FloatRange(0, 1), help="Probability from which a comment is `spam`.")
+@click.option("--discard", type=click.FloatRange(0, 1), help="Probability from which spam is `discard`.")
+@click.option("--reset-thresholds", is_flag=True, help="Use the model's thresholds again.")
+@click.option("--rate-limit", help="This key's rate limit, e.g. '100/second' ('' = the default).")
+@click.option("--monthly-limit", type=click.IntRange(0), help="Monthly call allowance (0 = unlimited).")
+def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate_limit, monthly_limit) -> None:
+    """Override KEY's verdict thresholds and limits (the model's and the settings' otherwise)."""
+    from limits import parse_many
+
+    with _session() as session:
+        site = sites.find_site(session, key)
+        if site is None:
+            raise click.ClickException("no active site has that key")
+        thresholds = {} if reset_thresholds else dict(site.thresholds or {})
+        thresholds.update({name: value for name, value in
+                           (("unsure", unsure), ("spam", spam), ("discard", discard)) if value is not None})
+        site.thresholds = thresholds or None
+        if rate_limit is not None:
+            rate_limit = rate_limit.strip()
+            if rate_limit:
+                try:
+                    parse_many(rate_limit)
+                except ValueError as exc:
+                    raise click.BadParameter(str(exc), param_hint="--rate-limit") from exc
+            site.rate_limit = rate_limit or None
+        if monthly_limit is not None:
+            site.monthly_limit = monthly_limit or None
+        session.commit()
+        click.echo(f"thresholds={site.thresholds or 'model'} rate_limit={site.rate_limit or 'default'} "
+                   f"monthly_limit={site.monthly_limit or 'default'}")
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)

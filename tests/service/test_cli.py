@@ -27,6 +27,21 @@ def test_keys_create_list_revoke(tmp_path):
     assert f"{key[:4]}…" in listing and "active" in listing and "https://blog.example" in listing
     assert key not in listing  # the whole key is shown once, at creation
 
+    configured = run(["keys", "configure", key, "--spam", "0.8", "--rate-limit", "50/second",
+                      "--monthly-limit", "1000"], env)
+    assert configured.exit_code == 0, configured.output
+    bad = CliRunner().invoke(cli, ["keys", "configure", key, "--rate-limit", "lots"], env=env)
+    assert bad.exit_code != 0
+    session = storage.make_sessionmaker(env["DATABASE_URL"])()
+    site = session.scalar(select(Site))
+    assert (site.thresholds, site.rate_limit, site.monthly_limit) == ({"spam": 0.8}, "50/second", 1000)
+    session.close()
+    run(["keys", "configure", key, "--reset-thresholds", "--rate-limit", "", "--monthly-limit", "0"], env)
+    session = storage.make_sessionmaker(env["DATABASE_URL"])()
+    site = session.scalar(select(Site))
+    assert (site.thresholds, site.rate_limit, site.monthly_limit) == (None, None, None)
+    session.close()
+
     assert run(["keys", "revoke", key], env).exit_code == 0
     assert "revoked" in run(["keys", "list"], env).output
     again = CliRunner().invoke(cli, ["keys", "revoke", key], env=env)
