@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import os
 import secrets
@@ -123,12 +124,14 @@ class Registry:
             raise RegistryError(f"no promoted model in {self.root}")
         manifest = self.manifest(version)
         artifact = self.path(version) / ARTIFACT
-        actual = sha256_file(artifact)
+        # Hash and unpickle the same bytes: no window for the file to change in between.
+        data = artifact.read_bytes()
+        actual = hashlib.sha256(data).hexdigest()
         if actual != manifest.get("artifact_sha256"):
             raise ChecksumMismatch(
                 f"refusing to load {artifact}: sha256 {actual} does not match manifest "
                 f"{manifest.get('artifact_sha256')} (file corrupted or tampered with)")
-        return joblib.load(artifact), manifest
+        return joblib.load(io.BytesIO(data)), manifest
 
     # -- writing -------------------------------------------------------------------------------
     def register(self, model: Any, manifest: dict[str, Any], version: str | None = None) -> str:

@@ -108,9 +108,9 @@ class RedisState:
         self._open_until = 0.0
 
     def delete_prefix(self) -> int:
-        """Delete every key under this prefix (tests and `reset` tooling only)."""
+        """Delete every key under this prefix, and RQ's `rq:…:<prefix>…` keys (tests and benches only)."""
         deleted = 0
-        for batch in _chunks(self.client.scan_iter(match=self.prefix + "*", count=500), 500):
+        for batch in _chunks(self.client.scan_iter(match=f"*{self.prefix}*", count=500), 500):
             deleted += self.client.delete(*batch)
         return deleted
 
