@@ -249,7 +249,7 @@ def write_report(out_dir: Path, metrics: dict[str, Any], curves: dict[str, tuple
                f"({metrics['training']['n_spam']} spam); params {metrics['training']['params']}; "
                f"wall time {metrics['training'].get('seconds', 0):.1f}s."), ""]
     th = metrics["thresholds"]
-    lines += ["## Thresholds (from grouped out-of-fold validation)", "",
+    lines += ["## Thresholds (grouped out-of-fold validation, comment ham only: SMS ham excluded)", "",
               (f"unsure ≥ {th['unsure']:.4f} (≈5 % validation ham FPR), spam ≥ {th['spam']:.4f} (≤1 %), "
                f"discard ≥ {th['discard']:.4f} (≤0.1 %)."), ""]
     rows = [("out-of-fold (training)", metrics["oof"]), ("fixed gate set", metrics["gate"])]

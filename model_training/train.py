@@ -114,6 +114,9 @@ def _fold_decisions(X: list, y: np.ndarray, w: np.ndarray, train_idx: np.ndarray
     return out
 
 
+MIN_THRESHOLD_HAM = 100  # comment ham needed before thresholds ignore the SMS corpus
+
+
 def fit_with_cv(examples: list[Example], grid: Sequence[float] = C_GRID, n_splits: int = 5,
                 n_jobs: int = 1, progress: bool = False) -> FitResult:
     """Choose C by grouped CV, Platt-calibrate and set thresholds on the out-of-fold values, refit on all."""
@@ -144,7 +147,11 @@ def fit_with_cv(examples: list[Example], grid: Sequence[float] = C_GRID, n_split
     # Calibration and thresholds from trusted labels only (corpora + moderator decisions).
     a, b = _platt(oof[best][trusted], y[trusted])
     oof_p = 1.0 / (1.0 + np.exp(-(a * oof[best] + b)))
-    thresholds = thresholds_from_validation(y[trusted], oof_p[trusted])
+    # Thresholds face web comments, not SMS: SMS ham scores far lower than comment ham, so
+    # letting it set "1 % of ham" would block several times that share of real comments.
+    on_domain = trusted & np.array([e.source != "sms" for e in examples])
+    basis = on_domain if np.sum(y[on_domain] == 0) >= MIN_THRESHOLD_HAM else trusted
+    thresholds = thresholds_from_validation(y[basis], oof_p[basis])
     pipeline = build_pipeline(C=best).fit(X, y, clf__sample_weight=w)
     model = SpamModel(pipeline, (a, b), {"C": best})
     cv = {"n_splits": n_splits, "grid": {str(C): scores[C] for C in grid}, "chosen_C": best}
