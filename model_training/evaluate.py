@@ -169,19 +169,6 @@ def _summarise_lovo(folds: list[dict[str, Any]]) -> dict[str, Any]:
             "mean_per_video_baseline": {k: float(np.mean([f["baseline"][k] for f in folds])) for k in keys}}
 
 
-def leave_one_video_out(examples: list[Example], fit: Callable[..., Any], n_jobs: int = 2,
-                        progress: bool = True) -> dict[str, Any]:
-    """Hold out each YouTube video in turn; train on the other videos + SMS."""
-    return _summarise_lovo(_run_all(_lovo_splits(examples), fit, n_jobs, progress, "leave-one-video-out"))
-
-
-def cross_corpus(examples: list[Example], fit: Callable[..., Any], n_jobs: int = 2,
-                 progress: bool = False) -> dict[str, Any]:
-    """Train on one corpus, test on the other."""
-    splits = _cross_splits(examples)
-    return {s[0]: r for s, r in zip(splits, _run_all(splits, fit, n_jobs, progress, "cross-corpus"))}
-
-
 def lovo_and_cross_corpus(examples: list[Example], fit: Callable[..., Any], n_jobs: int = 2,
                           progress: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """Both protocols in one parallel batch (7 fits with inner CV)."""

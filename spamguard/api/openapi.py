@@ -45,7 +45,6 @@ VERDICT_HEADERS = {
     "X-Spamguard-Verdict": "ham | unsure | spam | discard.",
     "X-Spamguard-Reasons": "Top signals joined by `; `, non-ASCII and `%` percent-encoded (UTF-8).",
 }
-NOT_FOUND = {"description": "Unknown path."}
 TOO_LARGE = {"description": "Body over the configured limit (text/plain, with X-akismet-debug-help)."}
 
 
