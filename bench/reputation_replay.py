@@ -9,8 +9,10 @@ few hams (submit-ham), some hours later.  Every comment is scored by the model
 alone and by the model + `reputation.adjust` looked up at check time, against
 a real Redis (private key prefix, removed afterwards), with a simulated clock.
 
-Model: the registry's current model with --model-dir (calibrated logit), else
-a TF-IDF + logistic regression trained on the other half of the corpora.
+Model: by default a TF-IDF + logistic regression trained on the other half of
+the corpora, so every replayed text is unseen.  With --model-dir the registry's
+current model is used instead; it was trained on these very texts, so its
+model-only recall is optimistic and the comparison is weaker.
 
     python bench/reputation_replay.py [--redis redis://127.0.0.1:6379/0] [--model-dir var/models]
 """
