@@ -45,6 +45,7 @@ VERDICT_HEADERS = {
     "X-Spamguard-Verdict": "ham | unsure | spam | discard.",
     "X-Spamguard-Reasons": "Top signals joined by `; `, non-ASCII and `%` percent-encoded (UTF-8).",
 }
+SCALAR = {"type": ["string", "number", "boolean", "null"]}  # unknown JSON fields are kept as extras
 TOO_LARGE = {"description": "Body over the configured limit (text/plain, with X-akismet-debug-help)."}
 
 
@@ -105,8 +106,9 @@ def document() -> dict[str, Any]:
             {**_json_answer({"type": "object", "description": "{<YYYY-MM>: [site rows], limit, offset, total}"}),
              "content": {"application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}},
                          TEXT: {"schema": {"type": "string", "enum": ["invalid"]}}}})
-        paths[f"/{version}/test"] = {"get": {"tags": ["WordPress"], "summary": "Connectivity test.",
-                                             "responses": {"200": _text_answer("Always.", ["connected"])}}}
+        connectivity = {"tags": ["WordPress"], "summary": "Connectivity test.",
+                        "responses": {"200": _text_answer("Always.", ["connected"])}}
+        paths[f"/{version}/test"] = {"get": connectivity, "post": connectivity}
         for name, summary in (("get-subscription", "Account status (`active`)."), ("get-stats", "Totals for the key."),
                               ("token", "Opaque token."), ("deactivate", "Answered `deactivated`."),
                               ("verify-wpcom-key", "Not supported: `invalid`.")):
@@ -128,9 +130,11 @@ def document() -> dict[str, Any]:
             "matched_guid": {"type": ["string", "null"]}}})},
             **{code: JSON_ERROR for code in ("400", "401", "404", "413", "422")}},
     }}
-    json_fields = {name: {"type": "string"} for name in COMMENT_FIELDS}
+    json_fields = {name: {"type": ["string", "null"]} for name in COMMENT_FIELDS}  # null = not sent
     json_fields["is_test"] = {"type": ["boolean", "string"]}
     json_fields["comment_context"] = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    for name in ("blog", "user_ip", "guid"):  # blank counts as missing
+        json_fields[name] = {"type": "string", "pattern": r"\S"}
     return {
         "openapi": "3.1.0",
         "info": {"title": "SpamGuard", "version": "1",
@@ -145,9 +149,13 @@ def document() -> dict[str, Any]:
                     "limit": {"oneOf": [{"type": "integer"}, {"const": "none"}]}, "usage": {"type": "integer"},
                     "percentage": {"type": "string"}, "throttled": {"type": "boolean"},
                     "notice_level": {"type": "string"}, "upgrade": {"oneOf": [{"const": False}, {"type": "object"}]}}},
-                "CheckRequest": {"type": "object", "required": ["blog", "user_ip"], "properties": json_fields},
+                "CheckRequest": {"type": "object", "required": ["blog", "user_ip"], "properties": json_fields,
+                                 "additionalProperties": SCALAR},
                 "FeedbackRequest": {"type": "object", "required": ["label"],
-                                    "properties": {**json_fields, "label": {"enum": ["spam", "ham"]}}},
+                                    "properties": {**json_fields, "label": {"enum": ["spam", "ham"]}},
+                                    "additionalProperties": SCALAR,
+                                    # The check's guid, or the comment's fields to match it by content.
+                                    "anyOf": [{"required": ["guid"]}, {"required": ["blog", "user_ip"]}]},
                 "CheckResult": {"type": "object", "properties": {
                     "guid": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
                     "verdict": {"enum": ["ham", "unsure", "spam", "discard"]},
