@@ -259,20 +259,20 @@ class Scorer:
                 ranked.append((sign * contribution, block, feature, above))
         ranked.sort(key=lambda r: -r[0])
         reasons: list[str] = []
-        fragments: list[str] = []
+        fragments: list[tuple[str, str]] = []  # char n-grams and lone punctuation: true, but little use to a moderator
         for _c, block, feature, above in ranked:
-            if block == "char":
-                fragments.append(feature)
+            if block == "char" or (block == "word" and len(feature) == 1 and not feature.isalnum()):
+                fragments.append((block, feature))
                 continue
             text = _describe(block, feature, comment, above)
             if text not in reasons:
                 reasons.append(text)
             if len(reasons) >= top:
                 break
-        for frag in fragments:
+        for block, feature in fragments:
             if len(reasons) >= top:
                 break
-            text = _describe("char", frag, comment)
+            text = _describe(block, feature, comment)
             if text not in reasons:
                 reasons.append(text)
         prefix = "spam signal: " if spammy else "ham signal: "

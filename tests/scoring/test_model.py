@@ -50,6 +50,11 @@ def test_scores_are_sensible_and_explained(scorer):
     assert len(scorer.score(SPAM, top=5).reasons) == 5
 
 
+def test_words_explain_before_punctuation(scorer):
+    chatty = Comment(comment_content="Great article, thanks! I tried the second approach, and it worked.")
+    assert not [r for r in scorer.score(chatty).reasons if "punctuation" in r or "fragment" in r]
+
+
 def test_thresholds_are_ordered_probabilities(scorer):
     t = scorer.thresholds
     assert 0 < t["unsure"] <= t["spam"] <= t["discard"] <= 1
