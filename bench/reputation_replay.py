@@ -58,7 +58,7 @@ def text_model(train):
 
 
 def registry_model(model_dir: str):
-    from model_training.registry import Registry
+    from spamguard.scoring.registry import Registry
     from spamguard.scoring.model import load_scorer
 
     version = Registry(model_dir).current_version()

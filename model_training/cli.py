@@ -1,7 +1,7 @@
 """`spamguard model ...`: train, evaluate, list, promote, rollback.
 
-The lead wires it into the console script with ``cli.add_command(model)``;
-``python -m model_training`` runs the same group.
+`spamguard/cli.py` loads this group by name when `spamguard model` is invoked (serving
+never imports training code); ``python -m model_training`` runs the same group.
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def train(ctx: click.Context, quick: bool, from_db: bool, no_promote: bool, jobs
 def evaluate(ctx: click.Context, version: str | None) -> None:
     """Score VERSION (default: the current one) on the fixed gate set and show its stored metrics."""
     from model_training.evaluate import evaluate_version
-    from model_training.registry import RegistryError
+    from spamguard.scoring.registry import RegistryError
 
     try:
         result = evaluate_version(ctx.obj["model_dir"], version)
@@ -86,7 +86,7 @@ def evaluate(ctx: click.Context, version: str | None) -> None:
 @click.pass_context
 def list_(ctx: click.Context) -> None:
     """List registered versions (* = promoted)."""
-    from model_training.registry import Registry
+    from spamguard.scoring.registry import Registry
 
     manifests = Registry(ctx.obj["model_dir"]).list()
     if not manifests:
@@ -104,14 +104,12 @@ def list_(ctx: click.Context) -> None:
 @click.argument("version")
 @click.pass_context
 def promote(ctx: click.Context, version: str) -> None:
-    """Promote VERSION by hand (skips the gate: the operator's explicit choice)."""
-    from model_training.registry import Registry, RegistryError
+    """Promote VERSION by hand (skips the gate: the operator's explicit choice; the checksum is still verified)."""
+    from spamguard.scoring.registry import Registry, RegistryError
 
-    registry = Registry(ctx.obj["model_dir"])
     try:
-        registry.load(version)  # verify the checksum before pointing workers at it
-        registry.promote(version, reason="manual")
-    except (RegistryError, RuntimeError) as exc:
+        Registry(ctx.obj["model_dir"]).promote(version, reason="manual")
+    except RegistryError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"promoted {version}")
 
@@ -120,7 +118,7 @@ def promote(ctx: click.Context, version: str) -> None:
 @click.pass_context
 def rollback(ctx: click.Context) -> None:
     """Go back to the previously promoted version."""
-    from model_training.registry import Registry, RegistryError
+    from spamguard.scoring.registry import Registry, RegistryError
 
     try:
         version = Registry(ctx.obj["model_dir"]).rollback()

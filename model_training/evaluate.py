@@ -290,7 +290,7 @@ def write_report(out_dir: Path, metrics: dict[str, Any], curves: dict[str, tuple
 def evaluate_version(model_dir: str | Path, version: str | None = None) -> dict[str, Any]:
     """Score a registered version on the fixed gate set (what `spamguard model evaluate` prints)."""
     from model_training.data import gate_split, load_corpora
-    from model_training.registry import Registry
+    from spamguard.scoring.registry import Registry
 
     registry = Registry(model_dir)
     version = version or registry.current_version()

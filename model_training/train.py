@@ -30,9 +30,10 @@ from model_training.evaluate import (
     thresholds_from_validation,
     write_report,
 )
-from model_training.registry import Registry, gate
+from model_training.registry import gate
 from spamguard.scoring.features import make_features
 from spamguard.scoring.model import SpamModel
+from spamguard.scoring.registry import Registry
 
 log = logging.getLogger(__name__)
 

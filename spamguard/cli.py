@@ -5,7 +5,9 @@ spamguard/config.py) from the environment.
 """
 from __future__ import annotations
 
+import importlib
 import os
+import subprocess
 import sys
 
 import click
@@ -13,6 +15,7 @@ from sqlalchemy import select
 
 from spamguard import config as settings
 from spamguard import sites, storage
+from spamguard.scoring.registry import Registry
 from spamguard.storage.models import Site
 
 
@@ -20,7 +23,26 @@ def _session():
     return storage.make_sessionmaker(settings.from_env()["DATABASE_URL"])()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose `lazy` subcommands are imported by dotted name only when used or listed.
+
+    `spamguard model ...` lives in the training package, which serving must not import
+    (the import-linter contract in pyproject.toml); the console script still offers it.
+    """
+
+    lazy = {"model": "model_training.cli:model"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module, _, attr = self.lazy[name].partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """SpamGuard: a self-hosted, Akismet-compatible comment-spam filter."""
 
@@ -120,15 +142,13 @@ def serve(host: str, port: int, workers: int, train: bool) -> None:
     """Run the service under gunicorn (migrating a fresh database first)."""
     config = settings.from_env()
     storage.upgrade(config["DATABASE_URL"])
-    from model_training.registry import Registry
-
     if Registry(config["SPAMGUARD_MODEL_DIR"]).current_version() is None:
         if not train:
             raise click.ClickException("no promoted model: run `spamguard model train` first")
-        from model_training.train import train_and_register
-
         click.echo("no model yet: training one from the bundled corpora (about a minute)")
-        train_and_register(config["SPAMGUARD_MODEL_DIR"])
+        # A child process: training code and its memory never enter the serving process.
+        subprocess.run([sys.executable, "-m", "model_training", "--model-dir", config["SPAMGUARD_MODEL_DIR"],
+                        "train"], check=True)
     conf = settings.PROJECT_ROOT / "gunicorn.conf.py"
     args = [sys.executable, "-m", "gunicorn", "-c", str(conf), "--bind", f"{host}:{port}",
             "--workers", str(workers), "spamguard.wsgi:app"]
@@ -137,11 +157,10 @@ def serve(host: str, port: int, workers: int, train: bool) -> None:
 
 
 def _add_subcommands() -> None:
-    from model_training.cli import model
     from spamguard.limits.jobs import worker
     from spamguard.moderation.cli import users
 
-    for command in (model, worker, users):
+    for command in (worker, users):
         cli.add_command(command)
 
 

@@ -1,7 +1,9 @@
 """Background jobs on RQ: retraining runs in `spamguard worker`, never in a web request.
 
-The job receives plain values (model dir, database URL) instead of an app, so
-the worker needs no Flask app to run it.  The worker is RQ's normal forking
+The retrain job is enqueued by its dotted name (`RETRAIN_JOB`), so the web process
+never imports training code; only the worker's job process imports it.  The job
+receives plain values (model dir, database URL) instead of an app, so the worker
+needs no Flask app to run it.  The worker is RQ's normal forking
 `Worker`: each training job runs in a child process, so its memory (TF-IDF
 matrices, sklearn fits) is returned to the OS when it ends, a crash or the job
 timeout kills only the child, and a model promoted by the job is picked up by
@@ -21,6 +23,7 @@ log = logging.getLogger("spamguard.limits.jobs")
 
 QUEUE_NAME = "spamguard"
 RETRAIN_TIMEOUT = 60 * 60  # a retrain that runs for an hour is stuck
+RETRAIN_JOB = "model_training.jobs.retrain"
 
 
 def queue_connection(url: str, timeout: float = 5.0) -> redis.Redis:
@@ -39,7 +42,7 @@ class JobQueue:
     def enqueue_retrain(self, from_db: bool = True, quick: bool = False) -> str:
         """Queue a retrain; returns the job id.  Raises redis.RedisError when Redis is down
         (the caller shows "try again": retraining is never urgent)."""
-        job = self.queue.enqueue(retrain, self.model_dir, self.database_url if from_db else None, quick,
+        job = self.queue.enqueue(RETRAIN_JOB, self.model_dir, self.database_url if from_db else None, quick,
                                  job_timeout=RETRAIN_TIMEOUT, result_ttl=7 * 86400, failure_ttl=7 * 86400,
                                  description="retrain model" + (" with feedback" if from_db else ""))
         log.info("retrain queued", extra={"event": "retrain_queued", "job_id": job.id, "from_db": from_db})
@@ -60,34 +63,6 @@ class JobQueue:
             error = error[0] if error else "failed"
         return {"id": job.id, "status": status, "result": job.return_value() if status == "finished" else None,
                 "error": error, "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None}
-
-
-def retrain(model_dir: str, database_url: str | None, quick: bool = False) -> dict:
-    """The job: train (optionally with the service's labelled feedback) and register."""
-    from model_training.train import train_and_register
-
-    kwargs = {}
-    session = None
-    if database_url:
-        from spamguard import storage
-        session = storage.make_sessionmaker(database_url)()
-        kwargs["from_db_session"] = session
-    try:
-        result = train_and_register(model_dir, quick=quick, progress=False, **kwargs)
-    finally:
-        if session is not None:
-            session.close()
-    return _jsonable(result)
-
-
-def _jsonable(value):
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return str(value)
 
 
 @click.command("worker")

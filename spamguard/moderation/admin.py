@@ -10,15 +10,14 @@ from spamguard import sites as site_service
 from spamguard import storage
 from spamguard.moderation.blueprint import bp
 from spamguard.moderation.security import admin_required, audit
+from spamguard.scoring.registry import Registry, RegistryError
 from spamguard.storage.models import AuditLog, Site
 
 log = logging.getLogger(__name__)
 AUDIT_PAGE = 100
 
 
-def _registry():
-    from model_training.registry import Registry
-
+def _registry() -> Registry:
     return Registry(current_app.config["SPAMGUARD_MODEL_DIR"])
 
 
@@ -84,10 +83,9 @@ def admin_promote():
     version = request.form.get("version", "").strip()
     registry = _registry()
     try:
-        registry.manifest(version)
         previous = registry.current_version()
-        registry.promote(version, reason="promoted in admin UI")
-    except Exception as exc:
+        registry.promote(version, reason="promoted in admin UI")  # verifies the artifact first
+    except (RegistryError, OSError) as exc:
         flash(f"Could not promote: {exc}", "error")
         return redirect(url_for("moderation.admin_models"))
     audit("model_promote", version, previous=previous)

@@ -33,16 +33,13 @@ from spamguard.scoring.features import (
     meta_dict,
     normalise_text,
 )
+from spamguard.scoring.registry import Registry
 
 log = logging.getLogger(__name__)
 
 
 class NoModelError(RuntimeError):
     """No model has been promoted yet (run `spamguard model train`)."""
-
-
-class ChecksumMismatch(RuntimeError):
-    """The artifact on disk does not match the sha256 in its manifest."""
 
 
 @dataclass
@@ -280,12 +277,7 @@ class Scorer:
 
 
 def load_scorer(registry_dir: str | Path, version: str) -> Scorer:
-    from model_training.registry import (
-        Registry,  # local import: registry imports this module
-    )
-
-    registry = Registry(registry_dir)
-    model, manifest = registry.load(version)
+    model, manifest = Registry(registry_dir).load(version)
     return Scorer(model, version, manifest["thresholds"], manifest)
 
 

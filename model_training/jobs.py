@@ -1,0 +1,33 @@
+"""The retrain job that `spamguard worker` runs.
+
+`spamguard.limits.jobs.JobQueue` enqueues it by name ("model_training.jobs.retrain"),
+so only the worker's job process imports training code.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from model_training.train import train_and_register
+from spamguard import storage
+
+
+def retrain(model_dir: str, database_url: str | None, quick: bool = False) -> Any:
+    """Train (optionally with the service's labelled feedback), register, promote if the gate passes."""
+    session = storage.make_sessionmaker(database_url)() if database_url else None
+    try:
+        result = train_and_register(model_dir, quick=quick, progress=False, from_db_session=session)
+    finally:
+        if session is not None:
+            session.close()
+    return _jsonable(result)
+
+
+def _jsonable(value: Any) -> Any:
+    """RQ stores the result with pickle; plain JSON-like values stay readable across versions."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value)
