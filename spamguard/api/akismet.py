@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import secrets
 import time
 import uuid
@@ -307,7 +308,7 @@ def http_error(error: HTTPException) -> Response:
 
 @bp.errorhandler(NoModelError)
 def no_model(error: NoModelError) -> Response:
-    current_app.logger.error("comment-check without a promoted model")
-    response = failure("Service Unavailable", "No spam model is loaded yet", 503)
-    response.headers["Retry-After"] = "60"
+    current_app.logger.error("comment-check without a servable model")
+    response = failure("Service Unavailable", "No spam model is loaded", 503)
+    response.headers["Retry-After"] = str(math.ceil(error.retry_after))
     return response

@@ -6,6 +6,7 @@ status; bad input never produces a 5xx.
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any
 
@@ -143,4 +144,5 @@ def http_error(error: HTTPException) -> Response:
 
 @bp.errorhandler(NoModelError)
 def no_model(error: NoModelError) -> Response:
-    return error_response(503, "no_model", "No spam model is loaded yet.", {"Retry-After": "60"})
+    return error_response(503, "no_model", "No spam model is loaded.",
+                          {"Retry-After": str(math.ceil(error.retry_after))})
