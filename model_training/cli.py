@@ -40,10 +40,13 @@ def train(ctx: click.Context, quick: bool, from_db: bool, no_promote: bool, jobs
 
     session = None
     if from_db:
-        from spamguard.config import from_env
-        from spamguard.storage import make_sessionmaker
+        from dataclasses import replace
 
-        session = make_sessionmaker(from_env()["DATABASE_URL"])()
+        from spamguard.config import from_env
+        from spamguard.storage import Timeouts, make_sessionmaker
+
+        config = from_env()  # a batch job: no statement timeout
+        session = make_sessionmaker(config["DATABASE_URL"], replace(Timeouts.from_config(config), statement=0))()
     try:
         manifest = train_and_register(ctx.obj["model_dir"], quick=quick, from_db_session=session,
                                       promote=not no_promote, n_jobs=jobs)

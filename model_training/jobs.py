@@ -5,6 +5,7 @@ so only the worker's job process imports training code.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from model_training.train import train_and_register
@@ -13,7 +14,9 @@ from spamguard import storage
 
 def retrain(model_dir: str, database_url: str | None, quick: bool = False) -> Any:
     """Train (optionally with the service's labelled feedback), register, promote if the gate passes."""
-    session = storage.make_sessionmaker(database_url)() if database_url else None
+    # A batch job: the web's statement timeout would only cut a large feedback query short.
+    timeouts = replace(storage.Timeouts.from_config(), statement=0)
+    session = storage.make_sessionmaker(database_url, timeouts)() if database_url else None
     try:
         result = train_and_register(model_dir, quick=quick, progress=False, from_db_session=session)
     finally:

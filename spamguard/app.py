@@ -72,6 +72,19 @@ def _register_error_handlers(app: Flask) -> None:
                 response.headers[name] = error.get_response().headers[name]
         return response
 
+    def storage_unavailable(error: Exception):
+        app.logger.error("database unavailable: %s", error, extra={"path": request.path})
+        if request.path.startswith("/api/"):
+            response = jsonify(error={"code": "storage_unavailable", "message": "storage temporarily unavailable"})
+        else:
+            response = Response("Service Unavailable", mimetype="text/plain")
+        response.status_code = 503
+        response.headers["Retry-After"] = str(storage.UNAVAILABLE_RETRY_AFTER)
+        return response
+
+    for error_class in storage.UNAVAILABLE:
+        app.register_error_handler(error_class, storage_unavailable)
+
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
         app.logger.exception("unhandled error", extra={"path": request.path})

@@ -38,6 +38,13 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", f"sqlite:///{VAR_DIR / 'spamguard.db'}",
             "SQLAlchemy URL. SQLite file by default; `postgresql+psycopg://user@host/db` in production."),
+    Setting("SPAMGUARD_DB_CONNECT_TIMEOUT", 2.0,
+            "Seconds to wait for a PostgreSQL connection (libpq: whole seconds, at least 2).", float),
+    Setting("SPAMGUARD_DB_STATEMENT_TIMEOUT", 5.0,
+            "Seconds one PostgreSQL statement may run (`statement_timeout`; 0 = no limit).", float),
+    Setting("SPAMGUARD_DB_POOL_TIMEOUT", 2.0, "Seconds to wait for a free pooled database connection.", float),
+    Setting("SPAMGUARD_SQLITE_BUSY_TIMEOUT", 3.0,
+            "Seconds SQLite waits for another writer's lock (well below gunicorn's 30 s worker timeout).", float),
     Setting("REDIS_URL", "redis://127.0.0.1:6379/0",
             "Redis for rate limits, usage counters, reputation and the job queue."),
     Setting("SPAMGUARD_REDIS_PREFIX", "sg:", "Prefix of every Redis key (lets deployments share one Redis)."),

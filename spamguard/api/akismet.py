@@ -26,7 +26,7 @@ from spamguard.checking import CheckResult, check_comment, record_feedback
 from spamguard.metrics import CHECK_SECONDS, CHECKS, FEEDBACK
 from spamguard.scoring.decision import DISCARD
 from spamguard.scoring.model import NoModelError
-from spamguard.storage import get_session
+from spamguard.storage import UNAVAILABLE, UNAVAILABLE_RETRY_AFTER, get_session
 from spamguard.storage.models import Site
 
 bp = Blueprint("akismet", __name__)
@@ -304,6 +304,18 @@ def http_error(error: HTTPException) -> Response:
         if original.headers.get(name):
             response.headers[name] = original.headers[name]
     return response
+
+
+def storage_unavailable(error: Exception) -> Response:
+    """Database down, locked or too slow: an error, never a verdict or "Thanks" (WordPress holds and rechecks)."""
+    current_app.logger.error("database unavailable: %s", error, extra={"path": request.path})
+    response = failure("Service Unavailable", "Storage temporarily unavailable; retry later", 503)
+    response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+    return response
+
+
+for _error in UNAVAILABLE:
+    bp.register_error_handler(_error, storage_unavailable)
 
 
 @bp.errorhandler(NoModelError)

@@ -21,7 +21,7 @@ from spamguard.comment import Comment
 from spamguard.metrics import CHECK_SECONDS, CHECKS, FEEDBACK
 from spamguard.scoring.decision import DISCARD
 from spamguard.scoring.model import NoModelError
-from spamguard.storage import get_session
+from spamguard.storage import UNAVAILABLE, UNAVAILABLE_RETRY_AFTER, get_session
 from spamguard.storage.models import Site
 
 bp = Blueprint("json_api", __name__, url_prefix="/api/v1")
@@ -140,6 +140,16 @@ def http_error(error: HTTPException) -> Response:
     headers = {name: error.get_response().headers[name] for name in ("Allow", "Retry-After")
                if error.get_response().headers.get(name)}
     return error_response(error.code or 400, code, error.description or error.name, headers)
+
+
+def storage_unavailable(error: Exception) -> Response:
+    current_app.logger.error("database unavailable: %s", error, extra={"path": request.path})
+    return error_response(503, "storage_unavailable", "Storage is temporarily unavailable; retry later.",
+                          {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)})
+
+
+for _error in UNAVAILABLE:
+    bp.register_error_handler(_error, storage_unavailable)
 
 
 @bp.errorhandler(NoModelError)
