@@ -147,8 +147,10 @@ def serve(host: str, port: int, workers: int, train: bool) -> None:
             raise click.ClickException("no promoted model: run `spamguard model train` first")
         click.echo("no model yet: training one from the bundled corpora (about a minute)")
         # A child process: training code and its memory never enter the serving process.
-        subprocess.run([sys.executable, "-m", "model_training", "--model-dir", config["SPAMGUARD_MODEL_DIR"],
-                        "train"], check=True)
+        trained = subprocess.run([sys.executable, "-m", "model_training", "--model-dir",
+                                  config["SPAMGUARD_MODEL_DIR"], "train"], check=False)
+        if trained.returncode != 0:
+            raise click.ClickException("training the first model failed (see above)")
     conf = settings.PROJECT_ROOT / "gunicorn.conf.py"
     args = [sys.executable, "-m", "gunicorn", "-c", str(conf), "--bind", f"{host}:{port}",
             "--workers", str(workers), "spamguard.wsgi:app"]

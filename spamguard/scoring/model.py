@@ -396,7 +396,7 @@ class ModelHolder:
         self.refresh()
         scorer = self._scorer
         if scorer is None:
-            waits = [next_try - self._clock() for _, next_try in self._broken.values()]
+            waits = [next_try - self._clock() for _, next_try in list(self._broken.values())]
             if waits:
                 raise NoModelError(f"no model in {self.model_dir} verifies; see the log",
                                    retry_after=max(1.0, min(waits)))

@@ -169,7 +169,7 @@ class Registry:
         """Load ``version`` as a worker would (checksum, then unpickle); its manifest, or an error."""
         try:
             _model, manifest = self.load(version)
-        except RegistryError:
+        except RegistryError:  # unknown version, checksum mismatch: already says what is wrong
             raise
         except Exception as exc:  # unpicklable despite a matching checksum: still not servable
             raise RegistryError(f"model {version} does not load: {exc}") from exc
