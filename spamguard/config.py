@@ -55,6 +55,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Per-API-key limit (Flask-Limiter notation): 500 checks/s sustained, bursts to 1000/s; sites can override."),
     Setting("SPAMGUARD_RATE_LIMIT_COMMENTER_IP", "5/minute",
             "Comments per commenter IP before the burst counts as a spam signal (never refused)."),
+    Setting("SPAMGUARD_REPUTATION_MIN_SITES", 3,
+            "Distinct other sites that must report a value before their reports move a site's verdict.", int),
     Setting("SPAMGUARD_MONTHLY_LIMIT", 0, "Default monthly call allowance per key; 0 = unlimited (`none`).", int),
     Setting("SPAMGUARD_FLUSH_SECONDS", 30.0,
             "How often usage counters are saved to the DB and unsynced feedback is replayed into Redis.", float),
