@@ -64,6 +64,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Run that flush/catch-up loop in each web worker (the `worker` command always runs it).", _bool),
     Setting("SPAMGUARD_PROMOTE_TOLERANCE", 0.005,
             "How much worse (AUC / recall@1%FPR) a candidate may be and still auto-promote.", float),
+    Setting("SPAMGUARD_TRIGGER_TOLERANCE", 0.05,
+            "Gate-set spam recall a candidate may lose when one word that moved toward ham is appended.", float),
     Setting("SPAMGUARD_FEEDBACK_CAP_PER_KEY", 200,
             "Most labelled comments one reporting key contributes to a retrain.", int),
     Setting("SPAMGUARD_LOGIN_MAX_FAILURES", 5,

@@ -36,13 +36,16 @@ class JobQueue:
         self.model_dir = model_dir
         self.database_url = database_url
 
-    def enqueue_retrain(self, from_db: bool = True, quick: bool = False) -> str:
+    def enqueue_retrain(self, from_db: bool = True, quick: bool = False, api_feedback: bool = False) -> str:
         """Queue a retrain; returns the job id.  Raises redis.RedisError when Redis is down
-        (the caller shows "try again": retraining is never urgent)."""
+        (the caller shows "try again": retraining is never urgent).  `from_db` adds moderator
+        decisions; `api_feedback` also the keys' submit-spam/ham reports (untrusted: opt-in)."""
         job = self.queue.enqueue(retrain, self.model_dir, self.database_url if from_db else None, quick,
+                                 from_db and api_feedback,
                                  job_timeout=RETRAIN_TIMEOUT, result_ttl=7 * 86400, failure_ttl=7 * 86400,
                                  description="retrain model" + (" with feedback" if from_db else ""))
-        log.info("retrain queued", extra={"event": "retrain_queued", "job_id": job.id, "from_db": from_db})
+        log.info("retrain queued", extra={"event": "retrain_queued", "job_id": job.id, "from_db": from_db,
+                                          "api_feedback": from_db and api_feedback})
         return job.id
 
     def job_status(self, job_id: str) -> dict:
@@ -62,7 +65,7 @@ class JobQueue:
                 "error": error, "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None}
 
 
-def retrain(model_dir: str, database_url: str | None, quick: bool = False) -> dict:
+def retrain(model_dir: str, database_url: str | None, quick: bool = False, api_feedback: bool = False) -> dict:
     """The job: train (optionally with the service's labelled feedback) and register."""
     from model_training.train import train_and_register
 
@@ -73,7 +76,7 @@ def retrain(model_dir: str, database_url: str | None, quick: bool = False) -> di
         session = storage.make_sessionmaker(database_url)()
         kwargs["from_db_session"] = session
     try:
-        result = train_and_register(model_dir, quick=quick, progress=False, **kwargs)
+        result = train_and_register(model_dir, quick=quick, progress=False, api_feedback=api_feedback, **kwargs)
     finally:
         if session is not None:
             session.close()
