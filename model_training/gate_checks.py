@@ -31,7 +31,7 @@ class TriggerCheck:
     recall: float = 0.0                  # candidate, gate spam as is
     worst_token: str = ""
     worst_recall: float = 0.0            # candidate, gate spam + worst_token
-    worst_current_drop: float = 0.0      # what the same token costs the current model
+    worst_current_drop: float = 0.0      # what it costs the current model (measured only when it matters)
     tokens: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,12 +69,16 @@ def trigger_check(current: Any, current_threshold: float, candidate: Any, candid
     recall = _recall(candidate, gate_spam, candidate_threshold)
     if not tokens or not gate_spam:
         return TriggerCheck(True, "no word moved toward ham", recall, tokens=tokens)
-    current_recall = _recall(current, gate_spam, current_threshold)
+    current_recall = None
     worst = (-1.0, "", recall, 0.0)
     for token in tokens:
         spam = _with_token(gate_spam, token)
         cand = _recall(candidate, spam, candidate_threshold)
-        cur_drop = max(0.0, current_recall - _recall(current, spam, current_threshold))
+        cur_drop = 0.0
+        if recall - cand > tolerance:  # only then can the current model's own loss matter
+            if current_recall is None:
+                current_recall = _recall(current, gate_spam, current_threshold)
+            cur_drop = max(0.0, current_recall - _recall(current, spam, current_threshold))
         excess = (recall - cand) - cur_drop
         if excess > worst[0]:
             worst = (excess, token, cand, cur_drop)
