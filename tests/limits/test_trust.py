@@ -189,3 +189,17 @@ def test_opted_out_site_neither_contributes_nor_reads(app):
     with_a, _ = s.check("f", UNSURE)
     assert with_a > before_f + 0.02
 
+
+
+def test_opting_out_withdraws_reports_already_shared(app):
+    s = Sites(app)
+    for name in "acdf":
+        s.add(name)
+    before, _ = s.check("f", UNSURE)
+    for name in "acd":
+        s.report(name, "spam", UNSURE)
+    assert s.check("f", UNSURE)[0] > before + 0.02
+    _configure(app, s.keys["a"], "--no-share")  # A's report is rewritten as private at once
+    assert abs(s.check("f", UNSURE)[0] - before) < EPSILON
+    own, _ = s.check("a", UNSURE)
+    assert own > before + 0.02  # still A's own signal
