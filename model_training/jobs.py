@@ -12,13 +12,17 @@ from model_training.train import train_and_register
 from spamguard import storage
 
 
-def retrain(model_dir: str, database_url: str | None, quick: bool = False) -> Any:
-    """Train (optionally with the service's labelled feedback), register, promote if the gate passes."""
+def retrain(model_dir: str, database_url: str | None, quick: bool = False, api_feedback: bool = False) -> Any:
+    """Train (optionally with the service's labelled feedback), register, promote if the gate passes.
+
+    `api_feedback` adds the keys' submit-spam/ham reports to the moderators' decisions (opt-in: untrusted).
+    """
     # A batch job: the web's statement timeout would only cut a large feedback query short.
     timeouts = replace(storage.Timeouts.from_config(), statement=0)
     session = storage.make_sessionmaker(database_url, timeouts)() if database_url else None
     try:
-        result = train_and_register(model_dir, quick=quick, progress=False, from_db_session=session)
+        result = train_and_register(model_dir, quick=quick, progress=False, from_db_session=session,
+                                    api_feedback=api_feedback)
     finally:
         if session is not None:
             session.close()

@@ -51,14 +51,14 @@ def _sigmoid(logit: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
 
-def score_comment(comment: Comment) -> tuple[float, list[str], str, dict[str, float]]:
-    """Model probability (adjusted by reputation when known), reasons, model version, thresholds."""
+def score_comment(comment: Comment, site: Site) -> tuple[float, list[str], str, dict[str, float]]:
+    """Model probability (adjusted by the reputation `site` may see), reasons, model version, thresholds."""
     scorer = current_app.extensions["spamguard.models"].current()
     score = scorer.score(comment)
     probability, reasons = score.probability, list(score.reasons)
     reputation = current_app.extensions.get("spamguard.reputation")
     if reputation is not None:
-        rep = reputation.lookup(comment)
+        rep = reputation.lookup(comment, site.id, shared=site.share_reputation)
         logit, rep_reasons = reputation.adjust(score.logit, rep)
         if rep_reasons:
             probability = _sigmoid(logit)
@@ -68,7 +68,7 @@ def score_comment(comment: Comment) -> tuple[float, list[str], str, dict[str, fl
 
 def check_comment(session: Session, site: Site, comment: Comment) -> CheckResult:
     """Score, decide and store one comment; return what to answer."""
-    probability, reasons, version, model_thresholds = score_comment(comment)
+    probability, reasons, version, model_thresholds = score_comment(comment, site)
     thresholds = merge_thresholds(model_thresholds, site.thresholds)
     decision: Decision = decide(comment, probability, reasons, thresholds,
                                 current_app.config["SPAMGUARD_DISCARD_TRIGGER"])
@@ -83,7 +83,7 @@ def check_comment(session: Session, site: Site, comment: Comment) -> CheckResult
     session.commit()
     reputation = current_app.extensions.get("spamguard.reputation")
     if reputation is not None and not comment.is_test:
-        reputation.record_check(comment, decision.verdict)
+        reputation.record_check(comment, decision.verdict, site.id, shared=site.share_reputation)
     return CheckResult(guid=check.guid, probability=probability, verdict=decision.verdict,
                        reasons=decision.reasons, model_version=version, check_id=check.id)
 
@@ -123,7 +123,7 @@ def record_feedback(session: Session, site: Site, comment: Comment, label: str, 
     reputation = current_app.extensions.get("spamguard.reputation")
     if reputation is not None and not comment.is_test:
         try:
-            if reputation.record_feedback(comment, label, site.id):
+            if reputation.record_feedback(comment, label, site.id, shared=site.share_reputation):
                 feedback.redis_synced = True
                 session.commit()
         except Exception:  # Redis trouble must never lose the label; catch-up retries it.

@@ -84,7 +84,8 @@ def keys_list() -> None:
             click.echo("no keys yet: spamguard keys create --site URL")
         for site in rows:
             state = f"revoked {site.revoked_at:%Y-%m-%d}" if site.is_revoked else "active"
-            click.echo(f"{site.id:>4}  {site.key_hint}…  {state:<18}  {site.url}")
+            sharing = "shared" if site.share_reputation else "private"
+            click.echo(f"{site.id:>4}  {site.key_hint}…  {state:<18}  {sharing:<8} {site.url}")
 
 
 @keys.command("revoke")
@@ -105,7 +106,11 @@ def keys_revoke(key: str) -> None:
 @click.option("--reset-thresholds", is_flag=True, help="Use the model's thresholds again.")
 @click.option("--rate-limit", help="This key's rate limit, e.g. '100/second' ('' = the default).")
 @click.option("--monthly-limit", type=click.IntRange(0), help="Monthly call allowance (0 = unlimited).")
-def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate_limit, monthly_limit) -> None:
+@click.option("--share/--no-share", default=None,
+              help="Take part in cross-site reputation (default), or keep this site's reports to itself "
+                   "and ignore other sites' reports.")
+def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate_limit, monthly_limit,
+                   share) -> None:
     """Override KEY's verdict thresholds and limits (the model's and the settings' otherwise)."""
     from limits import parse_many
 
@@ -127,9 +132,25 @@ def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate
             site.rate_limit = rate_limit or None
         if monthly_limit is not None:
             site.monthly_limit = monthly_limit or None
+        changed_sharing = share is not None and share != site.share_reputation
+        if share is not None:
+            site.share_reputation = share
         session.commit()
+        if changed_sharing:
+            _replay_reports(session, site.id)
         click.echo(f"thresholds={site.thresholds or 'model'} rate_limit={site.rate_limit or 'default'} "
-                   f"monthly_limit={site.monthly_limit or 'default'}")
+                   f"monthly_limit={site.monthly_limit or 'default'} "
+                   f"sharing={'on' if site.share_reputation else 'off'}")
+
+
+def _replay_reports(session, site_id: int) -> None:
+    """Move the site's recent reports to the shared or private side of the reputation counters."""
+    from spamguard.limits.maintenance import build_services
+
+    reputation = build_services(settings.from_env(), None).reputation
+    marked = reputation.replay_site(session, site_id)
+    if marked and not reputation.state.available:
+        click.echo(f"redis unavailable: {marked} reports will be replayed by the background catch-up", err=True)
 
 
 @cli.command()

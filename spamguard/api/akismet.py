@@ -160,11 +160,28 @@ def comment_check() -> Response:
     return text("true" if result.is_spam else "false", headers=verdict_headers(result))
 
 
+def refused_report(refusal: quota.Refusal) -> Response:
+    """Feedback over the key's rate limit: nothing is recorded, so never the thanks string.
+
+    There is no verdict to fail open for, so this is the spec's throttling answer
+    (§1.5, §5): 429 + Retry-After, with the same error/alert headers as comment-check.
+    Python and npm raise, the PHP SDK raises its RateLimitException, WordPress ignores it.
+    """
+    response = failure(refusal.reason, f"{refusal.alert_msg} Retry after {refusal.retry_after} s.", 429)
+    for name, value in {"X-akismet-error": refusal.reason, "X-akismet-alert-code": refusal.alert_code,
+                        "X-akismet-alert-msg": refusal.alert_msg, "Retry-After": refusal.retry_after}.items():
+        response.headers[name] = header_value(value)
+    return response
+
+
 def report(label: str) -> Response:
     fields = read_fields()
     site, error = comment_site(fields)
     if error:
         return error
+    refusal = quota.refusal_for(site, monthly=False)
+    if refusal is not None:
+        return refused_report(refusal)
     comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
     record_feedback(get_session(), site, comment, label, source="api",
                     reporter=fields.get("reporter") or "", guid=(fields.get("guid") or "").strip())

@@ -108,6 +108,9 @@ def feedback() -> Response:
     label = str(data.get("label", "")).strip().lower()
     if label not in ("spam", "ham"):
         raise ApiError(422, "invalid_label", 'label must be "spam" or "ham".')
+    refusal = quota.refusal_for(site, monthly=False)
+    if refusal is not None:
+        raise ApiError(429, "rate_limited", refusal.reason, {"Retry-After": str(refusal.retry_after)})
     guid = (fields.get("guid") or "").strip().lower()
     max_chars = current_app.config["SPAMGUARD_MAX_FIELD_CHARS"]
     session = get_session()

@@ -89,6 +89,8 @@ def document() -> dict[str, Any]:
     thanks = _text_answer("Report recorded.", ["Thanks for making the web a better place.", "invalid",
                                                "Missing required field: blog.", "Missing required field: user_ip."],
                           ERROR_HEADERS)
+    over_limit = _text_answer("Over the key's rate limit: not recorded; retry after `Retry-After` seconds.",
+                              ["Rate limit exceeded"], ERROR_HEADERS)
     paths: dict[str, Any] = {}
     for version in ("1.1", "1.2"):
         paths[f"/{version}/verify-key"] = _akismet_post(
@@ -98,6 +100,8 @@ def document() -> dict[str, Any]:
         paths[f"/{version}/comment-check"] = _akismet_post("Classify one comment.", verdict, ["blog", "user_ip"])
         paths[f"/{version}/submit-spam"] = _akismet_post("Report missed spam.", thanks, ["blog", "user_ip"])
         paths[f"/{version}/submit-ham"] = _akismet_post("Report a false positive.", thanks, ["blog", "user_ip"])
+        for name in ("submit-spam", "submit-ham"):
+            paths[f"/{version}/{name}"]["post"]["responses"]["429"] = over_limit
         paths[f"/{version}/usage-limit"] = _akismet_get_post(
             "This month's usage.", ["api_key", "extended"], _json_answer({"$ref": "#/components/schemas/UsageLimit"}))
         paths[f"/{version}/key-sites"] = _akismet_get_post(
@@ -128,7 +132,7 @@ def document() -> dict[str, Any]:
         "responses": {"200": {"description": "Recorded", "content": _json_body({"type": "object", "properties": {
             "status": {"const": "recorded"}, "feedback_id": {"type": "integer"}, "label": {"type": "string"},
             "matched_guid": {"type": ["string", "null"]}}})},
-            **{code: JSON_ERROR for code in ("400", "401", "404", "413", "422")}},
+            **{code: JSON_ERROR for code in ("400", "401", "404", "413", "422", "429")}},
     }}
     json_fields = {name: {"type": ["string", "null"]} for name in COMMENT_FIELDS}  # null = not sent
     json_fields["is_test"] = {"type": ["boolean", "string"]}

@@ -45,6 +45,6 @@ def init_app(app: Flask) -> None:
         app.before_request(maintenance.ensure_started)
 
 
-def check_key_limit(site) -> LimitResult:
+def check_key_limit(site, monthly: bool = True) -> LimitResult:
     """Count one API call against `site`'s rate limit (and monthly throttle)."""
-    return current_app.extensions["spamguard.ratelimit"].check(site)
+    return current_app.extensions["spamguard.ratelimit"].check(site, monthly)

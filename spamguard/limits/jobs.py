@@ -39,13 +39,16 @@ class JobQueue:
         self.model_dir = model_dir
         self.database_url = database_url
 
-    def enqueue_retrain(self, from_db: bool = True, quick: bool = False) -> str:
+    def enqueue_retrain(self, from_db: bool = True, quick: bool = False, api_feedback: bool = False) -> str:
         """Queue a retrain; returns the job id.  Raises redis.RedisError when Redis is down
-        (the caller shows "try again": retraining is never urgent)."""
+        (the caller shows "try again": retraining is never urgent).  `from_db` adds moderator
+        decisions; `api_feedback` also the keys' submit-spam/ham reports (untrusted: opt-in)."""
         job = self.queue.enqueue(RETRAIN_JOB, self.model_dir, self.database_url if from_db else None, quick,
+                                 from_db and api_feedback,
                                  job_timeout=RETRAIN_TIMEOUT, result_ttl=7 * 86400, failure_ttl=7 * 86400,
                                  description="retrain model" + (" with feedback" if from_db else ""))
-        log.info("retrain queued", extra={"event": "retrain_queued", "job_id": job.id, "from_db": from_db})
+        log.info("retrain queued", extra={"event": "retrain_queued", "job_id": job.id, "from_db": from_db,
+                                          "api_feedback": from_db and api_feedback})
         return job.id
 
     def job_status(self, job_id: str) -> dict:

@@ -73,7 +73,8 @@ def admin_models():
         except Exception:
             status = {"status": "unknown (Redis unavailable)"}
         jobs.append({"id": job_id, "at": row.created_at, "status": status.get("status"),
-                     "error": status.get("error"), "from_db": (row.details or {}).get("from_db")})
+                     "error": status.get("error"), "from_db": (row.details or {}).get("from_db"),
+                     "api_feedback": (row.details or {}).get("api_feedback")})
     return render_template("moderation/admin_models.html", models=rows, history=history, jobs=jobs)
 
 
@@ -112,13 +113,14 @@ def admin_rollback():
 @admin_required
 def admin_retrain():
     from_db = request.form.get("from_db") == "1"
+    api_feedback = from_db and request.form.get("api_feedback") == "1"  # untrusted reports: opt-in
     try:
-        job_id = _jobs().enqueue_retrain(from_db=from_db)
+        job_id = _jobs().enqueue_retrain(from_db=from_db, api_feedback=api_feedback)
     except Exception:
         log.exception("could not queue retrain")
         flash("Could not queue the retrain (job queue unavailable); try again later.", "error")
         return redirect(url_for("moderation.admin_models"))
-    audit("retrain", job_id, job_id=job_id, from_db=from_db)
+    audit("retrain", job_id, job_id=job_id, from_db=from_db, api_feedback=api_feedback)
     flash(f"Retrain queued as job {job_id}; `spamguard worker` runs it.", "info")
     return redirect(url_for("moderation.admin_models"))
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-    UniqueConstraint,
+    UniqueConstraint, true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -67,6 +67,8 @@ class Site(Base):
     rate_limit: Mapped[str | None] = mapped_column(String(200))
     # Per-site verdict thresholds, e.g. {"spam": 0.9}; missing keys fall back to the model's.
     thresholds: Mapped[dict[str, Any] | None]
+    # Cross-site reputation: False = this site's reports stay its own and it reads no one else's.
+    share_reputation: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     @property
     def is_revoked(self) -> bool:

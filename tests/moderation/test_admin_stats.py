@@ -122,7 +122,7 @@ def test_admin_retrain_is_queued_not_run(ui, admin, app):
     calls = []
 
     class FakeJobs:
-        def enqueue_retrain(self, from_db=True):
+        def enqueue_retrain(self, from_db=True, api_feedback=False):
             calls.append(from_db)
             return "job-123"
 
