@@ -28,7 +28,7 @@ from spamguard import storage
 from spamguard.checking import record_feedback
 from spamguard.comment import Comment
 from spamguard.moderation.blueprint import bp
-from spamguard.moderation.security import audit, current_user, login_required
+from spamguard.moderation.security import audit, current_user, login_required, safe_next
 from spamguard.storage.models import Check, Feedback, Site, utcnow
 
 FLAGGED = ("spam", "unsure", "discard")
@@ -238,8 +238,8 @@ def decide(db, check: Check, label: str) -> Feedback | None:
 
 
 def _back(default: str):
-    target = request.form.get("back", "")
-    if target.startswith("/moderation") and not target.startswith("//"):
+    target = safe_next(request.form.get("back"))
+    if target and target.startswith("/moderation"):
         return redirect(target)
     return redirect(default)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import wraps
 from typing import Any, Callable
+from urllib.parse import unquote, urlsplit
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
@@ -113,8 +114,28 @@ def audit(action: str, target: str = "", user: User | None = None, commit: bool 
     return row
 
 
+MAX_NEXT_CHARS = 2048
+
+
 def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after login (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """`target` when it is a same-site path to follow after login, else None (no open redirect).
+
+    Browsers drop tabs/newlines and read `\\` as `/`, so `/<tab>/evil` or `/\\evil` would
+    become `//evil` (another host); CR/LF would break the Location header.  Any control
+    character or backslash, raw or percent-encoded, is refused, and what is left must
+    parse with neither scheme nor host.
+    """
+    if not target or len(target) > MAX_NEXT_CHARS:
         return None
+    for form in (target, unquote(target)):
+        if "\\" in form or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in form):
+            return None
+        if not form.startswith("/") or form.startswith("//"):
+            return None
+        try:
+            parts = urlsplit(form)
+        except ValueError:
+            return None
+        if parts.scheme or parts.netloc:
+            return None
     return target
