@@ -57,6 +57,12 @@ def _security_headers(response):
     return response
 
 
+def client_ip() -> str:
+    """The client's address: REMOTE_ADDR, which ProxyFix (SPAMGUARD_TRUSTED_PROXIES hops) has
+    already replaced by the X-Forwarded-For entry the nearest trusted proxy appended."""
+    return (request.remote_addr or "")[:64]
+
+
 def current_user() -> User | None:
     """The logged-in, enabled user of this request (loaded once), or None."""
     marker = id(request._get_current_object())
@@ -67,7 +73,8 @@ def current_user() -> User | None:
     user_id = session.get("user_id")
     if user_id is not None:
         user = storage.get_session().get(User, user_id)
-        if user is None or user.disabled:
+        # A session from before the user's last logout or password change is dead, copies included.
+        if user is None or user.disabled or session.get("epoch") != user.session_epoch:
             session.clear()
             user = None
     g.sg_user = (marker, user)
@@ -104,8 +111,9 @@ def admin_required(view: Callable) -> Callable:
 
 def audit(action: str, target: str = "", user: User | None = None, commit: bool = True,
           **details: Any) -> AuditLog:
-    """Append one audit row (who, what, when)."""
+    """Append one audit row (who, what, when, from which client IP)."""
     user = user if user is not None else current_user()
+    details.setdefault("ip", client_ip())
     row = AuditLog(user_id=user.id if user else None, action=action, target=target[:200], details=details)
     db = storage.get_session()
     db.add(row)

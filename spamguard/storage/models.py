@@ -149,6 +149,23 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # moderator | admin
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled: Mapped[bool] = mapped_column(default=False)
+    # Copied into the session at login; bumped at logout and password change, which ends every
+    # session (and every copied cookie) issued before.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class LoginThrottle(Base):
+    """One fixed-window login attempt counter (per IP, per username+IP, global).
+
+    Counted with one atomic upsert before any password is verified; rows whose
+    window ended are pruned.
+    """
+
+    __tablename__ = "login_throttle"
+
+    scope: Mapped[str] = mapped_column(String(300), primary_key=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # Unix seconds: end of the window
 
 
 class AuditLog(Base):
