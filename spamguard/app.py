@@ -18,6 +18,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings.from_env())
     app.config.update(overrides or {})
     app.config["SECRET_KEY"] = settings.ensure_secret_key(app.config)
+    app.config["SPAMGUARD_KEY_SECRET"] = settings.ensure_key_secret(app.config)
     # Werkzeug refuses larger bodies with 413 before any view reads them.
     app.config["MAX_CONTENT_LENGTH"] = app.config["SPAMGUARD_MAX_BODY_BYTES"]
     app.config["MAX_FORM_MEMORY_SIZE"] = app.config["SPAMGUARD_MAX_BODY_BYTES"]
