@@ -131,7 +131,8 @@ def test_decision_records_moderator_feedback_and_leaves_the_queue(ui, moderator)
         assert row.review_label == "ham" and row.reviewed_at is not None
         audit = db.scalars(select(AuditLog).where(AuditLog.action == "decide")).one()
         assert audit.user.username == "mod" and audit.target == f"check:{check}"
-        assert audit.details == {"label": "ham", "feedback_id": fb.id, "verdict": "spam"}
+        # Every audit row names the client address (SPAMGUARD_TRUSTED_PROXIES decides which one).
+        assert audit.details == {"label": "ham", "feedback_id": fb.id, "verdict": "spam", "ip": "127.0.0.1"}
     # Deciding again does not add a second label.
     moderator.post(f"/moderation/checks/{check}/decide", data={"label": "spam", "csrf_token": ui.token(moderator)})
     with ui.db() as db:
