@@ -1,10 +1,12 @@
 """The application factory: the only place where SpamGuard is wired together."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from spamguard import config as settings
 from spamguard import storage
@@ -16,11 +18,19 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings.from_env())
     app.config.update(overrides or {})
     app.config["SECRET_KEY"] = settings.ensure_secret_key(app.config)
+    app.config["SPAMGUARD_KEY_SECRET"] = settings.ensure_key_secret(app.config)
     # Werkzeug refuses larger bodies with 413 before any view reads them.
     app.config["MAX_CONTENT_LENGTH"] = app.config["SPAMGUARD_MAX_BODY_BYTES"]
     app.config["MAX_FORM_MEMORY_SIZE"] = app.config["SPAMGUARD_MAX_BODY_BYTES"]
     app.config["MAX_FORM_PARTS"] = 2000
+    # Behind N trusted proxies the client address is the Nth X-Forwarded-For entry from the right,
+    # for everything (login throttling, audit, UI, Flask-Limiter); with 0 those headers are ignored.
+    hops = app.config["SPAMGUARD_TRUSTED_PROXIES"]
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
     app.config.update(
+        # An idle lifetime: the signed cookie is re-issued on every request and refused when older.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["SPAMGUARD_SESSION_IDLE_HOURS"]),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=app.config["SPAMGUARD_SECURE_COOKIES"],

@@ -23,6 +23,10 @@ def _session():
     return storage.make_sessionmaker(settings.from_env()["DATABASE_URL"])()
 
 
+def _key_secret() -> str:
+    return settings.ensure_key_secret(settings.from_env())
+
+
 class LazyGroup(click.Group):
     """A group whose `lazy` subcommands are imported by dotted name only when used or listed.
 
@@ -70,14 +74,15 @@ def keys_create(url: str) -> None:
     """Create a site and print its new API key (last line of output)."""
     storage.upgrade(settings.from_env()["DATABASE_URL"])
     with _session() as session:
-        site, key = sites.create_site(session, url)
-        click.echo(f"created site {site.id} for {site.url}; store this key now, it is not shown again:")
+        site, key = sites.create_site(session, url, secret=_key_secret())
+        click.echo(f"created site {site.id} for {site.url} (hint {site.key_hint}); "
+                   "store this key now, it is not shown again:")
         click.echo(key)
 
 
 @keys.command("list")
 def keys_list() -> None:
-    """List sites and the first characters of their keys."""
+    """List sites and their keys' hints (random labels shown when each key was created)."""
     with _session() as session:
         rows = session.scalars(select(Site).order_by(Site.id)).all()
         if not rows:
@@ -85,7 +90,7 @@ def keys_list() -> None:
         for site in rows:
             state = f"revoked {site.revoked_at:%Y-%m-%d}" if site.is_revoked else "active"
             sharing = "shared" if site.share_reputation else "private"
-            click.echo(f"{site.id:>4}  {site.key_hint}…  {state:<18}  {sharing:<8} {site.url}")
+            click.echo(f"{site.id:>4}  hint {site.key_hint}  {state:<18}  {sharing:<8} {site.url}")
 
 
 @keys.command("revoke")
@@ -93,7 +98,7 @@ def keys_list() -> None:
 def keys_revoke(key: str) -> None:
     """Revoke KEY: it answers `invalid` from now on."""
     with _session() as session:
-        if not sites.revoke_key(session, key):
+        if not sites.revoke_key(session, key, secret=_key_secret()):
             raise click.ClickException("no active site has that key")
     click.echo("revoked")
 
@@ -115,7 +120,7 @@ def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate
     from limits import parse_many
 
     with _session() as session:
-        site = sites.find_site(session, key)
+        site = sites.find_site(session, key, secret=_key_secret())
         if site is None:
             raise click.ClickException("no active site has that key")
         thresholds = {} if reset_thresholds else dict(site.thresholds or {})

@@ -77,7 +77,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Most labelled comments one reporting key contributes to a retrain.", int),
     Setting("SPAMGUARD_LOGIN_MAX_FAILURES", 5,
             "Failed moderator logins per username and IP in 15 minutes before login is refused.", int),
+    Setting("SPAMGUARD_LOGIN_MAX_PER_IP", 20,
+            "Login attempts per client IP in 15 minutes (successes are refunded), checked before argon2.", int),
+    Setting("SPAMGUARD_LOGIN_MAX_GLOBAL", 60,
+            "Password verifications per minute across all clients and workers (bounds argon2 CPU).", int),
+    Setting("SPAMGUARD_TRUSTED_PROXIES", 0,
+            "Reverse proxies in front of SpamGuard (hops); their X-Forwarded-For/-Proto are believed. 0 = none.",
+            int),
+    Setting("SPAMGUARD_SESSION_IDLE_HOURS", 12.0,
+            "Hours without a request after which a moderator session expires.", float),
     Setting("SECRET_KEY", "", "Flask session secret. Generated and kept in var/secret_key when empty."),
+    Setting("SPAMGUARD_KEY_SECRET", "",
+            "Server-side secret of the API keys' HMAC-SHA256. Generated and kept in var/key_secret when empty."),
     Setting("SPAMGUARD_SECURE_COOKIES", False, "Mark session cookies Secure (set behind HTTPS).", _bool),
     Setting("SPAMGUARD_LOG_LEVEL", "INFO", "Log level; logs are one JSON object per line."),
 )
@@ -99,9 +110,20 @@ def ensure_secret_key(config: dict[str, Any]) -> str:
     A fixed default secret would let anyone forge moderator sessions, so an
     unset key becomes a random value stored next to the SQLite database.
     """
-    if config.get("SECRET_KEY"):
-        return config["SECRET_KEY"]
-    path = VAR_DIR / "secret_key"
+    return config.get("SECRET_KEY") or _stored_secret("secret_key", "SECRET_KEY")
+
+
+def ensure_key_secret(config: dict[str, Any]) -> str:
+    """Return SPAMGUARD_KEY_SECRET (the API keys' HMAC key), created like SECRET_KEY when unset.
+
+    Every process that creates or checks keys (web workers, CLI) must see the same
+    value: set it explicitly when they do not share SPAMGUARD_VAR_DIR.
+    """
+    return config.get("SPAMGUARD_KEY_SECRET") or _stored_secret("key_secret", "SPAMGUARD_KEY_SECRET")
+
+
+def _stored_secret(filename: str, setting: str) -> str:
+    path = VAR_DIR / filename
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         # O_EXCL: when several gunicorn workers start at once, exactly one writes the key.
@@ -112,7 +134,7 @@ def ensure_secret_key(config: dict[str, Any]) -> str:
             if key:
                 return key
             time.sleep(0.01)
-        raise RuntimeError(f"{path} is empty; delete it or set SECRET_KEY")
+        raise RuntimeError(f"{path} is empty; delete it or set {setting}")
     key = secrets.token_hex(32)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)

@@ -91,6 +91,7 @@ def make_app(model_dir, redis_url, redis_prefix, tmp_path):
             "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:",
             "SPAMGUARD_MODEL_DIR": str(model_dir),
             "SECRET_KEY": "test-secret",
+            "SPAMGUARD_KEY_SECRET": "test-key-secret",
             # The periodic flush thread would outlive the test's database; tests/limits covers it.
             "SPAMGUARD_BACKGROUND_TASKS": False,
         }
@@ -117,7 +118,7 @@ def new_key(app):
 
     def factory(url: str = "https://blog.example") -> str:
         with app.app_context():
-            _site, key = sites.create_site(storage.get_session(), url)
+            _site, key = sites.create_site(storage.get_session(), url, secret=app.config["SPAMGUARD_KEY_SECRET"])
         return key
 
     return factory

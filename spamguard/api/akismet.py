@@ -86,7 +86,7 @@ def read_fields() -> MultiDict[str, str]:
 
 
 def site_for(key: str) -> Site | None:
-    return sites.find_site(get_session(), key)
+    return sites.find_site(get_session(), key, secret=current_app.config["SPAMGUARD_KEY_SECRET"])
 
 
 def account_site(fields: MultiDict[str, str]) -> tuple[Site | None, Response | None]:

@@ -64,7 +64,7 @@ def authenticate(fields: MultiDict[str, str]) -> Site:
     if not key:
         raise ApiError(401, "missing_api_key", "Send api_key in the body or an Authorization: Bearer header.",
                        {"WWW-Authenticate": "Bearer"})
-    site = sites.find_site(get_session(), key)
+    site = sites.find_site(get_session(), key, secret=current_app.config["SPAMGUARD_KEY_SECRET"])
     if site is None:
         raise ApiError(401, "invalid_api_key", "Unknown or revoked API key.", {"WWW-Authenticate": "Bearer"})
     return site

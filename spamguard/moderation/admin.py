@@ -141,7 +141,7 @@ def admin_sites_create():
         flash("Enter the site's URL (http:// or https://).", "error")
         return redirect(url_for("moderation.admin_sites"))
     db = storage.get_session()
-    site, key = site_service.create_site(db, url)
+    site, key = site_service.create_site(db, url, secret=current_app.config["SPAMGUARD_KEY_SECRET"])
     audit("site_create", f"site:{site.id}", url=site.url, key_hint=site.key_hint)
     # Rendered directly (no redirect) so the key is shown exactly once and never stored.
     return render_template("moderation/admin_sites.html", sites=db.scalars(select(Site).order_by(Site.id)).all(),

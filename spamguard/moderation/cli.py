@@ -50,6 +50,29 @@ def users_create(username: str, role: str, password_stdin: bool) -> None:
         click.echo(f"created {role} {username}")
 
 
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def users_set_password(username: str, password_stdin: bool) -> None:
+    """Set USERNAME's password; every session they have open ends."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    problem = passwords.check_password_policy(password)
+    if problem:
+        raise click.ClickException(problem)
+    with _session() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"no user {username!r}")
+        user.password_hash = passwords.hash_password(password)
+        user.session_epoch = User.session_epoch + 1  # atomic: a copied session cookie dies with the old password
+        session.add(AuditLog(user_id=None, action="user_password", target=username, details={"via": "cli"}))
+        session.commit()
+        click.echo(f"password of {username} changed; their sessions are ended")
+
+
 @users.command("list")
 def users_list() -> None:
     """List accounts."""

@@ -28,7 +28,7 @@ from spamguard import storage
 from spamguard.checking import record_feedback
 from spamguard.comment import Comment
 from spamguard.moderation.blueprint import bp
-from spamguard.moderation.security import audit, current_user, login_required
+from spamguard.moderation.security import audit, current_user, login_required, safe_next
 from spamguard.storage.models import Check, Feedback, Site, utcnow
 
 FLAGGED = ("spam", "unsure", "discard")
@@ -238,8 +238,8 @@ def decide(db, check: Check, label: str) -> Feedback | None:
 
 
 def _back(default: str):
-    target = request.form.get("back", "")
-    if target.startswith("/moderation") and not target.startswith("//"):
+    target = safe_next(request.form.get("back"))
+    if target and target.startswith("/moderation"):
         return redirect(target)
     return redirect(default)
 
@@ -293,9 +293,16 @@ def _remember_undo(feedback_ids: list[int]) -> None:
     session["undo"] = feedback_ids[:MAX_BULK]
 
 
+def may_undo(user, feedback: Feedback) -> bool:
+    """A moderator withdraws only their own decisions; an admin anyone's."""
+    return user is not None and (user.role == "admin" or feedback.reporter == user.username)
+
+
 def undo_feedback(db, feedback: Feedback) -> bool:
     """Withdraw a moderator decision: the label stops counting and the check returns to the queue."""
     if feedback.source != "moderator" or feedback.undone_at is not None:
+        return False
+    if not may_undo(current_user(), feedback):
         return False
     feedback.undone_at = utcnow()
     check = db.get(Check, feedback.check_id) if feedback.check_id else None
@@ -318,9 +325,15 @@ def undo():
         ids = sorted({int(v) for v in request.form.getlist("feedback_ids")})[:MAX_BULK]
     except ValueError:
         abort(400)
-    count = sum(undo_feedback(db, fb) for fb in db.scalars(select(Feedback).where(Feedback.id.in_(ids))).all())
+    rows = db.scalars(select(Feedback).where(Feedback.id.in_(ids))).all()
+    user = current_user()
+    refused = sum(1 for fb in rows if fb.source == "moderator" and not may_undo(user, fb))
+    count = sum(undo_feedback(db, fb) for fb in rows)
     from flask import session
 
     session.pop("undo", None)
     flash(f"Undone {count} decision{'s' if count != 1 else ''}; back in the queue.", "info")
+    if refused:
+        flash(f"{refused} decision{'s' if refused != 1 else ''} by other moderators left as they are "
+              "(only an admin may undo those).", "error")
     return _back(url_for("moderation.queue"))

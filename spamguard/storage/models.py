@@ -52,14 +52,16 @@ class Base(DeclarativeBase):
 
 
 class Site(Base):
-    """A site and its API key. Only the key's SHA-256 is stored."""
+    """A site and its API key. Only the key's HMAC-SHA256 is stored (see spamguard.sites)."""
 
     __tablename__ = "sites"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(2048))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    # First characters of the key, so operators can tell keys apart in `keys list`.
+    # "hmac", or "sha256" for a key from before the HMAC that has not been used since (upgraded on use).
+    key_scheme: Mapped[str] = mapped_column(String(8), default="hmac", server_default="hmac")
+    # Random (not derived from the key), shown with the new key, so operators can tell keys apart.
     key_hint: Mapped[str] = mapped_column(String(4))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
@@ -151,6 +153,23 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # moderator | admin
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled: Mapped[bool] = mapped_column(default=False)
+    # Copied into the session at login; bumped at logout and password change, which ends every
+    # session (and every copied cookie) issued before.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class LoginThrottle(Base):
+    """One fixed-window login attempt counter (per IP, per username+IP, global).
+
+    Counted with one atomic upsert before any password is verified; rows whose
+    window ended are pruned.
+    """
+
+    __tablename__ = "login_throttle"
+
+    scope: Mapped[str] = mapped_column(String(300), primary_key=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # Unix seconds: end of the window
 
 
 class AuditLog(Base):

@@ -35,7 +35,7 @@ class Sites:
     def add(self, name: str, **columns) -> str:
         with self.app.app_context():
             session = storage.get_session()
-            site, key = sites.create_site(session, f"https://{name}.example")
+            site, key = sites.create_site(session, f"https://{name}.example", secret=self.app.config["SPAMGUARD_KEY_SECRET"])
             for column, value in columns.items():
                 setattr(site, column, value)
             session.commit()
@@ -150,7 +150,8 @@ def test_feedback_over_the_keys_rate_limit_is_refused(app):
 
 def _configure(app, key: str, flag: str) -> None:
     env = {"DATABASE_URL": app.config["DATABASE_URL"], "REDIS_URL": app.config["REDIS_URL"],
-           "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"]}
+           "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"],
+           "SPAMGUARD_KEY_SECRET": app.config["SPAMGUARD_KEY_SECRET"]}
     result = CliRunner().invoke(cli, ["keys", "configure", key, flag], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert ("sharing=off" if flag == "--no-share" else "sharing=on") in result.output

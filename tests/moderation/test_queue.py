@@ -131,7 +131,8 @@ def test_decision_records_moderator_feedback_and_leaves_the_queue(ui, moderator)
         assert row.review_label == "ham" and row.reviewed_at is not None
         audit = db.scalars(select(AuditLog).where(AuditLog.action == "decide")).one()
         assert audit.user.username == "mod" and audit.target == f"check:{check}"
-        assert audit.details == {"label": "ham", "feedback_id": fb.id, "verdict": "spam"}
+        # Every audit row names the client address (SPAMGUARD_TRUSTED_PROXIES decides which one).
+        assert audit.details == {"label": "ham", "feedback_id": fb.id, "verdict": "spam", "ip": "127.0.0.1"}
     # Deciding again does not add a second label.
     moderator.post(f"/moderation/checks/{check}/decide", data={"label": "spam", "csrf_token": ui.token(moderator)})
     with ui.db() as db:
@@ -212,3 +213,26 @@ def test_decision_through_the_real_check_path(ui, app, key, moderator):
     with ui.db() as db:
         fb = db.scalars(select(Feedback)).one()
         assert (fb.source, fb.label, fb.check_id) == ("moderator", "ham", check.id)
+
+
+def test_a_moderator_undoes_only_their_own_decisions(ui, app, moderator):
+    """Another moderator cannot withdraw mod's decision; an admin can."""
+    check = ui.add_check(ui.site())
+    moderator.post(f"/moderation/checks/{check}/decide", data={"label": "spam", "csrf_token": ui.token(moderator)})
+    with ui.db() as db:
+        fid = db.scalar(select(Feedback.id).where(Feedback.check_id == check))
+    ui.add_user("eve", "moderator")
+    eve = app.test_client()
+    ui.login(eve, "eve")
+    response = eve.post("/moderation/undo", data={"feedback_ids": fid, "csrf_token": ui.token(eve)})
+    assert response.status_code == 302
+    assert "only an admin may undo" in eve.get("/moderation").get_data(as_text=True)
+    with ui.db() as db:
+        assert db.get(Feedback, fid).undone_at is None and db.get(Check, check).reviewed_at is not None
+        assert not db.scalars(select(AuditLog).where(AuditLog.action == "undo")).all()
+    ui.add_user("boss", "admin")
+    boss = app.test_client()
+    ui.login(boss, "boss")
+    boss.post("/moderation/undo", data={"feedback_ids": fid, "csrf_token": ui.token(boss)})
+    with ui.db() as db:
+        assert db.get(Feedback, fid).undone_at is not None and db.get(Check, check).reviewed_at is None

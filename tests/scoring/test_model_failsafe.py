@@ -64,7 +64,7 @@ def site_key(app) -> str:
     from spamguard import sites, storage
 
     with app.app_context():
-        return sites.create_site(storage.get_session(), SPAM["blog"])[1]
+        return sites.create_site(storage.get_session(), SPAM["blog"], secret=app.config["SPAMGUARD_KEY_SECRET"])[1]
 
 
 def holder(registry_dir: Path, clock: Clock) -> ModelHolder:

@@ -81,7 +81,7 @@ def test_locked_sqlite_answers_an_error_after_the_busy_timeout(make_app, tmp_pat
     url = f"sqlite:///{tmp_path / 'locked.db'}"
     app = make_app(url, SPAMGUARD_SQLITE_BUSY_TIMEOUT=1.0)
     with app.app_context():
-        _site, key = sites.create_site(storage.get_session(), COMMENT["blog"])
+        _site, key = sites.create_site(storage.get_session(), COMMENT["blog"], secret=app.config["SPAMGUARD_KEY_SECRET"])
     client = app.test_client()
     fields = dict(COMMENT, api_key=key)
     assert client.post("/1.1/comment-check", data=fields).get_data(as_text=True) in ("true", "false")
