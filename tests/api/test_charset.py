@@ -157,6 +157,7 @@ def test_json_api_refuses_other_codecs_with_a_json_error(api):
 
 def test_json_api_decodes_an_allowed_charset(api, db):
     body = ('{"api_key": "%s", "blog": "%s", "user_ip": "203.0.113.5", "comment_author": "%s"}' % (K, B, TEXT))
-    response = api.post("/api/v1/check", data=body.encode("cp1252"), content_type="application/json; charset=windows-1252")
+    response = api.post("/api/v1/check", data=body.encode("cp1252"),
+                        content_type="application/json; charset=windows-1252")
     assert response.status_code == 200
     assert db.scalar(select(Check.comment_author).where(Check.guid == response.get_json()["guid"])) == TEXT
