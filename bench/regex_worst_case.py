@@ -1,7 +1,8 @@
 """Worst-case CPU time of every regex and text extractor on adversarial input, per pattern family.
 
     python bench/regex_worst_case.py                   # current code, sizes 1K 4K 16K 64K
-    python bench/regex_worst_case.py --old             # the patterns as they were before issue 8 (regexes only)
+    python bench/regex_worst_case.py --old --sizes 1024 2048 4096 8192 65536 --measure-up-to 8192
+                                                       # the patterns as they were before issue 8 (regexes only)
     python bench/regex_worst_case.py --sizes 1024 4096 --cap 1
 
 For each family (one compiled regex, or one function that reads comment
@@ -131,7 +132,7 @@ def cpu_seconds(fn: Callable[[str], object], text: str) -> float:
     return time.process_time() - start
 
 
-def run(families: dict[str, Callable[[str], object]], sizes: list[int], cap: float) -> None:
+def run(families: dict[str, Callable[[str], object]], sizes: list[int], cap: float, measure_up_to: int) -> None:
     head = "".join(f"{_size_label(s):>12}" for s in sizes)
     print(f"{'family':30}{head}   worst generator at {_size_label(sizes[-1])}")
     for family, fn in families.items():
@@ -139,7 +140,7 @@ def run(families: dict[str, Callable[[str], object]], sizes: list[int], cap: flo
         for gen_name, gen in GENERATORS.items():
             measured: list[float] = []
             for i, size in enumerate(sizes):
-                if measured and measured[-1] > cap:  # too slow to run bigger: extrapolate
+                if measured and (measured[-1] > cap or size > measure_up_to):  # extrapolate
                     growth = max(math.log(max(measured[-1], 1e-6) / max(measured[-2], 1e-6)) /
                                  math.log(sizes[i - 1] / sizes[i - 2]), 1.0) if len(measured) > 1 else 2.0
                     value, guessed = measured[-1] * (size / sizes[i - 1]) ** growth, True
@@ -162,6 +163,8 @@ def main() -> None:
     parser.add_argument("--old", action="store_true", help="time the pre-issue-8 patterns (regex families only)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 16384, 65536])
     parser.add_argument("--cap", type=float, default=2.0, help="CPU seconds after which larger sizes are extrapolated")
+    parser.add_argument("--measure-up-to", type=int, default=1 << 30,
+                        help="extrapolate every size above this one (for the slow old code)")
     parser.add_argument("--only", default="", help="run only families whose name contains this")
     parser.add_argument("--functions-only", action="store_true", help="skip the per-regex families")
     args = parser.parse_args()
@@ -170,7 +173,7 @@ def main() -> None:
         families.update(function_families())
     families = {k: v for k, v in families.items() if args.only in k}
     print(f"CPU seconds per call, worst of {len(GENERATORS)} generators ({'old' if args.old else 'current'} code)")
-    run(families, sorted(args.sizes), args.cap)
+    run(families, sorted(args.sizes), args.cap, args.measure_up_to)
 
 
 if __name__ == "__main__":
