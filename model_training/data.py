@@ -33,7 +33,9 @@ SMS_FILE = DATA_DIR / "sms-spam-collection" / "SMSSpamCollection"
 # The five videos (README table): permalink of the page each comment was left on.
 YOUTUBE_VIDEO_IDS = {"psy": "9bZkp7q19f0", "katyperry": "CevxZvSJLk8", "lmfao": "KQ6zr6kCPj8",
                      "eminem": "uelHwf8o7_U", "shakira": "pRpeEdMmmQ0"}
-_YT_LINE_RE = re.compile(r"^(?P<id>[^,]*),(?P<author>.*?),(?P<date>[0-9T:.\-]*),(?P<content>.*),(?P<label>[01])$")
+# id, author, date of a line whose label was split off: the first ",<date>," ends the author (the lazy
+# author then costs one short date scan per comma, linear where a greedy content group was quadratic).
+_YT_HEAD_RE = re.compile(r"(?P<id>[^,]*+),(?P<author>.*?),(?P<date>[0-9T:.\-]*+),")
 
 
 @dataclass
@@ -75,14 +77,15 @@ def _parse_youtube_line(line: str) -> tuple[str, str, str, int] | None:
     if len(row) == 5 and row[4] in ("0", "1"):
         return row[0], row[1], row[3], int(row[4])
     # A line with an unbalanced quote (Eminem 271): take the fields positionally.
-    match = _YT_LINE_RE.match(line)
+    body, comma, label = line.rpartition(",")
+    match = _YT_HEAD_RE.match(body) if comma and label in ("0", "1") else None
     if not match:
         raise ValueError(f"unparseable YouTube line: {line[:80]!r}")
-    content = match["content"]
+    content = body[match.end():]
     if content.startswith('"') and content.count('"') % 2 == 1:
         content = content[1:]
     content = content.replace('""', '"')
-    return match["id"], match["author"].strip('"'), content, int(match["label"])
+    return match["id"], match["author"].strip('"'), content, int(label)
 
 
 def read_youtube_file(path: Path) -> list[tuple[str, str, str, int]]:

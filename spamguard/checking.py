@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from spamguard.comment import Comment
 from spamguard.scoring.decision import DISCARD, SPAM, Decision, decide, merge_thresholds
+from spamguard.scoring.features import nfkc
 from spamguard.storage.models import Check, Feedback, Site, utcnow
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class CheckResult:
 
 def content_hash(comment: Comment) -> str:
     """Identity of a comment for matching feedback that carries no GUID."""
-    text = unicodedata.normalize("NFKC", comment.comment_content).casefold()
+    text = nfkc(comment.comment_content).casefold()
     text = " ".join(text.split())
     key = "\x1f".join((text, comment.comment_author_email.strip().lower()))
     return hashlib.sha256(key.encode()).hexdigest()

@@ -335,6 +335,18 @@ for _error in UNAVAILABLE:
     bp.register_error_handler(_error, storage_unavailable)
 
 
+REPORT_ENDPOINTS = {"akismet.comment_check", "akismet.submit_spam", "akismet.submit_ham"}
+UNSUPPORTED_CHARSET = "Unsupported request charset."
+
+
+@bp.errorhandler(form.UnsupportedCharset)
+def unsupported_charset(error: form.UnsupportedCharset) -> Response:
+    """Refused before decoding and before the key is looked up, in each endpoint's own error form (§2.7):
+    an error body for comment-check (WordPress holds the comment) and submit-*, `invalid` elsewhere."""
+    body = UNSUPPORTED_CHARSET if request.endpoint in REPORT_ENDPOINTS else "invalid"
+    return failure(body, error.message)
+
+
 @bp.errorhandler(NoModelError)
 def no_model(error: NoModelError) -> Response:
     current_app.logger.error("comment-check without a servable model")

@@ -42,8 +42,13 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 def read_body() -> tuple[dict[str, Any], MultiDict[str, str]]:
     """The JSON object and its comment fields (Akismet names, same caps as the form parser)."""
-    try:  # any Content-Type: clients forget it
-        data = json.loads(form.read_body(request) or b"null")
+    body = form.read_body(request) or b"null"
+    try:
+        codec = form.codec_for(request.mimetype_params.get("charset"))
+    except form.UnsupportedCharset as exc:
+        raise ApiError(415, "unsupported_charset", exc.message)
+    try:  # any Content-Type: clients forget it; without a charset JSON's own UTF-8/16/32 detection applies
+        data = json.loads(body.decode(codec, errors="replace") if codec else body)
     except (ValueError, RecursionError):  # bad UTF-8, bad JSON, absurdly deep nesting
         data = None
     if not isinstance(data, dict):

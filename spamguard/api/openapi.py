@@ -123,7 +123,7 @@ def document() -> dict[str, Any]:
         "security": [{"bearer": []}, {}],
         "requestBody": {"required": True, "content": _json_body("CheckRequest")},
         "responses": {"200": {"description": "Verdict", "content": _json_body("CheckResult")},
-                      **{code: JSON_ERROR for code in ("400", "401", "413", "422", "429")}},
+                      **{code: JSON_ERROR for code in ("400", "401", "413", "415", "422", "429")}},
     }}
     paths["/api/v1/feedback"] = {"post": {
         "tags": ["JSON API"], "summary": "Label a comment spam or ham, by guid or by its fields.",
@@ -132,7 +132,7 @@ def document() -> dict[str, Any]:
         "responses": {"200": {"description": "Recorded", "content": _json_body({"type": "object", "properties": {
             "status": {"const": "recorded"}, "feedback_id": {"type": "integer"}, "label": {"type": "string"},
             "matched_guid": {"type": ["string", "null"]}}})},
-            **{code: JSON_ERROR for code in ("400", "401", "404", "413", "422", "429")}},
+            **{code: JSON_ERROR for code in ("400", "401", "404", "413", "415", "422", "429")}},
     }}
     json_fields = {name: {"type": ["string", "null"]} for name in COMMENT_FIELDS}  # null = not sent
     json_fields["is_test"] = {"type": ["boolean", "string"]}
@@ -171,7 +171,7 @@ def document() -> dict[str, Any]:
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
                     "code": {"type": "string", "description": "Stable: invalid_json, invalid_field, missing_api_key, "
                              "invalid_api_key, missing_field, invalid_label, unknown_guid, rate_limited, "
-                             "body_too_large, "
+                             "body_too_large, unsupported_charset, "
                              "method_not_allowed, not_found, no_model"},
                     "message": {"type": "string"}}}}},
             },
