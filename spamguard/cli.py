@@ -83,7 +83,11 @@ def keys_revoke(key: str) -> None:
 @click.option("--reset-thresholds", is_flag=True, help="Use the model's thresholds again.")
 @click.option("--rate-limit", help="This key's rate limit, e.g. '100/second' ('' = the default).")
 @click.option("--monthly-limit", type=click.IntRange(0), help="Monthly call allowance (0 = unlimited).")
-def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate_limit, monthly_limit) -> None:
+@click.option("--webhook", help="URL that receives this site's decisions, signed (prints the signing secret).")
+@click.option("--no-webhook", is_flag=True, help="Stop sending decisions to the site's webhook.")
+@click.option("--rotate-webhook-secret", is_flag=True, help="Issue a new webhook signing secret (printed).")
+def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate_limit, monthly_limit,
+                   webhook, no_webhook: bool, rotate_webhook_secret: bool) -> None:
     """Override KEY's verdict thresholds and limits (the model's and the settings' otherwise)."""
     from limits import parse_many
 
@@ -108,6 +112,32 @@ def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate
         session.commit()
         click.echo(f"thresholds={site.thresholds or 'model'} rate_limit={site.rate_limit or 'default'} "
                    f"monthly_limit={site.monthly_limit or 'default'}")
+        _configure_webhook(session, site, webhook, no_webhook, rotate_webhook_secret)
+
+
+def _configure_webhook(session, site: Site, url: str | None, remove: bool, rotate: bool) -> None:
+    from spamguard.delivery import webhooks
+    from spamguard.delivery.settings import DeliverySettings
+    from spamguard.delivery.urls import UnsafeURL
+
+    if url is None and not remove and not rotate:
+        return
+    config = settings.from_env()
+    config["SECRET_KEY"] = settings.ensure_secret_key(config)
+    delivery_settings = DeliverySettings.from_config(config)
+    if remove:
+        click.echo("webhook removed" if webhooks.remove_webhook(session, site) else "no webhook was set")
+        return
+    try:
+        secret = (webhooks.set_webhook(session, site, url, delivery_settings, rotate) if url is not None
+                  else webhooks.rotate_secret(session, site, delivery_settings))
+    except UnsafeURL as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook") from exc
+    if secret is None:
+        raise click.ClickException("this site has no webhook; set one with --webhook URL")
+    click.echo("webhook signing secret (verify X-SpamGuard-Signature with it; shown again only by "
+               "--rotate-webhook-secret, which replaces it):")
+    click.echo(secret)
 
 
 @cli.command()
