@@ -23,5 +23,5 @@ if ! mariadb-admin --host=127.0.0.1 --user=root ping >/dev/null 2>&1; then
 fi
 test -f /usr/share/wordpress/wp-includes/version.php
 test -f /usr/share/wordpress/wp-content/plugins/akismet/akismet.php
-php -m | grep -qi mysqli
+php -r 'exit(extension_loaded("mysqli") ? 0 : 1);'
 mariadb-admin --host=127.0.0.1 --user=root ping >/dev/null
