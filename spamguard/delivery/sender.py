@@ -38,12 +38,15 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -
         with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
             request = client.build_request("POST", url, content=body, headers=request_headers,
                                            extensions=extensions)
-            with client.send(request, stream=True) as response:
+            response = client.send(request, stream=True)
+            try:
                 data = b""
                 for chunk in response.iter_bytes():
                     data += chunk
                     if len(data) >= MAX_ANSWER_BYTES:
                         break
                 return Answer(response.status_code, data[:MAX_ANSWER_BYTES])
+            finally:
+                response.close()
     except httpx.HTTPError as exc:
         return Answer(None, error=f"{type(exc).__name__}: {exc}"[:500])
