@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from delivery_helpers import Env
 from spamguard.delivery.models import Callback, Decision
 from spamguard.storage.models import utcnow
 
@@ -62,8 +63,6 @@ def test_retry_after_a_500_with_exponential_backoff(env, receiver):
 
 
 def test_a_delivery_gives_up_after_max_attempts_and_the_admin_page_shows_it(make_app, receiver):
-    from conftest import Env
-
     env = Env(make_app(SPAMGUARD_DELIVERY_ALLOW_PRIVATE="127.0.0.1/32", SPAMGUARD_DELIVERY_MAX_ATTEMPTS=2))
     receiver.statuses = [500, 500]
     guid = env.check(callback=receiver.url + HOOK + "?<b>x</b>").headers["X-akismet-guid"]
@@ -97,8 +96,6 @@ def test_timeout_policy_decides_when_nobody_does(env, receiver):
 
 
 def test_timeout_policy_none_sends_nothing(make_app, receiver):
-    from conftest import Env
-
     env = Env(make_app(SPAMGUARD_DELIVERY_ALLOW_PRIVATE="127.0.0.1/32", SPAMGUARD_DECISION_TIMEOUT_POLICY="none",
                        SPAMGUARD_DECISION_TIMEOUT_SECONDS=60))
     assert env.check(callback=receiver.url + HOOK).headers["X-akismet-recheck-after"] == "60"
@@ -125,8 +122,6 @@ def test_undo_cancels_what_was_not_sent_and_reopens_the_timeout(env, receiver):
 
 
 def test_private_callback_urls_are_refused_without_the_allow_list(make_app, receiver):
-    from conftest import Env
-
     env = Env(make_app())  # no SPAMGUARD_DELIVERY_ALLOW_PRIVATE
     for url in (receiver.url + HOOK, "http://169.254.169.254/latest/meta-data", "http://[::1]:80/",
                 "http://localhost/", "file:///etc/passwd", "http://user:pw@203.0.113.9/", "gopher://203.0.113.9/"):

@@ -13,6 +13,7 @@ from datetime import timedelta
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from delivery_helpers import Env
 from spamguard.delivery.models import SiteWebhook
 from spamguard.storage.models import Site, utcnow
 
@@ -61,8 +62,6 @@ def test_signed_webhook_a_receiver_can_verify(env, receiver):
 
 
 def test_webhook_urls_are_validated_when_configured_and_before_sending(make_app, receiver):
-    from conftest import Env
-
     env = Env(make_app())  # loopback not allowed
     for url in (receiver.url, "ftp://203.0.113.4/", "http://a:b@203.0.113.4/", "http://10.1.2.3/"):
         result = configure(env, "--webhook", url)
@@ -85,8 +84,6 @@ def test_webhook_urls_are_validated_when_configured_and_before_sending(make_app,
 
 
 def test_pull_feed_is_cursor_paginated_and_per_site(env, delivery_app):
-    from conftest import Env
-
     other = Env(delivery_app)
     moderator = env.moderator()
     guids = [env.check(text=f"feed comment {i}").headers["X-akismet-guid"] for i in range(3)]
@@ -138,8 +135,6 @@ def test_spamguard_worker_sends_what_the_moderator_decided(env, receiver, redis_
 
 def test_decisions_survive_redis_being_down(make_app, receiver):
     """No Redis at decision time: the outbox row is committed and the sweep sends it later."""
-    from conftest import Env
-
     env = Env(make_app(SPAMGUARD_DELIVERY_ALLOW_PRIVATE="127.0.0.1/32", REDIS_URL="redis://127.0.0.1:1/0"))
     guid = env.check(callback=receiver.url + "/hook").headers["X-akismet-guid"]
     assert env.decide(env.moderator(), env.check_id(guid), "ham").status_code == 302
@@ -148,8 +143,6 @@ def test_decisions_survive_redis_being_down(make_app, receiver):
 
 
 def test_postgres_outbox(make_app, pg_url, receiver):
-    from conftest import Env
-
     env = Env(make_app(pg_url, SPAMGUARD_DELIVERY_ALLOW_PRIVATE="127.0.0.1/32"))
     guid = env.check(callback=receiver.url + "/hook", text=f"pg {time.monotonic_ns()}").headers["X-akismet-guid"]
     env.decide(env.moderator(), env.check_id(guid), "spam")

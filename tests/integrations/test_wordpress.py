@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from spamguard import storage
 
-from conftest import ADMIN_PASSWORD, form_fields
+from wordpress_site import ADMIN_PASSWORD, form_fields
 from spamguard.storage.models import Check, Feedback
 
 # Typed by a visitor: an apostrophe, double quotes and a backslash, all of which wp_slash() escapes.
