@@ -143,7 +143,7 @@ def refused(refusal: quota.Refusal) -> Response:
 
 @route("comment-check")
 def comment_check() -> Response:
-    fields = wordpress.unslash_check(read_fields(), request.headers.get("User-Agent"))
+    fields = wordpress.check_fields(read_fields(), request.headers.get("User-Agent"))
     site, key, error = api_site(fields)
     error = error or missing_field(fields)
     if error:

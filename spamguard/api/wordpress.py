@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 # `WordPress/6.1.9 | Akismet/5.0.2` (the plugin's default `akismet_ua`).
 USER_AGENT = re.compile(r"WordPress/[^\s|]{1,40} \| Akismet/[^\s|]{1,40}")
+PLUGIN_HONEYPOT = "POST_ak_hp_textarea"
 _ESCAPE = re.compile(r"\\(.?)", re.DOTALL)  # one pass, linear: each backslash consumes the next character
 
 
@@ -32,8 +33,15 @@ def stripslashes(value: str) -> str:
     return _ESCAPE.sub(lambda m: "" if m.group(1) == "0" else m.group(1), value)
 
 
-def unslash_check(fields: MultiDict[str, str], user_agent: str | None) -> MultiDict[str, str]:
-    """The fields as the visitor wrote them, when this is a slashed first check from the plugin."""
-    if not is_plugin(user_agent) or (fields.get("recheck_reason") or "").strip():
-        return fields
-    return MultiDict([(name, stripslashes(value)) for name, value in fields.items(multi=True)])
+def check_fields(fields: MultiDict[str, str], user_agent: str | None) -> MultiDict[str, str]:
+    """A comment-check's fields as the visitor wrote them, with the plugin's honeypot named.
+
+    Akismet 5.x puts a hidden textarea in the comment form and sends it as `POST_ak_hp_textarea`
+    without declaring it in `honeypot_field_name`; declaring it lets the usual honeypot rule apply.
+    """
+    if is_plugin(user_agent) and not (fields.get("recheck_reason") or "").strip():
+        fields = MultiDict([(name, stripslashes(value)) for name, value in fields.items(multi=True)])
+    if PLUGIN_HONEYPOT in fields and not (fields.get("honeypot_field_name") or "").strip():
+        fields = fields.copy()
+        fields["honeypot_field_name"] = PLUGIN_HONEYPOT
+    return fields

@@ -27,10 +27,9 @@ class SiteWebhook(Base):
 class Callback(Base):
     """An Akismet `callback` URL sent with a comment-check: where decisions on that check are POSTed.
 
-    `sealed_key` is the caller's API key encrypted with a key derived from SECRET_KEY (Akismet's
-    webhook body carries the key, and only its hash is kept elsewhere); it is wiped once the
-    check is settled.  `due_at` is set for provisional (`unsure`) answers: the timeout policy
-    decides when no moderator has by then.
+    `sealed_key` is the caller's API key encrypted with a key derived from SECRET_KEY: Akismet's
+    webhook body carries the key, and SpamGuard keeps keys only hashed otherwise.  `due_at` is set
+    for provisional (`unsure`) answers: the timeout policy decides when no moderator has by then.
     """
 
     __tablename__ = "callbacks"

@@ -84,6 +84,17 @@ def test_only_first_checks_from_the_wordpress_plugin_are_unslashed(app, key):
     assert _stored(app, "Py").comment_content == r"We\'d"
 
 
+def test_the_plugins_own_honeypot_counts_as_a_honeypot(app, key):
+    client = app.test_client()
+    base = {"api_key": key, "blog": "https://blog.example", "user_ip": "198.51.100.9",
+            "comment_content": "Thanks for the post, very useful.", "POST_ak_js": "1795859301337"}
+    filled = client.post("/1.1/comment-check", data={**base, "comment_author": "Bot", "POST_ak_hp_textarea": "buy"})
+    assert filled.get_data(as_text=True) == "true" and filled.headers["X-akismet-pro-tip"] == "discard"
+    empty = client.post("/1.1/comment-check", data={**base, "comment_author": "Person", "POST_ak_hp_textarea": ""})
+    assert empty.headers["X-Spamguard-Verdict"] != "discard"
+    assert _stored(app, "Person").fields["honeypot_field_name"] == "POST_ak_hp_textarea"
+
+
 def test_a_wordpress_report_matches_its_slashed_check_without_a_guid(app, key):
     from spamguard.storage.models import Feedback
 
