@@ -47,6 +47,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from spamguard import limits
 
     limits.init_app(app)
+    from spamguard import delivery
+
+    delivery.init_app(app)
     _register_blueprints(app)
     _register_error_handlers(app)
 

@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from spamguard import delivery
 from spamguard.comment import Comment
 from spamguard.scoring.decision import DISCARD, SPAM, Decision, decide, merge_thresholds
 from spamguard.scoring.features import nfkc
@@ -116,10 +117,14 @@ def record_feedback(session: Session, site: Site, comment: Comment, label: str, 
     feedback = Feedback(site_id=site.id, check_id=check.id if check else None, label=label, source=source,
                         reporter=reporter[:200], fields=comment.to_json(), is_test=comment.is_test)
     session.add(feedback)
-    if check is not None and source == "moderator":
+    decided = check is not None and source == "moderator"
+    if decided:
         check.reviewed_at = utcnow()
         check.review_label = label
+        delivery.moderator_decided(session, check, label)  # same transaction: no decision without its outbox rows
     session.commit()
+    if decided:
+        delivery.decision_saved()
     reputation = current_app.extensions.get("spamguard.reputation")
     if reputation is not None and not comment.is_test:
         try:

@@ -114,8 +114,11 @@ def keys_revoke(key: str) -> None:
 @click.option("--share/--no-share", default=None,
               help="Take part in cross-site reputation (default), or keep this site's reports to itself "
                    "and ignore other sites' reports.")
+@click.option("--webhook", help="URL that receives this site's decisions, signed (prints the signing secret).")
+@click.option("--no-webhook", is_flag=True, help="Stop sending decisions to the site's webhook.")
+@click.option("--rotate-webhook-secret", is_flag=True, help="Issue a new webhook signing secret (printed).")
 def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate_limit, monthly_limit,
-                   share) -> None:
+                   share, webhook, no_webhook: bool, rotate_webhook_secret: bool) -> None:
     """Override KEY's verdict thresholds and limits (the model's and the settings' otherwise)."""
     from limits import parse_many
 
@@ -146,6 +149,7 @@ def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate
         click.echo(f"thresholds={site.thresholds or 'model'} rate_limit={site.rate_limit or 'default'} "
                    f"monthly_limit={site.monthly_limit or 'default'} "
                    f"sharing={'on' if site.share_reputation else 'off'}")
+        _configure_webhook(session, site, webhook, no_webhook, rotate_webhook_secret)
 
 
 def _replay_reports(session, site_id: int) -> None:
@@ -156,6 +160,31 @@ def _replay_reports(session, site_id: int) -> None:
     marked = reputation.replay_site(session, site_id)
     if marked and not reputation.state.available:
         click.echo(f"redis unavailable: {marked} reports will be replayed by the background catch-up", err=True)
+
+
+def _configure_webhook(session, site: Site, url: str | None, remove: bool, rotate: bool) -> None:
+    from spamguard.delivery import webhooks
+    from spamguard.delivery.settings import DeliverySettings
+    from spamguard.delivery.urls import UnsafeURL
+
+    if url is None and not remove and not rotate:
+        return
+    config = settings.from_env()
+    config["SECRET_KEY"] = settings.ensure_secret_key(config)
+    delivery_settings = DeliverySettings.from_config(config)
+    if remove:
+        click.echo("webhook removed" if webhooks.remove_webhook(session, site) else "no webhook was set")
+        return
+    try:
+        secret = (webhooks.set_webhook(session, site, url, delivery_settings, rotate) if url is not None
+                  else webhooks.rotate_secret(session, site, delivery_settings))
+    except UnsafeURL as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook") from exc
+    if secret is None:
+        raise click.ClickException("this site has no webhook; set one with --webhook URL")
+    click.echo("webhook signing secret (verify X-SpamGuard-Signature with it; shown again only by "
+               "--rotate-webhook-secret, which replaces it):")
+    click.echo(secret)
 
 
 @cli.command()

@@ -20,8 +20,8 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from spamguard import sites
-from spamguard.api import form, keys, quota, usage_stats
+from spamguard import delivery, sites
+from spamguard.api import form, keys, quota, usage_stats, wordpress
 from spamguard.checking import CheckResult, check_comment, record_feedback
 from spamguard.metrics import CHECK_SECONDS, CHECKS, FEEDBACK
 from spamguard.scoring.decision import DISCARD
@@ -144,8 +144,9 @@ def refused(refusal: quota.Refusal) -> Response:
 
 @route("comment-check")
 def comment_check() -> Response:
-    fields = read_fields()
-    site, error = comment_site(fields)
+    fields = wordpress.check_fields(read_fields(), request.headers.get("User-Agent"))
+    site, key, error = api_site(fields)
+    error = error or missing_field(fields)
     if error:
         return error
     comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
@@ -157,7 +158,16 @@ def comment_check() -> Response:
     CHECK_SECONDS.observe(time.perf_counter() - started)
     CHECKS.labels(result.verdict).inc()
     quota.count_call(site, result, comment.is_test)
-    return text("true" if result.is_spam else "false", headers=verdict_headers(result))
+    headers = verdict_headers(result)
+    callback = (fields.get("callback") or "").strip()
+    if callback and result.check_id is not None:
+        # Akismet's asynchronous verdicts (§2.6): a provisional `false` that WordPress keeps pending
+        # until the moderator's (or the timeout policy's) decision is POSTed to the callback.
+        recheck = delivery.register_callback(get_session(), site, result.check_id, result.verdict, callback, key,
+                                             delivery.settings())
+        if recheck is not None:
+            headers["X-akismet-recheck-after"] = str(recheck)
+    return text("true" if result.is_spam else "false", headers=headers)
 
 
 def refused_report(refusal: quota.Refusal) -> Response:

@@ -41,6 +41,8 @@ VERDICT_HEADERS = {
     "X-akismet-error": "Account problem (e.g. over the limit); the comment should be held.",
     "X-akismet-alert-code": "Account alert code (e.g. 10508 over the usage limit).",
     "X-akismet-alert-msg": "Alert text for the site owner.",
+    "X-akismet-recheck-after": "Seconds; on a provisional `false` (verdict unsure) when `callback` was sent: "
+                               "the decision is POSTed to the callback later.",
     "X-Spamguard-Score": "Spam probability, 4 decimals.",
     "X-Spamguard-Verdict": "ham | unsure | spam | discard.",
     "X-Spamguard-Reasons": "Top signals joined by `; `, non-ASCII and `%` percent-encoded (UTF-8).",
@@ -133,6 +135,20 @@ def document() -> dict[str, Any]:
             "status": {"const": "recorded"}, "feedback_id": {"type": "integer"}, "label": {"type": "string"},
             "matched_guid": {"type": ["string", "null"]}}})},
             **{code: JSON_ERROR for code in ("400", "401", "404", "413", "415", "422", "429")}},
+    }}
+    paths["/api/v1/decisions"] = {"get": {
+        "tags": ["JSON API"], "summary": "Moderators' (and timeout) decisions for this key's site, oldest first.",
+        "security": [{"bearer": []}, {}],
+        "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
+            ("since", "next_cursor of the previous page (empty = from the start)"),
+            ("limit", "page size, 1-500 (default 100)"), ("api_key", "the key, if not sent as a Bearer token"))],
+        "responses": {"200": {"description": "One page", "content": _json_body({"type": "object", "properties": {
+            "decisions": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "guid": {"type": "string"}, "result": {"enum": ["spam", "ham"]},
+                "akismet_result": {"enum": ["true", "false"]}, "source": {"enum": ["moderator", "timeout"]},
+                "decided_at": {"type": "string"}, "comment": {"type": "object"}}}},
+            "next_cursor": {"type": "string"}, "has_more": {"type": "boolean"}}})},
+            **{code: JSON_ERROR for code in ("400", "401")}},
     }}
     json_fields = {name: {"type": ["string", "null"]} for name in COMMENT_FIELDS}  # null = not sent
     json_fields["is_test"] = {"type": ["boolean", "string"]}

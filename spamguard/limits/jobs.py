@@ -84,9 +84,13 @@ def worker(burst: bool) -> None:
     maintenance = Maintenance(services.usage, services.reputation, services.session_factory,
                               config["SPAMGUARD_FLUSH_SECONDS"])
     maintenance.start()
+    from spamguard.delivery.jobs import start_sweeper
+
+    sweeper = start_sweeper(config["SPAMGUARD_DELIVERY_SWEEP_SECONDS"])
     queue = JobQueue(config["REDIS_URL"], config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"],
                      config["DATABASE_URL"])
     try:
         Worker([queue.queue], connection=queue.connection).work(burst=burst, with_scheduler=False)
     finally:
+        sweeper.stop()
         maintenance.stop()

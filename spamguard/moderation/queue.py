@@ -24,7 +24,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import and_, or_, select, tuple_
 
-from spamguard import storage
+from spamguard import delivery, storage
 from spamguard.checking import record_feedback
 from spamguard.comment import Comment
 from spamguard.moderation.blueprint import bp
@@ -309,6 +309,7 @@ def undo_feedback(db, feedback: Feedback) -> bool:
     if check is not None and check.review_label == feedback.label:
         check.reviewed_at = None
         check.review_label = None
+        delivery.decision_undone(db, check)
     audit("undo", f"check:{feedback.check_id}", commit=False, feedback_id=feedback.id, label=feedback.label)
     db.commit()
     # Best effort: with Redis down the withdrawn label simply ages out of the reputation windows.
