@@ -7,6 +7,6 @@ headers are attached to this blueprint only, so the Akismet form endpoints
 from __future__ import annotations
 
 from spamguard.moderation.blueprint import bp
-from spamguard.moderation import admin, auth, queue, stats  # noqa: F401  (they register their routes on bp)
+from spamguard.moderation import admin, auth, detail, errors, models_page, queue, stats  # noqa: F401  (routes on bp)
 
 __all__ = ["bp"]
