@@ -114,7 +114,7 @@
     }
   }
   if (all) {
-    all.hidden = false;
+    document.getElementById("select-all-label").hidden = false;
     all.addEventListener("change", function () {
       rows().forEach(function (r) { r.querySelector("input[name=ids]").checked = all.checked; });
       updateSelected();
