@@ -253,3 +253,23 @@ def test_decision_through_the_real_check_path(ui, app, key, moderator):
     with ui.db() as db:
         fb = db.scalars(select(Feedback)).one()
         assert (fb.source, fb.label, fb.check_id) == ("moderator", "ham", check.id)
+
+
+def test_score_order_and_tab_counts_use_their_indexes(ui, app):
+    """EXPLAIN on SQLite: score-sorted branches walk ix_checks_queue_score, counts are index-only."""
+    from sqlalchemy import func
+
+    ui.add_check(ui.site())
+    f = queue_module.QueueFilters(sort="score")
+
+    def plan(db, stmt) -> str:
+        sql = str(stmt.compile(db.bind, compile_kwargs={"literal_binds": True}))
+        return " ".join(str(row[-1]) for row in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+
+    with ui.db() as db:
+        score = plan(db, select(Check.id).where(*queue_module._conditions(f, "ham"))
+                     .order_by(Check.score.desc(), Check.id.desc()).limit(51))
+        assert "ix_checks_queue_score" in score and "TEMP B-TREE" not in score, score
+        counts = plan(db, select(Check.verdict, func.count())
+                      .where(Check.reviewed_at.is_(None), Check.is_test.is_(False)).group_by(Check.verdict))
+        assert "COVERING INDEX ix_checks_counts" in counts, counts
