@@ -206,3 +206,13 @@ def test_test_requests_stay_out_of_stats_unless_asked(ui, moderator):
     html = moderator.get("/stats").get_data(as_text=True)
     assert "Real overturned" in html and "Test overturned" not in html
     assert "Test overturned" in moderator.get("/stats?tests=1").get_data(as_text=True)
+
+
+def test_ui_script_writes_text_only():
+    from pathlib import Path
+
+    import spamguard.moderation as moderation
+
+    script = (Path(moderation.__file__).parent / "static" / "ui.js").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in script, sink
