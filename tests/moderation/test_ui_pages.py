@@ -216,3 +216,26 @@ def test_ui_script_writes_text_only():
     script = (Path(moderation.__file__).parent / "static" / "ui.js").read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in script, sink
+
+
+def test_models_page_compares_a_candidate_with_the_current_model(admin_app, registry_dir, current_version):
+    import shutil
+
+    from moderation_helpers import UI
+
+    candidate = "20990101T000000Z-cand01"
+    shutil.copytree(registry_dir / current_version, registry_dir / candidate)
+    manifest = json.loads((registry_dir / candidate / "manifest.json").read_text())
+    manifest["version"] = candidate
+    manifest["metrics"]["gate"].update(roc_auc=0.5, recall_at_1pct_fpr=0.25)
+    manifest["gate_decision"] = {"passed": False, "reason": "recall dropped",
+                                 "current_gate_metrics": {"roc_auc": 0.75, "recall_at_1pct_fpr": 0.5}}
+    (registry_dir / candidate / "manifest.json").write_text(json.dumps(manifest))
+    ui = UI(admin_app)
+    ui.add_user("root", "admin")
+    client = admin_app.test_client()
+    ui.login(client, "root")
+    html = client.get("/admin/models").get_data(as_text=True)
+    card = html.split(f'id="model-{candidate}"', 1)[1].split("</article>", 1)[0]
+    assert "Compared with the current model (same gate set, at training time)" in card
+    assert "-0.250" in card and "0.750" in card and "recall dropped" in card
