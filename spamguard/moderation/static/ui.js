@@ -107,7 +107,7 @@
   var selected = document.getElementById("selected-count");
   function updateSelected() {
     var n = bulk.querySelectorAll("tr[data-check-id]:not([hidden]) input[name=ids]:checked").length;
-    selected.textContent = n ? n + " selected:" : "With selected:";
+    selected.textContent = n ? n + " selected:" : "Selected:";
     if (all) {
       var total = rows().length;
       all.checked = n > 0 && n === total; all.indeterminate = n > 0 && n < total;
