@@ -32,7 +32,6 @@ from spamguard import storage  # noqa: E402
 from spamguard.app import create_app  # noqa: E402
 from spamguard.moderation import passwords  # noqa: E402
 from spamguard.moderation import listing  # noqa: E402
-from spamguard.moderation import queue as queue_module  # noqa: E402
 from spamguard.storage.models import Check, Site, User  # noqa: E402
 
 WORDS = ("cheap pills casino bonus great post thanks loans crypto free watch seo backlinks hello "
@@ -79,14 +78,14 @@ def seed(url: str, rows: int) -> None:
     db.connection().exec_driver_sql("ANALYZE")
     db.commit()
     print(f"seeded {rows} checks in {time.perf_counter() - started:.1f}s")
-    f = queue_module.QueueFilters()
-    stmt = (select(Check.id, Check.created_at).where(and_(*queue_module._conditions(f, "spam")))
+    f = listing.QueueFilters()
+    stmt = (select(Check.id, Check.created_at).where(and_(*listing._conditions(f, "spam")))
             .order_by(Check.created_at.desc(), Check.id.desc()).limit(51))
     sql = str(stmt.compile(db.bind, compile_kwargs={"literal_binds": True}))
     plan = [row[-1] for row in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
     print("queue branch plan:", " | ".join(plan))
-    f = queue_module.QueueFilters(sort="score")
-    stmt = (select(Check.id, Check.score).where(and_(*queue_module._conditions(f, "ham")))
+    f = listing.QueueFilters(sort="score")
+    stmt = (select(Check.id, Check.score).where(and_(*listing._conditions(f, "ham")))
             .order_by(Check.score.desc(), Check.id.desc()).limit(51))
     print("score branch plan:", _plan(db, stmt))
     stmt = (select(Check.verdict, func.count()).where(Check.reviewed_at.is_(None), Check.is_test.is_(False))

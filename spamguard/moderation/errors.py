@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from flask import Response, render_template, request
 
-from spamguard.moderation.blueprint import bp  # noqa: F401  (template folder)
 from spamguard.moderation.security import SECURITY_HEADERS
 
 MACHINE_PREFIXES = ("/api/", "/1.1/", "/1.2/", "/healthz", "/readyz", "/metrics", "/openapi")

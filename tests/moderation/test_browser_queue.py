@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 
 from browser_helpers import browser, live, login, page  # noqa: F401  (fixtures)
-from moderation_helpers import PASSWORD
 from spamguard.storage.models import AuditLog, Check, Feedback
 
 pytestmark = pytest.mark.slow

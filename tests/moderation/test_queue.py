@@ -126,11 +126,11 @@ def test_queue_query_uses_the_queue_index(ui, app):
     from sqlalchemy import and_, tuple_
 
     ui.add_check(ui.site())
-    f = queue_module.QueueFilters()
+    f = queue_module.listing.QueueFilters()
     with ui.db() as db:
         for extra in ([], [tuple_(Check.created_at, Check.id) < (datetime.now(timezone.utc), 10**9)]):
             stmt = (select(Check.id, Check.created_at)
-                    .where(and_(*queue_module._conditions(f, "spam"), *extra))
+                    .where(and_(*queue_module.listing._conditions(f, "spam"), *extra))
                     .order_by(Check.created_at.desc(), Check.id.desc()).limit(51))
             sql = str(stmt.compile(db.bind, compile_kwargs={"literal_binds": True}))
             plan = " ".join(str(row[-1]) for row in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
@@ -260,14 +260,14 @@ def test_score_order_and_tab_counts_use_their_indexes(ui, app):
     from sqlalchemy import func
 
     ui.add_check(ui.site())
-    f = queue_module.QueueFilters(sort="score")
+    f = queue_module.listing.QueueFilters(sort="score")
 
     def plan(db, stmt) -> str:
         sql = str(stmt.compile(db.bind, compile_kwargs={"literal_binds": True}))
         return " ".join(str(row[-1]) for row in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
 
     with ui.db() as db:
-        score = plan(db, select(Check.id).where(*queue_module._conditions(f, "ham"))
+        score = plan(db, select(Check.id).where(*queue_module.listing._conditions(f, "ham"))
                      .order_by(Check.score.desc(), Check.id.desc()).limit(51))
         assert "ix_checks_queue_score" in score and "TEMP B-TREE" not in score, score
         counts = plan(db, select(Check.verdict, func.count())
