@@ -73,9 +73,14 @@ def _register_blueprints(app: Flask) -> None:
 def _register_error_handlers(app: Flask) -> None:
     """Errors outside a blueprint's own handlers: short, typed, never a traceback."""
 
+    from spamguard.moderation.errors import html_error_page
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        if request.path.startswith("/api/"):
+        page = html_error_page(error.code or 500)
+        if page is not None:
+            response = page
+        elif request.path.startswith("/api/"):
             response = jsonify(error={"code": error.name.lower().replace(" ", "_"), "message": error.description})
         else:
             response = Response(error.name, mimetype="text/plain")
@@ -103,4 +108,4 @@ def _register_error_handlers(app: Flask) -> None:
         app.logger.exception("unhandled error", extra={"path": request.path})
         if request.path.startswith("/api/"):
             return jsonify(error={"code": "internal_error", "message": "internal error"}), 500
-        return Response("Internal Server Error", status=500, mimetype="text/plain")
+        return html_error_page(500) or Response("Internal Server Error", status=500, mimetype="text/plain")

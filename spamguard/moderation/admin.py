@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from spamguard import sites as site_service
 from spamguard import storage
+from spamguard.moderation import models_page
 from spamguard.moderation.blueprint import bp
 from spamguard.moderation.security import admin_required, audit
 from spamguard.scoring.registry import Registry, RegistryError
@@ -60,8 +61,10 @@ def admin_models():
         log.exception("model registry unreadable")
         models, history = [], []
         flash("The model registry could not be read.", "error")
+    current = next((m for m in models if m.get("promoted")), None)
     rows = [{"version": m.get("version", ""), "created": m.get("created", ""), "promoted": m.get("promoted"),
-             "metrics": _metrics(m), "thresholds": m.get("thresholds") or {}} for m in models]
+             "metrics": _metrics(m), "thresholds": m.get("thresholds") or {},
+             **models_page.describe(m, current)} for m in models]
     db = storage.get_session()
     recent = db.scalars(select(AuditLog).where(AuditLog.action == "retrain")
                         .order_by(AuditLog.id.desc()).limit(5)).all()

@@ -18,7 +18,9 @@ from spamguard import storage
 from spamguard.moderation.blueprint import bp
 from spamguard.storage.models import AuditLog, User
 
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+# script-src/connect-src 'self': only the UI's own static ui.js, which posts decisions with fetch.
+CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,

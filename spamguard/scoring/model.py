@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from spamguard.comment import Comment
+from spamguard.scoring.explain import useful_feature
 from spamguard.scoring.features import (
     EMAIL_TOKEN,
     SELF_LINK_TOKEN,
@@ -260,22 +261,14 @@ class Scorer:
                 ranked.append((sign * contribution, block, feature, above))
         ranked.sort(key=lambda r: -r[0])
         reasons: list[str] = []
-        fragments: list[tuple[str, str]] = []  # char n-grams and lone punctuation: true, but little use to a moderator
         for _c, block, feature, above in ranked:
-            if block == "char" or (block == "word" and len(feature) == 1 and not feature.isalnum()):
-                fragments.append((block, feature))
+            if not useful_feature(block, feature):  # function words and character fragments
                 continue
             text = _describe(block, feature, comment, above)
             if text not in reasons:
                 reasons.append(text)
             if len(reasons) >= top:
                 break
-        for block, feature in fragments:
-            if len(reasons) >= top:
-                break
-            text = _describe(block, feature, comment)
-            if text not in reasons:
-                reasons.append(text)
         prefix = "spam signal: " if spammy else "ham signal: "
         return [prefix + r for r in reasons[:top]]
 

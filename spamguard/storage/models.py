@@ -107,6 +107,8 @@ class Check(Base):
     __table_args__ = (
         # The moderation queue: unreviewed flagged checks, newest first.
         Index("ix_checks_queue", "reviewed_at", "verdict", "created_at"),
+        Index("ix_checks_queue_score", "reviewed_at", "verdict", "score", "id"),  # score-sorted tabs
+        Index("ix_checks_counts", "reviewed_at", "is_test", "verdict", "site_id"),  # tab counts, index-only
         Index("ix_checks_site_created", "site_id", "created_at"),
         Index("ix_checks_content_hash", "content_hash"),
         Index("ix_checks_user_ip", "user_ip"),

@@ -1,6 +1,8 @@
 """Login, logout, throttling, session hygiene, passwords, roles on every view, CSRF, headers."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -187,8 +189,9 @@ def test_security_headers_on_every_ui_response(admin, path):
     response = admin.get(path)
     assert response.status_code == (302 if path == "/login" else 200)
     csp = response.headers["Content-Security-Policy"]
-    assert csp == ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-                   "frame-ancestors 'none'; base-uri 'none'")
+    # Scripts only from our own static files (ui.js), never inline; fetch only to ourselves.
+    assert csp == ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+                   "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert response.headers["X-Frame-Options"] == "DENY"
@@ -208,7 +211,13 @@ def test_templates_have_no_inline_script_or_style():
     root = Path(moderation.__file__).parent / "templates"
     for template in root.rglob("*.html"):
         text = template.read_text()
-        assert "<script" not in text and "<style" not in text and " style=" not in text, template
+        # The only script is our own static file (script-src 'self'): no inline script, no handlers.
+        scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", text, flags=re.S)
+        assert all(body == "" for body in scripts), template
+        own = r"<script src=\"\{\{ url_for\('moderation\.static', filename='[a-z]+\.js'\) \}\}\" defer>"
+        assert all(re.fullmatch(own, tag) for tag in re.findall(r"<script\b[^>]*>", text)), template
+        assert not re.search(r"\son[a-z]+=", text), template
+        assert "<style" not in text and " style=" not in text, template
         assert "|safe" not in text and "Markup" not in text and "autoescape false" not in text, template
 
 

@@ -133,3 +133,14 @@ def test_failed_reload_keeps_the_old_model(registry_dir, current_version, caplog
     assert f"model {new} fails verification" in caplog.text
     pointer = json.loads((registry_dir / "current.json").read_text())
     assert pointer["version"] == new
+
+
+def test_reasons_never_name_function_words_or_fragments(scorer):
+    from spamguard.scoring.explain import is_function_words
+
+    for text in ("Thanks for the post, it is the best of the best and I am in the same boat as you.",
+                 "the the the of of and to in", "lx qz, .. !!"):
+        for reason in scorer.score(Comment(comment_content=text), top=5).reasons:
+            assert "fragment \"" not in reason and "punctuation \"" not in reason, reason
+            if '"' in reason:
+                assert not is_function_words(reason.split('"')[1]), reason
