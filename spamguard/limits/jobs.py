@@ -10,6 +10,7 @@ the web workers through the registry, not through shared state.
 from __future__ import annotations
 
 import logging
+import time
 
 import click
 import redis
@@ -72,12 +73,31 @@ def retrain(model_dir: str, database_url: str | None, quick: bool = False) -> di
         from spamguard import storage
         session = storage.make_sessionmaker(database_url)()
         kwargs["from_db_session"] = session
+    started = time.monotonic()
+    outcome = "failed"
     try:
         result = train_and_register(model_dir, quick=quick, progress=False, **kwargs)
+        outcome = "promoted" if result.get("promoted") else "registered"
     finally:
         if session is not None:
             session.close()
+        _record_outcome(outcome, time.monotonic() - started)
     return _jsonable(result)
+
+
+def _record_outcome(outcome: str, seconds: float) -> None:
+    """Retrain counters live in Redis: this runs in a worker's child process, which nothing scrapes."""
+    from rq import get_current_job
+
+    from spamguard.metrics import record_retrain
+
+    job = get_current_job()
+    if job is None:  # called directly, not as a job
+        return
+    try:
+        record_retrain(job.connection, job.origin[: -len(QUEUE_NAME)], outcome, seconds)
+    except redis.RedisError:
+        log.warning("could not record retrain outcome", extra={"event": "retrain_metrics_error"})
 
 
 def _jsonable(value):
@@ -100,7 +120,12 @@ def worker(burst: bool) -> None:
 
     from .maintenance import Maintenance, build_services
 
-    config = settings.from_env()
+    from spamguard.health import WorkerHeartbeat
+
+    try:
+        config = settings.from_env()
+    except settings.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     configure_logging(config["SPAMGUARD_LOG_LEVEL"])
     services = build_services(config, storage.make_sessionmaker(config["DATABASE_URL"]))
     maintenance = Maintenance(services.usage, services.reputation, services.session_factory,
@@ -108,7 +133,34 @@ def worker(burst: bool) -> None:
     maintenance.start()
     queue = JobQueue(config["REDIS_URL"], config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"],
                      config["DATABASE_URL"])
+    # Seen by /readyz, /metrics and the admin page on every instance: "a worker is running".
+    heartbeat = WorkerHeartbeat(queue.connection, config["SPAMGUARD_REDIS_PREFIX"],
+                                config["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"])
+    heartbeat.start()
     try:
         Worker([queue.queue], connection=queue.connection).work(burst=burst, with_scheduler=False)
     finally:
+        heartbeat.stop()
         maintenance.stop()
+
+
+@click.command("worker-health")
+def worker_health() -> None:
+    """Exit 0 when a `spamguard worker` on this host beat recently (the worker's container healthcheck)."""
+    import socket
+
+    from spamguard import config as settings
+    from spamguard.health import WorkerHeartbeat
+
+    config = settings.from_env()
+    heartbeat = WorkerHeartbeat(queue_connection(config["REDIS_URL"], timeout=2.0), config["SPAMGUARD_REDIS_PREFIX"],
+                                config["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"])
+    try:
+        alive = heartbeat.alive()
+    except redis.RedisError as exc:
+        raise click.ClickException(f"cannot read worker heartbeats from Redis: {type(exc).__name__}") from None
+    host = socket.gethostname()
+    mine = {name: age for name, age in alive.items() if name.rsplit(":", 1)[0] == host}
+    if not mine:
+        raise click.ClickException(f"no worker on {host} beat in the last {heartbeat.max_age:g} s")
+    click.echo(f"worker alive on {host} (last beat {min(mine.values()):g} s ago)")

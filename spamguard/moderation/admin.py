@@ -75,7 +75,10 @@ def admin_models():
             status = {"status": "unknown (Redis unavailable)"}
         jobs.append({"id": job_id, "at": row.created_at, "status": status.get("status"),
                      "error": status.get("error"), "from_db": (row.details or {}).get("from_db")})
-    return render_template("moderation/admin_models.html", models=rows, history=history, jobs=jobs)
+    from spamguard.health import worker_status
+
+    worker = worker_status(current_app._get_current_object())
+    return render_template("moderation/admin_models.html", models=rows, history=history, jobs=jobs, worker=worker)
 
 
 @bp.post("/admin/models/promote")
