@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spamguard.comment import Comment
+from spamguard.metrics import FEEDBACK
 from spamguard.scoring.decision import DISCARD, SPAM, Decision, decide, merge_thresholds
 from spamguard.storage.models import Check, Feedback, Site, utcnow
 
@@ -120,6 +121,7 @@ def record_feedback(session: Session, site: Site, comment: Comment, label: str, 
         check.reviewed_at = utcnow()
         check.review_label = label
     session.commit()
+    FEEDBACK.labels(label, source).inc()  # every door (API, moderator) counts here, once
     reputation = current_app.extensions.get("spamguard.reputation")
     if reputation is not None and not comment.is_test:
         try:
