@@ -90,6 +90,8 @@ SETTINGS += (
     Setting("SPAMGUARD_VAR_DIR", str(VAR_DIR),
             "Where the default SQLite file, models and generated secret live (`var/` of the checkout, "
             "else of the working directory)."),
+    Setting("SPAMGUARD_DATA_DIR", "",
+            "Training corpora; empty = `data/` of the checkout, else the copy installed with the package."),
     Setting("SPAMGUARD_ENV_FILE", ".env",
             "File of `NAME=value` lines read before the environment (which wins); missing is fine."),
     Setting("SPAMGUARD_BIND", "127.0.0.1:8000",
@@ -294,12 +296,25 @@ def ensure_secret_key(config: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m spamguard.config --markdown` prints the table; `--check` validates the environment."""
+    """`--markdown` prints the settings table, `--update-readme [README.md]` rewrites it there;
+    without arguments the current environment (and .env) is validated."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if "--markdown" in args:
         sys.stdout.write(markdown_table())
+        return 0
+    if "--update-readme" in args:  # rewrite the table between the README's settings-table markers
+        import re
+
+        readme = Path(args[args.index("--update-readme") + 1] if len(args) > args.index("--update-readme") + 1
+                      else "README.md")
+        text, count = re.subn(r"(<!-- settings-table:start -->\n).*?(<!-- settings-table:end -->)",
+                              lambda m: m.group(1) + markdown_table() + m.group(2), readme.read_text(), flags=re.S)
+        if not count:
+            print(f"{readme} has no settings-table markers", file=sys.stderr)
+            return 1
+        readme.write_text(text)
         return 0
     try:
         from_env()
