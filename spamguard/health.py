@@ -67,23 +67,29 @@ class WorkerHeartbeat:
         rows = self.client.zrevrange(self.key, 0, 0, withscores=True)
         return round(self.clock() - rows[0][1], 1) if rows else None
 
-    def run_forever(self) -> None:
-        """The worker's heartbeat thread: beats until `stop()`; Redis trouble is logged, never fatal."""
-        while True:
-            try:
-                self.beat()
-            except Exception as exc:
-                log.warning("worker heartbeat failed", extra={"event": "heartbeat_error", "error": type(exc).__name__})
-            if self._stop.wait(self.interval):
-                return
+    def _beat_logged(self) -> None:
+        try:
+            self.beat()
+        except Exception as exc:  # Redis trouble is logged, never fatal to the worker
+            log.warning("worker heartbeat failed", extra={"event": "heartbeat_error", "error": type(exc).__name__})
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run_forever, name="spamguard-heartbeat", daemon=True)
-        thread.start()
-        return thread
+        """Beat once now (the worker is visible as soon as it starts), then every `interval` in a thread."""
+        self._beat_logged()
+        self._thread = threading.Thread(target=self._run, name="spamguard-heartbeat", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._beat_logged()
 
     def stop(self) -> None:
+        """Stop beating and leave at once (a clean exit is not reported as a dead worker for 3 intervals)."""
         self._stop.set()
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.join(timeout=5)
         try:
             self.leave()
         except Exception:

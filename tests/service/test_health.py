@@ -70,3 +70,47 @@ def test_redis_down_is_degraded_not_unready(make_app):
     data = ready.get_json()
     assert data["status"] == "degraded" and not data["checks"]["redis"]["ok"]
     assert data["checks"]["worker"]["ok"] is False and data["checks"]["worker"]["alive"] is None
+
+
+def test_worker_health_command_sees_only_this_hosts_worker(app, monkeypatch):
+    import os
+    import socket
+
+    from click.testing import CliRunner
+
+    from spamguard.cli import cli
+
+    env = {"REDIS_URL": app.config["REDIS_URL"], "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"],
+           "SPAMGUARD_ENV_FILE": os.devnull}
+    heartbeat(app, name="some-other-host:7").beat()
+    down = CliRunner().invoke(cli, ["worker-health"], env=env)
+    assert down.exit_code == 1 and "no worker on" in down.output
+    heartbeat(app, name=f"{socket.gethostname()}:123").beat()
+    up = CliRunner().invoke(cli, ["worker-health"], env=env)
+    assert up.exit_code == 0 and "worker alive" in up.output
+
+
+def test_worker_command_beats_while_it_runs(app):
+    """`spamguard worker --burst` registers a heartbeat while it runs and removes it when it exits."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "REDIS_URL": app.config["REDIS_URL"], "DATABASE_URL": app.config["DATABASE_URL"],
+           "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"], "SPAMGUARD_ENV_FILE": os.devnull,
+           "SPAMGUARD_MODEL_DIR": app.config["SPAMGUARD_MODEL_DIR"]}
+    code = ("import spamguard.health as h, sys\n"
+            "seen = []\n"
+            "orig = h.WorkerHeartbeat.beat\n"
+            "def beat(self):\n"
+            "    orig(self); seen.append(sorted(self.alive()))\n"
+            "h.WorkerHeartbeat.beat = beat\n"
+            "from spamguard.cli import cli\n"
+            "try:\n"
+            "    cli(['worker', '--burst'])\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "print('SEEN', len(seen[0]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert "SEEN 1" in proc.stdout, proc.stderr[-2000:]
+    assert heartbeat(app).alive() == {}  # left on exit
