@@ -52,7 +52,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", f"sqlite:///{VAR_DIR / 'spamguard.db'}",
             "SQLAlchemy URL. SQLite file by default; `postgresql+psycopg://user@host/db` in production."),
     Setting("REDIS_URL", "redis://127.0.0.1:6379/0",
-            "Redis for rate limits, usage counters, reputation and the job queue."),
+            "Redis for rate limits, usage counters, reputation and the job queue "
+            "(`redis+cluster://host:port` for Redis Cluster)."),
     Setting("SPAMGUARD_REDIS_PREFIX", "sg:", "Prefix of every Redis key (lets deployments share one Redis)."),
     Setting("SPAMGUARD_REDIS_TIMEOUT", 0.05, "Seconds a Redis call may take before it is treated as down.", float),
     Setting("SPAMGUARD_MODEL_DIR", str(VAR_DIR / "models"), "Model registry directory (artifacts + manifests)."),
@@ -103,6 +104,9 @@ SETTINGS += (
             "directory per server when empty."),
     Setting("SPAMGUARD_METRICS_TOKEN", "",
             "When set, /metrics answers only `Authorization: Bearer <token>` (401 otherwise)."),
+    Setting("SPAMGUARD_QUEUE_REDIS_URL", "",
+            "Redis for the job queue and worker heartbeats; empty = `REDIS_URL`. Set it to a plain Redis when "
+            "`REDIS_URL` is a cluster (`redis+cluster://host:port`): RQ does not run on Redis Cluster."),
     Setting("SPAMGUARD_WORKER_HEARTBEAT_SECONDS", 10.0,
             "How often `spamguard worker` reports alive; it counts as down after 3 missed beats.", float),
 )
@@ -149,8 +153,8 @@ def _check_database_url(value: str) -> str:
 
 
 def _check_redis_url(value: str) -> str:
-    if not value.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError("expected redis://host:port/db, rediss://… or unix://…")
+    if not value.startswith(("redis://", "rediss://", "unix://", "redis+cluster://")):
+        raise ValueError("expected redis://host:port/db, rediss://…, unix://… or redis+cluster://host:port")
     return value
 
 
@@ -167,6 +171,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "SPAMGUARD_RATE_LIMIT_COMMENTER_IP": _check_rate_limit,
     "DATABASE_URL": _check_database_url,
     "REDIS_URL": _check_redis_url,
+    "SPAMGUARD_QUEUE_REDIS_URL": lambda v: v and _check_redis_url(v),
     "SPAMGUARD_BIND": _check_bind,
 }
 _POSITIVE = {"SPAMGUARD_WORKERS", "SPAMGUARD_THREADS", "SPAMGUARD_FLUSH_SECONDS", "SPAMGUARD_REDIS_TIMEOUT",

@@ -99,10 +99,10 @@ class WorkerHeartbeat:
 def heartbeat_for(app) -> WorkerHeartbeat:
     heartbeat = app.extensions.get("spamguard.heartbeat")
     if heartbeat is None:
-        from spamguard.limits.jobs import queue_connection
+        from spamguard.limits.jobs import queue_connection, queue_url
 
         c = app.config
-        heartbeat = WorkerHeartbeat(queue_connection(c["REDIS_URL"], timeout=max(0.2, c["SPAMGUARD_REDIS_TIMEOUT"])),
+        heartbeat = WorkerHeartbeat(queue_connection(queue_url(c), timeout=max(0.2, c["SPAMGUARD_REDIS_TIMEOUT"])),
                                     c["SPAMGUARD_REDIS_PREFIX"], c["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"])
         app.extensions["spamguard.heartbeat"] = heartbeat
     return heartbeat

@@ -212,8 +212,14 @@ def retrain_metrics(app: Flask):
     runs = CounterMetricFamily("spamguard_retrain_runs", "Retrain jobs finished, by outcome", labels=["outcome"])
     duration = SummaryMetricFamily("spamguard_retrain_duration_seconds", "Time retrain jobs took")
     last = GaugeMetricFamily("spamguard_retrain_last_success_timestamp_seconds", "When a retrain last succeeded")
-    state = app.extensions.get("spamguard.redis")
-    values = state.call("metrics_retrain", lambda c: c.hgetall(_retrain_key(state.prefix)), default={}) if state else {}
+    # Written through the job queue's connection (see record_retrain), so read through it too.
+    jobs = app.extensions.get("spamguard.jobs")
+    try:
+        raw = jobs.connection.hgetall(_retrain_key(app.config["SPAMGUARD_REDIS_PREFIX"])) if jobs else {}
+    except Exception:
+        raw = {}
+    values = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+              for k, v in raw.items()}
     for outcome in ("promoted", "registered", "failed"):
         runs.add_metric([outcome], float(values.get(f"runs:{outcome}", 0)))
     duration.add_metric([], count_value=float(values.get("seconds_count", 0)),

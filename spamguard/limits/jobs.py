@@ -24,6 +24,11 @@ QUEUE_NAME = "spamguard"
 RETRAIN_TIMEOUT = 60 * 60  # a retrain that runs for an hour is stuck
 
 
+def queue_url(config) -> str:
+    """The job queue's Redis: SPAMGUARD_QUEUE_REDIS_URL, else REDIS_URL (RQ cannot use a Redis Cluster)."""
+    return config.get("SPAMGUARD_QUEUE_REDIS_URL") or config["REDIS_URL"]
+
+
 def queue_connection(url: str, timeout: float = 5.0) -> redis.Redis:
     """RQ needs bytes responses and longer timeouts than the request-path client."""
     return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
@@ -131,7 +136,7 @@ def worker(burst: bool) -> None:
     maintenance = Maintenance(services.usage, services.reputation, services.session_factory,
                               config["SPAMGUARD_FLUSH_SECONDS"])
     maintenance.start()
-    queue = JobQueue(config["REDIS_URL"], config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"],
+    queue = JobQueue(queue_url(config), config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"],
                      config["DATABASE_URL"])
     # Seen by /readyz, /metrics and the admin page on every instance: "a worker is running".
     heartbeat = WorkerHeartbeat(queue.connection, config["SPAMGUARD_REDIS_PREFIX"],
@@ -153,7 +158,7 @@ def worker_health() -> None:
     from spamguard.health import WorkerHeartbeat
 
     config = settings.from_env()
-    heartbeat = WorkerHeartbeat(queue_connection(config["REDIS_URL"], timeout=2.0), config["SPAMGUARD_REDIS_PREFIX"],
+    heartbeat = WorkerHeartbeat(queue_connection(queue_url(config), timeout=2.0), config["SPAMGUARD_REDIS_PREFIX"],
                                 config["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"])
     try:
         alive = heartbeat.alive()

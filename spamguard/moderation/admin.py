@@ -25,10 +25,10 @@ def _registry():
 def _jobs():
     jobs = current_app.extensions.get("spamguard.jobs")
     if jobs is None:  # limits not initialised (should not happen in create_app)
-        from spamguard.limits.jobs import JobQueue
+        from spamguard.limits.jobs import JobQueue, queue_url
 
         c = current_app.config
-        jobs = JobQueue(c["REDIS_URL"], c["SPAMGUARD_REDIS_PREFIX"], c["SPAMGUARD_MODEL_DIR"], c["DATABASE_URL"])
+        jobs = JobQueue(queue_url(c), c["SPAMGUARD_REDIS_PREFIX"], c["SPAMGUARD_MODEL_DIR"], c["DATABASE_URL"])
     return jobs
 
 
