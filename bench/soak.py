@@ -7,10 +7,11 @@
 Starts gunicorn (2 workers) and `spamguard worker` on a temporary database and a
 quickly trained model, creates a key and an admin, then:
 
+0. trains a model and a spare version (registered, not promoted);
 1. measures the maximum comment-check throughput for --calibrate seconds (closed loop);
 2. drives an open-loop mix at --load x that rate for --duration seconds: 85 % checks,
-   8 % submit-spam/ham, 7 % moderator decisions through the web UI (login + CSRF), and at
-   half-time a retrain from the admin UI (run by the worker) followed by a promotion;
+   8 % submit-spam/ham, 7 % moderator decisions through the web UI (login + CSRF); at 1/3 a
+   retrain from the admin UI (run by the worker), at 1/2 the spare version promoted in the admin UI;
 3. prints, per 30 s window, requests, 5xx, p50/p99, and the RSS of every gunicorn worker,
    then the totals: 5xx count, p99 over time and RSS growth per worker (target: 0 and < 10 %).
 """
@@ -145,12 +146,11 @@ def calibrate(url: str, key: str, seconds: float, threads: int) -> float:
 
 
 def soak(url: str, key: str, rate: float, duration: float, threads: int, moderator: Moderator,
-         recorder: Recorder, events: list[str]) -> None:
+         recorder: Recorder, events: list[str], spare_version: str) -> None:
     """Open loop: request i is due at start + i / rate, whatever earlier ones took."""
     start = time.monotonic()
     next_slot = [0]
     lock = threading.Lock()
-    retrain_at = duration / 2
 
     def take() -> float | None:
         with lock:
@@ -186,18 +186,31 @@ def soak(url: str, key: str, rate: float, duration: float, threads: int, moderat
                     status = 0
                 recorder.add(kind, time.monotonic() - began, status)
 
+    finished = threading.Event()
+
+    def readyz_version() -> str | None:
+        try:
+            return httpx.get(f"{url}/readyz", timeout=5).json()["checks"]["model"]["version"]
+        except (httpx.HTTPError, ValueError, KeyError):
+            return None
+
     def middle() -> None:
-        time.sleep(retrain_at)
-        before = httpx.get(f"{url}/readyz").json()["checks"]["model"]["version"]
-        events.append(f"{time.monotonic() - start:6.0f}s retrain queued (HTTP {moderator.retrain()}), model {before}")
-        for _ in range(int(duration)):
-            time.sleep(1)
-            now = httpx.get(f"{url}/readyz").json()["checks"]["model"]["version"]
-            if now != before:
+        """At 1/3 a retrain from the admin UI (the worker runs it); at 1/2 a promotion of the spare version."""
+        if finished.wait(duration / 3):
+            return
+        before = readyz_version()
+        events.append(f"{time.monotonic() - start:6.0f}s retrain queued (HTTP {moderator.retrain()}), serving {before}")
+        if finished.wait(duration / 2 - duration / 3):
+            return
+        status = moderator.promote_previous(spare_version)
+        events.append(f"{time.monotonic() - start:6.0f}s promoted {spare_version} in the admin UI (HTTP {status})")
+        while not finished.wait(1):
+            now = readyz_version()
+            if now not in (before, spare_version, None):
                 events.append(f"{time.monotonic() - start:6.0f}s retrained model {now} promoted and hot-loaded")
-                break
-        status = moderator.promote_previous(before)
-        events.append(f"{time.monotonic() - start:6.0f}s promoted {before} again from the admin UI (HTTP {status})")
+                return
+            if now == spare_version and "serving spare" not in " ".join(events):
+                events.append(f"{time.monotonic() - start:6.0f}s serving spare {now} (hot-reloaded)")
 
     helper = threading.Thread(target=middle, daemon=True)
     helper.start()
@@ -206,6 +219,10 @@ def soak(url: str, key: str, rate: float, duration: float, threads: int, moderat
         w.start()
     for w in workers:
         w.join()
+    finished.set()
+    helper.join(timeout=10)
+    if not any("retrained model" in e for e in events):
+        events.append("retrain still running when the soak ended (a full retrain takes minutes on a busy box)")
 
 
 def main() -> None:
@@ -230,6 +247,10 @@ def main() -> None:
     cli = [sys.executable, "-m", "spamguard.cli"]
     subprocess.run(cli + ["db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run(cli + ["model", "train", "--quick"], env=env, check=True, capture_output=True)
+    # A second, registered but not promoted version: what the mid-soak promotion switches to.
+    spare = subprocess.run(cli + ["model", "train", "--quick", "--no-promote"], env=env, check=True,
+                           capture_output=True, text=True).stdout
+    spare_version = re.search(r"registered (\S+)", spare).group(1)
     key = subprocess.run(cli + ["keys", "create", "--site", "https://blog.example"], env=env, check=True,
                          capture_output=True, text=True).stdout.split()[-1]
     subprocess.run(cli + ["users", "create", "--username", "soak", "--role", "admin", "--password-stdin"], env=env,
@@ -266,7 +287,7 @@ def main() -> None:
 
         sampler = threading.Thread(target=sample_rss, daemon=True)
         sampler.start()
-        soak(url, key, rate, args.duration, args.threads, moderator, recorder, events)
+        soak(url, key, rate, args.duration, args.threads, moderator, recorder, events, spare_version)
         stop.set()
 
         print(f"{'window':>8} {'requests':>9} {'5xx':>5} {'p50 ms':>8} {'p99 ms':>8}")
@@ -281,8 +302,9 @@ def main() -> None:
         for pid, values in sorted(rss.items()):
             if len(values) >= 2:
                 growth = (values[-1] - values[0]) / values[0]
+                series = " ".join(f"{v / 2**20:.0f}" for v in values)
                 print(f"worker {pid}: RSS {values[0] / 2**20:.0f} -> {values[-1] / 2**20:.0f} MiB "
-                      f"({growth:+.1%}) over {len(values)} samples")
+                      f"({growth:+.1%}); per window: {series} MiB (a promotion loads a second model)")
             else:
                 print(f"worker {pid}: RSS samples {values} (worker restarted or run too short)")
     finally:

@@ -228,7 +228,8 @@ def _describe(error: dict[str, Any]) -> str:
     if setting is not None and error.get("type") not in ("value_error", "greater_than", "greater_than_equal"):
         message = f"expected {_FORMS.get(setting.parse, 'text')}"
     value = error.get("input")
-    shown = "" if value is None or setting is None or "TOKEN" in name or "SECRET" in name else f"={value!s}"
+    secret = "TOKEN" in name or "SECRET" in name or "@" in str(value)  # never echo credentials
+    shown = "" if value is None or setting is None or secret else f"={value!s}"
     return f"{name}{shown}: {message}"
 
 

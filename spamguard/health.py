@@ -120,14 +120,22 @@ def worker_status(app) -> dict[str, Any]:
 
 
 def model_status(app) -> dict[str, Any]:
-    models = app.extensions["spamguard.models"]
-    models.refresh()
-    scorer = getattr(models, "_scorer", None)
+    scorer = loaded_scorer(app)
     if scorer is None:
         return {"ok": False, "version": None, "error": "no promoted model loaded"}
     trained = model_trained_at(scorer)
     return {"ok": True, "version": scorer.version, "trained_at": trained and _iso(trained),
             "age_seconds": round(time.time() - trained) if trained else None}
+
+
+def loaded_scorer(app):
+    """The model this process serves now (reloading if due), or None when none is promoted."""
+    from spamguard.scoring.model import NoModelError
+
+    try:
+        return app.extensions["spamguard.models"].current()
+    except NoModelError:
+        return None
 
 
 def model_trained_at(scorer) -> float | None:

@@ -138,7 +138,7 @@ class SharedStateCollector:
                                     "When the served model was trained (unix time); age = time() - this")
         gate = GaugeMetricFamily("spamguard_model_gate_metric", "Gate metrics of the served model", labels=["metric"])
         loaded = GaugeMetricFamily("spamguard_model_loaded", "1 when a promoted model is loaded, else 0")
-        scorer = getattr(app.extensions.get("spamguard.models"), "_scorer", None)
+        scorer = health.loaded_scorer(app)
         loaded.add_metric([], 1 if scorer is not None else 0)
         if scorer is not None:
             manifest = scorer.manifest or {}
