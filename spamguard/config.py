@@ -100,7 +100,8 @@ SETTINGS += (
     Setting("SPAMGUARD_WORKERS", 2, "gunicorn worker processes (about one per core).", int),
     Setting("SPAMGUARD_THREADS", 4, "Threads per gunicorn worker.", int),
     Setting("PROMETHEUS_MULTIPROC_DIR", "",
-            "Directory where gunicorn workers write metrics for /metrics to add up; a fresh temporary "
+            "Directory where gunicorn workers write metrics for /metrics to add up (emptied when gunicorn "
+            "starts; one per server); a fresh temporary "
             "directory per server when empty."),
     Setting("SPAMGUARD_METRICS_TOKEN", "",
             "When set, /metrics answers only `Authorization: Bearer <token>` (401 otherwise)."),

@@ -34,6 +34,14 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="spamguard-metrics-")
 
 
+def on_starting(server):
+    """A fixed PROMETHEUS_MULTIPROC_DIR keeps the last run's files; prometheus_client wants it empty at start."""
+    import glob
+
+    for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.unlink(path)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 
