@@ -317,6 +317,9 @@ def main() -> None:
                 os.killpg(process.pid, signal.SIGKILL)
         import redis
 
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
         client = redis.Redis.from_url(args.redis_url)
         keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
         if keys:
