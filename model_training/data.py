@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,7 +27,21 @@ from spamguard.comment import Comment
 from spamguard.scoring.features import normalise_text
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = PROJECT_ROOT / "data"
+
+
+def _data_dir() -> Path:
+    """$SPAMGUARD_DATA_DIR, else the checkout's data/, else the copy installed as `spamguard_corpora`."""
+    if os.environ.get("SPAMGUARD_DATA_DIR"):
+        return Path(os.environ["SPAMGUARD_DATA_DIR"])
+    if (PROJECT_ROOT / "data").is_dir():
+        return PROJECT_ROOT / "data"
+    import importlib.util
+
+    spec = importlib.util.find_spec("spamguard_corpora")
+    return Path(next(iter(spec.submodule_search_locations))) if spec else PROJECT_ROOT / "data"
+
+
+DATA_DIR = _data_dir()
 YOUTUBE_DIR = DATA_DIR / "youtube-spam-collection"
 SMS_FILE = DATA_DIR / "sms-spam-collection" / "SMSSpamCollection"
 

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from spamguard import config as settings
-from spamguard import storage
+from spamguard import logs, metrics, storage
 from spamguard.logs import configure_logging
 
 
@@ -37,6 +37,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     configure_logging(app.config["SPAMGUARD_LOG_LEVEL"])
+    logs.init_app(app)
+    metrics.init_app(app)
 
     storage.init_app(app)
     from spamguard.scoring.model import ModelHolder
@@ -52,21 +54,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     delivery.init_app(app)
     _register_blueprints(app)
     _register_error_handlers(app)
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        """Liveness for load balancers and the Docker HEALTHCHECK."""
-        return jsonify(status="ok")
-
     return app
 
 
 def _register_blueprints(app: Flask) -> None:
-    from spamguard import metrics
+    from spamguard import health, moderation
     from spamguard.api import akismet, json_api, openapi
-    from spamguard import moderation
 
-    for module in (akismet, json_api, openapi, metrics, moderation):
+    for module in (akismet, json_api, openapi, metrics, health, moderation):
         app.register_blueprint(module.bp)
 
 
@@ -105,6 +100,10 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(error, SQLAlchemyError):
+            metrics.DB_ERRORS.labels(op="request").inc()
         app.logger.exception("unhandled error", extra={"path": request.path})
         if request.path.startswith("/api/"):
             return jsonify(error={"code": "internal_error", "message": "internal error"}), 500

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from spamguard import delivery
 from spamguard.comment import Comment
+from spamguard.metrics import FEEDBACK
 from spamguard.scoring.decision import DISCARD, SPAM, Decision, decide, merge_thresholds
 from spamguard.scoring.features import nfkc
 from spamguard.storage.models import Check, Feedback, Site, utcnow
@@ -123,6 +124,7 @@ def record_feedback(session: Session, site: Site, comment: Comment, label: str, 
         check.review_label = label
         delivery.moderator_decided(session, check, label)  # same transaction: no decision without its outbox rows
     session.commit()
+    FEEDBACK.labels(label, source).inc()  # every door (API, moderator) counts here, once
     if decided:
         delivery.decision_saved()
     reputation = current_app.extensions.get("spamguard.reputation")

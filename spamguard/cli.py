@@ -1,11 +1,14 @@
 """The `spamguard` command: keys, database, serving, models, users, background worker.
 
 Every command reads DATABASE_URL / REDIS_URL (and the other settings in
-spamguard/config.py) from the environment.
+spamguard/config.py) from the environment or `.env`.  Operator mistakes end in
+one line saying what to do (a bad setting, an unreachable or unmigrated
+database), never a traceback; listings are for people, `--json` for scripts.
 """
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -19,12 +22,36 @@ from spamguard.scoring.registry import Registry
 from spamguard.storage.models import Site
 
 
-def _session():
-    return storage.make_sessionmaker(settings.from_env()["DATABASE_URL"])()
+def _config() -> dict:
+    return settings.from_env()
 
 
 def _key_secret() -> str:
-    return settings.ensure_key_secret(settings.from_env())
+    return settings.ensure_key_secret(_config())
+
+
+def _session(check_schema: bool = True):
+    """A session on DATABASE_URL; refuses (with what to run) when the schema is missing or old."""
+    url = _config()["DATABASE_URL"]
+    if check_schema:
+        problem = storage.schema_problem(url)
+        if problem:
+            raise click.ClickException(problem)
+    return storage.make_sessionmaker(url)()
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "DATABASE_URL"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 class LazyGroup(click.Group):
@@ -46,7 +73,36 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+class OperatorErrors(LazyGroup):
+    """Turns configuration, database and Redis failures into one-line errors."""
+
+    def invoke(self, ctx: click.Context):
+        import redis
+        from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+
+        try:
+            return super().invoke(ctx)
+        except settings.ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        except (OperationalError, ProgrammingError) as exc:
+            message = _first_line(exc)
+            if "no such table" in message or "does not exist" in message and "relation" in message:
+                raise click.ClickException("the database has no SpamGuard tables yet: run `spamguard db upgrade`") \
+                    from None
+            url = os.environ.get("DATABASE_URL") or _config()["DATABASE_URL"]
+            raise click.ClickException(f"cannot use the database at {_safe_url(url)}: {message}") from None
+        except DBAPIError as exc:
+            raise click.ClickException(f"database error: {_first_line(exc)}") from None
+        except redis.ConnectionError as exc:
+            raise click.ClickException(f"cannot reach Redis (REDIS_URL): {_first_line(exc)}") from None
+
+
+def _emit(data, human: str, as_json: bool) -> None:
+    click.echo(json.dumps(data, default=str) if as_json else human)
+
+
+@click.group(cls=OperatorErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="spamguard", prog_name="spamguard")
 def cli() -> None:
     """SpamGuard: a self-hosted, Akismet-compatible comment-spam filter."""
 
@@ -59,8 +115,18 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply all migrations to DATABASE_URL."""
-    storage.upgrade(settings.from_env()["DATABASE_URL"])
+    storage.upgrade(_config()["DATABASE_URL"])
     click.echo("database is up to date")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether DATABASE_URL is reachable and migrated (exit 1 when it needs `db upgrade`)."""
+    url = _config()["DATABASE_URL"]
+    problem = storage.schema_problem(url)
+    if problem:
+        raise click.ClickException(problem)
+    click.echo(f"{_safe_url(url)}: up to date")
 
 
 @cli.group()
@@ -68,29 +134,63 @@ def keys() -> None:
     """Sites and their API keys."""
 
 
+def _site_row(site: Site) -> dict:
+    return {"id": site.id, "url": site.url, "key_hint": site.key_hint, "state": "revoked" if site.is_revoked else "active",
+            "revoked_at": site.revoked_at.isoformat() if site.revoked_at else None,
+            "thresholds": site.thresholds or None, "rate_limit": site.rate_limit, "monthly_limit": site.monthly_limit,
+            "share_reputation": site.share_reputation}
+
+
+def _thresholds_text(thresholds: dict | None) -> str:
+    if not thresholds:
+        return "model"
+    return ",".join(f"{name}={value:.3g}" for name, value in sorted(thresholds.items()))
+
+
 @keys.command("create")
 @click.option("--site", "url", required=True, help="The site's front-page URL, e.g. https://blog.example")
-def keys_create(url: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print {site, key} as JSON.")
+def keys_create(url: str, as_json: bool) -> None:
     """Create a site and print its new API key (last line of output)."""
-    storage.upgrade(settings.from_env()["DATABASE_URL"])
+    storage.upgrade(_config()["DATABASE_URL"])
     with _session() as session:
         site, key = sites.create_site(session, url, secret=_key_secret())
-        click.echo(f"created site {site.id} for {site.url} (hint {site.key_hint}); "
-                   "store this key now, it is not shown again:")
-        click.echo(key)
+        _emit({**_site_row(site), "key": key},
+              f"created site {site.id} for {site.url} (hint {site.key_hint}); store this key now, it is not shown again:\n{key}", as_json)
 
 
 @keys.command("list")
-def keys_list() -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of sites (no keys: only hints).")
+def keys_list(as_json: bool) -> None:
     """List sites and their keys' hints (random labels shown when each key was created)."""
     with _session() as session:
         rows = session.scalars(select(Site).order_by(Site.id)).all()
+        if as_json:
+            click.echo(json.dumps([_site_row(site) for site in rows]))
+            return
         if not rows:
             click.echo("no keys yet: spamguard keys create --site URL")
         for site in rows:
             state = f"revoked {site.revoked_at:%Y-%m-%d}" if site.is_revoked else "active"
+            limits = f"thresholds {_thresholds_text(site.thresholds)}, rate {site.rate_limit or 'default'}, " \
+                     f"monthly {site.monthly_limit or 'default'}"
             sharing = "shared" if site.share_reputation else "private"
-            click.echo(f"{site.id:>4}  hint {site.key_hint}  {state:<18}  {sharing:<8} {site.url}")
+            click.echo(f"{site.id:>4}  hint {site.key_hint}  {state:<18}  {sharing:<8} {site.url}  ({limits})")
+
+
+@keys.command("rotate")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Print {site, key} as JSON.")
+def keys_rotate(key: str, as_json: bool) -> None:
+    """Give KEY's site a new key (same site, settings and history); KEY answers `invalid` from now on."""
+    with _session() as session:
+        rotated = sites.rotate_key(session, key, secret=_key_secret())
+        if rotated is None:
+            raise click.ClickException("no active site has that key")
+        site, new_key = rotated
+        _emit({**_site_row(site), "key": new_key},
+              f"site {site.id} ({site.url}) has a new key; the old one no longer works. Store it now:\n{new_key}",
+              as_json)
 
 
 @keys.command("revoke")
@@ -146,8 +246,8 @@ def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate
         session.commit()
         if changed_sharing:
             _replay_reports(session, site.id)
-        click.echo(f"thresholds={site.thresholds or 'model'} rate_limit={site.rate_limit or 'default'} "
-                   f"monthly_limit={site.monthly_limit or 'default'} "
+        click.echo(f"site {site.id}: thresholds {_thresholds_text(site.thresholds)}, "
+                   f"rate limit {site.rate_limit or 'default'}, monthly limit {site.monthly_limit or 'default'}, "
                    f"sharing={'on' if site.share_reputation else 'off'}")
         _configure_webhook(session, site, webhook, no_webhook, rotate_webhook_secret)
 
@@ -169,7 +269,7 @@ def _configure_webhook(session, site: Site, url: str | None, remove: bool, rotat
 
     if url is None and not remove and not rotate:
         return
-    config = settings.from_env()
+    config = _config()
     config["SECRET_KEY"] = settings.ensure_secret_key(config)
     delivery_settings = DeliverySettings.from_config(config)
     if remove:
@@ -188,14 +288,15 @@ def _configure_webhook(session, site: Site, url: str | None, remove: bool, rotat
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--host", default=None, help="Listen address [default: host of SPAMGUARD_BIND].")
+@click.option("--port", default=None, type=int, help="Listen port [default: port of SPAMGUARD_BIND].")
+@click.option("--workers", default=None, type=click.IntRange(1), help="Worker processes [default: SPAMGUARD_WORKERS].")
+@click.option("--threads", default=None, type=click.IntRange(1), help="Threads per worker [default: SPAMGUARD_THREADS].")
 @click.option("--train/--no-train", default=True, show_default=True,
               help="Train a model first when the registry has none.")
-def serve(host: str, port: int, workers: int, train: bool) -> None:
+def serve(host: str | None, port: int | None, workers: int | None, threads: int | None, train: bool) -> None:
     """Run the service under gunicorn (migrating a fresh database first)."""
-    config = settings.from_env()
+    config = _config()
     storage.upgrade(config["DATABASE_URL"])
     if Registry(config["SPAMGUARD_MODEL_DIR"]).current_version() is None:
         if not train:
@@ -206,18 +307,20 @@ def serve(host: str, port: int, workers: int, train: bool) -> None:
                                   config["SPAMGUARD_MODEL_DIR"], "train"], check=False)
         if trained.returncode != 0:
             raise click.ClickException("training the first model failed (see above)")
-    conf = settings.PROJECT_ROOT / "gunicorn.conf.py"
-    args = [sys.executable, "-m", "gunicorn", "-c", str(conf), "--bind", f"{host}:{port}",
-            "--workers", str(workers), "spamguard.wsgi:app"]
-    click.echo(f"serving on http://{host}:{port}")
+    bind_host, _, bind_port = config["SPAMGUARD_BIND"].rpartition(":")
+    bind = f"{host or bind_host}:{port or bind_port}"
+    args = [sys.executable, "-m", "gunicorn", "-c", "python:spamguard.gunicorn_conf", "--bind", bind,
+            "--workers", str(workers or config["SPAMGUARD_WORKERS"]),
+            "--threads", str(threads or config["SPAMGUARD_THREADS"]), "spamguard.wsgi:app"]
+    click.echo(f"serving on http://{bind}")
     os.execv(sys.executable, args)
 
 
 def _add_subcommands() -> None:
-    from spamguard.limits.jobs import worker
+    from spamguard.limits.jobs import worker, worker_health
     from spamguard.moderation.cli import users
 
-    for command in (worker, users):
+    for command in (worker, worker_health, users):
         cli.add_command(command)
 
 

@@ -87,6 +87,17 @@ def revoke_key(session: Session, key: str, *, secret: str) -> bool:
     return True
 
 
+def rotate_key(session: Session, key: str, *, secret: str) -> tuple[Site, str] | None:
+    """Give the active site owning `key` a new key (same id, settings and history); None if none."""
+    site = find_site(session, key, secret=secret)
+    if site is None:
+        return None
+    new_key = secrets.token_hex(6)
+    site.key_hash, site.key_scheme, site.key_hint = hash_key(new_key, secret), HMAC, new_hint()
+    session.commit()
+    return site, new_key
+
+
 def revoke_site(session: Session, site_id: int) -> bool:
     site = session.get(Site, site_id)
     if site is None or site.is_revoked:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
+
+from registry_helpers import clone_registry  # noqa: F401  (fixtures below and test modules use it)
 
 REDIS_URL = os.environ.get("SPAMGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_ADMIN_URL = os.environ.get("SPAMGUARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -127,17 +128,6 @@ def new_key(app):
 @pytest.fixture
 def key(new_key) -> str:
     return new_key()
-
-
-def clone_registry(src: Path, dst: Path) -> Path:
-    """Copy every version of `src` (a registry) into `dst`, with the same pointer file."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for child in Path(src).iterdir():
-        if child.is_dir():
-            shutil.copytree(child, dst / child.name)
-        elif child.name == "current.json":
-            shutil.copy2(child, dst / child.name)
-    return dst
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from spamguard import delivery, sites
 from spamguard.api import form, keys, quota, usage_stats, wordpress
 from spamguard.checking import CheckResult, check_comment, record_feedback
-from spamguard.metrics import CHECK_SECONDS, CHECKS, FEEDBACK
+from spamguard.metrics import record_check, record_refusal
 from spamguard.scoring.decision import DISCARD
 from spamguard.scoring.model import NoModelError
 from spamguard.storage import UNAVAILABLE, UNAVAILABLE_RETRY_AFTER, get_session
@@ -93,8 +93,11 @@ def account_site(fields: MultiDict[str, str]) -> tuple[Site | None, Response | N
     """verify-key style key (`key` wins), for the WordPress account calls."""
     key = keys.verify_key_candidate(fields)
     if not key:
+        record_refusal("missing_key")
         return None, failure("invalid", EMPTY_KEY)
     site = site_for(key)
+    if site is None:
+        record_refusal("invalid_key")
     return (site, None) if site else (None, text("invalid"))
 
 
@@ -102,8 +105,11 @@ def api_site(fields: MultiDict[str, str]) -> tuple[Site | None, str, Response | 
     """Site for every non-verify endpoint (§1.2 order); an unknown key answers `invalid` (2015 capture: no debug)."""
     key = keys.api_key_candidate(request, fields, current_app.config["SPAMGUARD_BASE_HOSTS"])
     if not key:
+        record_refusal("missing_key")
         return None, "", failure("invalid", EMPTY_KEY)
     site = site_for(key)
+    if site is None:
+        record_refusal("invalid_key")
     return (site, key, None) if site else (None, key, text("invalid"))
 
 
@@ -111,6 +117,7 @@ def missing_field(fields: MultiDict[str, str]) -> Response | None:
     """Check order after the key: blog, then user_ip; blank counts as missing."""
     for name, debug in (("blog", EMPTY_BLOG), ("user_ip", EMPTY_IP)):
         if not (fields.get(name) or "").strip():
+            record_refusal("missing_field")
             return failure(f"Missing required field: {name}.", debug)
     return None
 
@@ -155,8 +162,7 @@ def comment_check() -> Response:
         return refused(refusal)
     started = time.perf_counter()
     result = check_comment(get_session(), site, comment)
-    CHECK_SECONDS.observe(time.perf_counter() - started)
-    CHECKS.labels(result.verdict).inc()
+    record_check(result, site.id, time.perf_counter() - started, "akismet")
     quota.count_call(site, result, comment.is_test)
     headers = verdict_headers(result)
     callback = (fields.get("callback") or "").strip()
@@ -195,7 +201,6 @@ def report(label: str) -> Response:
     comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
     record_feedback(get_session(), site, comment, label, source="api",
                     reporter=fields.get("reporter") or "", guid=(fields.get("guid") or "").strip())
-    FEEDBACK.labels(label, "api").inc()
     return text(THANKS)
 
 

@@ -18,7 +18,7 @@ from spamguard import sites
 from spamguard.api import form, quota
 from spamguard.checking import check_comment, find_original, record_feedback
 from spamguard.comment import Comment
-from spamguard.metrics import CHECK_SECONDS, CHECKS, FEEDBACK
+from spamguard.metrics import record_check, record_refusal
 from spamguard.scoring.decision import DISCARD
 from spamguard.scoring.model import NoModelError
 from spamguard.storage import UNAVAILABLE, UNAVAILABLE_RETRY_AFTER, get_session
@@ -92,8 +92,7 @@ def check() -> Response:
         raise ApiError(429, "rate_limited", refusal.reason, {"Retry-After": str(refusal.retry_after)})
     started = time.perf_counter()
     result = check_comment(get_session(), site, comment)
-    CHECK_SECONDS.observe(time.perf_counter() - started)
-    CHECKS.labels(result.verdict).inc()
+    record_check(result, site.id, time.perf_counter() - started, "json")
     quota.count_call(site, result, comment.is_test)
     return jsonify(
         guid=result.guid, verdict=result.verdict, score=round(result.probability, 4), reasons=result.reasons,
@@ -131,13 +130,14 @@ def feedback() -> Response:
         comment = form.comment_from_fields(fields, max_chars)
     row = record_feedback(session, site, comment, label, source="api", reporter=fields.get("reporter") or "",
                           guid=guid, check=original)
-    FEEDBACK.labels(label, "api").inc()
     return jsonify(status="recorded", feedback_id=row.id, label=label,
                    matched_guid=row.check.guid if row.check_id and row.check else None)
 
 
 @bp.errorhandler(ApiError)
 def api_error(error: ApiError) -> Response:
+    if error.status != 429:  # over-limit refusals are counted where they are decided (quota)
+        record_refusal(error.code)
     return error_response(error.status, error.code, error.message, error.headers)
 
 

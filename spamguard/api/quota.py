@@ -37,6 +37,9 @@ def refusal_for(site: Site, monthly: bool = True) -> Refusal | None:
     result = current_app.extensions["spamguard.ratelimit"].check(site, monthly)
     if result.allowed:
         return None
+    from spamguard.metrics import record_refusal
+
+    record_refusal("monthly_limit" if result.reason == "monthly" else "rate_limit")
     if result.reason == "monthly":
         return Refusal("Usage limit exceeded", max(1, result.retry_after), result.alert_code,
                        "This key is over its monthly usage limit; calls are refused until it resets.")

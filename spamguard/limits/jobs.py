@@ -26,6 +26,11 @@ RETRAIN_TIMEOUT = 60 * 60  # a retrain that runs for an hour is stuck
 RETRAIN_JOB = "model_training.jobs.retrain"
 
 
+def queue_url(config) -> str:
+    """The job queue's Redis: SPAMGUARD_QUEUE_REDIS_URL, else REDIS_URL (RQ cannot use a Redis Cluster)."""
+    return config.get("SPAMGUARD_QUEUE_REDIS_URL") or config["REDIS_URL"]
+
+
 def queue_connection(url: str, timeout: float = 5.0) -> redis.Redis:
     """RQ needs bytes responses and longer timeouts than the request-path client."""
     return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
@@ -78,7 +83,12 @@ def worker(burst: bool) -> None:
 
     from .maintenance import Maintenance, build_services
 
-    config = settings.from_env()
+    from spamguard.health import WorkerHeartbeat
+
+    try:
+        config = settings.from_env()
+    except settings.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     configure_logging(config["SPAMGUARD_LOG_LEVEL"])
     services = build_services(config, storage.make_sessionmaker(config["DATABASE_URL"]))
     maintenance = Maintenance(services.usage, services.reputation, services.session_factory,
@@ -87,10 +97,37 @@ def worker(burst: bool) -> None:
     from spamguard.delivery.jobs import start_sweeper
 
     sweeper = start_sweeper(config["SPAMGUARD_DELIVERY_SWEEP_SECONDS"])
-    queue = JobQueue(config["REDIS_URL"], config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"],
+    queue = JobQueue(queue_url(config), config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"],
                      config["DATABASE_URL"])
+    # Seen by /readyz, /metrics and the admin page on every instance: "a worker is running".
+    heartbeat = WorkerHeartbeat(queue.connection, config["SPAMGUARD_REDIS_PREFIX"],
+                                config["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"])
+    heartbeat.start()
     try:
         Worker([queue.queue], connection=queue.connection).work(burst=burst, with_scheduler=False)
     finally:
         sweeper.stop()
+        heartbeat.stop()
         maintenance.stop()
+
+
+@click.command("worker-health")
+def worker_health() -> None:
+    """Exit 0 when a `spamguard worker` on this host beat recently (the worker's container healthcheck)."""
+    import socket
+
+    from spamguard import config as settings
+    from spamguard.health import WorkerHeartbeat
+
+    config = settings.from_env()
+    heartbeat = WorkerHeartbeat(queue_connection(queue_url(config), timeout=2.0), config["SPAMGUARD_REDIS_PREFIX"],
+                                config["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"])
+    try:
+        alive = heartbeat.alive()
+    except redis.RedisError as exc:
+        raise click.ClickException(f"cannot read worker heartbeats from Redis: {type(exc).__name__}") from None
+    host = socket.gethostname()
+    mine = {name: age for name, age in alive.items() if name.rsplit(":", 1)[0] == host}
+    if not mine:
+        raise click.ClickException(f"no worker on {host} beat in the last {heartbeat.max_age:g} s")
+    click.echo(f"worker alive on {host} (last beat {min(mine.values()):g} s ago)")

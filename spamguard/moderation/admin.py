@@ -25,10 +25,10 @@ def _registry() -> Registry:
 def _jobs():
     jobs = current_app.extensions.get("spamguard.jobs")
     if jobs is None:  # limits not initialised (should not happen in create_app)
-        from spamguard.limits.jobs import JobQueue
+        from spamguard.limits.jobs import JobQueue, queue_url
 
         c = current_app.config
-        jobs = JobQueue(c["REDIS_URL"], c["SPAMGUARD_REDIS_PREFIX"], c["SPAMGUARD_MODEL_DIR"], c["DATABASE_URL"])
+        jobs = JobQueue(queue_url(c), c["SPAMGUARD_REDIS_PREFIX"], c["SPAMGUARD_MODEL_DIR"], c["DATABASE_URL"])
     return jobs
 
 
@@ -78,7 +78,10 @@ def admin_models():
         jobs.append({"id": job_id, "at": row.created_at, "status": status.get("status"),
                      "error": status.get("error"), "from_db": (row.details or {}).get("from_db"),
                      "api_feedback": (row.details or {}).get("api_feedback")})
-    return render_template("moderation/admin_models.html", models=rows, history=history, jobs=jobs)
+    from spamguard.health import worker_status
+
+    worker = worker_status(current_app._get_current_object())
+    return render_template("moderation/admin_models.html", models=rows, history=history, jobs=jobs, worker=worker)
 
 
 @bp.post("/admin/models/promote")

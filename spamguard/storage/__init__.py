@@ -97,6 +97,32 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(cfg, revision)
 
 
+def schema_problem(url: str) -> str | None:
+    """None when the database at `url` is migrated to this code's head revision, else what to run.
+
+    Raises sqlalchemy's OperationalError when the database cannot be reached at all.
+    """
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    if not current:
+        return "the database has no SpamGuard tables yet: run `spamguard db upgrade`"
+    if current != heads:
+        return (f"the database is at revision {', '.join(sorted(current))}, this SpamGuard needs "
+                f"{', '.join(sorted(heads))}: run `spamguard db upgrade`")
+    return None
+
+
 def init_app(app: Flask) -> None:
     app.extensions["spamguard.db"] = make_sessionmaker(app.config["DATABASE_URL"], Timeouts.from_config(app.config))
     app.teardown_appcontext(_end_session)

@@ -134,7 +134,7 @@ def test_a_password_change_ends_every_session(ui, app):
     client = app.test_client()
     ui.login(client, "alice")
     assert client.get("/moderation").status_code == 200
-    result = CliRunner().invoke(cli, ["users", "set-password", "alice", "--password-stdin"],
+    result = CliRunner().invoke(cli, ["users", "passwd", "alice", "--password-stdin"],
                                 input="a brand new password\n", env={"DATABASE_URL": app.config["DATABASE_URL"]})
     assert result.exit_code == 0, result.output
     assert client.get("/moderation").status_code == 302
