@@ -73,7 +73,7 @@ def test_two_instances_share_verdicts_limits_queue_and_models(two_instances):
     assert backlog == [5, 5]
 
     # A model promoted in the shared registry is picked up by both hosts.
-    from model_training.registry import Registry
+    from spamguard.scoring.registry import Registry
 
     reg = Registry(registry)
     model, manifest = reg.load(reg.current_version())
