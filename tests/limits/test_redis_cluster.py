@@ -73,7 +73,8 @@ def test_limits_usage_and_reputation_on_redis_cluster(make_app, cluster_url, red
     state = app.extensions["spamguard.redis"]
     assert type(state.client).__name__ == "RedisCluster" and state.prefix.startswith("{")
     with app.app_context():
-        site, key = sites.create_site(storage.get_session(), "https://cluster.example")
+        site, key = sites.create_site(storage.get_session(), "https://cluster.example",
+                                       secret=app.config["SPAMGUARD_KEY_SECRET"])
         storage.get_session().get(Site, site.id).rate_limit = "4/day"
         storage.get_session().commit()
     client = app.test_client()

@@ -13,6 +13,8 @@ from live_server import LiveServer
 
 pytestmark = pytest.mark.slow
 
+SECRET = "live-key-secret"  # the key HMAC secret: the same for the CLI-side key and every server
+
 
 @pytest.fixture
 def live(tmp_path, model_dir, redis_url, redis_prefix):
@@ -21,10 +23,10 @@ def live(tmp_path, model_dir, redis_url, redis_prefix):
     database_url = f"sqlite:///{tmp_path / 'live.db'}"
     storage.upgrade(database_url)
     with storage.make_sessionmaker(database_url)() as session:
-        _site, key = sites.create_site(session, "https://blog.example")
+        _site, key = sites.create_site(session, "https://blog.example", secret=SECRET)
     env = {"DATABASE_URL": database_url, "SPAMGUARD_MODEL_DIR": str(model_dir), "REDIS_URL": redis_url,
            "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:", "SECRET_KEY": "live",
-           "SPAMGUARD_VAR_DIR": str(tmp_path)}
+           "SPAMGUARD_VAR_DIR": str(tmp_path), "SPAMGUARD_KEY_SECRET": SECRET}
     server = LiveServer(env, tmp_path).wait_ready()
     try:
         yield server, key

@@ -85,3 +85,16 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path, redis_url, redis
 
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_pyproject_declares_every_pinned_runtime_requirement():
+    """Fast companion of the wheel test: the lock (requirements.txt) and the package's ranges name the same set."""
+    import tomllib
+
+    def name(requirement: str) -> str:
+        return re.split(r"[\[<>=!~ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+    pinned = {name(line) for line in (ROOT / "requirements.txt").read_text().splitlines()
+              if line.strip() and not line.startswith(("#", "-"))}
+    declared = {name(dep) for dep in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    assert pinned == declared

@@ -12,6 +12,8 @@ from registry_helpers import clone_registry
 from live_server import LiveServer
 
 pytestmark = pytest.mark.slow
+
+SECRET = "live-key-secret"  # the key HMAC secret: the same for the CLI-side key and every server
 COMMENT = {"blog": "https://shared.example", "user_ip": "203.0.113.50", "comment_author": "Buyer",
            "comment_content": "cheap pills here http://pills.example/buy http://pills.example/now"}
 
@@ -32,13 +34,14 @@ def two_instances(tmp_path, pg_url, model_dir, redis_url, redis_prefix):
     storage.upgrade(pg_url)
     registry = clone_registry(model_dir, tmp_path / "shared-models")
     with storage.make_sessionmaker(pg_url)() as session:
-        site, key = sites.create_site(session, "https://shared.example")
+        site, key = sites.create_site(session, "https://shared.example", secret=SECRET)
         # A daily limit: no window boundary falls inside the test (a per-minute one could reset mid-way).
         session.get(Site, site.id).rate_limit = "5/day"
         session.commit()
     env = {"DATABASE_URL": pg_url, "REDIS_URL": redis_url, "SPAMGUARD_MODEL_DIR": str(registry),
            "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:", "SECRET_KEY": "shared-secret",
-           "SPAMGUARD_MODEL_RELOAD_SECONDS": "0.5", "SPAMGUARD_LOG_LEVEL": "WARNING"}
+           "SPAMGUARD_MODEL_RELOAD_SECONDS": "0.5", "SPAMGUARD_LOG_LEVEL": "WARNING",
+           "SPAMGUARD_KEY_SECRET": SECRET}
     servers = []
     try:
         for name in ("host-a", "host-b"):
