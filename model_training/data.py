@@ -10,6 +10,11 @@ Corpus quirks handled (see ``data/*/README.md``):
   one record per physical line, giving the 453 real records.
 * The YouTube DATE column leaks the label in Eminem and is never read.
 * SMS is read with ``csv.QUOTE_NONE`` (5,574 rows).
+* Stack Exchange (ham only): Markdown links, emphasis, code ticks and a leading ``@Name`` reply are
+  reduced to plain text so "Markdown ⇒ ham" cannot be learned; grouped by thread.
+* Instagram: ``comments-rated.csv`` only; texts that carry both labels are dropped.
+* Synthetic spam (spintax expansions of real comment-bot templates) is training-only: its source
+  ``synthetic`` never enters an evaluation set or the gate set.
 """
 from __future__ import annotations
 
@@ -29,6 +34,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 YOUTUBE_DIR = DATA_DIR / "youtube-spam-collection"
 SMS_FILE = DATA_DIR / "sms-spam-collection" / "SMSSpamCollection"
+STACKEXCHANGE_FILE = DATA_DIR / "stackexchange-comments" / "comments.tsv"
+INSTAGRAM_FILE = DATA_DIR / "instagram-scam-comments" / "comments-rated.csv"
+CONSTRUCTS_FILE = DATA_DIR / "wordpress-comment-blacklist" / "constructs.txt"
+# Corpora that are held out one at a time (leave-one-corpus-out); "synthetic" and "db" always train.
+EVAL_CORPORA = ("youtube", "sms", "stackexchange", "instagram")
 
 # The five videos (README table): permalink of the page each comment was left on.
 YOUTUBE_VIDEO_IDS = {"psy": "9bZkp7q19f0", "katyperry": "CevxZvSJLk8", "lmfao": "KQ6zr6kCPj8",
@@ -118,9 +128,88 @@ def load_sms(path: Path = SMS_FILE, dedupe: bool = True) -> list[Example]:
     return dedupe_examples(examples) if dedupe else examples
 
 
+# Markdown of Stack Exchange comments (all patterns bounded, no nested quantifiers).
+_MD_LINK_RE = re.compile(r"\[([^\[\]\n]{0,300})\]\(([^()\s]{1,500})\)")
+_MD_EMPH_RE = re.compile(r"\*\*|__|`|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)")
+_MENTION_RE = re.compile(r"^(?:@[\w.-]{1,40}[:,]?\s{1,3}){1,5}")
+
+
+def _plain_markdown(text: str) -> str:
+    text = _MD_LINK_RE.sub(lambda m: f"{m.group(1)} {m.group(2)}", text)
+    return _MENTION_RE.sub("", _MD_EMPH_RE.sub("", text))
+
+
+def load_stackexchange(path: Path = STACKEXCHANGE_FILE, dedupe: bool = True) -> list[Example]:
+    """Real discussion comments (ham); group ``stackexchange:<site>/<post>`` keeps threads together."""
+    examples = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_MINIMAL):
+            site = row["site"]
+            text = normalise_text(_plain_markdown(row["text"]))
+            comment = Comment(comment_content=text,
+                              permalink=f"https://{site}/questions/{row['post_id']}")
+            examples.append(Example(comment, 0, f"stackexchange:{site}/{row['post_id']}", "stackexchange"))
+    return dedupe_examples(examples) if dedupe else examples
+
+
+def load_instagram(path: Path = INSTAGRAM_FILE, dedupe: bool = True) -> list[Example]:
+    """Scam vs real Instagram comments (already lower-cased and punctuation-stripped upstream)."""
+    rows = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            rows.append((normalise_text(row["msg"]), int(row["scam"])))
+    labels: dict[str, set[int]] = {}
+    for text, label in rows:
+        labels.setdefault(text_key(text), set()).add(label)
+    examples = [Example(Comment(comment_content=text), label, "instagram", "instagram")
+                for text, label in rows if len(labels[text_key(text)]) == 1]
+    return dedupe_examples(examples) if dedupe else examples
+
+
+def _spintax_templates(raw: str) -> list[str]:
+    """Split constructs.txt at depth-0 ``|`` (newlines are the file's hard wrap, i.e. spaces)."""
+    raw = raw.replace("\n", " ").rstrip().rstrip("\\")
+    templates, depth, start = [], 0, 0
+    for i, ch in enumerate(raw):
+        depth += (ch == "{") - (ch == "}")
+        if ch == "|" and depth == 0:
+            templates.append(raw[start:i])
+            start = i + 1
+    templates.append(raw[start:])
+    return [" ".join(t.split()) for t in templates if t.strip()]
+
+
+def _expand(template: str, rng: Any) -> str:
+    """One random realisation of a spintax template (innermost groups first)."""
+    group = re.compile(r"\{([^{}]*)\}")
+    while True:
+        new = group.sub(lambda m: rng.choice(m.group(1).split("|")), template)
+        if new == template:
+            return " ".join(new.split())
+        template = new
+
+
+def load_synthetic(path: Path = CONSTRUCTS_FILE, per_template: int = 4, seed: int = 20261128) -> list[Example]:
+    """Synthetic blog-comment spam from real bot spintax: training only, grouped by template."""
+    import random
+
+    rng = random.Random(seed)
+    examples = []
+    for t_index, template in enumerate(_spintax_templates(path.read_text(encoding="utf-8"))):
+        texts = {_expand(template, rng) for _ in range(per_template)}
+        for text in sorted(texts):
+            examples.append(Example(Comment(comment_content=normalise_text(text)), 1,
+                                    f"synthetic:{t_index}", "synthetic"))
+    return dedupe_examples(examples)
+
+
 def load_corpora(dedupe: bool = True) -> list[Example]:
-    """YouTube + SMS, deduplicated on normalised text across both (first occurrence kept)."""
-    examples = load_youtube(dedupe=False) + load_sms(dedupe=False)
+    """Every bundled corpus, deduplicated on normalised text across all of them (first occurrence kept).
+
+    Synthetic spam comes last, so a realisation that equals a real comment is dropped, not the real one.
+    """
+    examples = (load_youtube(dedupe=False) + load_sms(dedupe=False) + load_stackexchange(dedupe=False)
+                + load_instagram(dedupe=False) + load_synthetic())
     return dedupe_examples(examples) if dedupe else examples
 
 
@@ -197,7 +286,7 @@ def gate_split(examples: list[Example], fraction: float = 0.2) -> tuple[list[Exa
     train, gate = [], []
     for ex in examples:
         h = int(hashlib.sha256(text_key(ex.text).encode("utf-8")).hexdigest()[:8], 16)
-        (gate if ex.source != "db" and h / 0xFFFFFFFF < fraction else train).append(ex)
+        (gate if ex.source in EVAL_CORPORA and h / 0xFFFFFFFF < fraction else train).append(ex)
     return train, gate
 
 
