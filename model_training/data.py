@@ -55,6 +55,8 @@ class Example:
     # Corpora and moderator decisions are trusted; API submit-spam/ham is not (it is capped and
     # down-weighted, and never used for calibration or thresholds).
     trusted: bool = True
+    # A checked comment nobody reported (load_site_ham): ham by silence, weighted like the site's reports.
+    implicit: bool = False
 
     @property
     def text(self) -> str:
@@ -266,6 +268,58 @@ def load_feedback(session: Any, cap_per_key: int) -> list[Example]:
                                 trusted=source == "moderator"))
     examples.reverse()  # oldest first, deterministic
     return examples
+
+
+def load_site_ham(session: Any, site_ids: Iterable[int], now: Any, window_days: float,
+                  cap_per_site: int) -> tuple[list[Example], list[Example]]:
+    """The reporting sites' own ordinary comments: (implicit negatives for training, recent ham for the gate).
+
+    A check answered ``ham`` that nobody reported (no feedback on it or on the same content, no
+    moderator "spam") is that site's ham *once it is older than* ``window_days`` (the site had the
+    time to report it).  Those train, as negatives from the same topic as the site's reports, so
+    a retrain learns what separates a campaign from its surroundings rather than the topic words.
+    Younger ones are the gate's "recent ham": a candidate that newly blocks them is refused.
+    Up to ``cap_per_site`` of each, newest first.
+    """
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from spamguard.storage.models import Check, Feedback
+
+    site_ids = sorted(set(site_ids))
+    if not site_ids:
+        return [], []
+    reported = {(site_id, h) for site_id, h in session.execute(
+        select(Check.site_id, Check.content_hash).join(Feedback, Feedback.check_id == Check.id)
+        .where(Check.site_id.in_(site_ids)))}
+    reported_ids = set(session.scalars(select(Feedback.check_id).where(Feedback.check_id.is_not(None),
+                                                                     Feedback.site_id.in_(site_ids))))
+    reported_text = {(site_id, text_key(Comment.from_json(dict(fields or {})).comment_content))
+                     for site_id, fields in session.execute(
+                         select(Feedback.site_id, Feedback.fields).where(Feedback.site_id.in_(site_ids)))}
+    cutoff = now - timedelta(days=window_days)
+    rows = session.execute(
+        select(Check.id, Check.site_id, Check.content_hash, Check.fields, Check.created_at)
+        .where(Check.site_id.in_(site_ids), Check.verdict == "ham", Check.is_test.is_(False),
+               Check.review_label.is_(None) | (Check.review_label == "ham"))
+        .order_by(Check.created_at.desc(), Check.id.desc())).all()
+    old: dict[int, list[Example]] = {}
+    recent: dict[int, list[Example]] = {}
+    seen: set[tuple[int, str]] = set()
+    for check_id, site_id, h, fields, created in rows:
+        comment = Comment.from_json(dict(fields or {}))
+        comment.comment_content = normalise_text(comment.comment_content)
+        key = text_key(comment.comment_content)
+        if (not key or check_id in reported_ids or (site_id, h) in reported or (site_id, key) in reported_text
+                or (site_id, key) in seen):
+            continue
+        seen.add((site_id, key))
+        created = created if created.tzinfo else created.replace(tzinfo=now.tzinfo)
+        bucket = old if created <= cutoff else recent
+        if len(bucket.setdefault(site_id, [])) < cap_per_site:
+            bucket[site_id].append(Example(comment, 0, f"site:{site_id}", "db", trusted=False, implicit=True))
+    return [e for v in old.values() for e in v], [e for v in recent.values() for e in v]
 
 
 def dataset_digest(examples: list[Example]) -> tuple[str, int]:

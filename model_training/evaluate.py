@@ -314,4 +314,12 @@ def evaluate_version(model_dir: str | Path, version: str | None = None) -> dict[
     probs = model.predict_proba([e.comment for e in gate])
     result = full_metrics([e.label for e in gate], probs, manifest["thresholds"]["spam"])
     result["seconds"] = time.perf_counter() - t
+    # Ham blocked per corpus at the shipped thresholds (these corpora were seen in training: in-domain).
+    sources = np.array([e.source for e in gate])
+    y = np.array([e.label for e in gate])
+    result["per_corpus_at_spam_threshold"] = {
+        c: {"ham_blocked": float(np.mean(probs[(sources == c) & (y == 0)] >= manifest["thresholds"]["spam"])),
+            "recall": (float(np.mean(probs[(sources == c) & (y == 1)] >= manifest["thresholds"]["spam"]))
+                       if np.any((sources == c) & (y == 1)) else None)}
+        for c in sorted(set(sources))}
     return {"version": version, "gate": result, "stored": manifest.get("metrics", {})}

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,14 +75,15 @@ def example_weights(examples: list[Example]) -> np.ndarray:
     counts = Counter(e.source for e in examples if e.source != "db")
     w = np.array([min(1.0, CORPUS_WEIGHT_CAP / counts[e.source]) if e.source != "db" else 1.0 for e in examples])
     corpus_weight = float(w[[e.source != "db" for e in examples]].sum()) if examples else 0.0
-    per_site: dict[str, int] = {}
+    # Reports and a site's implicit negatives (load_site_ham) have separate budgets of the same size.
+    per_site: dict[tuple[str, bool], int] = {}
     for e in examples:
         if e.source == "db" and not e.trusted:
-            per_site[e.group] = per_site.get(e.group, 0) + 1
+            per_site[e.group, e.implicit] = per_site.get((e.group, e.implicit), 0) + 1
     budget = SITE_WEIGHT_SHARE * max(corpus_weight, 1.0)
     for i, e in enumerate(examples):
         if e.source == "db" and not e.trusted:
-            w[i] = min(1.0, budget / per_site[e.group])
+            w[i] = min(1.0, budget / per_site[e.group, e.implicit])
     return w
 
 
@@ -245,7 +246,8 @@ def _gate_metrics(model: SpamModel, gate_set: list[Example], spam_threshold: flo
 
 def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_session: Any = None,
                        promote: bool = True, tolerance: float | None = None, cap_per_key: int | None = None,
-                       evaluate: bool | None = None, n_jobs: int = 2, progress: bool = True) -> dict[str, Any]:
+                       evaluate: bool | None = None, n_jobs: int = 2, progress: bool = True,
+                       now: datetime | None = None) -> dict[str, Any]:
     """Train on the corpora (+ DB feedback), evaluate, register, and promote through the gate.
 
     Returns the manifest (with ``promoted`` and ``gate_decision``).  ``quick``:
@@ -262,12 +264,16 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
     corpora = data_mod.load_corpora()
     train, gate_set = data_mod.gate_split(corpora)
     feedback: list[Example] = []
+    site_ham: list[Example] = []
     quarantined = 0
     if from_db_session is not None:
         held_out = data_mod.gate_keys(gate_set)
         feedback = [e for e in data_mod.load_feedback(from_db_session, cap_per_key)
                     if data_mod.text_key(e.text) not in held_out]
-        feedback, quarantined = screen_untrusted(train, feedback)
+        reporting = {int(e.group.split(":", 1)[1]) for e in feedback if e.label == 1}
+        implicit, site_ham = data_mod.load_site_ham(from_db_session, reporting, now or datetime.now(UTC),
+                                                    config["SPAMGUARD_IMPLICIT_HAM_DAYS"], cap_per_key)
+        feedback, quarantined = screen_untrusted(train, feedback + implicit)
         train = train + feedback
 
     if quick:
@@ -303,7 +309,6 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
         "libraries": _versions(), "params": result.params, "thresholds": result.thresholds,
         "metrics": _summary(metrics),
     }
-    from datetime import datetime
     manifest["created"] = datetime.now(UTC).isoformat()
     registry = Registry(model_dir)
     version = registry.register(result.model, manifest)
@@ -317,9 +322,15 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
         try:
             current_model, current_manifest = registry.load(current)
             current_metrics, _ = _gate_metrics(current_model, gate_set, current_manifest["thresholds"]["spam"])
+            stored = current_manifest.get("metrics", {}).get("loco_worst_recall_at_1pct_fpr")
+            if stored is not None:
+                current_metrics["loco_worst_recall_at_1pct_fpr"] = stored
         except Exception as exc:  # noqa: BLE001 - a broken current model must not block a good candidate
             log.warning("current model %s unusable for the gate (%s); treating as absent", current, exc)
     ok, why = gate(gate_result, current_metrics, tolerance)
+    site_ok, site_why = site_ham_gate(result, result.thresholds["spam"], site_ham, registry, current)
+    if not site_ok:
+        ok, why = False, (f"{why}; {site_why}" if not ok else site_why)
     promoted = False
     if promote and ok:
         registry.promote(version, reason=f"auto: {why}")
@@ -329,6 +340,29 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
     manifest = registry.update_manifest(version, gate_decision=decision)
     manifest["promoted"] = promoted
     return manifest
+
+
+def site_ham_gate(result: FitResult, spam_threshold: float, site_ham: list[Example], registry: Registry,
+                  current: str | None) -> tuple[bool, str]:
+    """Refuse a candidate that newly blocks the reporting sites' recent, unreported ham.
+
+    "Newly": at the candidate's spam threshold but not at the current model's (when there is
+    one).  More than 1 % of that ham (and at least 2 comments) newly blocked fails the gate.
+    """
+    if not site_ham:
+        return True, "no recent site ham"
+    comments = [e.comment for e in site_ham]
+    blocked = result.model.predict_proba(comments) >= spam_threshold
+    if current is not None:
+        try:
+            current_model, manifest = registry.load(current)
+            blocked &= current_model.predict_proba(comments) < manifest["thresholds"]["spam"]
+        except Exception as exc:  # noqa: BLE001 - as for the main gate
+            log.warning("current model %s unusable for the site-ham gate (%s)", current, exc)
+    n = int(blocked.sum())
+    if n >= 2 and n > 0.01 * len(site_ham):
+        return False, f"would newly block {n} of {len(site_ham)} recent unreported comments of the reporting sites"
+    return True, f"newly blocks {n} of {len(site_ham)} recent site ham"
 
 
 def _pick(m: dict[str, Any]) -> dict[str, Any]:
