@@ -40,10 +40,17 @@ log = logging.getLogger(__name__)
 RANDOM_STATE = 20261127
 # Regularisation: leave-one-corpus-out prefers strong regularisation (weights that transfer to
 # comments unlike the training corpora), and the dual liblinear solver is fast there.
-C_GRID = (1.0, 4.0)
-QUICK_C = 4.0
+C_GRID = (2.0, 8.0)
+QUICK_C = 8.0
 CORPUS_WEIGHT_CAP = 2000.0
-SITE_WEIGHT_SHARE = 0.02
+SITE_WEIGHT_SHARE = 0.10
+# One site label is worth up to this many corpus comments: 30 reports of a new campaign must be able to
+# outweigh thousands of corpus rows that never saw it (measured: weight 1 learned 0 % of a campaign).
+FEEDBACK_WEIGHT = 50.0
+# API *ham* reports keep the old, small influence (weight ≤ 1, 2 % per key): whitelisting spam by a
+# flood of submit-ham is the poisoning attack; spam reports are checked by the site's implicit
+# negatives and the site-ham gate instead.
+HAM_REPORT_SHARE = 0.02
 MIN_THRESHOLD_HAM = 100  # a held-out corpus needs this much ham to set a threshold
 
 
@@ -68,22 +75,29 @@ def example_weights(examples: list[Example]) -> np.ndarray:
     * Each corpus weighs in total at most ``CORPUS_WEIGHT_CAP`` examples, so the 9,000 Stack
       Exchange or 5,000 SMS messages do not drown the web-comment corpora (and no corpus's
       quirks dominate what the model learns).
-    * Each reporting key's *untrusted* (API) feedback weighs in total at most
-      ``SITE_WEIGHT_SHARE`` of the corpus weight, so even a full per-key quota of
-      coordinated false reports is outvoted by the corpora.  Moderator labels weigh 1.
+    * Per reporting key, its API spam reports weigh in total at most ``SITE_WEIGHT_SHARE`` of the
+      corpus weight, and its implicit negatives as much again (each row up to ``FEEDBACK_WEIGHT``):
+      enough for 30 reports to teach a new campaign, while the implicit negatives from the same
+      site keep the topic itself ham.  API *ham* reports weigh at most ``HAM_REPORT_SHARE`` in
+      total and 1 each, so a submit-ham flood cannot whitelist spam.  Moderator labels weigh
+      ``FEEDBACK_WEIGHT``.
     """
     counts = Counter(e.source for e in examples if e.source != "db")
-    w = np.array([min(1.0, CORPUS_WEIGHT_CAP / counts[e.source]) if e.source != "db" else 1.0 for e in examples])
+    w = np.array([min(1.0, CORPUS_WEIGHT_CAP / counts[e.source]) if e.source != "db" else FEEDBACK_WEIGHT
+                  for e in examples])
     corpus_weight = float(w[[e.source != "db" for e in examples]].sum()) if examples else 0.0
-    # Reports and a site's implicit negatives (load_site_ham) have separate budgets of the same size.
-    per_site: dict[tuple[str, bool], int] = {}
-    for e in examples:
-        if e.source == "db" and not e.trusted:
-            per_site[e.group, e.implicit] = per_site.get((e.group, e.implicit), 0) + 1
-    budget = SITE_WEIGHT_SHARE * max(corpus_weight, 1.0)
+    # Per site, spam reports, ham reports and implicit negatives (load_site_ham) have separate budgets.
+    def kind(e: Example) -> str:
+        return "implicit" if e.implicit else ("spam" if e.label else "ham")
+
+    per_site = Counter((e.group, kind(e)) for e in examples if e.source == "db" and not e.trusted)
     for i, e in enumerate(examples):
         if e.source == "db" and not e.trusted:
-            w[i] = min(1.0, budget / per_site[e.group, e.implicit])
+            n = per_site[e.group, kind(e)]
+            if kind(e) == "ham":
+                w[i] = min(1.0, HAM_REPORT_SHARE * max(corpus_weight, 1.0) / n)
+            else:
+                w[i] = min(FEEDBACK_WEIGHT, SITE_WEIGHT_SHARE * max(corpus_weight, 1.0) / n)
     return w
 
 
