@@ -226,7 +226,7 @@ def screen_untrusted(trusted_train: list[Example], feedback: list[Example]) -> t
     """Drop untrusted (API) reports that a referee trained on trusted data confidently contradicts.
 
     The referee is a quick model fitted on the corpora + moderator labels only.  An
-    API "ham" report of a comment the referee scores at or above its ``discard``
+    API "ham" report of a comment the referee scores at or above its ``spam``
     threshold (or a "spam" report of one it scores below 1 %) is quarantined: it
     stays in the database, where a moderator decision (trusted) can still teach
     the model.  Together with the per-key cap and weight budget this keeps one
@@ -237,8 +237,9 @@ def screen_untrusted(trusted_train: list[Example], feedback: list[Example]) -> t
         return feedback, 0
     referee = fit_quick(trusted_train + [e for e in feedback if e.trusted])
     probs = referee.model.predict_proba([e.comment for e in untrusted])
-    discard = referee.thresholds["discard"]
-    bad = {id(e) for e, p in zip(untrusted, probs) if (e.label == 0 and p >= discard) or (e.label == 1 and p < 0.01)}
+    # Worst-corpus thresholds: "spam" already blocks ≤ 1 % of the ham of a corpus the referee never saw.
+    spam = referee.thresholds["spam"]
+    bad = {id(e) for e, p in zip(untrusted, probs) if (e.label == 0 and p >= spam) or (e.label == 1 and p < 0.01)}
     kept = [e for e in feedback if id(e) not in bad]
     if bad:
         log.warning("quarantined %d API feedback reports contradicting the trusted referee", len(bad))

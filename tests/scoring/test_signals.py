@@ -34,7 +34,7 @@ def test_plugin_honeypot_without_field_name_is_a_honeypot_hit():
 
 def test_ak_js_default_missing_and_fast():
     assert request_signals(Comment(extra={"POST_ak_js": "137"})) == {"ak_js_default": 1.0}
-    assert request_signals(Comment(extra={"POST_comment": "hi"})) == {"ak_js_missing": 1.0}
+    assert request_signals(Comment(extra={"POST_comment": "hi"})) == {"ak_js_not_posted": 1.0}
     posted = datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC)
     rendered_ms = int(posted.timestamp() * 1000) - 1500
     fast = Comment(comment_date_gmt=posted, extra={"POST_ak_js": str(rendered_ms)})
