@@ -10,8 +10,8 @@ next to the text evidence: a single signal moves a comment one band at most, nev
 |---|---|---|---|
 | ``ak_js_default`` | ``POST_ak_js`` is an integer 0-250 | +1.5 | the plugin's JavaScript replaces its random default 0-250 with the page-render timestamp; bots that never ran the page post the default |
 | ``ak_js_not_posted`` | other ``POST_*`` fields but no ``POST_ak_js`` | +0.5 | the form was posted without the plugin's field (scripted POST) |
-| ``ak_js_fast`` | render-to-submit < 3 s (needs ``comment_date_gmt``) | +0.75 | humans do not read and type in 3 seconds |
-| ``nonce_failed`` | ``akismet_comment_nonce=failed`` | +1.0 | the form's nonce did not verify (replayed or forged POST) |
+| ``ak_js_fast`` | render-to-submit < 3 s (needs ``comment_date_gmt``) | +0.5 | humans do not read and type in 3 seconds (clock skew makes it noisy) |
+| ``nonce_failed`` | ``akismet_comment_nonce=failed`` | +0.4 | the form's nonce did not verify (replayed or forged POST); weak because page caches make real visitors fail it too |
 | ``nonce_passed`` | ``akismet_comment_nonce=passed`` | -0.25 | a real form render; weak, nonces are easy to fetch |
 | ``logged_in`` | ``user_role`` set, not administrator | -1.0 | a registered user of the site (administrators are always ham, §3) |
 | ``no_accept_language`` | ``HTTP_*`` headers sent without ``HTTP_ACCEPT_LANGUAGE`` | +0.5 | every browser sends it; HTTP libraries do not |
@@ -28,7 +28,7 @@ from spamguard.comment import Comment
 
 MIN_SUPPORT = 30
 PRIORS: dict[str, float] = {
-    "ak_js_default": 1.5, "ak_js_not_posted": 0.5, "ak_js_fast": 0.75, "nonce_failed": 1.0, "nonce_passed": -0.25,
+    "ak_js_default": 1.5, "ak_js_not_posted": 0.5, "ak_js_fast": 0.5, "nonce_failed": 0.4, "nonce_passed": -0.25,
     "logged_in": -1.0, "no_accept_language": 0.5, "ua_bot": 0.75, "honeypot_filled": 3.0,
 }
 NAMES = tuple(k for k in PRIORS if k not in ("ua_bot", "honeypot_filled"))
