@@ -1,8 +1,8 @@
-"""Evaluation: metrics, leave-one-video-out, cross-corpus, baseline, report and plots.
+"""Evaluation: metrics, nested leave-one-corpus-out, leave-one-video-out, baselines, report and plots.
 
-Honesty rules: data is deduplicated before any split; splits are grouped;
-hyper-parameters, calibration and thresholds come from *inner* grouped CV on
-the training part only; the held-out fold is scored once.
+Honesty rules: data is deduplicated before any split; splits are by corpus (or video);
+calibration and thresholds for a held-out corpus come from an *inner* leave-one-corpus-out
+over the other corpora only; the held-out corpus is scored once.
 """
 from __future__ import annotations
 

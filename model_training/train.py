@@ -1,8 +1,8 @@
-"""Training: grouped-CV model selection, Platt calibration, thresholds, registration, promotion gate.
+"""Training: leave-one-corpus-out model selection, Platt calibration, worst-corpus thresholds, gate.
 
 Model = ``Pipeline([("features", make_features()), ("clf", LogisticRegression(class_weight="balanced"))])``.
-Calibration: a 1-D logistic (Platt) fit on grouped out-of-fold decision values;
-thresholds from the same out-of-fold probabilities (see ``evaluate.thresholds_from_validation``).
+Calibration: a 1-D logistic (Platt) fit on the held-out decision values of every corpus;
+each threshold is the highest any held-out corpus needs (``worst_corpus_thresholds``).
 """
 from __future__ import annotations
 
