@@ -29,7 +29,7 @@ def model(ctx: click.Context, model_dir: Path | None) -> None:
 
 
 @model.command()
-@click.option("--quick", is_flag=True, help="Fixed hyper-parameters, no LOVO/cross-corpus evaluation (seconds).")
+@click.option("--quick", is_flag=True, help="Fixed C; leave-one-corpus-out thresholds only, no nested/baseline/LOVO report.")
 @click.option("--from-db", is_flag=True, help="Add labelled feedback from DATABASE_URL (capped per key).")
 @click.option("--no-promote", is_flag=True, help="Register the candidate but never promote it.")
 @click.option("--jobs", default=2, show_default=True, help="Parallel processes for CV / evaluation.")
@@ -58,11 +58,18 @@ def train(ctx: click.Context, quick: bool, from_db: bool, no_promote: bool, jobs
     click.echo(f"  training examples: {manifest['training_data']['n_examples']} "
                f"(feedback {manifest['training_data']['n_feedback']}), {m['train_seconds']:.1f}s")
     click.echo(f"  gate set: AUC {m['gate']['roc_auc']:.4f}, recall@1%FPR {m['gate']['recall_at_1pct_fpr']:.4f}")
+    click.echo(f"  leave-one-corpus-out, worst held-out recall@1%FPR: {m['loco_worst_recall_at_1pct_fpr']:.4f}")
+    for corpus, c in m["loco"].items():
+        nested = m.get("loco_nested", {}).get(corpus, {})
+        base = m.get("loco_baseline", {}).get(corpus, {})
+        auc = f"AUC {c['roc_auc']:.4f}, recall@1%FPR {c['recall_at_1pct_fpr']:.4f}, " if c.get("roc_auc") else ""
+        click.echo(f"    {corpus}: {auc}ham blocked {c['ham_blocked_at_spam_threshold']:.4f}"
+                   + (f" (nested {nested['ham_blocked_at_spam_threshold']:.4f})" if nested else "")
+                   + (f"; baseline AUC {base['roc_auc']:.4f}" if base.get("roc_auc") else ""))
     if "lovo_pooled" in m:
-        click.echo(f"  leave-one-video-out: AUC {m['lovo_pooled']['roc_auc']:.4f} pooled / "
-                   f"{m['lovo_mean_per_video']['roc_auc']:.4f} mean; recall@1%FPR "
-                   f"{m['lovo_pooled']['recall_at_1pct_fpr']:.4f} pooled / "
-                   f"{m['lovo_mean_per_video']['recall_at_1pct_fpr']:.4f} mean")
+        click.echo(f"  leave-one-video-out (YouTube, pooled): AUC {m['lovo_pooled']['roc_auc']:.4f}, recall@1%FPR "
+                   f"{m['lovo_pooled']['recall_at_1pct_fpr']:.4f} (baseline {m['lovo_pooled_baseline']['roc_auc']:.4f} / "
+                   f"{m['lovo_pooled_baseline']['recall_at_1pct_fpr']:.4f})")
     click.echo(f"  thresholds: {json.dumps(manifest['thresholds'])}")
     gate = manifest["gate_decision"]
     state = "promoted" if manifest["promoted"] else ("NOT promoted (--no-promote)" if gate["passed"] else "NOT promoted")

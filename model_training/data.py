@@ -10,6 +10,11 @@ Corpus quirks handled (see ``data/*/README.md``):
   one record per physical line, giving the 453 real records.
 * The YouTube DATE column leaks the label in Eminem and is never read.
 * SMS is read with ``csv.QUOTE_NONE`` (5,574 rows).
+* Stack Exchange (ham only): Markdown links, emphasis, code ticks and a leading ``@Name`` reply are
+  reduced to plain text so "Markdown ⇒ ham" cannot be learned; grouped by thread.
+* Instagram: ``comments-rated.csv`` only; texts that carry both labels are dropped.
+* Synthetic spam (spintax expansions of real comment-bot templates) is training-only: its source
+  ``synthetic`` never enters an evaluation set or the gate set.
 """
 from __future__ import annotations
 
@@ -44,6 +49,11 @@ def _data_dir() -> Path:
 DATA_DIR = _data_dir()
 YOUTUBE_DIR = DATA_DIR / "youtube-spam-collection"
 SMS_FILE = DATA_DIR / "sms-spam-collection" / "SMSSpamCollection"
+STACKEXCHANGE_FILE = DATA_DIR / "stackexchange-comments" / "comments.tsv"
+INSTAGRAM_FILE = DATA_DIR / "instagram-scam-comments" / "comments-rated.csv"
+CONSTRUCTS_FILE = DATA_DIR / "wordpress-comment-blacklist" / "constructs.txt"
+# Corpora that are held out one at a time (leave-one-corpus-out); "synthetic" and "db" always train.
+EVAL_CORPORA = ("youtube", "sms", "stackexchange", "instagram")
 
 # The five videos (README table): permalink of the page each comment was left on.
 YOUTUBE_VIDEO_IDS = {"psy": "9bZkp7q19f0", "katyperry": "CevxZvSJLk8", "lmfao": "KQ6zr6kCPj8",
@@ -62,6 +72,8 @@ class Example:
     # Corpora and moderator decisions are trusted; API submit-spam/ham is not (it is capped and
     # down-weighted, and never used for calibration or thresholds).
     trusted: bool = True
+    # A checked comment nobody reported (load_site_ham): ham by silence, weighted like the site's reports.
+    implicit: bool = False
 
     @property
     def text(self) -> str:
@@ -136,9 +148,88 @@ def load_sms(path: Path = SMS_FILE, dedupe: bool = True) -> list[Example]:
     return dedupe_examples(examples) if dedupe else examples
 
 
+# Markdown of Stack Exchange comments (all patterns bounded, no nested quantifiers).
+_MD_LINK_RE = re.compile(r"\[([^\[\]\n]{0,300})\]\(([^()\s]{1,500})\)")
+_MD_EMPH_RE = re.compile(r"\*\*|__|`|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)")
+_MENTION_RE = re.compile(r"^(?:@[\w.-]{1,40}[:,]?\s{1,3}){1,5}")
+
+
+def _plain_markdown(text: str) -> str:
+    text = _MD_LINK_RE.sub(lambda m: f"{m.group(1)} {m.group(2)}", text)
+    return _MENTION_RE.sub("", _MD_EMPH_RE.sub("", text))
+
+
+def load_stackexchange(path: Path = STACKEXCHANGE_FILE, dedupe: bool = True) -> list[Example]:
+    """Real discussion comments (ham); group ``stackexchange:<site>/<post>`` keeps threads together."""
+    examples = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_MINIMAL):
+            site = row["site"]
+            text = normalise_text(_plain_markdown(row["text"]))
+            comment = Comment(comment_content=text,
+                              permalink=f"https://{site}/questions/{row['post_id']}")
+            examples.append(Example(comment, 0, f"stackexchange:{site}/{row['post_id']}", "stackexchange"))
+    return dedupe_examples(examples) if dedupe else examples
+
+
+def load_instagram(path: Path = INSTAGRAM_FILE, dedupe: bool = True) -> list[Example]:
+    """Scam vs real Instagram comments (already lower-cased and punctuation-stripped upstream)."""
+    rows = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            rows.append((normalise_text(row["msg"]), int(row["scam"])))
+    labels: dict[str, set[int]] = {}
+    for text, label in rows:
+        labels.setdefault(text_key(text), set()).add(label)
+    examples = [Example(Comment(comment_content=text), label, "instagram", "instagram")
+                for text, label in rows if len(labels[text_key(text)]) == 1]
+    return dedupe_examples(examples) if dedupe else examples
+
+
+def _spintax_templates(raw: str) -> list[str]:
+    """Split constructs.txt at depth-0 ``|`` (newlines are the file's hard wrap, i.e. spaces)."""
+    raw = raw.replace("\n", " ").rstrip().rstrip("\\")
+    templates, depth, start = [], 0, 0
+    for i, ch in enumerate(raw):
+        depth += (ch == "{") - (ch == "}")
+        if ch == "|" and depth == 0:
+            templates.append(raw[start:i])
+            start = i + 1
+    templates.append(raw[start:])
+    return [" ".join(t.split()) for t in templates if t.strip()]
+
+
+def _expand(template: str, rng: Any) -> str:
+    """One random realisation of a spintax template (innermost groups first)."""
+    group = re.compile(r"\{([^{}]*)\}")
+    while True:
+        new = group.sub(lambda m: rng.choice(m.group(1).split("|")), template)
+        if new == template:
+            return " ".join(new.split())
+        template = new
+
+
+def load_synthetic(path: Path = CONSTRUCTS_FILE, per_template: int = 4, seed: int = 20261128) -> list[Example]:
+    """Synthetic blog-comment spam from real bot spintax: training only, grouped by template."""
+    import random
+
+    rng = random.Random(seed)
+    examples = []
+    for t_index, template in enumerate(_spintax_templates(path.read_text(encoding="utf-8"))):
+        texts = {_expand(template, rng) for _ in range(per_template)}
+        for text in sorted(texts):
+            examples.append(Example(Comment(comment_content=normalise_text(text)), 1,
+                                    f"synthetic:{t_index}", "synthetic"))
+    return dedupe_examples(examples)
+
+
 def load_corpora(dedupe: bool = True) -> list[Example]:
-    """YouTube + SMS, deduplicated on normalised text across both (first occurrence kept)."""
-    examples = load_youtube(dedupe=False) + load_sms(dedupe=False)
+    """Every bundled corpus, deduplicated on normalised text across all of them (first occurrence kept).
+
+    Synthetic spam comes last, so a realisation that equals a real comment is dropped, not the real one.
+    """
+    examples = (load_youtube(dedupe=False) + load_sms(dedupe=False) + load_stackexchange(dedupe=False)
+                + load_instagram(dedupe=False) + load_synthetic())
     return dedupe_examples(examples) if dedupe else examples
 
 
@@ -197,6 +288,58 @@ def load_feedback(session: Any, cap_per_key: int) -> list[Example]:
     return examples
 
 
+def load_site_ham(session: Any, site_ids: Iterable[int], now: Any, window_days: float,
+                  cap_per_site: int) -> tuple[list[Example], list[Example]]:
+    """The reporting sites' own ordinary comments: (implicit negatives for training, recent ham for the gate).
+
+    A check answered ``ham`` that nobody reported (no feedback on it or on the same content, no
+    moderator "spam") is that site's ham *once it is older than* ``window_days`` (the site had the
+    time to report it).  Those train, as negatives from the same topic as the site's reports, so
+    a retrain learns what separates a campaign from its surroundings rather than the topic words.
+    Younger ones are the gate's "recent ham": a candidate that newly blocks them is refused.
+    Up to ``cap_per_site`` of each, newest first.
+    """
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from spamguard.storage.models import Check, Feedback
+
+    site_ids = sorted(set(site_ids))
+    if not site_ids:
+        return [], []
+    reported = {(site_id, h) for site_id, h in session.execute(
+        select(Check.site_id, Check.content_hash).join(Feedback, Feedback.check_id == Check.id)
+        .where(Check.site_id.in_(site_ids)))}
+    reported_ids = set(session.scalars(select(Feedback.check_id).where(Feedback.check_id.is_not(None),
+                                                                     Feedback.site_id.in_(site_ids))))
+    reported_text = {(site_id, text_key(Comment.from_json(dict(fields or {})).comment_content))
+                     for site_id, fields in session.execute(
+                         select(Feedback.site_id, Feedback.fields).where(Feedback.site_id.in_(site_ids)))}
+    cutoff = now - timedelta(days=window_days)
+    rows = session.execute(
+        select(Check.id, Check.site_id, Check.content_hash, Check.fields, Check.created_at)
+        .where(Check.site_id.in_(site_ids), Check.verdict == "ham", Check.is_test.is_(False),
+               Check.review_label.is_(None) | (Check.review_label == "ham"))
+        .order_by(Check.created_at.desc(), Check.id.desc())).all()
+    old: dict[int, list[Example]] = {}
+    recent: dict[int, list[Example]] = {}
+    seen: set[tuple[int, str]] = set()
+    for check_id, site_id, h, fields, created in rows:
+        comment = Comment.from_json(dict(fields or {}))
+        comment.comment_content = normalise_text(comment.comment_content)
+        key = text_key(comment.comment_content)
+        if (not key or check_id in reported_ids or (site_id, h) in reported or (site_id, key) in reported_text
+                or (site_id, key) in seen):
+            continue
+        seen.add((site_id, key))
+        created = created if created.tzinfo else created.replace(tzinfo=now.tzinfo)
+        bucket = old if created <= cutoff else recent
+        if len(bucket.setdefault(site_id, [])) < cap_per_site:
+            bucket[site_id].append(Example(comment, 0, f"site:{site_id}", "db", trusted=False, implicit=True))
+    return [e for v in old.values() for e in v], [e for v in recent.values() for e in v]
+
+
 def dataset_digest(examples: list[Example]) -> tuple[str, int]:
     """sha256 and byte size of a canonical serialisation of (group, label, text)."""
     buf = io.StringIO()
@@ -215,7 +358,7 @@ def gate_split(examples: list[Example], fraction: float = 0.2) -> tuple[list[Exa
     train, gate = [], []
     for ex in examples:
         h = int(hashlib.sha256(text_key(ex.text).encode("utf-8")).hexdigest()[:8], 16)
-        (gate if ex.source != "db" and h / 0xFFFFFFFF < fraction else train).append(ex)
+        (gate if ex.source in EVAL_CORPORA and h / 0xFFFFFFFF < fraction else train).append(ex)
     return train, gate
 
 

@@ -77,7 +77,14 @@ def _masked_text(text: str, pieces: set[str], domains: set[str]) -> tuple[str, i
     return " ".join("".join(out).split()), masked
 
 
-def mask_unsupported(trusted: list[Example], feedback: list[Example], min_sites: int = 3) -> tuple[list[Example], int]:
+# Support from two sites is enough to train on: the rule is that ONE key's unconfirmed reports never
+# reach the model (issue: a trigger word planted by one key), while a campaign reported by two sites
+# must be learnable. Reputation, which moves live verdicts, asks for more (SPAMGUARD_REPUTATION_MIN_SITES).
+MIN_REPORTING_SITES = 2
+
+
+def mask_unsupported(trusted: list[Example], feedback: list[Example],
+                     min_sites: int = MIN_REPORTING_SITES) -> tuple[list[Example], int]:
     """Mask, in untrusted feedback, every feature no trusted example or ``min_sites`` sites support.
 
     Returns (feedback with masked copies of the untrusted examples, number of features masked).

@@ -1,38 +1,39 @@
-"""Training: grouped-CV model selection, Platt calibration, thresholds, registration, promotion gate.
+"""Training: leave-one-corpus-out model selection, Platt calibration, worst-corpus thresholds, gate.
 
 Model = ``Pipeline([("features", make_features()), ("clf", LogisticRegression(class_weight="balanced"))])``.
-Calibration: a 1-D logistic (Platt) fit on grouped out-of-fold decision values;
-thresholds from the same out-of-fold probabilities (see ``evaluate.thresholds_from_validation``).
+Calibration: a 1-D logistic (Platt) fit on the held-out decision values of every corpus;
+each threshold is the highest any held-out corpus needs (``worst_corpus_thresholds``).
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import platform
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 
 from model_training import data as data_mod
 from model_training.data import Example
 from model_training.evaluate import (
     full_metrics,
-    lovo_and_cross_corpus,
+    out_of_domain_evaluation,
     ranking_metrics,
+    threshold_metrics,
     thresholds_from_validation,
     write_report,
 )
 from model_training.feedback_trust import mask_unsupported
 from model_training.gate_checks import trigger_check
 from model_training.registry import gate
+from spamguard.scoring import signals
 from spamguard.scoring.features import make_features
 from spamguard.scoring.model import SpamModel
 from spamguard.scoring.registry import Registry
@@ -40,9 +41,20 @@ from spamguard.scoring.registry import Registry
 log = logging.getLogger(__name__)
 
 RANDOM_STATE = 20261127
-C_GRID = (4.0, 16.0, 64.0)
-QUICK_C = 16.0
-SMS_BUCKETS = 5
+# Regularisation: leave-one-corpus-out prefers strong regularisation (weights that transfer to
+# comments unlike the training corpora), and the dual liblinear solver is fast there.
+C_GRID = (2.0, 8.0)
+QUICK_C = 8.0
+CORPUS_WEIGHT_CAP = 2000.0
+SITE_WEIGHT_SHARE = 0.10
+# One site label is worth up to this many corpus comments: 30 reports of a new campaign must be able to
+# outweigh thousands of corpus rows that never saw it (measured: weight 1 learned 0 % of a campaign).
+FEEDBACK_WEIGHT = 50.0
+# API *ham* reports keep the old, small influence (weight ≤ 1, 2 % per key): whitelisting spam by a
+# flood of submit-ham is the poisoning attack; spam reports are checked by the site's implicit
+# negatives and the site-ham gate instead.
+HAM_REPORT_SHARE = 0.02
+MIN_THRESHOLD_HAM = 100  # a held-out corpus needs this much ham to set a threshold
 
 
 @dataclass
@@ -53,50 +65,52 @@ class FitResult:
     oof_y: np.ndarray
     oof_p: np.ndarray
     cv: dict[str, Any] = field(default_factory=dict)
-
-
-def cv_group(example: Example) -> str:
-    """Group used for CV folds: the video / site; the SMS corpus (no natural groups) in hash buckets."""
-    if example.group == "sms":
-        h = int(hashlib.sha256(data_mod.text_key(example.text).encode()).hexdigest()[:8], 16)
-        return f"sms:{h % SMS_BUCKETS}"
-    return example.group
-
-
-SITE_WEIGHT_SHARE = 0.02
+    # Leave-one-corpus-out: per held-out corpus metrics, plus what evaluation reuses.
+    loco: dict[str, Any] = field(default_factory=dict)
+    matrix: Any = None
+    weights: np.ndarray | None = None
+    oof_decision: np.ndarray | None = None
 
 
 def example_weights(examples: list[Example]) -> np.ndarray:
     """Sample weights.
 
-    * The SMS corpus (out-of-domain, 3x larger) gets the same total weight as
-      YouTube; without this SMS ham dominates and the model learns "digits/links =
-      spam" from text messages, which hurts web comments.
-    * Each reporting key's *untrusted* (API) feedback weighs in total at most
-      ``SITE_WEIGHT_SHARE`` of the corpus weight, so even a full per-key quota of
-      coordinated false reports is outvoted by the corpora.  Moderator labels weigh 1.
+    * Each corpus weighs in total at most ``CORPUS_WEIGHT_CAP`` examples, so the 9,000 Stack
+      Exchange or 5,000 SMS messages do not drown the web-comment corpora (and no corpus's
+      quirks dominate what the model learns).
+    * Per reporting key, its API spam reports weigh in total at most ``SITE_WEIGHT_SHARE`` of the
+      corpus weight, and its implicit negatives as much again (each row up to ``FEEDBACK_WEIGHT``):
+      enough for 30 reports to teach a new campaign, while the implicit negatives from the same
+      site keep the topic itself ham.  API *ham* reports weigh at most ``HAM_REPORT_SHARE`` in
+      total and 1 each, so a submit-ham flood cannot whitelist spam.  Moderator labels weigh
+      ``FEEDBACK_WEIGHT``.
     """
-    n_yt = sum(e.source == "youtube" for e in examples)
-    n_sms = sum(e.source == "sms" for e in examples)
-    sms_weight = min(1.0, n_yt / n_sms) if n_sms and n_yt else 1.0
-    w = np.array([sms_weight if e.source == "sms" else 1.0 for e in examples])
+    counts = Counter(e.source for e in examples if e.source != "db")
+    w = np.array([min(1.0, CORPUS_WEIGHT_CAP / counts[e.source]) if e.source != "db" else FEEDBACK_WEIGHT
+                  for e in examples])
     corpus_weight = float(w[[e.source != "db" for e in examples]].sum()) if examples else 0.0
-    per_site: dict[str, int] = {}
-    for e in examples:
-        if e.source == "db" and not e.trusted:
-            per_site[e.group] = per_site.get(e.group, 0) + 1
-    budget = SITE_WEIGHT_SHARE * max(corpus_weight, 1.0)
+    # Per site, spam reports, ham reports and implicit negatives (load_site_ham) have separate budgets.
+    def kind(e: Example) -> str:
+        return "implicit" if e.implicit else ("spam" if e.label else "ham")
+
+    per_site = Counter((e.group, kind(e)) for e in examples if e.source == "db" and not e.trusted)
     for i, e in enumerate(examples):
         if e.source == "db" and not e.trusted:
-            w[i] = min(1.0, budget / per_site[e.group])
+            n = per_site[e.group, kind(e)]
+            if kind(e) == "ham":
+                w[i] = min(1.0, HAM_REPORT_SHARE * max(corpus_weight, 1.0) / n)
+            else:
+                w[i] = min(FEEDBACK_WEIGHT, SITE_WEIGHT_SHARE * max(corpus_weight, 1.0) / n)
     return w
 
 
+def make_classifier(C: float) -> LogisticRegression:
+    return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", dual=True, max_iter=1000,
+                              random_state=RANDOM_STATE)
+
+
 def build_pipeline(C: float = QUICK_C, **feature_params: Any) -> Pipeline:
-    return Pipeline([
-        ("features", make_features(**feature_params)),
-        ("clf", LogisticRegression(C=C, class_weight="balanced", solver="liblinear", random_state=RANDOM_STATE)),
-    ])
+    return Pipeline([("features", make_features(**feature_params)), ("clf", make_classifier(C))])
 
 
 def _platt(decisions: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -104,77 +118,118 @@ def _platt(decisions: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
-def _fold_decisions(X: list, y: np.ndarray, w: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray,
-                    grid: Sequence[float]) -> dict[float, np.ndarray]:
-    """Fit the features once on the training fold, then one classifier per C."""
-    features = make_features()
-    Xtr = features.fit_transform([X[i] for i in train_idx])
-    Xte = features.transform([X[i] for i in test_idx])
-    out = {}
-    for C in grid:
-        clf = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", random_state=RANDOM_STATE)
-        out[C] = clf.fit(Xtr, y[train_idx], sample_weight=w[train_idx]).decision_function(Xte)
-    return out
+def loco_folds(examples: list[Example]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(held-out corpus, train rows, test rows): every evaluation corpus once; synthetic and DB rows always train."""
+    sources = np.array([e.source for e in examples])
+    return [(c, np.flatnonzero(sources != c), np.flatnonzero(sources == c))
+            for c in data_mod.EVAL_CORPORA if (sources == c).any()]
 
 
-MIN_THRESHOLD_HAM = 100  # comment ham needed before thresholds ignore the SMS corpus
+def fit_decisions(X: Any, y: np.ndarray, w: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray,
+                  grid: Sequence[float]) -> dict[float, np.ndarray]:
+    """One classifier per C on the training rows; decision values on the test rows."""
+    return {C: make_classifier(C).fit(X[train_idx], y[train_idx], sample_weight=w[train_idx])
+            .decision_function(X[test_idx]) for C in grid}
 
 
-def fit_with_cv(examples: list[Example], grid: Sequence[float] = C_GRID, n_splits: int = 5,
-                n_jobs: int = 1, progress: bool = False) -> FitResult:
-    """Choose C by grouped CV, Platt-calibrate and set thresholds on the out-of-fold values, refit on all."""
-    X = [e.comment for e in examples]
+def parallel_decisions(X: Any, y: np.ndarray, w: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]],
+                       grid: Sequence[float], n_jobs: int) -> list[dict[float, np.ndarray]]:
+    if n_jobs == 1 or len(splits) < 2:
+        return [fit_decisions(X, y, w, tr, te, grid) for tr, te in splits]
+    from joblib import Parallel, delayed
+    return Parallel(n_jobs=n_jobs)(delayed(fit_decisions)(X, y, w, tr, te, grid) for tr, te in splits)
+
+
+def worst_corpus_thresholds(y: np.ndarray, probs: np.ndarray, corpus: np.ndarray) -> dict[str, float]:
+    """Each threshold is the highest any held-out corpus needs: the promised FPR holds on the worst one."""
+    per = [thresholds_from_validation(y[corpus == c], probs[corpus == c]) for c in np.unique(corpus)
+           if np.sum(y[corpus == c] == 0) >= MIN_THRESHOLD_HAM]
+    if not per:
+        return thresholds_from_validation(y, probs)
+    th = {k: max(t[k] for t in per) for k in ("unsure", "spam", "discard")}
+    th["spam"] = max(th["spam"], th["unsure"])
+    th["discard"] = max(th["discard"], th["spam"])
+    return th
+
+
+def fit_loco(examples: list[Example], grid: Sequence[float] = C_GRID, n_jobs: int = 1,
+             progress: bool = False) -> FitResult:
+    """Fit the features once, choose C by leave-one-corpus-out, calibrate and set thresholds on it, refit.
+
+    The TF-IDF vocabularies and idf are fitted once on every example (no labels are used); a
+    column that only the held-out corpus has gets no weight from the training rows, so this
+    shortcut does not leak labels.  C maximises the *worst* held-out corpus's recall at 1 % FPR.
+    """
+    comments = [e.comment for e in examples]
     y = np.array([e.label for e in examples])
-    groups = np.array([cv_group(e) for e in examples])
     w = example_weights(examples)
-    n_splits = min(n_splits, len(set(groups)))
-    splits = list(GroupKFold(n_splits=n_splits).split(X, y, groups))
-    if n_jobs != 1:
-        from joblib import Parallel, delayed
-        folds = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_fold_decisions)(X, y, w, tr, te, grid) for tr, te in splits)
-    else:
-        folds = (_fold_decisions(X, y, w, tr, te, grid) for tr, te in splits)
+    features = make_features()
+    X = features.fit_transform(comments).tocsr()
+    folds = loco_folds(examples)
     if progress:
-        from tqdm import tqdm
-        folds = tqdm(folds, total=len(splits), desc=f"grouped CV (C in {list(grid)})", unit="fold")
-    folds = list(folds)
-    oof = {C: np.zeros(len(y)) for C in grid}
-    for (_tr, te), fold in zip(splits, folds):
-        for C in grid:
-            oof[C][te] = fold[C]
-    # Per-fold scales differ a little; pooled metrics are what the thresholds will face.
-    trusted = np.array([e.trusted for e in examples])
-    scores = {C: ranking_metrics(y[trusted], oof[C][trusted]) for C in grid}
-    best = max(grid, key=lambda C: (scores[C].get("recall_at_1pct_fpr", 0) + scores[C].get("roc_auc", 0), -C))
-    # Calibration and thresholds from trusted labels only (corpora + moderator decisions).
-    a, b = _platt(oof[best][trusted], y[trusted])
-    oof_p = 1.0 / (1.0 + np.exp(-(a * oof[best] + b)))
-    # Thresholds face web comments, not SMS: SMS ham scores far lower than comment ham, so
-    # letting it set "1 % of ham" would block several times that share of real comments.
-    on_domain = trusted & np.array([e.source != "sms" for e in examples])
-    basis = on_domain if np.sum(y[on_domain] == 0) >= MIN_THRESHOLD_HAM else trusted
-    thresholds = thresholds_from_validation(y[basis], oof_p[basis])
-    pipeline = build_pipeline(C=best).fit(X, y, clf__sample_weight=w)
-    model = SpamModel(pipeline, (a, b), {"C": best})
-    cv = {"n_splits": n_splits, "grid": {str(C): scores[C] for C in grid}, "chosen_C": best}
-    return FitResult(model, thresholds, {"C": best}, y[trusted], oof_p[trusted], cv)
+        log.info("leave-one-corpus-out: %d folds x C in %s", len(folds), list(grid))
+    results = parallel_decisions(X, y, w, [(tr, te) for _, tr, te in folds], grid, n_jobs)
+    rows = np.concatenate([te for _, _, te in folds])
+    corpus = np.array([examples[i].source for i in rows])
+    yo = y[rows]
+    dec = {C: np.concatenate([r[C] for r in results]) for C in grid}
+
+    def per_corpus(scores: np.ndarray) -> dict[str, dict[str, Any]]:
+        return {c: ranking_metrics(yo[corpus == c], scores[corpus == c]) for c in np.unique(corpus)}
+
+    scores = {C: per_corpus(dec[C]) for C in grid}
+
+    def rank(C: float) -> tuple[float, float, float]:
+        with_spam = [m for m in scores[C].values() if "recall_at_1pct_fpr" in m]
+        return (min((m["recall_at_1pct_fpr"] for m in with_spam), default=0.0),
+                float(np.mean([m["roc_auc"] for m in with_spam])) if with_spam else 0.0, -C)
+
+    best = max(grid, key=rank)
+    a, b = _platt(dec[best], yo)
+    probs = 1.0 / (1.0 + np.exp(-(a * dec[best] + b)))
+    thresholds = worst_corpus_thresholds(yo, probs, corpus)
+    clf = make_classifier(best).fit(X, y, sample_weight=w)
+    apply_priors(features, clf, X, a)
+    model = SpamModel(Pipeline([("features", features), ("clf", clf)]), (a, b), {"C": best})
+    loco = {c: {**scores[best][c],
+                "at_shipped_thresholds": threshold_metrics(yo[corpus == c], probs[corpus == c], thresholds["spam"]),
+                "_y": yo[corpus == c], "_p": probs[corpus == c], "_rows": rows[corpus == c]}
+            for c in np.unique(corpus)}
+    cv = {"protocol": "leave-one-corpus-out", "grid": {str(C): scores[C] for C in grid}, "chosen_C": best}
+    oof_dec = np.full(len(y), np.nan)
+    oof_dec[rows] = dec[best]
+    return FitResult(model, thresholds, {"C": best}, yo, probs, cv, loco, X, w, oof_dec)
+
+
+def apply_priors(features: Any, clf: LogisticRegression, X: Any, platt_slope: float) -> dict[str, float]:
+    """Give request-signal features with too little labelled support their documented prior (signals.py).
+
+    Priors are logits; the classifier's decision is scaled by the Platt slope, hence the division.
+    Returns the features that got their prior.
+    """
+    meta = dict(features.transformer_list).get("meta")
+    if meta is None or platt_slope <= 0:
+        return {}
+    offset = X.shape[1] - len(meta.vocabulary_)  # meta is the union's last block
+    support = np.asarray((X[:, offset:] != 0).sum(axis=0)).ravel()
+    applied = {}
+    for name, prior in signals.PRIORS.items():
+        i = meta.vocabulary_.get(name)
+        if i is not None and support[i] < signals.MIN_SUPPORT:
+            clf.coef_[0, offset + i] = prior / platt_slope * meta.scale_[i]
+            applied[name] = prior
+    return applied
 
 
 def fit_quick(examples: list[Example]) -> FitResult:
-    return fit_with_cv(examples, grid=(QUICK_C,), n_splits=3)
-
-
-def _inner_fit(examples: list[Example]) -> FitResult:
-    """What the outer evaluation splits call: inner 3-fold grouped CV over the C grid."""
-    return fit_with_cv(examples, grid=C_GRID, n_splits=3)
+    return fit_loco(examples, grid=(QUICK_C,))
 
 
 def screen_untrusted(trusted_train: list[Example], feedback: list[Example]) -> tuple[list[Example], int]:
     """Drop untrusted (API) reports that a referee trained on trusted data confidently contradicts.
 
     The referee is a quick model fitted on the corpora + moderator labels only.  An
-    API "ham" report of a comment the referee scores at or above its ``discard``
+    API "ham" report of a comment the referee scores at or above its ``spam``
     threshold (or a "spam" report of one it scores below 1 %) is quarantined: it
     stays in the database, where a moderator decision (trusted) can still teach
     the model.  Together with the per-key cap and weight budget this keeps one
@@ -185,8 +240,9 @@ def screen_untrusted(trusted_train: list[Example], feedback: list[Example]) -> t
         return feedback, 0
     referee = fit_quick(trusted_train + [e for e in feedback if e.trusted])
     probs = referee.model.predict_proba([e.comment for e in untrusted])
-    discard = referee.thresholds["discard"]
-    bad = {id(e) for e, p in zip(untrusted, probs) if (e.label == 0 and p >= discard) or (e.label == 1 and p < 0.01)}
+    # Worst-corpus thresholds: "spam" already blocks ≤ 1 % of the ham of a corpus the referee never saw.
+    spam = referee.thresholds["spam"]
+    bad = {id(e) for e, p in zip(untrusted, probs) if (e.label == 0 and p >= spam) or (e.label == 1 and p < 0.01)}
     kept = [e for e in feedback if id(e) not in bad]
     if bad:
         log.warning("quarantined %d API feedback reports contradicting the trusted referee", len(bad))
@@ -209,7 +265,7 @@ def _gate_metrics(model: SpamModel, gate_set: list[Example], spam_threshold: flo
 def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_session: Any = None,
                        promote: bool = True, tolerance: float | None = None, cap_per_key: int | None = None,
                        evaluate: bool | None = None, n_jobs: int = 2, progress: bool = True,
-                       api_feedback: bool = True) -> dict[str, Any]:
+                       api_feedback: bool = True, now: datetime | None = None) -> dict[str, Any]:
     """Train on the corpora (+ DB feedback), evaluate, register, and promote through the gate.
 
     Returns the manifest (with ``promoted`` and ``gate_decision``).  ``quick``:
@@ -227,37 +283,41 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
     corpora = data_mod.load_corpora()
     train, gate_set = data_mod.gate_split(corpora)
     feedback: list[Example] = []
+    site_ham: list[Example] = []
     quarantined = masked = 0
     if from_db_session is not None:
         held_out = data_mod.gate_keys(gate_set)
         feedback = [e for e in data_mod.load_feedback(from_db_session, cap_per_key)
                     if data_mod.text_key(e.text) not in held_out and (api_feedback or e.trusted)]
-        feedback, quarantined = screen_untrusted(train, feedback)
-        feedback, masked = mask_unsupported(train, feedback, config["SPAMGUARD_REPUTATION_MIN_SITES"])
+        reporting = {int(e.group.split(":", 1)[1]) for e in feedback if e.label == 1}
+        implicit, site_ham = data_mod.load_site_ham(from_db_session, reporting, now or datetime.now(UTC),
+                                                    config["SPAMGUARD_IMPLICIT_HAM_DAYS"], cap_per_key)
+        feedback, quarantined = screen_untrusted(train, feedback + implicit)
+        feedback, masked = mask_unsupported(train, feedback)
         train = train + feedback
 
     if quick:
         result = fit_quick(train)
     else:
-        result = fit_with_cv(train, n_jobs=n_jobs, progress=progress)
+        result = fit_loco(train, n_jobs=n_jobs, progress=progress)
     gate_result, gate_probs = _gate_metrics(result.model, gate_set, result.thresholds["spam"])
     metrics: dict[str, Any] = {
         "training": {"n_examples": len(train), "n_spam": int(sum(e.label for e in train)),
                      "n_feedback": len(feedback), "n_feedback_quarantined": quarantined,
-                     "n_features_masked": masked, "params": result.params, "cv": result.cv},
+                     "n_features_masked": masked, "params": result.params, "cv": result.cv,
+                     "corpora": dict(Counter(f"{e.source}:{'spam' if e.label else 'ham'}" for e in train))},
         "thresholds": result.thresholds,
         "oof": full_metrics(result.oof_y, result.oof_p, result.thresholds["spam"]),
+        "loco": result.loco,
         "gate": gate_result,
     }
-    curves = {"out-of-fold": (result.oof_y, result.oof_p),
+    gate_result["loco_worst_recall_at_1pct_fpr"] = loco_worst(result.loco)
+    curves = {"leave-one-corpus-out": (result.oof_y, result.oof_p),
               "gate set": (np.array([e.label for e in gate_set]), gate_probs)}
     if evaluate:
-        metrics["lovo"], metrics["cross_corpus"] = lovo_and_cross_corpus(
-            corpora, _inner_fit, n_jobs=n_jobs, progress=progress)
-        lovo = metrics["lovo"]
-        curves["LOVO pooled"] = (np.concatenate([f["_y"] for f in lovo["folds"]]),
-                                 np.concatenate([f["_p"] for f in lovo["folds"]]))
-        curves["LOVO baseline"] = (curves["LOVO pooled"][0], np.concatenate([f["_b"] for f in lovo["folds"]]))
+        metrics["evaluation"] = out_of_domain_evaluation(train, result, n_jobs=n_jobs)
+        base = metrics["evaluation"]["loco_baseline_pooled"]
+        curves["leave-one-corpus-out baseline"] = (np.asarray(base["_y"]), np.asarray(base["_b"]))
     metrics["training"]["seconds"] = time.perf_counter() - started
 
     digest, size = data_mod.dataset_digest(train)
@@ -270,7 +330,6 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
         "libraries": _versions(), "params": result.params, "thresholds": result.thresholds,
         "metrics": _summary(metrics),
     }
-    from datetime import datetime
     manifest["created"] = datetime.now(UTC).isoformat()
     registry = Registry(model_dir)
     version = registry.register(result.model, manifest)
@@ -284,6 +343,9 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
         try:
             current_model, current_manifest = registry.load(current)
             current_metrics, _ = _gate_metrics(current_model, gate_set, current_manifest["thresholds"]["spam"])
+            stored = current_manifest.get("metrics", {}).get("loco_worst_recall_at_1pct_fpr")
+            if stored is not None:
+                current_metrics["loco_worst_recall_at_1pct_fpr"] = stored
         except Exception as exc:  # noqa: BLE001 - a broken current model must not block a good candidate
             log.warning("current model %s unusable for the gate (%s); treating as absent", current, exc)
     if current_metrics is not None:  # backdoor check: words that moved toward ham, appended to gate spam
@@ -293,6 +355,9 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
     ok, why = gate(gate_result, current_metrics, tolerance)
     if ok and triggers is not None and not triggers.passed:
         ok, why = False, f"trigger test: {triggers.reason}"
+    site_ok, site_why = site_ham_gate(result, result.thresholds["spam"], site_ham, registry, current)
+    if not site_ok:
+        ok, why = False, (f"{why}; {site_why}" if not ok else site_why)
     promoted = False
     if promote and ok:
         registry.promote(version, reason=f"auto: {why}")
@@ -305,21 +370,54 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
     return manifest
 
 
+def site_ham_gate(result: FitResult, spam_threshold: float, site_ham: list[Example], registry: Registry,
+                  current: str | None) -> tuple[bool, str]:
+    """Refuse a candidate that newly blocks the reporting sites' recent, unreported ham.
+
+    "Newly": at the candidate's spam threshold but not at the current model's (when there is
+    one).  More than 1 % of that ham (and at least 2 comments) newly blocked fails the gate.
+    """
+    if not site_ham:
+        return True, "no recent site ham"
+    comments = [e.comment for e in site_ham]
+    blocked = result.model.predict_proba(comments) >= spam_threshold
+    if current is not None:
+        try:
+            current_model, manifest = registry.load(current)
+            blocked &= current_model.predict_proba(comments) < manifest["thresholds"]["spam"]
+        except Exception as exc:  # noqa: BLE001 - as for the main gate
+            log.warning("current model %s unusable for the site-ham gate (%s)", current, exc)
+    n = int(blocked.sum())
+    if n >= 2 and n > 0.01 * len(site_ham):
+        return False, f"would newly block {n} of {len(site_ham)} recent unreported comments of the reporting sites"
+    return True, f"newly blocks {n} of {len(site_ham)} recent site ham"
+
+
 def _pick(m: dict[str, Any]) -> dict[str, Any]:
     return {k: m.get(k) for k in ("n", "n_spam", "roc_auc", "average_precision", "recall_at_1pct_fpr",
                                   "recall_at_0.5pct_fpr")}
 
 
+def loco_worst(loco: dict[str, Any]) -> float:
+    """The worst held-out corpus's recall at 1 % FPR (corpora with spam only): the gate's out-of-domain number."""
+    values = [m["recall_at_1pct_fpr"] for m in loco.values() if "recall_at_1pct_fpr" in m]
+    return float(min(values)) if values else float("nan")
+
+
 def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
     out = {"oof": _pick(metrics["oof"]), "gate": _pick(metrics["gate"]),
            "gate_at_spam_threshold": metrics["gate"].get("at_spam_threshold"),
-           "train_seconds": metrics["training"].get("seconds")}
-    if "lovo" in metrics:
-        out["lovo_pooled"] = _pick(metrics["lovo"]["pooled"])
-        out["lovo_mean_per_video"] = metrics["lovo"]["mean_per_video"]
-        out["lovo_pooled_baseline"] = _pick(metrics["lovo"]["pooled_baseline"])
-        out["lovo_at_inner_thresholds"] = metrics["lovo"]["pooled"]["at_inner_spam_thresholds"]
-    if "cross_corpus" in metrics:
-        out["cross_corpus"] = {k: {"model": _pick(v["model"]), "baseline": _pick(v["baseline"])}
-                               for k, v in metrics["cross_corpus"].items()}
+           "train_seconds": metrics["training"].get("seconds"),
+           "loco_worst_recall_at_1pct_fpr": loco_worst(metrics["loco"]),
+           "loco": {c: {**_pick(m), "ham_blocked_at_spam_threshold": m["at_shipped_thresholds"]["fpr"],
+                        "recall_at_spam_threshold": m["at_shipped_thresholds"]["recall"]}
+                    for c, m in metrics["loco"].items()}}
+    if "evaluation" in metrics:
+        ev = metrics["evaluation"]
+        out["loco_nested"] = {c: {k: v for k, v in m.items() if not k.startswith("_")}
+                              for c, m in ev["loco_nested"].items()}
+        out["loco_baseline"] = {c: _pick(m) for c, m in ev["loco_baseline"].items()}
+        out["loco_length_only"] = {c: _pick(m) for c, m in ev["loco_length_only"].items()}
+        out["lovo_pooled"] = _pick(ev["lovo"]["pooled"])
+        out["lovo_pooled_baseline"] = _pick(ev["lovo"]["pooled_baseline"])
     return out

@@ -45,6 +45,14 @@ class Comment:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def honeypot_hit(self) -> bool:
+        """A filled honeypot: the field named by ``honeypot_field_name``, or the WordPress plugin's own
+        ``POST_ak_hp_textarea``, which it sends *without* ``honeypot_field_name``."""
+        if self.honeypot_field_name and (self.honeypot_value or "").strip():
+            return True
+        return bool(str(self.extra.get("POST_ak_hp_textarea") or "").strip())
+
+    @property
     def roles(self) -> list[str]:
         return [r.strip().lower() for r in self.user_role.split(",") if r.strip()]
 

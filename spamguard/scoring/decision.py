@@ -50,7 +50,7 @@ def trigger_verdict(comment: Comment, discard_trigger: str = "") -> Decision | N
         return Decision(DISCARD, ["test trigger: guaranteed discard author"])
     if author in GUARANTEED_SPAM_AUTHORS or comment.comment_author_email.strip().lower() == GUARANTEED_SPAM_EMAIL:
         return Decision(SPAM, ["test trigger: guaranteed spam"])
-    if comment.honeypot_field_name and (comment.honeypot_value or "").strip():
+    if comment.honeypot_hit:
         return Decision(DISCARD, ["honeypot field filled"])
     return None
 

@@ -37,6 +37,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from spamguard.comment import Comment
+from spamguard.scoring import normalize, signals
 
 # --------------------------------------------------------------------------- text normalisation
 
@@ -167,7 +168,7 @@ def _prepare_cached(text: str) -> str:
 
 
 def _prepare(text: str) -> str:
-    text = normalise_text(text).casefold()
+    text = normalize.deobfuscate(normalise_text(text)).casefold()
     text = _URL_RE.sub(f" {URL_TOKEN} ", text)
     text = _EMAIL_RE.sub(lambda m: f"{m[1]} {EMAIL_TOKEN} ", text)
     text = _WORD_RE.sub(_deleet, text)
@@ -237,7 +238,14 @@ NUMERIC_META = (
     "n_links", "self_links", "length", "caps_ratio", "digit_ratio", "punct_ratio", "exclamations", "max_repeat",
     "has_author_url", "has_email", "author_urlish", "has_user_agent", "ua_bot", "has_referrer",
     "honeypot_filled", "post_age_days", "post_age_known",
+    # Obfuscation and host lists (normalize.py); absent from the public corpora's ham, so their
+    # weights come from the few corpus rows that have them and from site feedback.
+    "mixed_script_words", "spaced_letters", "spelled_out_dot", "link_shorteners", "link_referrer_spam",
+    "email_disposable", *signals.NAMES,
 )
+
+
+DOMAIN_LISTS = ("shorteners", "referrer_spam")
 
 
 def meta_dict(comment: Comment) -> dict[str, float]:
@@ -247,12 +255,16 @@ def meta_dict(comment: Comment) -> dict[str, float]:
     content, self_links = split_self_links(content, comment.permalink)
     if self_links:
         features["self_links"] = 1.0
-    urls = find_urls(content)
+    features.update(normalize.obfuscation_signals(content))
+    urls = find_urls(normalize.deobfuscate(content))
     if urls:
         features["n_links"] = math.log1p(len(urls))
         for domain in {url_domain(u) for u in urls}:
             if domain:
                 features[f"link_domain={domain}"] = 1.0
+                for name in DOMAIN_LISTS:
+                    if normalize.in_list(domain, name):
+                        features[f"link_{name}"] = 1.0
     n = len(content)
     features["length"] = math.log1p(n)
     letters = [c for c in content if c.isalpha()]
@@ -272,7 +284,10 @@ def meta_dict(comment: Comment) -> dict[str, float]:
     if email:
         features["has_email"] = 1.0
         if "@" in email:
-            features[f"email_domain={email.rsplit('@', 1)[1]}"] = 1.0
+            domain = email.rsplit("@", 1)[1]
+            features[f"email_domain={domain}"] = 1.0
+            if normalize.in_list(domain, "disposable_email"):
+                features["email_disposable"] = 1.0
     if _URL_RE.search(comment.comment_author or ""):
         features["author_urlish"] = 1.0
     if comment.user_agent.strip():
@@ -283,8 +298,9 @@ def meta_dict(comment: Comment) -> dict[str, float]:
         features["has_referrer"] = 1.0
     if comment.comment_type.strip():
         features[f"comment_type={comment.comment_type.strip().lower()}"] = 1.0
-    if comment.honeypot_field_name and comment.honeypot_value:
+    if comment.honeypot_hit:
         features["honeypot_filled"] = 1.0
+    features.update(signals.request_signals(comment))
     if comment.comment_date_gmt and comment.comment_post_modified_gmt:
         days = (comment.comment_date_gmt - comment.comment_post_modified_gmt).total_seconds() / 86400.0
         features["post_age_days"] = math.log1p(max(days, 0.0))
@@ -299,9 +315,12 @@ class MetaFeatures(BaseEstimator, TransformerMixin):
         self.min_count = min_count
 
     def fit(self, X: Iterable[Comment], y: Any = None) -> MetaFeatures:
-        dicts = [meta_dict(c) for c in X]
+        return self._fit_dicts([meta_dict(c) for c in X])
+
+    def _fit_dicts(self, dicts: list[dict[str, float]]) -> MetaFeatures:
         counts: Counter[str] = Counter(k for d in dicts for k in d)
-        names = sorted(k for k, n in counts.items() if n >= self.min_count or k in NUMERIC_META)
+        # Every named column exists even when unseen, so documented priors (signals.py) have a place.
+        names = sorted({k for k, n in counts.items() if n >= self.min_count} | set(NUMERIC_META))
         self.vocabulary_ = {name: i for i, name in enumerate(names)}
         scale = np.zeros(len(names))
         for d in dicts:
@@ -320,6 +339,10 @@ class MetaFeatures(BaseEstimator, TransformerMixin):
         self.means_ = totals / max(len(dicts), 1)
         self.feature_names_ = names
         return self
+
+    def fit_transform(self, X: Iterable[Comment], y: Any = None, **fit_params: Any) -> sp.csr_matrix:
+        dicts = [meta_dict(c) for c in X]  # computed once, not once per step
+        return self._fit_dicts(dicts).transform_dicts(dicts)
 
     def transform_dicts(self, dicts: list[dict[str, float]]) -> sp.csr_matrix:
         rows, cols, vals = [], [], []

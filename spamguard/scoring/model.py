@@ -35,6 +35,7 @@ from spamguard.scoring.features import (
     normalise_text,
 )
 from spamguard.scoring.registry import Registry
+from spamguard.scoring.normalize import deobfuscate
 
 log = logging.getLogger(__name__)
 
@@ -178,11 +179,17 @@ META_NAMES = {
     "ua_bot": "user agent looks like a bot", "has_referrer": "referrer given",
     "honeypot_filled": "honeypot field filled", "post_age_known": "post date known",
     "self_links": "links to the page itself",
+    "mixed_script_words": "letters from mixed alphabets", "spaced_letters": "spaced-out letters",
+    "spelled_out_dot": "domain written with 'dot'", "link_shorteners": "link shortener",
+    "link_referrer_spam": "link to a known spam domain", "email_disposable": "disposable email address",
+    "ak_js_default": "page script never ran", "ak_js_not_posted": "form posted without the page script",
+    "ak_js_fast": "submitted seconds after the page loaded", "nonce_failed": "form nonce failed",
+    "nonce_passed": "form nonce passed", "logged_in": "logged-in user", "no_accept_language": "no browser language header",
 }
 
 
 def _links(comment: Comment) -> str:
-    n = len(find_urls(normalise_text(comment.comment_content)))
+    n = len(find_urls(deobfuscate(normalise_text(comment.comment_content))))
     n = max(n, 1)
     return f"contains {n} link{'s' if n != 1 else ''}"
 

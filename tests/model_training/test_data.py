@@ -29,11 +29,14 @@ def test_dedupe_on_normalised_text_before_any_split():
     corpus = data.load_corpora()
     keys = [data.text_key(e.text) for e in corpus]
     assert len(keys) == len(set(keys))
-    raw_total = len(data.load_youtube(dedupe=False)) + len(data.load_sms(dedupe=False))
-    assert len(corpus) < raw_total - 500  # 403 SMS + ~200 YouTube exact repeats at least
+    raw_total = (len(data.load_youtube(dedupe=False)) + len(data.load_sms(dedupe=False))
+                 + len(data.load_stackexchange(dedupe=False)) + len(data.load_instagram(dedupe=False)))
+    assert len(corpus) < raw_total - 700  # 403 SMS + ~200 YouTube + ~200 Instagram exact repeats at least
     lmfao = [e for e in corpus if e.group == "youtube:lmfao"]
     assert sum(data.text_key(e.text) == "check out this video on youtube:" for e in lmfao) == 1
-    assert {e.group for e in corpus} == {"sms", *(f"youtube:{v}" for v in data.YOUTUBE_VIDEO_IDS)}
+    assert {e.group for e in corpus if e.source in ("sms", "youtube")} == {
+        "sms", *(f"youtube:{v}" for v in data.YOUTUBE_VIDEO_IDS)}
+    assert {e.source for e in corpus} == {"youtube", "sms", "stackexchange", "instagram", "synthetic"}
 
 
 def test_text_is_normalised():
@@ -59,3 +62,31 @@ def test_gate_split_is_deterministic_and_disjoint():
     assert data.gate_keys(gate1) == data.gate_keys(gate2)
     assert not data.gate_keys(gate1) & data.gate_keys(train1)
     assert 0.15 < len(gate1) / len(corpus) < 0.25
+
+
+def test_stackexchange_is_ham_grouped_by_thread_without_markdown_shortcuts():
+    se = data.load_stackexchange()
+    assert len(se) > 8000 and all(e.label == 0 for e in se)
+    assert all(e.group.startswith("stackexchange:") and "/" in e.group for e in se)
+    leftovers = sum("](" in e.text or e.text.startswith("@") or "`" in e.text for e in se)
+    assert leftovers < 0.005 * len(se)  # was 10-20 % of rows before (quirk 1 of the dataset's README)
+
+
+def test_instagram_drops_texts_with_both_labels():
+    raw = data.load_instagram(dedupe=False)
+    assert {e.label for e in raw} == {0, 1}
+    labels: dict[str, set[int]] = {}
+    for e in raw:
+        labels.setdefault(data.text_key(e.text), set()).add(e.label)
+    assert all(len(v) == 1 for v in labels.values())
+    assert not any(data.text_key(e.text).startswith("inbox me i can help you fix it") for e in raw)
+
+
+def test_synthetic_spam_only_trains():
+    corpus = data.load_corpora()
+    synthetic = [e for e in corpus if e.source == "synthetic"]
+    assert len(synthetic) > 200 and all(e.label == 1 for e in synthetic)
+    assert not any("{" in e.text or "|" in e.text for e in synthetic)  # fully expanded spintax
+    _, gate = data.gate_split(corpus)
+    assert not any(e.source == "synthetic" for e in gate)
+    assert "synthetic" not in data.EVAL_CORPORA

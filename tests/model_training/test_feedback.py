@@ -71,3 +71,35 @@ def test_templated_variants_collapse(session):
     examples = load_feedback(session, cap_per_key=200)
     assert sorted(e.text for e in examples) == ["a moderator decision", "template spam 29 http://x29.example"]
     assert all("test call" not in e.text and "undone" not in e.text for e in examples)
+
+
+def _check(session, site, text, minutes, verdict="ham"):
+    from spamguard.checking import content_hash
+    from spamguard.storage.models import Check
+
+    comment = Comment(comment_content=text)
+    check = Check(guid=f"{site.id:04d}{minutes:08d}".ljust(32, "0"), site_id=site.id, comment_content=text,
+                  content_hash=content_hash(comment), fields=comment.to_json(), score=0.1, verdict=verdict,
+                  reasons=[], created_at=T0 + timedelta(minutes=minutes))
+    session.add(check)
+    session.flush()
+    return check
+
+
+def test_site_ham_splits_by_window_and_skips_reported_comments(session):
+    from model_training.data import load_site_ham
+
+    a, b = _site(session, 1), _site(session, 2)
+    _check(session, a, "old ordinary comment about boxes", 0)
+    reported = _check(session, a, "old comment that was reported", 1)
+    session.add(Feedback(site_id=a.id, check_id=reported.id, label="spam", source="api",
+                         fields=Comment(comment_content="old comment that was reported").to_json()))
+    _check(session, a, "old comment answered spam", 2, verdict="spam")
+    _check(session, a, "recent ordinary comment about tape", 60 * 24 * 4)
+    _check(session, b, "another site's comment", 0)
+    session.commit()
+    now = T0 + timedelta(days=4, hours=1)
+    implicit, recent = load_site_ham(session, [a.id], now, window_days=3, cap_per_site=10)
+    assert [e.text for e in implicit] == ["old ordinary comment about boxes"]
+    assert [e.text for e in recent] == ["recent ordinary comment about tape"]
+    assert all(e.label == 0 and e.implicit and not e.trusted and e.group == f"site:{a.id}" for e in implicit + recent)

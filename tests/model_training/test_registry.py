@@ -88,6 +88,11 @@ def test_gate_function():
     assert gate({"roc_auc": 0.987, "recall_at_1pct_fpr": 0.897}, good, 0.005)[0]
     ok, why = gate({"roc_auc": 0.99, "recall_at_1pct_fpr": 0.80}, good, 0.005)
     assert not ok and "recall_at_1pct_fpr" in why
+    # Out-of-domain: a worse worst-held-out-corpus recall fails even when the gate set is as good.
+    ood = {**good, "loco_worst_recall_at_1pct_fpr": 0.30}
+    ok, why = gate({**good, "loco_worst_recall_at_1pct_fpr": 0.20}, ood, 0.005)
+    assert not ok and "loco_worst" in why
+    assert gate({**good, "loco_worst_recall_at_1pct_fpr": 0.20}, good, 0.005)[0]  # current predates LOCO
 
 
 def test_gate_refuses_a_worse_candidate_but_keeps_it(registry_dir, current_version, monkeypatch):

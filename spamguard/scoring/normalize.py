@@ -1,0 +1,151 @@
+"""De-obfuscation shared by training and serving: what spammers do to hide words and domains.
+
+:func:`deobfuscate` runs on the (already transport-normalised) comment before it is casefolded
+and vectorised, so ``F o l l o w  m e``, ``example(dot)com``, ``★★★FreeFilmsHere.comX★★★``,
+``#StreamTheNewAlbumNow`` and Cyrillic look-alikes inside Latin words reach the model as the
+words and domains they stand for.  Leetspeak inside words is undone later, in
+``features.prepare_text`` (it needs the casefolded text).
+
+Every pattern is linear-time: bounded repetitions, no nested or overlapping quantifiers, and
+input capped at :data:`MAX_CHARS` before any work.  Signals that the folding itself erases
+(mixed scripts inside one word, spaced-out letters) are counted by :func:`obfuscation_signals`
+*before* folding, for the metadata features.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from pathlib import Path
+
+MAX_CHARS = 20_000
+
+# Common TLDs spammers spell out; a closed list keeps "dot"/". com" rewriting from firing on prose.
+TLDS = ("com", "net", "org", "info", "biz", "ru", "cn", "ly", "gl", "co", "io", "me", "tk", "uk", "us", "tv",
+        "xyz", "top", "online", "site", "club", "shop", "store", "live", "pro", "link", "click", "win", "fun",
+        "app", "ws", "cc", "in", "de", "fr", "pl", "su", "ua")
+_TLD = "(?:" + "|".join(sorted(TLDS, key=len, reverse=True)) + ")"
+
+# "example(dot)com", "example [dot] com", "example dot com", "example DOT com".
+_BRACKET_DOT_RE = re.compile(r"\b([a-z0-9-]{1,63}) {0,3}[(\[{<] {0,2}dot {0,2}[)\]}>] {0,3}(" + _TLD + r")\b",
+                             re.IGNORECASE)
+_WORD_DOT_RE = re.compile(r"\b(?!(?:the|a|an) )([a-z0-9-]{1,63}) {1,3}dot {1,3}(" + _TLD + r")\b", re.IGNORECASE)
+# "ExampleDOTcom": the upper-case DOT glued between two words.
+_GLUED_DOT_RE = re.compile(r"\b([A-Za-z0-9-]{1,63}?)(?-i:DOT)(" + _TLD + r")\b", re.IGNORECASE)
+# "example. com" / "example .com": only a lower-case TLD, so "It works. Net effect" stays prose.
+_SPACED_DOT_RE = re.compile(r"\b([a-z0-9-]{2,63})(?: {1,2}\. {0,2}|\. {1,2})(" + _TLD + r")\b")
+# "FreeFilmsHere.comX": one or two capitals glued after the TLD.
+_GLUED_TLD_RE = re.compile(r"(\.(?:" + _TLD + r"))([A-Z]{1,2})(?![A-Za-z])")
+# "F o l l o w  m e", "s.u.b.s.c.r.i.b.e": 4+ single letters with one separator each; a wider gap splits words.
+_SPACED_LETTERS_RE = re.compile(r"(?<![^\W\d_])[^\W\d_](?:(?: {1,3}|[.*_-])[^\W\d_](?![^\W\d_])){3,}")
+_HASHTAG_RE = re.compile(r"#([A-Za-z0-9]{2,100})\b")
+_CAMEL_RE = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|\b|\d)|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+# Latin look-alikes from Cyrillic and Greek (the letters bots actually mix into Latin words).
+CONFUSABLES = str.maketrans({
+    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "х": "x", "у": "y", "і": "i", "ј": "j", "ѕ": "s",
+    "ԁ": "d", "һ": "h", "ԛ": "q", "ԝ": "w", "ɡ": "g", "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M",
+    "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T", "Х": "X", "У": "Y", "І": "I", "Ѕ": "S", "Ј": "J",
+    "α": "a", "ο": "o", "ν": "v", "ρ": "p", "τ": "t", "ι": "i", "κ": "k", "Α": "A", "Β": "B", "Ε": "E",
+    "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y",
+    "Χ": "X",
+})
+_WORD_RE = re.compile(r"[^\W\d_]{2,64}")
+
+
+def _script(char: str) -> str:
+    if char < "\u0250":
+        return "latin"
+    name = unicodedata.name(char, "")
+    return "cyrillic" if name.startswith("CYRILLIC") else "greek" if name.startswith("GREEK") else "other"
+
+
+def _mixed(word: str) -> bool:
+    scripts = {_script(c) for c in word}
+    return "latin" in scripts and bool(scripts & {"cyrillic", "greek"})
+
+
+def _fold_mixed(match: re.Match[str]) -> str:
+    word = match.group(0)
+    return word.translate(CONFUSABLES) if _mixed(word) else word
+
+
+def _join_letters(match: re.Match[str]) -> str:
+    run = match.group(0)
+    if not any(sep in run for sep in ".*_-") and "  " not in run and len(run) < 9:
+        return run  # "a b c d": too short and too regular to be sure it is one word
+    words = re.split(r" {2,3}", run)
+    return " ".join(re.sub(r"[ .*_-]", "", w) for w in words)
+
+
+def _split_hashtag(match: re.Match[str]) -> str:
+    parts = _CAMEL_RE.findall(match.group(1))
+    return "# " + " ".join(parts) if len(parts) > 1 else match.group(0)
+
+
+def _space_symbols(text: str) -> str:
+    """Put spaces around runs of pictographic symbols (★, ►, emoji) so they stop gluing words together."""
+    out, prev_symbol = [], False
+    for char in text:
+        symbol = char > "\u2000" and unicodedata.category(char) in ("So", "Sm", "Sk")
+        if symbol != prev_symbol and out:
+            out.append(" ")
+        out.append(char)
+        prev_symbol = symbol
+    return "".join(out)
+
+
+def deobfuscate(text: str) -> str:
+    """The comment with obfuscated words and domains written plainly (see the module docstring)."""
+    text = (text or "")[:MAX_CHARS]
+    if not text:
+        return ""
+    text = _WORD_RE.sub(_fold_mixed, text)
+    text = _space_symbols(text)
+    text = _SPACED_LETTERS_RE.sub(_join_letters, text)
+    text = _BRACKET_DOT_RE.sub(r"\1.\2", text)
+    text = _WORD_DOT_RE.sub(r"\1.\2", text)
+    text = _GLUED_DOT_RE.sub(r"\1.\2", text)
+    text = _SPACED_DOT_RE.sub(r"\1.\2", text)
+    text = _GLUED_TLD_RE.sub(r"\1 \2", text)
+    return _HASHTAG_RE.sub(_split_hashtag, text)
+
+
+def obfuscation_signals(text: str) -> dict[str, float]:
+    """Counts of obfuscation that folding erases: mixed-script words, spaced-out letters, spelled-out dots."""
+    text = (text or "")[:MAX_CHARS]
+    out: dict[str, float] = {}
+    mixed = sum(_mixed(m.group(0)) for m in _WORD_RE.finditer(text))
+    if mixed:
+        out["mixed_script_words"] = float(mixed)
+    if any(len(m.group(0)) >= 9 for m in _SPACED_LETTERS_RE.finditer(text)):
+        out["spaced_letters"] = 1.0
+    if _BRACKET_DOT_RE.search(text) or _WORD_DOT_RE.search(text) or _GLUED_DOT_RE.search(text):
+        out["spelled_out_dot"] = 1.0
+    return out
+
+
+# --------------------------------------------------------------------------- domain lists
+
+LISTS_DIR = Path(__file__).resolve().parent / "lists"
+
+
+@functools.lru_cache(maxsize=None)
+def domain_list(name: str) -> frozenset[str]:
+    """A bundled host list (see lists/README.md): lower-case hosts, comments and blanks skipped."""
+    path = LISTS_DIR / f"{name}.txt"
+    if not path.exists():
+        return frozenset()
+    hosts = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip().strip("/").lower()
+        if line and not line.startswith("#"):
+            hosts.add(line.removeprefix("www."))
+    return frozenset(hosts)
+
+
+def in_list(host: str, name: str) -> bool:
+    """True when ``host`` or one of its parent domains is on the list (at most 8 look-ups)."""
+    hosts = domain_list(name)
+    labels = host.lower().removeprefix("www.").split(".")[-8:]
+    return any(".".join(labels[i:]) in hosts for i in range(len(labels) - 1))

@@ -1,0 +1,94 @@
+"""De-obfuscation rules (spamguard/scoring/normalize.py): adversarial examples per rule, ham left alone."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from spamguard.comment import Comment
+from spamguard.scoring.features import find_urls, meta_dict, prepare_text
+from spamguard.scoring.normalize import MAX_CHARS, deobfuscate, in_list, obfuscation_signals
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("F o l l o w  m e on insta", "Follow me on insta"),
+    ("s.u.b.s.c.r.i.b.e to my channel", "subscribe to my channel"),
+    ("f*r*e*e  m*o*n*e*y", "free money"),
+    ("C H E C K  O U T  my page", "CHECK OUT  my page"),
+])
+def test_spaced_letters_are_joined(text, expected):
+    assert deobfuscate(text) == expected
+
+
+@pytest.mark.parametrize("ham", ["a b c d", "I love the U.S.A. and so do you", "Plan A or B, then C",
+                                 "x = a * b - c", "Section 4 b"])
+def test_ordinary_text_with_single_letters_is_unchanged(ham):
+    assert deobfuscate(ham) == ham
+
+
+@pytest.mark.parametrize("text", ["visit ExampleDOTcom now", "go to example(dot)com", "go to example [dot] net",
+                                  "example dot com has it", "see example. com", "see example .com today",
+                                  "example {dot} org"])
+def test_spelled_out_domains_become_links(text):
+    urls = find_urls(deobfuscate(text))
+    assert len(urls) == 1 and urls[0].lower().startswith("example.")
+    assert "urlx" in prepare_text(text)
+
+
+@pytest.mark.parametrize("ham", ["It works. Net effect is small", "the dot com bubble burst", "a red dot on it",
+                                 "I wrote it down. Com'on"])
+def test_prose_about_dots_is_not_a_link(ham):
+    assert find_urls(deobfuscate(ham)) == []
+
+
+def test_symbol_decorated_domain_is_found():
+    text = "★★★FreeFilmsHere.comX★★★ watch all"
+    assert find_urls(text) == []  # what the old pipeline saw: no link at all
+    assert [u.lower() for u in find_urls(deobfuscate(text))] == ["freefilmshere.com"]
+    assert meta_dict(Comment(comment_content=text)).get("n_links", 0) > 0
+
+
+def test_hashtags_are_split_into_words():
+    assert deobfuscate("#StreamTheNewAlbumNow") == "# Stream The New Album Now"
+    assert "album" in prepare_text("#StreamTheNewAlbumNow").split()
+    assert deobfuscate("#python rocks") == "#python rocks"  # one word: unchanged
+
+
+def test_confusables_are_folded_only_inside_mixed_script_words():
+    assert deobfuscate("Get frее mоney via Рауpal") == "Get free money via Paypal"
+    assert deobfuscate("привет друг, как дела") == "привет друг, как дела"  # all Cyrillic: left alone
+    assert obfuscation_signals("Get frее mоney")["mixed_script_words"] == 2
+    assert "mixed_script_words" not in obfuscation_signals("привет друг")
+
+
+def test_zero_width_characters_and_leetspeak_are_undone_before_the_vectorisers():
+    assert "subscribe" in prepare_text("sub\u200bscr\u200cibe")
+    assert "free" in prepare_text("fr33 stuff") and "cash" in prepare_text("c4$h")
+
+
+def test_signals_survive_folding():
+    signals = obfuscation_signals("F o l l o w  m e at example(dot)com")
+    assert signals == {"spaced_letters": 1.0, "spelled_out_dot": 1.0}
+    assert obfuscation_signals("A perfectly ordinary comment.") == {}
+
+
+def test_domain_lists_match_hosts_and_parents():
+    assert in_list("bit.ly", "shorteners")
+    assert in_list("www.bit.ly", "shorteners")
+    assert not in_list("example.org", "shorteners")
+    assert in_list("mailinator.com", "disposable_email")
+    features = meta_dict(Comment(comment_content="win at http://bit.ly/x", comment_author_email="a@mailinator.com"))
+    assert features["link_shorteners"] == 1.0 and features["email_disposable"] == 1.0
+
+
+@pytest.mark.parametrize("attack", [
+    "a " * 50_000, "a." * 50_000, "#" + "Ab" * 50_000, "x" * 63 + "DO" * 50_000, "example " + "dot " * 50_000,
+    "★a" * 50_000, "а" * 25_000 + "a" * 25_000,
+])
+def test_hostile_input_is_capped_and_linear(attack):
+    start = time.process_time()
+    out = deobfuscate(attack)
+    obfuscation_signals(attack)
+    assert len(out) <= 2 * MAX_CHARS
+    # CPU budget with a very wide margin: quadratic behaviour on 20 k characters takes far longer.
+    assert time.process_time() - start < 5.0

@@ -1,0 +1,67 @@
+"""WordPress plugin signals: honeypot without honeypot_field_name, ak_js, nonce, headers, roles."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from model_training.registry import Registry
+from spamguard.comment import Comment
+from spamguard.scoring.decision import decide
+from spamguard.scoring.features import meta_dict
+from spamguard.scoring.signals import request_signals
+
+
+
+@pytest.fixture(scope="module")
+def current_scorer_model(model_dir):
+    return Registry(model_dir).load()[0]
+
+
+THRESHOLDS = {"unsure": 0.5, "spam": 0.8, "discard": 0.99}
+BODY = "Thanks for the write-up, the second step fixed my build."
+
+
+def test_plugin_honeypot_without_field_name_is_a_honeypot_hit():
+    bot = Comment(comment_content=BODY, extra={"POST_ak_hp_textarea": "buy cheap pills"})
+    assert bot.honeypot_hit
+    assert decide(bot, 0.01, [], THRESHOLDS).verdict == "discard"
+    assert meta_dict(bot)["honeypot_filled"] == 1.0
+    human = Comment(comment_content=BODY, extra={"POST_ak_hp_textarea": "  "})
+    assert not human.honeypot_hit
+    assert decide(human, 0.01, [], THRESHOLDS).verdict == "ham"
+
+
+def test_ak_js_default_missing_and_fast():
+    assert request_signals(Comment(extra={"POST_ak_js": "137"})) == {"ak_js_default": 1.0}
+    assert request_signals(Comment(extra={"POST_comment": "hi"})) == {"ak_js_not_posted": 1.0}
+    posted = datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC)
+    rendered_ms = int(posted.timestamp() * 1000) - 1500
+    fast = Comment(comment_date_gmt=posted, extra={"POST_ak_js": str(rendered_ms)})
+    assert request_signals(fast) == {"ak_js_fast": 1.0}
+    slow = Comment(comment_date_gmt=posted, extra={"POST_ak_js": str(rendered_ms - 120_000)})
+    assert request_signals(slow) == {}
+    assert request_signals(Comment(extra={"POST_ak_js": "x" * 10_000})) == {}  # malformed = absent
+
+
+def test_nonce_role_and_headers():
+    s = request_signals(Comment(user_role="subscriber", extra={"akismet_comment_nonce": "failed",
+                                                               "HTTP_ACCEPT": "*/*"}))
+    assert s == {"nonce_failed": 1.0, "logged_in": 1.0, "no_accept_language": 1.0}
+    s = request_signals(Comment(user_role="administrator", extra={"akismet_comment_nonce": "passed",
+                                                                  "HTTP_ACCEPT_LANGUAGE": "en"}))
+    assert s == {"nonce_passed": 1.0}
+
+
+def test_priors_move_the_score_of_a_trained_model(current_scorer_model):
+    """The public corpora have none of these fields: without priors they would weigh nothing."""
+    model = current_scorer_model
+    plain = Comment(comment_content=BODY)
+    bot = Comment(comment_content=BODY, extra={"POST_ak_js": "42", "akismet_comment_nonce": "failed",
+                                              "HTTP_ACCEPT": "*/*"})
+    user = Comment(comment_content=BODY, user_role="subscriber",
+                   extra={"akismet_comment_nonce": "passed", "HTTP_ACCEPT_LANGUAGE": "en"})
+    p_plain, p_bot, p_user = model.predict_proba([plain, bot, user])
+    assert p_bot > p_plain > p_user
+    # Conservative: the signals alone do not make an ordinary comment certain spam.
+    assert p_bot < 0.99
