@@ -88,7 +88,8 @@ def test_limits_usage_and_reputation_on_redis_cluster(make_app, cluster_url, red
     assert "spamguard_redis_failures_total{" not in metrics
     usage = app.extensions["spamguard.usage"]
     with app.app_context():
-        report = usage.usage_report(sites.find_site(storage.get_session(), key), False, storage.get_session())
+        report = usage.usage_report(sites.find_site(storage.get_session(), key, secret=app.config["SPAMGUARD_KEY_SECRET"]),
+                                    False, storage.get_session())
     assert report["usage"] == 4  # the refused fifth call is not usage
     with app.app_context():
         assert usage.flush_usage(storage.get_session()) >= 1  # SUNIONSTORE + Lua, one hash slot

@@ -80,8 +80,8 @@ def test_reported_campaign_is_learned_without_blocking_same_topic_ham(make_app, 
     db_url = f"sqlite:///{tmp_path / 'campaign.db'}"
     app = make_app(db_url, SPAMGUARD_MODEL_DIR=str(registry_dir), SPAMGUARD_MODEL_RELOAD_SECONDS=0.0)
     with app.app_context():
-        keys = [sites.create_site(storage.get_session(), url)[1] for url in ("https://movers-blog.example",
-                                                                            "https://home-tips.example")]
+        keys = [sites.create_site(storage.get_session(), url, secret=app.config["SPAMGUARD_KEY_SECRET"])[1]
+                for url in ("https://movers-blog.example", "https://home-tips.example")]
     client = app.test_client()
     ips = (f"198.51.{i // 250}.{i % 250 + 1}" for i in itertools.count())
 

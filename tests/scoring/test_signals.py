@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from model_training.registry import Registry
+from spamguard.scoring.registry import Registry
 from spamguard.comment import Comment
 from spamguard.scoring.decision import decide
 from spamguard.scoring.features import meta_dict
