@@ -5,7 +5,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 BIN     = $(VENV)/bin
 
-.PHONY: run test install install-dev browser clean help
+.PHONY: run test install install-dev browser wordpress redis-server clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -13,7 +13,7 @@ help:  ## list targets
 run: install  ## set up and serve on http://$(HOST):$(PORT) (SQLite, trains a model the first time)
 	$(BIN)/spamguard serve --host $(HOST) --port $(PORT)
 
-test: install-dev browser  ## set up and run the whole test suite (needs Redis and PostgreSQL)
+test: install-dev browser wordpress redis-server  ## set up and run the whole test suite (needs Redis and PostgreSQL)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed  ## virtualenv with the pinned runtime requirements
@@ -32,6 +32,12 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 
 browser:  ## Debian's chromium for the browser tests (installed with apt-get when missing)
 	@scripts/ensure-chromium.sh
+
+wordpress:  ## Debian's WordPress 6.1 + Akismet 5.0.2, PHP and MariaDB for the WordPress end-to-end tests
+	@scripts/ensure-wordpress.sh
+
+redis-server:  ## Debian's redis-server (the Redis Cluster test starts its own nodes)
+	@scripts/ensure-redis-server.sh
 
 clean:  ## remove the virtualenv and local state (database, models, secret)
 	rm -rf $(VENV) var

@@ -89,10 +89,11 @@ def start_server(model_dir: str | None, workers: int) -> tuple[subprocess.Popen,
     database_url = f"sqlite:///{work / 'bench.db'}"
     storage.upgrade(database_url)
     with storage.make_sessionmaker(database_url)() as session:
-        _site, key = sites.create_site(session, BLOG)
+        _site, key = sites.create_site(session, BLOG, secret="bench")
     (work / "metrics").mkdir()
     env = {**os.environ, "DATABASE_URL": database_url, "SPAMGUARD_MODEL_DIR": model_dir,
-           "SPAMGUARD_VAR_DIR": str(work), "SECRET_KEY": "bench", "SPAMGUARD_LOG_LEVEL": "WARNING",
+           "SPAMGUARD_VAR_DIR": str(work), "SECRET_KEY": "bench", "SPAMGUARD_KEY_SECRET": "bench",
+           "SPAMGUARD_LOG_LEVEL": "WARNING",
            "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
            "SPAMGUARD_REDIS_PREFIX": f"sgbench:{os.getpid()}:"}
     port = free_port()

@@ -58,7 +58,7 @@ def text_model(train):
 
 
 def registry_model(model_dir: str):
-    from model_training.registry import Registry
+    from spamguard.scoring.registry import Registry
     from spamguard.scoring.model import load_scorer
 
     version = Registry(model_dir).current_version()
@@ -142,10 +142,10 @@ def main() -> None:
             while pending and pending[0][0] <= ts:
                 when, _, rsite, rcomment, rlabel = heapq.heappop(pending)
                 store.record_feedback(rcomment, rlabel, rsite, now=when)
-            rep = store.lookup(comment, now=ts)
+            rep = store.lookup(comment, site, now=ts)
             adjusted[i], reasons = adjust(base[i], rep)
             n_adjusted += bool(reasons)
-            store.record_check(comment, "spam" if base[i] > 0 else "ham", now=ts)
+            store.record_check(comment, "spam" if base[i] > 0 else "ham", site, now=ts)
             p = args.report_spam if label else args.report_ham
             if rng.random() < p:
                 delay = rng.uniform(1, 6) * HOUR

@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model_training.data import gate_split, load_corpora
-from model_training.registry import Registry
+from spamguard.scoring.registry import Registry
 from spamguard.comment import Comment
 from spamguard.scoring.features import _prepare_cached
 from spamguard.scoring.model import load_scorer

@@ -1,7 +1,7 @@
 """`spamguard model ...`: train, evaluate, list, promote, rollback.
 
-The lead wires it into the console script with ``cli.add_command(model)``;
-``python -m model_training`` runs the same group.
+`spamguard/cli.py` loads this group by name when `spamguard model` is invoked (serving
+never imports training code); ``python -m model_training`` runs the same group.
 """
 from __future__ import annotations
 
@@ -40,10 +40,13 @@ def train(ctx: click.Context, quick: bool, from_db: bool, no_promote: bool, jobs
 
     session = None
     if from_db:
-        from spamguard.config import from_env
-        from spamguard.storage import make_sessionmaker
+        from dataclasses import replace
 
-        session = make_sessionmaker(from_env()["DATABASE_URL"])()
+        from spamguard.config import from_env
+        from spamguard.storage import Timeouts, make_sessionmaker
+
+        config = from_env()  # a batch job: no statement timeout
+        session = make_sessionmaker(config["DATABASE_URL"], replace(Timeouts.from_config(config), statement=0))()
     try:
         manifest = train_and_register(ctx.obj["model_dir"], quick=quick, from_db_session=session,
                                       promote=not no_promote, n_jobs=jobs)
@@ -73,7 +76,7 @@ def train(ctx: click.Context, quick: bool, from_db: bool, no_promote: bool, jobs
 def evaluate(ctx: click.Context, version: str | None) -> None:
     """Score VERSION (default: the current one) on the fixed gate set and show its stored metrics."""
     from model_training.evaluate import evaluate_version
-    from model_training.registry import RegistryError
+    from spamguard.scoring.registry import RegistryError
 
     try:
         result = evaluate_version(ctx.obj["model_dir"], version)
@@ -86,7 +89,7 @@ def evaluate(ctx: click.Context, version: str | None) -> None:
 @click.pass_context
 def list_(ctx: click.Context) -> None:
     """List registered versions (* = promoted)."""
-    from model_training.registry import Registry
+    from spamguard.scoring.registry import Registry
 
     manifests = Registry(ctx.obj["model_dir"]).list()
     if not manifests:
@@ -104,14 +107,12 @@ def list_(ctx: click.Context) -> None:
 @click.argument("version")
 @click.pass_context
 def promote(ctx: click.Context, version: str) -> None:
-    """Promote VERSION by hand (skips the gate: the operator's explicit choice)."""
-    from model_training.registry import Registry, RegistryError
+    """Promote VERSION by hand (skips the gate: the operator's explicit choice; the checksum is still verified)."""
+    from spamguard.scoring.registry import Registry, RegistryError
 
-    registry = Registry(ctx.obj["model_dir"])
     try:
-        registry.load(version)  # verify the checksum before pointing workers at it
-        registry.promote(version, reason="manual")
-    except (RegistryError, RuntimeError) as exc:
+        Registry(ctx.obj["model_dir"]).promote(version, reason="manual")
+    except RegistryError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"promoted {version}")
 
@@ -120,7 +121,7 @@ def promote(ctx: click.Context, version: str) -> None:
 @click.pass_context
 def rollback(ctx: click.Context) -> None:
     """Go back to the previously promoted version."""
-    from model_training.registry import Registry, RegistryError
+    from spamguard.scoring.registry import Registry, RegistryError
 
     try:
         version = Registry(ctx.obj["model_dir"]).rollback()

@@ -188,9 +188,12 @@ def _strip_private(obj: Any) -> Any:
     return obj
 
 
-def plot_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], out_dir: Path) -> None:
-    """roc.png and pr.png, one line per named (y, score) pair."""
-    import matplotlib
+def plot_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], out_dir: Path) -> bool:
+    """roc.png and pr.png, one line per named (y, score) pair; False when matplotlib (extra `plots`) is absent."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -220,6 +223,7 @@ def plot_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], out_dir: Path)
     fig.tight_layout()
     fig.savefig(out_dir / "pr.png", dpi=110)
     plt.close(fig)
+    return True
 
 
 def _fmt(v: Any) -> str:
@@ -230,7 +234,7 @@ def write_report(out_dir: Path, metrics: dict[str, Any], curves: dict[str, tuple
     out_dir = Path(out_dir)
     clean = _strip_private(metrics)
     (out_dir / "metrics.json").write_text(json.dumps(clean, indent=2, sort_keys=True))
-    plot_curves({k: (np.asarray(y), np.asarray(s)) for k, (y, s) in curves.items()}, out_dir)
+    plotted = plot_curves({k: (np.asarray(y), np.asarray(s)) for k, (y, s) in curves.items()}, out_dir)
     lines = [f"# Model report {metrics.get('version', '')}", ""]
     lines += [(f"Trained on {metrics['training']['n_examples']} deduplicated examples "
                f"({metrics['training']['n_spam']} spam); params {metrics['training']['params']}; "
@@ -283,14 +287,15 @@ def write_report(out_dir: Path, metrics: dict[str, Any], curves: dict[str, tuple
               "SMS split into hash buckets for CV; C, Platt calibration and thresholds chosen by inner grouped CV "
               "on the training part only. The gate set is a fixed hash-selected 20 % of the corpora that no "
               "registered model trains on. Per-video recall@1%FPR is coarse: ~170 ham per video, so 1 % is one or two "
-              "comments."), "", "![ROC](roc.png) ![PR](pr.png)", ""]
+              "comments."), "", ("![ROC](roc.png) ![PR](pr.png)" if plotted
+                         else "(No plots: install the `plots` extra, `pip install spamguard[plots]`.)"), ""]
     (out_dir / "report.md").write_text("\n".join(lines))
 
 
 def evaluate_version(model_dir: str | Path, version: str | None = None) -> dict[str, Any]:
     """Score a registered version on the fixed gate set (what `spamguard model evaluate` prints)."""
     from model_training.data import gate_split, load_corpora
-    from model_training.registry import Registry
+    from spamguard.scoring.registry import Registry
 
     registry = Registry(model_dir)
     version = version or registry.current_version()

@@ -30,9 +30,12 @@ from model_training.evaluate import (
     thresholds_from_validation,
     write_report,
 )
-from model_training.registry import Registry, gate
+from model_training.feedback_trust import mask_unsupported
+from model_training.gate_checks import trigger_check
+from model_training.registry import gate
 from spamguard.scoring.features import make_features
 from spamguard.scoring.model import SpamModel
+from spamguard.scoring.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -205,11 +208,13 @@ def _gate_metrics(model: SpamModel, gate_set: list[Example], spam_threshold: flo
 
 def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_session: Any = None,
                        promote: bool = True, tolerance: float | None = None, cap_per_key: int | None = None,
-                       evaluate: bool | None = None, n_jobs: int = 2, progress: bool = True) -> dict[str, Any]:
+                       evaluate: bool | None = None, n_jobs: int = 2, progress: bool = True,
+                       api_feedback: bool = True) -> dict[str, Any]:
     """Train on the corpora (+ DB feedback), evaluate, register, and promote through the gate.
 
     Returns the manifest (with ``promoted`` and ``gate_decision``).  ``quick``:
-    fixed C, 3-fold calibration, no LOVO/cross-corpus (a few seconds).
+    fixed C, 3-fold calibration, no LOVO/cross-corpus (a few seconds).  ``api_feedback=False``:
+    from the DB only moderator decisions, not submit-spam/ham reports.
     """
     from spamguard.config import from_env
 
@@ -222,12 +227,13 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
     corpora = data_mod.load_corpora()
     train, gate_set = data_mod.gate_split(corpora)
     feedback: list[Example] = []
-    quarantined = 0
+    quarantined = masked = 0
     if from_db_session is not None:
         held_out = data_mod.gate_keys(gate_set)
         feedback = [e for e in data_mod.load_feedback(from_db_session, cap_per_key)
-                    if data_mod.text_key(e.text) not in held_out]
+                    if data_mod.text_key(e.text) not in held_out and (api_feedback or e.trusted)]
         feedback, quarantined = screen_untrusted(train, feedback)
+        feedback, masked = mask_unsupported(train, feedback, config["SPAMGUARD_REPUTATION_MIN_SITES"])
         train = train + feedback
 
     if quick:
@@ -237,7 +243,8 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
     gate_result, gate_probs = _gate_metrics(result.model, gate_set, result.thresholds["spam"])
     metrics: dict[str, Any] = {
         "training": {"n_examples": len(train), "n_spam": int(sum(e.label for e in train)),
-                     "n_feedback": len(feedback), "n_feedback_quarantined": quarantined, "params": result.params, "cv": result.cv},
+                     "n_feedback": len(feedback), "n_feedback_quarantined": quarantined,
+                     "n_features_masked": masked, "params": result.params, "cv": result.cv},
         "thresholds": result.thresholds,
         "oof": full_metrics(result.oof_y, result.oof_p, result.thresholds["spam"]),
         "gate": gate_result,
@@ -258,7 +265,7 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
     manifest = {
         "created": None, "kind": "quick" if quick else "full",
         "training_data": {"sha256": digest, "bytes": size, "n_examples": len(train), "n_feedback": len(feedback),
-                          "n_feedback_quarantined": quarantined},
+                          "n_feedback_quarantined": quarantined, "n_features_masked": masked},
         "gate_set": {"sha256": gate_digest, "n": len(gate_set)},
         "libraries": _versions(), "params": result.params, "thresholds": result.thresholds,
         "metrics": _summary(metrics),
@@ -272,19 +279,26 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
 
     # Promotion gate: compare with the current model on the same fixed gate set.
     current = registry.current_version()
-    current_metrics = None
+    current_metrics = triggers = None
     if current is not None:
         try:
             current_model, current_manifest = registry.load(current)
             current_metrics, _ = _gate_metrics(current_model, gate_set, current_manifest["thresholds"]["spam"])
         except Exception as exc:  # noqa: BLE001 - a broken current model must not block a good candidate
             log.warning("current model %s unusable for the gate (%s); treating as absent", current, exc)
+    if current_metrics is not None:  # backdoor check: words that moved toward ham, appended to gate spam
+        triggers = trigger_check(current_model, current_manifest["thresholds"]["spam"], result.model,
+                                 result.thresholds["spam"], [e.comment for e in gate_set if e.label == 1],
+                                 config["SPAMGUARD_TRIGGER_TOLERANCE"])
     ok, why = gate(gate_result, current_metrics, tolerance)
+    if ok and triggers is not None and not triggers.passed:
+        ok, why = False, f"trigger test: {triggers.reason}"
     promoted = False
     if promote and ok:
         registry.promote(version, reason=f"auto: {why}")
         promoted = True
     decision = {"passed": ok, "reason": why, "compared_with": current, "promoted": promoted,
+                "trigger_test": triggers.as_dict() if triggers else None,
                 "current_gate_metrics": _pick(current_metrics) if current_metrics else None}
     manifest = registry.update_manifest(version, gate_decision=decision)
     manifest["promoted"] = promoted

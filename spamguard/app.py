@@ -1,13 +1,15 @@
 """The application factory: the only place where SpamGuard is wired together."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from spamguard import config as settings
-from spamguard import storage
+from spamguard import logs, metrics, storage
 from spamguard.logs import configure_logging
 
 
@@ -16,17 +18,27 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings.from_env())
     app.config.update(overrides or {})
     app.config["SECRET_KEY"] = settings.ensure_secret_key(app.config)
+    app.config["SPAMGUARD_KEY_SECRET"] = settings.ensure_key_secret(app.config)
     # Werkzeug refuses larger bodies with 413 before any view reads them.
     app.config["MAX_CONTENT_LENGTH"] = app.config["SPAMGUARD_MAX_BODY_BYTES"]
     app.config["MAX_FORM_MEMORY_SIZE"] = app.config["SPAMGUARD_MAX_BODY_BYTES"]
     app.config["MAX_FORM_PARTS"] = 2000
+    # Behind N trusted proxies the client address is the Nth X-Forwarded-For entry from the right,
+    # for everything (login throttling, audit, UI, Flask-Limiter); with 0 those headers are ignored.
+    hops = app.config["SPAMGUARD_TRUSTED_PROXIES"]
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
     app.config.update(
+        # An idle lifetime: the signed cookie is re-issued on every request and refused when older.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["SPAMGUARD_SESSION_IDLE_HOURS"]),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=app.config["SPAMGUARD_SECURE_COOKIES"],
         JSON_SORT_KEYS=False,
     )
     configure_logging(app.config["SPAMGUARD_LOG_LEVEL"])
+    logs.init_app(app)
+    metrics.init_app(app)
 
     storage.init_app(app)
     from spamguard.scoring.model import ModelHolder
@@ -37,32 +49,33 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from spamguard import limits
 
     limits.init_app(app)
+    from spamguard import delivery
+
+    delivery.init_app(app)
     _register_blueprints(app)
     _register_error_handlers(app)
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        """Liveness for load balancers and the Docker HEALTHCHECK."""
-        return jsonify(status="ok")
-
     return app
 
 
 def _register_blueprints(app: Flask) -> None:
-    from spamguard import metrics
+    from spamguard import health, moderation
     from spamguard.api import akismet, json_api, openapi
-    from spamguard import moderation
 
-    for module in (akismet, json_api, openapi, metrics, moderation):
+    for module in (akismet, json_api, openapi, metrics, health, moderation):
         app.register_blueprint(module.bp)
 
 
 def _register_error_handlers(app: Flask) -> None:
     """Errors outside a blueprint's own handlers: short, typed, never a traceback."""
 
+    from spamguard.moderation.errors import html_error_page
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        if request.path.startswith("/api/"):
+        page = html_error_page(error.code or 500)
+        if page is not None:
+            response = page
+        elif request.path.startswith("/api/"):
             response = jsonify(error={"code": error.name.lower().replace(" ", "_"), "message": error.description})
         else:
             response = Response(error.name, mimetype="text/plain")
@@ -72,9 +85,26 @@ def _register_error_handlers(app: Flask) -> None:
                 response.headers[name] = error.get_response().headers[name]
         return response
 
+    def storage_unavailable(error: Exception):
+        app.logger.error("database unavailable: %s", error, extra={"path": request.path})
+        if request.path.startswith("/api/"):
+            response = jsonify(error={"code": "storage_unavailable", "message": "storage temporarily unavailable"})
+        else:
+            response = Response("Service Unavailable", mimetype="text/plain")
+        response.status_code = 503
+        response.headers["Retry-After"] = str(storage.UNAVAILABLE_RETRY_AFTER)
+        return response
+
+    for error_class in storage.UNAVAILABLE:
+        app.register_error_handler(error_class, storage_unavailable)
+
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(error, SQLAlchemyError):
+            metrics.DB_ERRORS.labels(op="request").inc()
         app.logger.exception("unhandled error", extra={"path": request.path})
         if request.path.startswith("/api/"):
             return jsonify(error={"code": "internal_error", "message": "internal error"}), 500
-        return Response("Internal Server Error", status=500, mimetype="text/plain")
+        return html_error_page(500) or Response("Internal Server Error", status=500, mimetype="text/plain")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 
@@ -17,8 +16,11 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from spamguard import delivery
 from spamguard.comment import Comment
+from spamguard.metrics import FEEDBACK
 from spamguard.scoring.decision import DISCARD, SPAM, Decision, decide, merge_thresholds
+from spamguard.scoring.features import nfkc
 from spamguard.storage.models import Check, Feedback, Site, utcnow
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ class CheckResult:
 
 def content_hash(comment: Comment) -> str:
     """Identity of a comment for matching feedback that carries no GUID."""
-    text = unicodedata.normalize("NFKC", comment.comment_content).casefold()
+    text = nfkc(comment.comment_content).casefold()
     text = " ".join(text.split())
     key = "\x1f".join((text, comment.comment_author_email.strip().lower()))
     return hashlib.sha256(key.encode()).hexdigest()
@@ -51,14 +53,14 @@ def _sigmoid(logit: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
 
-def score_comment(comment: Comment) -> tuple[float, list[str], str, dict[str, float]]:
-    """Model probability (adjusted by reputation when known), reasons, model version, thresholds."""
+def score_comment(comment: Comment, site: Site) -> tuple[float, list[str], str, dict[str, float]]:
+    """Model probability (adjusted by the reputation `site` may see), reasons, model version, thresholds."""
     scorer = current_app.extensions["spamguard.models"].current()
     score = scorer.score(comment)
     probability, reasons = score.probability, list(score.reasons)
     reputation = current_app.extensions.get("spamguard.reputation")
     if reputation is not None:
-        rep = reputation.lookup(comment)
+        rep = reputation.lookup(comment, site.id, shared=site.share_reputation)
         logit, rep_reasons = reputation.adjust(score.logit, rep)
         if rep_reasons:
             probability = _sigmoid(logit)
@@ -68,7 +70,7 @@ def score_comment(comment: Comment) -> tuple[float, list[str], str, dict[str, fl
 
 def check_comment(session: Session, site: Site, comment: Comment) -> CheckResult:
     """Score, decide and store one comment; return what to answer."""
-    probability, reasons, version, model_thresholds = score_comment(comment)
+    probability, reasons, version, model_thresholds = score_comment(comment, site)
     thresholds = merge_thresholds(model_thresholds, site.thresholds)
     decision: Decision = decide(comment, probability, reasons, thresholds,
                                 current_app.config["SPAMGUARD_DISCARD_TRIGGER"])
@@ -83,7 +85,7 @@ def check_comment(session: Session, site: Site, comment: Comment) -> CheckResult
     session.commit()
     reputation = current_app.extensions.get("spamguard.reputation")
     if reputation is not None and not comment.is_test:
-        reputation.record_check(comment, decision.verdict)
+        reputation.record_check(comment, decision.verdict, site.id, shared=site.share_reputation)
     return CheckResult(guid=check.guid, probability=probability, verdict=decision.verdict,
                        reasons=decision.reasons, model_version=version, check_id=check.id)
 
@@ -116,14 +118,19 @@ def record_feedback(session: Session, site: Site, comment: Comment, label: str, 
     feedback = Feedback(site_id=site.id, check_id=check.id if check else None, label=label, source=source,
                         reporter=reporter[:200], fields=comment.to_json(), is_test=comment.is_test)
     session.add(feedback)
-    if check is not None and source == "moderator":
+    decided = check is not None and source == "moderator"
+    if decided:
         check.reviewed_at = utcnow()
         check.review_label = label
+        delivery.moderator_decided(session, check, label)  # same transaction: no decision without its outbox rows
     session.commit()
+    FEEDBACK.labels(label, source).inc()  # every door (API, moderator) counts here, once
+    if decided:
+        delivery.decision_saved()
     reputation = current_app.extensions.get("spamguard.reputation")
     if reputation is not None and not comment.is_test:
         try:
-            if reputation.record_feedback(comment, label, site.id):
+            if reputation.record_feedback(comment, label, site.id, shared=site.share_reputation):
                 feedback.redis_synced = True
                 session.commit()
         except Exception:  # Redis trouble must never lose the label; catch-up retries it.

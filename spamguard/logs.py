@@ -1,33 +1,103 @@
-"""Structured logs: one JSON object a line, no comment text or keys at INFO."""
+"""Structured logs: one JSON object a line (python-json-logger), no comment text or keys at INFO.
+
+The app, `spamguard worker` and gunicorn's own error and access logs all use
+the same formatter, so every line has `time`, `level`, `logger` and `message`;
+lines written while a request is served also carry its `request_id` (taken
+from a sane `X-Request-ID` header or generated, and echoed in the response).
+"""
 from __future__ import annotations
 
-import json
 import logging
+import re
 import sys
-from datetime import datetime, timezone
+import uuid
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+from flask import Flask, g, has_request_context, request
+from gunicorn.glogging import Logger as GunicornBaseLogger
+from pythonjsonlogger.json import JsonFormatter
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# Accepted from clients only if short and plain: it is echoed in headers and logs.
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+def json_formatter() -> JsonFormatter:
+    return JsonFormatter("{levelname}{name}{message}", style="{", timestamp="time",
+                         rename_fields={"levelname": "level", "name": "logger"}, json_ensure_ascii=False)
+
+
+class RequestContextFilter(logging.Filter):
+    """Adds the current request's id to every record logged while serving it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id") and has_request_context():
+            record.request_id = g.get("request_id")
+        return True
+
+
+def _json_handler(stream=None) -> logging.Handler:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(json_formatter())
+    handler.addFilter(RequestContextFilter())
+    return handler
 
 
 def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
-    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root.addHandler(handler)
+    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        root.addHandler(_json_handler())
     root.setLevel(level.upper())
+
+
+def init_app(app: Flask) -> None:
+    """Request ids: accepted from X-Request-ID when well-formed, else generated; always returned."""
+
+    @app.before_request
+    def _assign_request_id() -> None:
+        given = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def _return_request_id(response):
+        if g.get("request_id"):
+            response.headers[REQUEST_ID_HEADER] = g.request_id
+        return response
+
+
+class GunicornLogger(GunicornBaseLogger):
+    """gunicorn's error and access logs as JSON lines (`logger_class` in gunicorn.conf.py).
+
+    Access lines are built from gunicorn's atoms as fields, never by pasting
+    them into a JSON-looking format string (a `\\` or `"` in a URL broke that).
+    """
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.setFormatter(json_formatter())
+
+    def access(self, resp, req, environ, request_time) -> None:
+        if not self.access_log_enabled:
+            return
+        try:
+            status = resp.status
+            status = int(str(status).split(None, 1)[0]) if status else 0
+            headers = {name.lower(): value for name, value in (resp.headers or [])}
+            fields = {
+                "event": "access",
+                "remote": environ.get("REMOTE_ADDR", "-"),
+                "method": environ.get("REQUEST_METHOD"),
+                "path": environ.get("RAW_URI") or environ.get("PATH_INFO"),
+                "protocol": environ.get("SERVER_PROTOCOL"),
+                "status": status,
+                "bytes": getattr(resp, "sent", None),
+                "duration_ms": round(request_time.total_seconds() * 1000, 2),
+                "user_agent": environ.get("HTTP_USER_AGENT", "")[:256],
+                "request_id": headers.get("x-request-id"),
+                "guid": headers.get("x-akismet-guid"),
+                "verdict": headers.get("x-spamguard-verdict"),
+            }
+            self.access_log.info("request", extra={k: v for k, v in fields.items() if v is not None})
+        except Exception:  # a log line must never break a response
+            self.error_log.exception("access log failed")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
+
+from registry_helpers import clone_registry  # noqa: F401  (fixtures below and test modules use it)
 
 REDIS_URL = os.environ.get("SPAMGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_ADMIN_URL = os.environ.get("SPAMGUARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -91,6 +92,7 @@ def make_app(model_dir, redis_url, redis_prefix, tmp_path):
             "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:",
             "SPAMGUARD_MODEL_DIR": str(model_dir),
             "SECRET_KEY": "test-secret",
+            "SPAMGUARD_KEY_SECRET": "test-key-secret",
             # The periodic flush thread would outlive the test's database; tests/limits covers it.
             "SPAMGUARD_BACKGROUND_TASKS": False,
         }
@@ -117,7 +119,7 @@ def new_key(app):
 
     def factory(url: str = "https://blog.example") -> str:
         with app.app_context():
-            _site, key = sites.create_site(storage.get_session(), url)
+            _site, key = sites.create_site(storage.get_session(), url, secret=app.config["SPAMGUARD_KEY_SECRET"])
         return key
 
     return factory
@@ -126,17 +128,6 @@ def new_key(app):
 @pytest.fixture
 def key(new_key) -> str:
     return new_key()
-
-
-def clone_registry(src: Path, dst: Path) -> Path:
-    """Copy every version of `src` (a registry) into `dst`, with the same pointer file."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for child in Path(src).iterdir():
-        if child.is_dir():
-            shutil.copytree(child, dst / child.name)
-        elif child.name == "current.json":
-            shutil.copy2(child, dst / child.name)
-    return dst
 
 
 @pytest.fixture

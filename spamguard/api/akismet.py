@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import secrets
 import time
 import uuid
@@ -19,13 +20,13 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from spamguard import sites
-from spamguard.api import form, keys, quota, usage_stats
+from spamguard import delivery, sites
+from spamguard.api import form, keys, quota, usage_stats, wordpress
 from spamguard.checking import CheckResult, check_comment, record_feedback
-from spamguard.metrics import CHECK_SECONDS, CHECKS, FEEDBACK
+from spamguard.metrics import record_check, record_refusal
 from spamguard.scoring.decision import DISCARD
 from spamguard.scoring.model import NoModelError
-from spamguard.storage import get_session
+from spamguard.storage import UNAVAILABLE, UNAVAILABLE_RETRY_AFTER, get_session
 from spamguard.storage.models import Site
 
 bp = Blueprint("akismet", __name__)
@@ -85,15 +86,18 @@ def read_fields() -> MultiDict[str, str]:
 
 
 def site_for(key: str) -> Site | None:
-    return sites.find_site(get_session(), key)
+    return sites.find_site(get_session(), key, secret=current_app.config["SPAMGUARD_KEY_SECRET"])
 
 
 def account_site(fields: MultiDict[str, str]) -> tuple[Site | None, Response | None]:
     """verify-key style key (`key` wins), for the WordPress account calls."""
     key = keys.verify_key_candidate(fields)
     if not key:
+        record_refusal("missing_key")
         return None, failure("invalid", EMPTY_KEY)
     site = site_for(key)
+    if site is None:
+        record_refusal("invalid_key")
     return (site, None) if site else (None, text("invalid"))
 
 
@@ -101,8 +105,11 @@ def api_site(fields: MultiDict[str, str]) -> tuple[Site | None, str, Response | 
     """Site for every non-verify endpoint (§1.2 order); an unknown key answers `invalid` (2015 capture: no debug)."""
     key = keys.api_key_candidate(request, fields, current_app.config["SPAMGUARD_BASE_HOSTS"])
     if not key:
+        record_refusal("missing_key")
         return None, "", failure("invalid", EMPTY_KEY)
     site = site_for(key)
+    if site is None:
+        record_refusal("invalid_key")
     return (site, key, None) if site else (None, key, text("invalid"))
 
 
@@ -110,6 +117,7 @@ def missing_field(fields: MultiDict[str, str]) -> Response | None:
     """Check order after the key: blog, then user_ip; blank counts as missing."""
     for name, debug in (("blog", EMPTY_BLOG), ("user_ip", EMPTY_IP)):
         if not (fields.get(name) or "").strip():
+            record_refusal("missing_field")
             return failure(f"Missing required field: {name}.", debug)
     return None
 
@@ -143,8 +151,9 @@ def refused(refusal: quota.Refusal) -> Response:
 
 @route("comment-check")
 def comment_check() -> Response:
-    fields = read_fields()
-    site, error = comment_site(fields)
+    fields = wordpress.check_fields(read_fields(), request.headers.get("User-Agent"))
+    site, key, error = api_site(fields)
+    error = error or missing_field(fields)
     if error:
         return error
     comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
@@ -153,10 +162,32 @@ def comment_check() -> Response:
         return refused(refusal)
     started = time.perf_counter()
     result = check_comment(get_session(), site, comment)
-    CHECK_SECONDS.observe(time.perf_counter() - started)
-    CHECKS.labels(result.verdict).inc()
+    record_check(result, site.id, time.perf_counter() - started, "akismet")
     quota.count_call(site, result, comment.is_test)
-    return text("true" if result.is_spam else "false", headers=verdict_headers(result))
+    headers = verdict_headers(result)
+    callback = (fields.get("callback") or "").strip()
+    if callback and result.check_id is not None:
+        # Akismet's asynchronous verdicts (§2.6): a provisional `false` that WordPress keeps pending
+        # until the moderator's (or the timeout policy's) decision is POSTed to the callback.
+        recheck = delivery.register_callback(get_session(), site, result.check_id, result.verdict, callback, key,
+                                             delivery.settings())
+        if recheck is not None:
+            headers["X-akismet-recheck-after"] = str(recheck)
+    return text("true" if result.is_spam else "false", headers=headers)
+
+
+def refused_report(refusal: quota.Refusal) -> Response:
+    """Feedback over the key's rate limit: nothing is recorded, so never the thanks string.
+
+    There is no verdict to fail open for, so this is the spec's throttling answer
+    (§1.5, §5): 429 + Retry-After, with the same error/alert headers as comment-check.
+    Python and npm raise, the PHP SDK raises its RateLimitException, WordPress ignores it.
+    """
+    response = failure(refusal.reason, f"{refusal.alert_msg} Retry after {refusal.retry_after} s.", 429)
+    for name, value in {"X-akismet-error": refusal.reason, "X-akismet-alert-code": refusal.alert_code,
+                        "X-akismet-alert-msg": refusal.alert_msg, "Retry-After": refusal.retry_after}.items():
+        response.headers[name] = header_value(value)
+    return response
 
 
 def report(label: str) -> Response:
@@ -164,10 +195,12 @@ def report(label: str) -> Response:
     site, error = comment_site(fields)
     if error:
         return error
+    refusal = quota.refusal_for(site, monthly=False)
+    if refusal is not None:
+        return refused_report(refusal)
     comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
     record_feedback(get_session(), site, comment, label, source="api",
                     reporter=fields.get("reporter") or "", guid=(fields.get("guid") or "").strip())
-    FEEDBACK.labels(label, "api").inc()
     return text(THANKS)
 
 
@@ -305,9 +338,33 @@ def http_error(error: HTTPException) -> Response:
     return response
 
 
+def storage_unavailable(error: Exception) -> Response:
+    """Database down, locked or too slow: an error, never a verdict or "Thanks" (WordPress holds and rechecks)."""
+    current_app.logger.error("database unavailable: %s", error, extra={"path": request.path})
+    response = failure("Service Unavailable", "Storage temporarily unavailable; retry later", 503)
+    response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+    return response
+
+
+for _error in UNAVAILABLE:
+    bp.register_error_handler(_error, storage_unavailable)
+
+
+REPORT_ENDPOINTS = {"akismet.comment_check", "akismet.submit_spam", "akismet.submit_ham"}
+UNSUPPORTED_CHARSET = "Unsupported request charset."
+
+
+@bp.errorhandler(form.UnsupportedCharset)
+def unsupported_charset(error: form.UnsupportedCharset) -> Response:
+    """Refused before decoding and before the key is looked up, in each endpoint's own error form (§2.7):
+    an error body for comment-check (WordPress holds the comment) and submit-*, `invalid` elsewhere."""
+    body = UNSUPPORTED_CHARSET if request.endpoint in REPORT_ENDPOINTS else "invalid"
+    return failure(body, error.message)
+
+
 @bp.errorhandler(NoModelError)
 def no_model(error: NoModelError) -> Response:
-    current_app.logger.error("comment-check without a promoted model")
-    response = failure("Service Unavailable", "No spam model is loaded yet", 503)
-    response.headers["Retry-After"] = "60"
+    current_app.logger.error("comment-check without a servable model")
+    response = failure("Service Unavailable", "No spam model is loaded", 503)
+    response.headers["Retry-After"] = str(math.ceil(error.retry_after))
     return response

@@ -6,6 +6,7 @@ status; bad input never produces a 5xx.
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any
 
@@ -17,10 +18,10 @@ from spamguard import sites
 from spamguard.api import form, quota
 from spamguard.checking import check_comment, find_original, record_feedback
 from spamguard.comment import Comment
-from spamguard.metrics import CHECK_SECONDS, CHECKS, FEEDBACK
+from spamguard.metrics import record_check, record_refusal
 from spamguard.scoring.decision import DISCARD
 from spamguard.scoring.model import NoModelError
-from spamguard.storage import get_session
+from spamguard.storage import UNAVAILABLE, UNAVAILABLE_RETRY_AFTER, get_session
 from spamguard.storage.models import Site
 
 bp = Blueprint("json_api", __name__, url_prefix="/api/v1")
@@ -41,8 +42,13 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 def read_body() -> tuple[dict[str, Any], MultiDict[str, str]]:
     """The JSON object and its comment fields (Akismet names, same caps as the form parser)."""
-    try:  # any Content-Type: clients forget it
-        data = json.loads(form.read_body(request) or b"null")
+    body = form.read_body(request) or b"null"
+    try:
+        codec = form.codec_for(request.mimetype_params.get("charset"))
+    except form.UnsupportedCharset as exc:
+        raise ApiError(415, "unsupported_charset", exc.message)
+    try:  # any Content-Type: clients forget it; without a charset JSON's own UTF-8/16/32 detection applies
+        data = json.loads(body.decode(codec, errors="replace") if codec else body)
     except (ValueError, RecursionError):  # bad UTF-8, bad JSON, absurdly deep nesting
         data = None
     if not isinstance(data, dict):
@@ -63,7 +69,7 @@ def authenticate(fields: MultiDict[str, str]) -> Site:
     if not key:
         raise ApiError(401, "missing_api_key", "Send api_key in the body or an Authorization: Bearer header.",
                        {"WWW-Authenticate": "Bearer"})
-    site = sites.find_site(get_session(), key)
+    site = sites.find_site(get_session(), key, secret=current_app.config["SPAMGUARD_KEY_SECRET"])
     if site is None:
         raise ApiError(401, "invalid_api_key", "Unknown or revoked API key.", {"WWW-Authenticate": "Bearer"})
     return site
@@ -86,8 +92,7 @@ def check() -> Response:
         raise ApiError(429, "rate_limited", refusal.reason, {"Retry-After": str(refusal.retry_after)})
     started = time.perf_counter()
     result = check_comment(get_session(), site, comment)
-    CHECK_SECONDS.observe(time.perf_counter() - started)
-    CHECKS.labels(result.verdict).inc()
+    record_check(result, site.id, time.perf_counter() - started, "json")
     quota.count_call(site, result, comment.is_test)
     return jsonify(
         guid=result.guid, verdict=result.verdict, score=round(result.probability, 4), reasons=result.reasons,
@@ -107,6 +112,9 @@ def feedback() -> Response:
     label = str(data.get("label", "")).strip().lower()
     if label not in ("spam", "ham"):
         raise ApiError(422, "invalid_label", 'label must be "spam" or "ham".')
+    refusal = quota.refusal_for(site, monthly=False)
+    if refusal is not None:
+        raise ApiError(429, "rate_limited", refusal.reason, {"Retry-After": str(refusal.retry_after)})
     guid = (fields.get("guid") or "").strip().lower()
     max_chars = current_app.config["SPAMGUARD_MAX_FIELD_CHARS"]
     session = get_session()
@@ -122,13 +130,14 @@ def feedback() -> Response:
         comment = form.comment_from_fields(fields, max_chars)
     row = record_feedback(session, site, comment, label, source="api", reporter=fields.get("reporter") or "",
                           guid=guid, check=original)
-    FEEDBACK.labels(label, "api").inc()
     return jsonify(status="recorded", feedback_id=row.id, label=label,
                    matched_guid=row.check.guid if row.check_id and row.check else None)
 
 
 @bp.errorhandler(ApiError)
 def api_error(error: ApiError) -> Response:
+    if error.status != 429:  # over-limit refusals are counted where they are decided (quota)
+        record_refusal(error.code)
     return error_response(error.status, error.code, error.message, error.headers)
 
 
@@ -141,6 +150,17 @@ def http_error(error: HTTPException) -> Response:
     return error_response(error.code or 400, code, error.description or error.name, headers)
 
 
+def storage_unavailable(error: Exception) -> Response:
+    current_app.logger.error("database unavailable: %s", error, extra={"path": request.path})
+    return error_response(503, "storage_unavailable", "Storage is temporarily unavailable; retry later.",
+                          {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)})
+
+
+for _error in UNAVAILABLE:
+    bp.register_error_handler(_error, storage_unavailable)
+
+
 @bp.errorhandler(NoModelError)
 def no_model(error: NoModelError) -> Response:
-    return error_response(503, "no_model", "No spam model is loaded yet.", {"Retry-After": "60"})
+    return error_response(503, "no_model", "No spam model is loaded.",
+                          {"Retry-After": str(math.ceil(error.retry_after))})

@@ -41,6 +41,8 @@ VERDICT_HEADERS = {
     "X-akismet-error": "Account problem (e.g. over the limit); the comment should be held.",
     "X-akismet-alert-code": "Account alert code (e.g. 10508 over the usage limit).",
     "X-akismet-alert-msg": "Alert text for the site owner.",
+    "X-akismet-recheck-after": "Seconds; on a provisional `false` (verdict unsure) when `callback` was sent: "
+                               "the decision is POSTed to the callback later.",
     "X-Spamguard-Score": "Spam probability, 4 decimals.",
     "X-Spamguard-Verdict": "ham | unsure | spam | discard.",
     "X-Spamguard-Reasons": "Top signals joined by `; `, non-ASCII and `%` percent-encoded (UTF-8).",
@@ -89,6 +91,8 @@ def document() -> dict[str, Any]:
     thanks = _text_answer("Report recorded.", ["Thanks for making the web a better place.", "invalid",
                                                "Missing required field: blog.", "Missing required field: user_ip."],
                           ERROR_HEADERS)
+    over_limit = _text_answer("Over the key's rate limit: not recorded; retry after `Retry-After` seconds.",
+                              ["Rate limit exceeded"], ERROR_HEADERS)
     paths: dict[str, Any] = {}
     for version in ("1.1", "1.2"):
         paths[f"/{version}/verify-key"] = _akismet_post(
@@ -98,6 +102,8 @@ def document() -> dict[str, Any]:
         paths[f"/{version}/comment-check"] = _akismet_post("Classify one comment.", verdict, ["blog", "user_ip"])
         paths[f"/{version}/submit-spam"] = _akismet_post("Report missed spam.", thanks, ["blog", "user_ip"])
         paths[f"/{version}/submit-ham"] = _akismet_post("Report a false positive.", thanks, ["blog", "user_ip"])
+        for name in ("submit-spam", "submit-ham"):
+            paths[f"/{version}/{name}"]["post"]["responses"]["429"] = over_limit
         paths[f"/{version}/usage-limit"] = _akismet_get_post(
             "This month's usage.", ["api_key", "extended"], _json_answer({"$ref": "#/components/schemas/UsageLimit"}))
         paths[f"/{version}/key-sites"] = _akismet_get_post(
@@ -119,7 +125,7 @@ def document() -> dict[str, Any]:
         "security": [{"bearer": []}, {}],
         "requestBody": {"required": True, "content": _json_body("CheckRequest")},
         "responses": {"200": {"description": "Verdict", "content": _json_body("CheckResult")},
-                      **{code: JSON_ERROR for code in ("400", "401", "413", "422", "429")}},
+                      **{code: JSON_ERROR for code in ("400", "401", "413", "415", "422", "429")}},
     }}
     paths["/api/v1/feedback"] = {"post": {
         "tags": ["JSON API"], "summary": "Label a comment spam or ham, by guid or by its fields.",
@@ -128,7 +134,21 @@ def document() -> dict[str, Any]:
         "responses": {"200": {"description": "Recorded", "content": _json_body({"type": "object", "properties": {
             "status": {"const": "recorded"}, "feedback_id": {"type": "integer"}, "label": {"type": "string"},
             "matched_guid": {"type": ["string", "null"]}}})},
-            **{code: JSON_ERROR for code in ("400", "401", "404", "413", "422")}},
+            **{code: JSON_ERROR for code in ("400", "401", "404", "413", "415", "422", "429")}},
+    }}
+    paths["/api/v1/decisions"] = {"get": {
+        "tags": ["JSON API"], "summary": "Moderators' (and timeout) decisions for this key's site, oldest first.",
+        "security": [{"bearer": []}, {}],
+        "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
+            ("since", "next_cursor of the previous page (empty = from the start)"),
+            ("limit", "page size, 1-500 (default 100)"), ("api_key", "the key, if not sent as a Bearer token"))],
+        "responses": {"200": {"description": "One page", "content": _json_body({"type": "object", "properties": {
+            "decisions": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "guid": {"type": "string"}, "result": {"enum": ["spam", "ham"]},
+                "akismet_result": {"enum": ["true", "false"]}, "source": {"enum": ["moderator", "timeout"]},
+                "decided_at": {"type": "string"}, "comment": {"type": "object"}}}},
+            "next_cursor": {"type": "string"}, "has_more": {"type": "boolean"}}})},
+            **{code: JSON_ERROR for code in ("400", "401")}},
     }}
     json_fields = {name: {"type": ["string", "null"]} for name in COMMENT_FIELDS}  # null = not sent
     json_fields["is_test"] = {"type": ["boolean", "string"]}
@@ -167,7 +187,7 @@ def document() -> dict[str, Any]:
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
                     "code": {"type": "string", "description": "Stable: invalid_json, invalid_field, missing_api_key, "
                              "invalid_api_key, missing_field, invalid_label, unknown_guid, rate_limited, "
-                             "body_too_large, "
+                             "body_too_large, unsupported_charset, "
                              "method_not_allowed, not_found, no_model"},
                     "message": {"type": "string"}}}}},
             },

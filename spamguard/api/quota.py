@@ -27,15 +27,19 @@ class Refusal:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def refusal_for(site: Site) -> Refusal | None:
+def refusal_for(site: Site, monthly: bool = True) -> Refusal | None:
     """Count one call against the key's limits; None when it may proceed.
 
     comment-check then answers 200 `false` + a GUID + X-akismet-error/alert
-    headers + Retry-After (spec §5); the JSON API answers 429.
+    headers + Retry-After (spec §5); the JSON API answers 429.  Feedback
+    (`monthly=False`) shares the key's rate window but not its monthly allowance.
     """
-    result = current_app.extensions["spamguard.ratelimit"].check(site)
+    result = current_app.extensions["spamguard.ratelimit"].check(site, monthly)
     if result.allowed:
         return None
+    from spamguard.metrics import record_refusal
+
+    record_refusal("monthly_limit" if result.reason == "monthly" else "rate_limit")
     if result.reason == "monthly":
         return Refusal("Usage limit exceeded", max(1, result.retry_after), result.alert_code,
                        "This key is over its monthly usage limit; calls are refused until it resets.")

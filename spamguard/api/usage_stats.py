@@ -38,9 +38,16 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
 
 
 def site_name(blog: str) -> str:
-    """`https://Blog.Example/` → `blog.example`, as Akismet lists sites."""
+    """`https://Blog.Example/` → `blog.example`, as Akismet lists sites.
+
+    Total: `blog` is whatever a client sent (e.g. `http://[oops`, on which urlsplit
+    raises), and one such row must not break the key's statistics forever.
+    """
     blog = blog.strip()
-    host = urlsplit(blog if "//" in blog else f"//{blog}").hostname
+    try:
+        host = urlsplit(blog if "//" in blog else f"//{blog}").hostname
+    except ValueError:
+        host = None
     return host or blog.lower()
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from .jobs import JobQueue
+from .jobs import JobQueue, queue_url
 from .maintenance import Maintenance, build_services
 from .ratelimit import KeyRateLimiter, LimitResult, init_limiter
 
@@ -34,7 +34,7 @@ def init_app(app: Flask) -> None:
         "spamguard.ratelimit": ratelimit,
         "spamguard.usage": services.usage,
         "spamguard.reputation": services.reputation,
-        "spamguard.jobs": JobQueue(config["REDIS_URL"], config["SPAMGUARD_REDIS_PREFIX"],
+        "spamguard.jobs": JobQueue(queue_url(config), config["SPAMGUARD_REDIS_PREFIX"],
                                    config["SPAMGUARD_MODEL_DIR"], config["DATABASE_URL"]),
     })
     if session_factory is not None and config.get("SPAMGUARD_BACKGROUND_TASKS", True):
@@ -45,6 +45,6 @@ def init_app(app: Flask) -> None:
         app.before_request(maintenance.ensure_started)
 
 
-def check_key_limit(site) -> LimitResult:
+def check_key_limit(site, monthly: bool = True) -> LimitResult:
     """Count one API call against `site`'s rate limit (and monthly throttle)."""
-    return current_app.extensions["spamguard.ratelimit"].check(site)
+    return current_app.extensions["spamguard.ratelimit"].check(site, monthly)

@@ -30,7 +30,8 @@ class Services:
 def build_services(config: dict, session_factory) -> Services:
     state = RedisState(config["REDIS_URL"], config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_REDIS_TIMEOUT"])
     usage = UsageCounter(state, config["SPAMGUARD_MONTHLY_LIMIT"], session_factory)
-    reputation = ReputationStore(state, config["SPAMGUARD_RATE_LIMIT_COMMENTER_IP"])
+    reputation = ReputationStore(state, config["SPAMGUARD_RATE_LIMIT_COMMENTER_IP"],
+                                 config["SPAMGUARD_REPUTATION_MIN_SITES"])
     return Services(state, usage, reputation, session_factory)
 
 

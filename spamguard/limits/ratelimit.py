@@ -76,9 +76,12 @@ class KeyRateLimiter:
                             extra={"event": "bad_rate_limit", "site_id": site.id})
         return self.default_spec
 
-    def check(self, site) -> LimitResult:
-        """Count one call for `site` and say whether it may proceed."""
-        if self.monthly_policy is not None:
+    def check(self, site, monthly: bool = True) -> LimitResult:
+        """Count one call for `site` and say whether it may proceed.
+
+        `monthly=False` (feedback): only the rate window; the monthly allowance counts checks.
+        """
+        if monthly and self.monthly_policy is not None:
             monthly = self.monthly_policy(site)
             if not monthly.allowed:
                 return monthly

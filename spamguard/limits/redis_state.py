@@ -32,12 +32,33 @@ REDIS_FAILURES = Counter(
 REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 
 
+CLUSTER_SCHEME = "redis+cluster://"
+
+
+def is_cluster_url(url: str) -> bool:
+    """`redis+cluster://host:port` (the scheme Flask-Limiter's storage also understands) means Redis Cluster."""
+    return url.startswith(CLUSTER_SCHEME)
+
+
+def cluster_prefix(prefix: str) -> str:
+    """On a cluster every SpamGuard key carries one hash tag, so multi-key commands (the usage
+    flush's SUNIONSTORE, Lua scripts) stay in one slot."""
+    return prefix if "{" in prefix else "{" + prefix + "}"
+
+
 def make_client(url: str, timeout: float) -> redis.Redis:
     """A client whose every call gives up after `timeout` seconds.
 
     redis-py retries failed commands by default; each retry would add another
     timeout to a request, so retries are off: the breaker handles recovery.
     """
+    if is_cluster_url(url):
+        from redis.cluster import RedisCluster
+
+        first_node = url[len(CLUSTER_SCHEME):].split(",")[0]
+        return RedisCluster.from_url(f"redis://{first_node}", socket_connect_timeout=max(timeout, 0.5),
+                                     socket_timeout=timeout, retry=Retry(NoBackoff(), 0),
+                                     cluster_error_retry_attempts=1, decode_responses=True)
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=timeout,
@@ -62,7 +83,7 @@ class RedisState:
                  breaker_seconds: float = 1.5, log_interval: float = 30.0,
                  client: redis.Redis | None = None) -> None:
         self.url = url
-        self.prefix = prefix
+        self.prefix = cluster_prefix(prefix) if is_cluster_url(url) else prefix
         self.timeout = timeout
         self.client = client or make_client(url, timeout)
         self.breaker_seconds = breaker_seconds

@@ -1,14 +1,23 @@
 """Cross-site reputation of commenter IPs, e-mails, author-URL domains and link domains.
 
 Counters live in Redis, one hash per (signal, value, UTC day) with an 8-day TTL:
-  c:<hour>   comments seen in that hour           (from checks)
+  c:<hour>   comments seen in that hour           (from checks of sharing sites)
   v:<hour>   of which we called spam               (from checks; a feature only)
   b:<blog>   last time seen on that blog           (distinct sites, from checks)
-  s:<site>   last spam report from that site       (from feedback)
-  h:<site>   last ham report from that site        (from feedback)
+  s:<site>   last spam report from that site       (from feedback of a sharing site)
+  h:<site>   last ham report from that site        (from feedback of a sharing site)
+  ps:<site>, ph:<site>  the same from a site that opted out of sharing (read by it alone)
 Reports are stored per reporting site, so one site repeating itself counts
 once, and writing the same report twice changes nothing: replaying feedback
 after a Redis outage (`catch_up`) is idempotent.
+
+Trust boundary: every API key can write reports, so no single key may move
+another site's verdict.  A site's own reports count for its own checks; other
+sites' reports of one label count only once at least `min_sites` distinct
+other sites made them in the window.  A site that opted out of sharing
+(`Site.share_reputation`) neither writes shared reports nor reads other
+sites' ones.  Commenter-IP bursts are counted per site: any key can send any
+`user_ip`.
 
 Every read sums the buckets with exponential decay (24 h window, 12 h half-life;
 7 d window, 2 d half-life).  Every function takes `now` so tests drive the clock.
@@ -107,8 +116,9 @@ def _weight(age: float, window: float, half_life: float) -> float:
 
 
 class ReputationStore:
-    def __init__(self, state: RedisState, commenter_ip_limit: str = "5/minute") -> None:
+    def __init__(self, state: RedisState, commenter_ip_limit: str = "5/minute", min_sites: int = 3) -> None:
         self.state = state
+        self.min_sites = max(1, int(min_sites))
         item = parse_limit(commenter_ip_limit)
         self.burst_amount = item.amount
         self.burst_window = item.get_expiry()
@@ -119,13 +129,17 @@ class ReputationStore:
     def _day_key(self, kind: str, value: str, day: int) -> str:
         return self.state.key("rep", kind, _digest(value), day)
 
-    def _burst_key(self, ip: str) -> str:
-        return self.state.key("rep", "burst", _digest(ip))
+    def _burst_key(self, site_id: int, ip: str) -> str:
+        return self.state.key("rep", "burst", site_id, _digest(ip))
 
     # --- writes ----------------------------------------------------------------------
 
-    def record_check(self, comment: Comment, verdict: str, now: float | None = None) -> bool:
-        """Count a checked comment (skipped for `is_test`). False when Redis is down."""
+    def record_check(self, comment: Comment, verdict: str, site_id: int, *, shared: bool = True,
+                     now: float | None = None) -> bool:
+        """Count a checked comment (skipped for `is_test`). False when Redis is down.
+
+        The IP burst counts per site; a site that does not share adds nothing to the shared counts.
+        """
         if comment.is_test:
             return True
         now = time.time() if now is None else now
@@ -135,7 +149,7 @@ class ReputationStore:
 
         def run(r):
             pipe = r.pipeline(transaction=False)
-            for kind, value in signals(comment):
+            for kind, value in signals(comment) if shared else ():
                 key = self._day_key(kind, value, day)
                 pipe.hincrby(key, f"c:{hour}", 1)
                 if spammy:
@@ -143,7 +157,7 @@ class ReputationStore:
                 pipe.hset(key, blog, repr(now))
                 pipe.expire(key, DAYS_KEPT * DAY)
             if comment.user_ip.strip():
-                bkey = self._burst_key(comment.user_ip.strip().lower())
+                bkey = self._burst_key(site_id, comment.user_ip.strip().lower())
                 pipe.zadd(bkey, {f"{now!r}:{uuid.uuid4().hex[:8]}": now})
                 pipe.zremrangebyscore(bkey, "-inf", now - self.burst_window)
                 pipe.expire(bkey, int(self.burst_window) + 60)
@@ -151,16 +165,17 @@ class ReputationStore:
             return True
         return self.state.call("reputation.record_check", run, False)
 
-    def record_feedback(self, comment: Comment, label: str, site_id: int,
+    def record_feedback(self, comment: Comment, label: str, site_id: int, *, shared: bool = True,
                         now: float | None = None) -> bool:
         """Record a spam/ham report from `site_id`; the site's latest label per value wins.
 
+        `shared=False` (the site opted out) stores it for the site's own checks only.
         Idempotent: the same report written twice leaves the same state.
         Returns False when Redis is down (the caller leaves `redis_synced` False).
         """
         if label not in ("spam", "ham"):
             raise ValueError(f"label must be spam or ham, not {label!r}")
-        return self._set_report(comment, site_id, "s" if label == "spam" else "h", now)
+        return self._set_report(comment, site_id, ("" if shared else "p") + label[0], now)
 
     def retract_feedback(self, comment: Comment, site_id: int, now: float | None = None) -> bool:
         """Forget `site_id`'s report on this comment's signals (a moderator's undo)."""
@@ -174,7 +189,7 @@ class ReputationStore:
             pipe = r.pipeline(transaction=False)
             for kind, value in signals(comment):
                 for d in range(day - DAYS_KEPT + 1, day + 1):
-                    pipe.hdel(self._day_key(kind, value, d), *(f"{m}:{site_id}" for m in "sh" if m != mark))
+                    pipe.hdel(self._day_key(kind, value, d), *(f"{m}:{site_id}" for m in MARKS if m != mark))
                 if mark is not None:
                     key = self._day_key(kind, value, day)
                     pipe.hset(key, f"{mark}:{site_id}", repr(now))
@@ -185,8 +200,12 @@ class ReputationStore:
 
     # --- reads -----------------------------------------------------------------------
 
-    def lookup(self, comment: Comment, now: float | None = None) -> Reputation:
-        """Decayed reputation features for the comment; `known=False` when Redis is down."""
+    def lookup(self, comment: Comment, site_id: int, *, shared: bool = True,
+               now: float | None = None) -> Reputation:
+        """Decayed reputation features of the comment as `site_id` may see them; `known=False` when Redis is down.
+
+        Same Redis work as before the trust rules: they are applied to what one pipeline read.
+        """
         now = time.time() if now is None else now
         day = int(now // DAY)
         sigs = signals(comment)
@@ -199,7 +218,7 @@ class ReputationStore:
                 for d in days:
                     pipe.hgetall(self._day_key(kind, value, d))
             if ip:
-                pipe.zcount(self._burst_key(ip), now - self.burst_window, now)
+                pipe.zcount(self._burst_key(site_id, ip), now - self.burst_window, now)
             return pipe.execute()
         raw = self.state.call("reputation.lookup", run, None)
         rep = Reputation()
@@ -207,9 +226,10 @@ class ReputationStore:
             return rep
         rep.known = True
         per_kind: dict[str, list[dict]] = {}
+        view = _View(site_id, shared, self.min_sites)
         for i, (kind, value) in enumerate(sigs):
             hashes = raw[i * len(days):(i + 1) * len(days)]
-            per_kind.setdefault(kind, []).append(_summarise(value, hashes, now))
+            per_kind.setdefault(kind, []).append(_summarise(value, hashes, now, view))
         for kind, stats_list in per_kind.items():
             # Several link domains: judge by the most reported one.
             best = max(stats_list, key=lambda s: (s["spam_sites_7d"] - s["ham_sites_7d"], s["seen_24h"]))
@@ -229,7 +249,31 @@ class ReputationStore:
     def adjust(self, logit: float, rep: Reputation) -> tuple[float, list[str]]:
         return adjust(logit, rep)
 
-    # --- replay after outages ---------------------------------------------------------
+    # --- replay after outages and sharing changes --------------------------------------
+
+    def replay_site(self, session, site_id: int, now: float | None = None) -> int:
+        """After a site's sharing setting changed: rewrite its reports still in the window.
+
+        Its rows are marked unsynced and replayed (here, or by the next background
+        catch-up if Redis is down), so each report moves to the shared or private mark.
+        Returns the number of rows marked.
+        """
+        from datetime import datetime, timezone
+
+        from sqlalchemy import update
+        from spamguard.storage.models import Feedback
+
+        now = time.time() if now is None else now
+        since = datetime.fromtimestamp(now - DAYS_KEPT * DAY, timezone.utc)
+        marked = session.execute(
+            update(Feedback).where(Feedback.site_id == site_id, Feedback.created_at >= since,
+                                   Feedback.is_test.is_(False), Feedback.undone_at.is_(None))
+            .values(redis_synced=False)).rowcount
+        session.commit()
+        while self.catch_up(session, now=now):
+            pass
+        return marked
+
 
     def catch_up(self, session, batch: int = 500, now: float | None = None) -> int:
         """Replay Feedback rows with `redis_synced=False` into Redis, marking them synced.
@@ -239,20 +283,21 @@ class ReputationStore:
         Returns the number of rows marked.
         """
         from sqlalchemy import select
-        from spamguard.storage.models import Feedback
+        from spamguard.storage.models import Feedback, Site
 
         if not self.state.available:
             return 0
         now = time.time() if now is None else now
         rows = session.execute(
-            select(Feedback).where(Feedback.redis_synced.is_(False)).order_by(Feedback.id).limit(batch)
-        ).scalars().all()
+            select(Feedback, Site.share_reputation).join(Site, Site.id == Feedback.site_id)
+            .where(Feedback.redis_synced.is_(False)).order_by(Feedback.id).limit(batch)
+        ).all()
         done = 0
-        for row in rows:
+        for row, shared in rows:
             created = row.created_at.timestamp() if row.created_at else now
             if not (row.is_test or row.undone_at is not None or now - created > DAYS_KEPT * DAY):
                 comment = Comment.from_json(row.fields or {})
-                if not self.record_feedback(comment, row.label, row.site_id, now=created):
+                if not self.record_feedback(comment, row.label, row.site_id, shared=shared, now=created):
                     break
             row.redis_synced = True
             done += 1
@@ -262,13 +307,32 @@ class ReputationStore:
         return done
 
 
-def _summarise(value: str, hashes: list[dict], now: float) -> dict:
+MARKS = ("s", "h", "ps", "ph")  # report marks: shared spam/ham, private (opted-out site) spam/ham
+
+
+@dataclass(frozen=True)
+class _View:
+    """Who is reading: their own reports always count, others' only when shared by enough sites."""
+
+    site_id: int
+    shared: bool
+    min_sites: int
+
+
+def _summarise(value: str, hashes: list[dict], now: float, view: _View) -> dict:
     stats: dict = {"value": value}
+    own = str(view.site_id)
     latest: dict[str, dict[str, float]] = {"s": {}, "h": {}, "b": {}}
     hourly: dict[str, dict[int, int]] = {"c": {}, "v": {}}
     for h in hashes:
         for fname, raw in h.items():
             prefix, _, ident = fname.partition(":")
+            if prefix in ("ps", "ph"):  # an opted-out site's report: visible to that site only
+                if ident != own:
+                    continue
+                prefix = prefix[1]
+            elif not view.shared and (ident != own or prefix not in ("s", "h")):
+                continue  # an opted-out reader sees nothing from other sites
             if prefix in latest:
                 ts = float(raw)
                 if ts > latest[prefix].get(ident, -1.0):
@@ -281,14 +345,23 @@ def _summarise(value: str, hashes: list[dict], now: float) -> dict:
 
         def sites(src):
             return sum(_weight(now - ts, window, half_life) for ts in src.values())
+
+        def trusted(src):
+            """This site's report, plus other sites' reports once `min_sites` of them are in the window."""
+            others = {s: ts for s, ts in src.items() if s != own and 0 <= now - ts <= window}
+            kept = {s: ts for s, ts in src.items() if s == own}
+            if len(others) >= view.min_sites:
+                kept.update(others)
+            return kept
+        spam, ham = trusted(latest["s"]), trusted(latest["h"])
         stats[f"seen_{win}"] = hours(hourly["c"])
         stats[f"spam_verdicts_{win}"] = hours(hourly["v"])
         stats[f"sites_seen_{win}"] = sites(latest["b"])
-        stats[f"spam_sites_{win}"] = sites(latest["s"])
-        stats[f"ham_sites_{win}"] = sites(latest["h"])
+        stats[f"spam_sites_{win}"] = sites(spam)
+        stats[f"ham_sites_{win}"] = sites(ham)
         # Undecayed distinct-site counts, for reasons people can read.
-        stats[f"spam_n_{win}"] = sum(1 for ts in latest["s"].values() if 0 <= now - ts <= window)
-        stats[f"ham_n_{win}"] = sum(1 for ts in latest["h"].values() if 0 <= now - ts <= window)
+        stats[f"spam_n_{win}"] = sum(1 for ts in spam.values() if 0 <= now - ts <= window)
+        stats[f"ham_n_{win}"] = sum(1 for ts in ham.values() if 0 <= now - ts <= window)
     return stats
 
 

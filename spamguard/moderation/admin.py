@@ -8,27 +8,27 @@ from sqlalchemy import select
 
 from spamguard import sites as site_service
 from spamguard import storage
+from spamguard.moderation import models_page
 from spamguard.moderation.blueprint import bp
 from spamguard.moderation.security import admin_required, audit
+from spamguard.scoring.registry import Registry, RegistryError
 from spamguard.storage.models import AuditLog, Site
 
 log = logging.getLogger(__name__)
 AUDIT_PAGE = 100
 
 
-def _registry():
-    from model_training.registry import Registry
-
+def _registry() -> Registry:
     return Registry(current_app.config["SPAMGUARD_MODEL_DIR"])
 
 
 def _jobs():
     jobs = current_app.extensions.get("spamguard.jobs")
     if jobs is None:  # limits not initialised (should not happen in create_app)
-        from spamguard.limits.jobs import JobQueue
+        from spamguard.limits.jobs import JobQueue, queue_url
 
         c = current_app.config
-        jobs = JobQueue(c["REDIS_URL"], c["SPAMGUARD_REDIS_PREFIX"], c["SPAMGUARD_MODEL_DIR"], c["DATABASE_URL"])
+        jobs = JobQueue(queue_url(c), c["SPAMGUARD_REDIS_PREFIX"], c["SPAMGUARD_MODEL_DIR"], c["DATABASE_URL"])
     return jobs
 
 
@@ -61,8 +61,10 @@ def admin_models():
         log.exception("model registry unreadable")
         models, history = [], []
         flash("The model registry could not be read.", "error")
+    current = next((m for m in models if m.get("promoted")), None)
     rows = [{"version": m.get("version", ""), "created": m.get("created", ""), "promoted": m.get("promoted"),
-             "metrics": _metrics(m), "thresholds": m.get("thresholds") or {}} for m in models]
+             "metrics": _metrics(m), "thresholds": m.get("thresholds") or {},
+             **models_page.describe(m, current)} for m in models]
     db = storage.get_session()
     recent = db.scalars(select(AuditLog).where(AuditLog.action == "retrain")
                         .order_by(AuditLog.id.desc()).limit(5)).all()
@@ -74,8 +76,12 @@ def admin_models():
         except Exception:
             status = {"status": "unknown (Redis unavailable)"}
         jobs.append({"id": job_id, "at": row.created_at, "status": status.get("status"),
-                     "error": status.get("error"), "from_db": (row.details or {}).get("from_db")})
-    return render_template("moderation/admin_models.html", models=rows, history=history, jobs=jobs)
+                     "error": status.get("error"), "from_db": (row.details or {}).get("from_db"),
+                     "api_feedback": (row.details or {}).get("api_feedback")})
+    from spamguard.health import worker_status
+
+    worker = worker_status(current_app._get_current_object())
+    return render_template("moderation/admin_models.html", models=rows, history=history, jobs=jobs, worker=worker)
 
 
 @bp.post("/admin/models/promote")
@@ -84,10 +90,9 @@ def admin_promote():
     version = request.form.get("version", "").strip()
     registry = _registry()
     try:
-        registry.manifest(version)
         previous = registry.current_version()
-        registry.promote(version, reason="promoted in admin UI")
-    except Exception as exc:
+        registry.promote(version, reason="promoted in admin UI")  # verifies the artifact first
+    except (RegistryError, OSError) as exc:
         flash(f"Could not promote: {exc}", "error")
         return redirect(url_for("moderation.admin_models"))
     audit("model_promote", version, previous=previous)
@@ -114,13 +119,14 @@ def admin_rollback():
 @admin_required
 def admin_retrain():
     from_db = request.form.get("from_db") == "1"
+    api_feedback = from_db and request.form.get("api_feedback") == "1"  # untrusted reports: opt-in
     try:
-        job_id = _jobs().enqueue_retrain(from_db=from_db)
+        job_id = _jobs().enqueue_retrain(from_db=from_db, api_feedback=api_feedback)
     except Exception:
         log.exception("could not queue retrain")
         flash("Could not queue the retrain (job queue unavailable); try again later.", "error")
         return redirect(url_for("moderation.admin_models"))
-    audit("retrain", job_id, job_id=job_id, from_db=from_db)
+    audit("retrain", job_id, job_id=job_id, from_db=from_db, api_feedback=api_feedback)
     flash(f"Retrain queued as job {job_id}; `spamguard worker` runs it.", "info")
     return redirect(url_for("moderation.admin_models"))
 
@@ -141,7 +147,7 @@ def admin_sites_create():
         flash("Enter the site's URL (http:// or https://).", "error")
         return redirect(url_for("moderation.admin_sites"))
     db = storage.get_session()
-    site, key = site_service.create_site(db, url)
+    site, key = site_service.create_site(db, url, secret=current_app.config["SPAMGUARD_KEY_SECRET"])
     audit("site_create", f"site:{site.id}", url=site.url, key_hint=site.key_hint)
     # Rendered directly (no redirect) so the key is shown exactly once and never stored.
     return render_template("moderation/admin_sites.html", sites=db.scalars(select(Site).order_by(Site.id)).all(),

@@ -1,52 +1,37 @@
-"""Login / logout with throttling of failed attempts.
+"""Login / logout.
 
-Throttling counts `login_failed` audit rows for (username, client IP) in the last
-LOGIN_WINDOW, since the last successful login from that IP.  The database is
-shared by every gunicorn worker, so the limit holds across workers with no Redis.
-The query uses the audit log's created_at index and only reads the window's rows.
+Every login POST first takes one attempt from the throttle counters (per IP,
+per username+IP, global; see `throttle`), and only an attempt within all limits
+reaches argon2.  Unknown usernames then cost one dummy verification, like known
+ones, so timing does not tell which usernames exist.
+
+Sessions carry the user's `session_epoch`; logout and a password change bump
+it, so a copied cookie stops working too.  They expire after
+SPAMGUARD_SESSION_IDLE_HOURS without a request (see `app.create_app`).
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from spamguard import storage
-from spamguard.moderation import passwords
+from spamguard.moderation import passwords, throttle
 from spamguard.moderation.blueprint import bp
-from spamguard.moderation.security import audit, current_user, safe_next
-from spamguard.storage.models import AuditLog, User, utcnow
+from spamguard.moderation.security import audit, client_ip, current_user, safe_next
+from spamguard.storage.models import User
 
-LOGIN_WINDOW = timedelta(minutes=15)
-
-
-def client_ip() -> str:
-    return (request.remote_addr or "")[:64]
-
-
-def _max_failures() -> int:
-    return current_app.config["SPAMGUARD_LOGIN_MAX_FAILURES"]
+REFUSED = {
+    "ip": "Too many login attempts from your address. Try again later.",
+    "user": "Too many failed logins. Try again in 15 minutes.",
+    "global": "Too many login attempts right now. Try again in a minute.",
+}
 
 
-def recent_failures(username: str, ip: str) -> int:
-    """Failed logins for username from ip in the window, after the last success from that ip."""
-    since = utcnow() - LOGIN_WINDOW
-    rows = storage.get_session().execute(
-        select(AuditLog.action, AuditLog.details, AuditLog.created_at)
-        .where(AuditLog.created_at >= since, AuditLog.target == username[:200],
-               AuditLog.action.in_(("login_failed", "login")))
-        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
-        .limit(200)
-    ).all()
-    failures = 0
-    for action, details, _created in rows:
-        if (details or {}).get("ip") != ip:
-            continue
-        if action == "login":
-            break
-        failures += 1
-    return failures
+def _login_page(next_url: str | None, status: int, retry_after: int | None = None):
+    response = current_app.make_response((render_template("moderation/login.html", next=next_url), status))
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -62,37 +47,45 @@ def login():
     ip = client_ip()
     if not username or not password:
         flash("Enter a username and a password.", "error")
-        return render_template("moderation/login.html", next=next_url), 400
-    if recent_failures(username, ip) >= _max_failures():
-        # Locked: do not even look at the password, so guessing gains nothing.
-        audit("login_locked", username, user=None, ip=ip)
-        flash("Too many failed logins. Try again in 15 minutes.", "error")
-        response = current_app.make_response((render_template("moderation/login.html", next=next_url), 429))
-        response.headers["Retry-After"] = str(int(LOGIN_WINDOW.total_seconds()))
-        return response
-
+        return _login_page(next_url, 400)
     db = storage.get_session()
+    refusal = throttle.reserve(db, username, ip, throttle.LoginLimits.from_config(current_app.config))
+    if refusal is not None:
+        # The password is not even looked at, so guessing gains nothing; audited once per window.
+        if refusal.first:
+            audit("login_locked", username, user=None, ip=ip, limit=refusal.scope)
+        flash(REFUSED[refusal.scope], "error")
+        return _login_page(next_url, 429, refusal.retry_after)
+
     user = db.scalar(select(User).where(User.username == username))
     ok = passwords.verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
         audit("login_failed", username, user=None, ip=ip)
         flash("Wrong username or password.", "error")
-        return render_template("moderation/login.html", next=next_url), 401
+        return _login_page(next_url, 401)
 
+    throttle.succeeded(db, username, ip)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     session.clear()  # no session fixation: a fresh session (and CSRF secret) for the logged-in user
     session["user_id"] = user.id
-    session.permanent = False
+    session["epoch"] = user.session_epoch
+    session.permanent = True  # expires after the idle lifetime; refreshed by every request
     audit("login", username, user=user, ip=ip)
     return redirect(next_url or url_for("moderation.queue"))
+
+
+def end_sessions(db, user_id: int) -> None:
+    """Invalidate every session of the user issued so far (one atomic increment; caller commits)."""
+    db.execute(update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1))
 
 
 @bp.post("/logout")
 def logout():
     user = current_user()
     if user is not None:
-        audit("logout", user.username, user=user, ip=client_ip())
+        end_sessions(storage.get_session(), user.id)
+        audit("logout", user.username, user=user)
     session.clear()
     flash("Logged out.", "info")
     return redirect(url_for("moderation.login"))

@@ -1,6 +1,7 @@
 """`spamguard users ...`: moderator and admin accounts for the web UI."""
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -18,6 +19,24 @@ def _session():
     return storage.make_sessionmaker(url)()
 
 
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = passwords.check_password_policy(password)
+    if problem:
+        raise click.ClickException(problem)
+    return password
+
+
+def _user(session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"no user {username!r} (see `spamguard users list`)")
+    return user
+
+
 @click.group()
 def users() -> None:
     """Web UI accounts (moderators and admins)."""
@@ -32,13 +51,7 @@ def users_create(username: str, role: str, password_stdin: bool) -> None:
     username = username.strip()
     if not username or len(username) > 150:
         raise click.ClickException("username must be 1 to 150 characters")
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    problem = passwords.check_password_policy(password)
-    if problem:
-        raise click.ClickException(problem)
+    password = _read_password(password_stdin)
     with _session() as session:
         if session.scalar(select(User).where(User.username == username)) is not None:
             raise click.ClickException(f"user {username!r} already exists")
@@ -51,10 +64,16 @@ def users_create(username: str, role: str, password_stdin: bool) -> None:
 
 
 @users.command("list")
-def users_list() -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of accounts.")
+def users_list(as_json: bool) -> None:
     """List accounts."""
     with _session() as session:
         rows = session.scalars(select(User).order_by(User.id)).all()
+        if as_json:
+            click.echo(json.dumps([{"id": u.id, "username": u.username, "role": u.role, "disabled": u.disabled,
+                                    "created_at": u.created_at.isoformat() if u.created_at else None}
+                                   for u in rows]))
+            return
         if not rows:
             click.echo("no users yet: spamguard users create --username NAME --role admin")
         for user in rows:
@@ -62,15 +81,39 @@ def users_list() -> None:
             click.echo(f"{user.id:>4}  {user.username:<24} {user.role:<10} {state}")
 
 
+def _set_disabled(username: str, disabled: bool) -> None:
+    with _session() as session:
+        user = _user(session, username)
+        user.disabled = disabled
+        action = "user_disable" if disabled else "user_enable"
+        session.add(AuditLog(user_id=None, action=action, target=username, details={"via": "cli"}))
+        session.commit()
+        click.echo(f"{'disabled' if disabled else 'enabled'} {username}")
+
+
 @users.command("disable")
 @click.argument("username")
 def users_disable(username: str) -> None:
     """Disable USERNAME: their sessions stop working on the next request."""
+    _set_disabled(username, True)
+
+
+@users.command("enable")
+@click.argument("username")
+def users_enable(username: str) -> None:
+    """Enable USERNAME again."""
+    _set_disabled(username, False)
+
+
+@users.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def users_passwd(username: str, password_stdin: bool) -> None:
+    """Set USERNAME's password (prompted for, hidden, twice, unless --password-stdin); their sessions end."""
     with _session() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise click.ClickException(f"no user {username!r}")
-        user.disabled = True
-        session.add(AuditLog(user_id=None, action="user_disable", target=username, details={"via": "cli"}))
+        user = _user(session, username)
+        user.password_hash = passwords.hash_password(_read_password(password_stdin))
+        user.session_epoch = User.session_epoch + 1  # atomic: a copied session cookie dies with the old password
+        session.add(AuditLog(user_id=None, action="user_passwd", target=username, details={"via": "cli"}))
         session.commit()
-        click.echo(f"disabled {username}")
+        click.echo(f"password changed for {username}; their open sessions are ended")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import wraps
 from typing import Any, Callable
+from urllib.parse import unquote, urlsplit
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
@@ -17,7 +18,9 @@ from spamguard import storage
 from spamguard.moderation.blueprint import bp
 from spamguard.storage.models import AuditLog, User
 
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+# script-src/connect-src 'self': only the UI's own static ui.js, which posts decisions with fetch.
+CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
@@ -56,6 +59,12 @@ def _security_headers(response):
     return response
 
 
+def client_ip() -> str:
+    """The client's address: REMOTE_ADDR, which ProxyFix (SPAMGUARD_TRUSTED_PROXIES hops) has
+    already replaced by the X-Forwarded-For entry the nearest trusted proxy appended."""
+    return (request.remote_addr or "")[:64]
+
+
 def current_user() -> User | None:
     """The logged-in, enabled user of this request (loaded once), or None."""
     marker = id(request._get_current_object())
@@ -66,7 +75,8 @@ def current_user() -> User | None:
     user_id = session.get("user_id")
     if user_id is not None:
         user = storage.get_session().get(User, user_id)
-        if user is None or user.disabled:
+        # A session from before the user's last logout or password change is dead, copies included.
+        if user is None or user.disabled or session.get("epoch") != user.session_epoch:
             session.clear()
             user = None
     g.sg_user = (marker, user)
@@ -103,8 +113,9 @@ def admin_required(view: Callable) -> Callable:
 
 def audit(action: str, target: str = "", user: User | None = None, commit: bool = True,
           **details: Any) -> AuditLog:
-    """Append one audit row (who, what, when)."""
+    """Append one audit row (who, what, when, from which client IP)."""
     user = user if user is not None else current_user()
+    details.setdefault("ip", client_ip())
     row = AuditLog(user_id=user.id if user else None, action=action, target=target[:200], details=details)
     db = storage.get_session()
     db.add(row)
@@ -113,8 +124,28 @@ def audit(action: str, target: str = "", user: User | None = None, commit: bool 
     return row
 
 
+MAX_NEXT_CHARS = 2048
+
+
 def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after login (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """`target` when it is a same-site path to follow after login, else None (no open redirect).
+
+    Browsers drop tabs/newlines and read `\\` as `/`, so `/<tab>/evil` or `/\\evil` would
+    become `//evil` (another host); CR/LF would break the Location header.  Any control
+    character or backslash, raw or percent-encoded, is refused, and what is left must
+    parse with neither scheme nor host.
+    """
+    if not target or len(target) > MAX_NEXT_CHARS:
         return None
+    for form in (target, unquote(target)):
+        if "\\" in form or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in form):
+            return None
+        if not form.startswith("/") or form.startswith("//"):
+            return None
+        try:
+            parts = urlsplit(form)
+        except ValueError:
+            return None
+        if parts.scheme or parts.netloc:
+            return None
     return target

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from flask import render_template
+from flask import render_template, request
 from sqlalchemy import and_, func, select
 
 from spamguard import storage
@@ -28,11 +28,16 @@ def _day(value) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)[:10]
 
 
-def daily_counts(db, since) -> dict[str, dict[str, int]]:
+def _real(include_tests: bool) -> list:
+    """Akismet test requests (is_test) stay out of the figures unless asked for (?tests=1)."""
+    return [] if include_tests else [Check.is_test.is_(False)]
+
+
+def daily_counts(db, since, include_tests: bool = False) -> dict[str, dict[str, int]]:
     day = func.date(Check.created_at)
     rows = db.execute(
         select(day.label("day"), Check.verdict, func.count())
-        .where(Check.created_at >= since, Check.is_test.is_(False))
+        .where(Check.created_at >= since, *_real(include_tests))
         .group_by(day, Check.verdict)
     ).all()
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(VERDICTS, 0))
@@ -62,12 +67,12 @@ def chart(counts: dict[str, dict[str, int]], today: date) -> dict:
             "bar_width": BAR_WIDTH}
 
 
-def overturn_rates(db, since) -> list[dict]:
+def overturn_rates(db, since, include_tests: bool = False) -> list[dict]:
     """Per site: flagged checks moderators marked ham, ham checks reported as spam."""
     per_site: dict[int, dict] = defaultdict(lambda: {"flagged": 0, "flagged_ham": 0, "ham": 0, "ham_spam": 0})
     for site_id, verdict, label, count in db.execute(
         select(Check.site_id, Check.verdict, Check.review_label, func.count())
-        .where(Check.created_at >= since, Check.is_test.is_(False))
+        .where(Check.created_at >= since, *_real(include_tests))
         .group_by(Check.site_id, Check.verdict, Check.review_label)
     ).all():
         row = per_site[site_id]
@@ -81,7 +86,7 @@ def overturn_rates(db, since) -> list[dict]:
     for site_id, count in db.execute(
         select(Check.site_id, func.count(func.distinct(Check.id)))
         .join(Feedback, Feedback.check_id == Check.id)
-        .where(Check.created_at >= since, Check.is_test.is_(False), Check.verdict == "ham",
+        .where(Check.created_at >= since, *_real(include_tests), Check.verdict == "ham",
                and_(Feedback.label == "spam", Feedback.undone_at.is_(None)))
         .group_by(Check.site_id)
     ).all():
@@ -111,10 +116,12 @@ def stats():
     now = utcnow()
     today = now.date()
     since = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS - 1)
-    counts = daily_counts(db, since)
+    tests = request.args.get("tests") == "1"
+    counts = daily_counts(db, since, tests)
     overturned = db.scalars(
-        select(Check).where(Check.review_label == "ham", Check.verdict.in_(FLAGGED),
+        select(Check).where(Check.review_label == "ham", Check.verdict.in_(FLAGGED), *_real(tests),
                             Check.reviewed_at.is_not(None), Check.reviewed_at >= since)
         .order_by(Check.reviewed_at.desc()).limit(10)).all()
-    return render_template("moderation/stats.html", chart=chart(counts, today), rates=overturn_rates(db, since),
-                           overturned=overturned, verdicts=VERDICTS, days=DAYS)
+    return render_template("moderation/stats.html", chart=chart(counts, today),
+                           rates=overturn_rates(db, since, tests), overturned=overturned, verdicts=VERDICTS,
+                           days=DAYS, tests=tests)

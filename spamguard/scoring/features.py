@@ -40,24 +40,47 @@ from spamguard.comment import Comment
 
 # --------------------------------------------------------------------------- text normalisation
 
-_BR_RE = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
+# Every pattern here sees up to a whole 64 KB comment written by a spammer, so each one runs in
+# linear time (issue 8): no two quantifiers can split the same run of characters between them,
+# runs that must not be given back are possessive (``*+``, ``++``), repetitions that must
+# backtrack are bounded, and a pattern that could start anywhere inside a run only starts at
+# its beginning.  bench/regex_worst_case.py times each one on adversarial input.
+_BR_RE = re.compile(r"<\s*+br\s*+/?\s*+>", re.IGNORECASE)
 _ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _C1_RE = re.compile("[\u0080-\u009f]")
+# A bare domain is at most 8 labels of at most 63 characters (DNS allows 63): bounded, so trying
+# it at every label of "a.a.a.a..." costs a constant each instead of a rescan of the whole run.
 _URL_RE = re.compile(
-    r"(?:(?:https?|ftp)://|www\.)[^\s<>\"']+"
-    r"|\b(?:[a-z0-9-]+\.)+(?:com|net|org|info|biz|ru|cn|ly|gl|co|io|me|tk|uk|us|tv|xyz|top|online|site)"
+    r"(?:(?:https?|ftp)://|www\.)[^\s<>\"']++"
+    r"|\b(?:[a-z0-9-]{1,63}+\.){1,8}(?:com|net|org|info|biz|ru|cn|ly|gl|co|io|me|tk|uk|us|tv|xyz|top|online|site)"
     r"(?:/[^\s<>\"']*)?\b",
     re.IGNORECASE,
 )
-_EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# The local part starts only where its run starts (group 1 keeps the dots or signs before the first
+# word character, which the \b of the original pattern left outside the match).
+_EMAIL_RE = re.compile(r"(?<![\w.+-])([.+-]*+)[\w.+-]++@[\w-]+(?:\.[\w-]+)+\b")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
-_LEET_WORD_RE = re.compile(r"[\w@$]*[a-z][\w@$]*")
+_WORD_RE = re.compile(r"[\w@$]++")
 _LONG_NUMBER_RE = re.compile(r"\d{5,}")
-_HREF_RE = re.compile(r"""<a\s[^>]*?href\s*=\s*["']?([^"'\s>]+)[^>]*>""", re.IGNORECASE)
-_TAG_RE = re.compile(r"</?[a-z][a-z0-9]*(?:\s[^<>]*)?/?>", re.IGNORECASE)
+# An <a ...> tag ends at the first ">" and contains no "<" (checked once by the lookahead, so a
+# missing ">" costs one scan per tag, not one per "href" in it).
+_HREF_RE = re.compile(r"""<a\s(?=[^<>]*+>)[^<>]*?href\s*+=\s*+["']?([^"'\s>]++)[^<>]*+>""", re.IGNORECASE)
+_TAG_RE = re.compile(r"</?[a-z][a-z0-9]*+(?:\s[^<>]*+)?/?>", re.IGNORECASE)
 _BOT_UA_RE = re.compile(r"bot|crawl|spider|curl|wget|python|java/|libwww|httpclient|go-http|headless|phantom|scrapy|perl|php",
                         re.IGNORECASE)
 _REPEAT_RE = re.compile(r"(.)\1{2,}")
+# Characters whose decomposition starts with a combining mark (non-starter).  NFKC sorts a run of
+# them with an insertion sort, quadratic in the run's length; Unicode's stream-safe format (UAX
+# #15) caps runs at 30, which no real script needs more than.
+_NON_STARTERS = "".join(
+    re.escape(ch) for ch in map(chr, range(0x20000))
+    if unicodedata.combining(ch) or (unicodedata.decomposition(ch)
+                                     and unicodedata.combining(unicodedata.normalize("NFKD", ch)[0])))
+_NON_STARTER_RUN_RE = re.compile(f"[{_NON_STARTERS}]{{31,}}+")
+MAX_NON_STARTERS = 30
+# Longest text scored: the default field cap.  Only NFKC's expansions (U+FDFA is 18 characters)
+# can make a capped field longer; the rest is cut rather than scored.
+MAX_TEXT_CHARS = 65536
 URL_TOKEN = "urlx"
 EMAIL_TOKEN = "emailx"
 
@@ -68,6 +91,16 @@ def _fix_c1(match: re.Match[str]) -> str:
         return char.encode("latin-1").decode("cp1252")
     except UnicodeDecodeError:
         return ""
+
+
+def cap_non_starters(text: str) -> str:
+    """Cut every run of combining marks to MAX_NON_STARTERS (unchanged for any real text)."""
+    return _NON_STARTER_RUN_RE.sub(lambda m: m[0][:MAX_NON_STARTERS], text)
+
+
+def nfkc(text: str) -> str:
+    """Unicode NFKC in linear time (runs of combining marks capped first)."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", cap_non_starters(text))
 
 
 def normalise_text(text: str | None) -> str:
@@ -85,8 +118,7 @@ def normalise_text(text: str | None) -> str:
         text = html.unescape(text)
     text = _C1_RE.sub(_fix_c1, text)
     text = _ZERO_WIDTH_RE.sub("", text)
-    text = unicodedata.normalize("NFKC", text)
-    return text.strip()
+    return nfkc(text)[:MAX_TEXT_CHARS].strip()
 
 
 def url_domain(url: str) -> str:
@@ -97,7 +129,7 @@ def url_domain(url: str) -> str:
     if "://" not in url:
         url = "http://" + url
     try:
-        host = urlsplit(url).hostname or ""
+        host = urlsplit(cap_non_starters(url)).hostname or ""  # urlsplit NFKC-checks a non-ASCII host
     except ValueError:
         return ""
     host = host.lower().rstrip(".")
@@ -110,6 +142,8 @@ def find_urls(text: str) -> list[str]:
 
 def _deleet(match: re.Match[str]) -> str:
     word = match.group(0)
+    if not any("a" <= c <= "z" for c in word):  # digits, "_" or non-ASCII letters only: not leet
+        return word
     letters = sum(c.isalpha() for c in word)
     others = len(word) - letters
     # Only words that are mostly letters ("fr33", "c4sh", "$ex"), not "2015" or "4u".
@@ -135,8 +169,8 @@ def _prepare_cached(text: str) -> str:
 def _prepare(text: str) -> str:
     text = normalise_text(text).casefold()
     text = _URL_RE.sub(f" {URL_TOKEN} ", text)
-    text = _EMAIL_RE.sub(f" {EMAIL_TOKEN} ", text)
-    text = _LEET_WORD_RE.sub(_deleet, text)
+    text = _EMAIL_RE.sub(lambda m: f"{m[1]} {EMAIL_TOKEN} ", text)
+    text = _WORD_RE.sub(_deleet, text)
     # Phone numbers, codes and prices generalise by shape; short numbers (years, "2:19") stay.
     return _LONG_NUMBER_RE.sub(lambda m: "0" * min(len(m.group(0)), 12), text)
 
@@ -150,7 +184,7 @@ def _link_key(url: str) -> str:
     if "://" not in url:
         url = "http://" + url
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(cap_non_starters(url))
     except ValueError:
         return ""
     host = (parts.hostname or "").lower()

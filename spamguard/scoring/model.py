@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from spamguard.comment import Comment
+from spamguard.scoring.explain import useful_feature
 from spamguard.scoring.features import (
     EMAIL_TOKEN,
     SELF_LINK_TOKEN,
@@ -33,16 +34,17 @@ from spamguard.scoring.features import (
     meta_dict,
     normalise_text,
 )
+from spamguard.scoring.registry import Registry
 
 log = logging.getLogger(__name__)
 
 
 class NoModelError(RuntimeError):
-    """No model has been promoted yet (run `spamguard model train`)."""
+    """No servable model: none promoted yet, or none that verifies (`retry_after` seconds until the next try)."""
 
-
-class ChecksumMismatch(RuntimeError):
-    """The artifact on disk does not match the sha256 in its manifest."""
+    def __init__(self, message: str, retry_after: float = 60.0):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -259,54 +261,55 @@ class Scorer:
                 ranked.append((sign * contribution, block, feature, above))
         ranked.sort(key=lambda r: -r[0])
         reasons: list[str] = []
-        fragments: list[tuple[str, str]] = []  # char n-grams and lone punctuation: true, but little use to a moderator
         for _c, block, feature, above in ranked:
-            if block == "char" or (block == "word" and len(feature) == 1 and not feature.isalnum()):
-                fragments.append((block, feature))
+            if not useful_feature(block, feature):  # function words and character fragments
                 continue
             text = _describe(block, feature, comment, above)
             if text not in reasons:
                 reasons.append(text)
             if len(reasons) >= top:
                 break
-        for block, feature in fragments:
-            if len(reasons) >= top:
-                break
-            text = _describe(block, feature, comment)
-            if text not in reasons:
-                reasons.append(text)
         prefix = "spam signal: " if spammy else "ham signal: "
         return [prefix + r for r in reasons[:top]]
 
 
 def load_scorer(registry_dir: str | Path, version: str) -> Scorer:
-    from model_training.registry import (
-        Registry,  # local import: registry imports this module
-    )
-
-    registry = Registry(registry_dir)
-    model, manifest = registry.load(version)
+    model, manifest = Registry(registry_dir).load(version)
     return Scorer(model, version, manifest["thresholds"], manifest)
 
 
 class ModelHolder:
-    """The currently promoted model of a registry, hot-reloaded.
+    """The currently promoted model of a registry, hot-reloaded, failing safe.
 
     ``current()`` re-reads the pointer file (``current.json``) at most every
     ``reload_seconds``.  A new version is loaded and verified completely before
     the reference is swapped (one attribute assignment), so a request never sees
-    a half-loaded model; a failed load is logged and the old model kept.
+    a half-loaded model.
+
+    A version that fails to load (checksum mismatch, unreadable pickle) is logged
+    once and retried with exponential back-off (``retry_seconds`` doubling up to
+    ``max_retry_seconds``), never once per request: hashing a large artifact per
+    request would be a denial of service of its own.  Meanwhile the worker keeps the
+    model it has, or, freshly started, loads the most recent earlier promoted version
+    that verifies.  Only when no version is good does ``current()`` raise
+    :class:`NoModelError`, carrying how long until the next try (for ``Retry-After``).
     """
 
     def __init__(self, model_dir: str | Path, reload_seconds: float = 2.0,
-                 loader: Callable[[Path, str], Scorer] | None = None):
+                 loader: Callable[[Path, str], Scorer] | None = None, *,
+                 retry_seconds: float = 10.0, max_retry_seconds: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic):
         self.model_dir = Path(model_dir)
         self.reload_seconds = float(reload_seconds)
+        self.retry_seconds = float(retry_seconds)
+        self.max_retry_seconds = float(max_retry_seconds)
         self._loader = loader or load_scorer
+        self._clock = clock
         self._scorer: Scorer | None = None
+        self._wanted: str | None = None  # the pointer's version at the last check
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
-        self._failed_version: str | None = None
+        self._broken: dict[str, tuple[int, float]] = {}  # version -> (failures, monotonic time of next try)
 
     def _pointer_version(self) -> str | None:
         try:
@@ -318,39 +321,77 @@ class ModelHolder:
             return None
         return data.get("version")
 
+    def _due(self, now: float) -> bool:
+        return now - self._checked_at >= self.reload_seconds
+
     def refresh(self, force: bool = False) -> None:
-        if not force and self._scorer is not None and time.monotonic() - self._checked_at < self.reload_seconds:
+        now = self._clock()
+        if not force and not self._due(now):
             return
         # One thread reloads; others keep serving the old model (or wait on the very first load).
-        blocking = self._scorer is None or force
-        if not self._lock.acquire(blocking=blocking):
+        if not self._lock.acquire(blocking=self._scorer is None or force):
             return
         try:
-            # Another thread may have just loaded it while this one waited for the lock.
-            if not force and self._scorer is not None and time.monotonic() - self._checked_at < self.reload_seconds:
+            now = self._clock()
+            if not force and not self._due(now):  # another thread did it while this one waited
                 return
-            self._checked_at = time.monotonic()
-            version = self._pointer_version()
+            self._checked_at = now
+            self._wanted = version = self._pointer_version()
             if version is None or (self._scorer is not None and self._scorer.version == version):
                 return
-            if version == self._failed_version and self._scorer is not None:
+            if self._try_load(version, now):
                 return
-            try:
-                scorer = self._loader(self.model_dir, version)
-            except Exception:
-                log.exception("loading model %s failed; keeping %s", version,
-                              self._scorer.version if self._scorer else None)
-                self._failed_version = version
-                return
-            self._scorer = scorer  # atomic swap
-            self._failed_version = None
-            log.info("model %s loaded", version)
+            if self._scorer is None:
+                self._fall_back(version, now)
         finally:
             self._lock.release()
+
+    def _try_load(self, version: str, now: float) -> bool:
+        """Load and swap in `version` unless it is broken and its back-off has not passed."""
+        failures, next_try = self._broken.get(version, (0, float("-inf")))
+        if now < next_try:
+            return False
+        try:
+            scorer = self._loader(self.model_dir, version)
+        except Exception as exc:  # noqa: BLE001 - any load failure means "not servable"
+            delay = min(self.retry_seconds * 2 ** failures, self.max_retry_seconds)
+            self._broken[version] = (failures + 1, now + delay)
+            if failures == 0:  # logged once per broken version; the retries are silent
+                serving = self._scorer.version if self._scorer else None
+                log.error("model %s fails verification (%s); serving %s, retrying with back-off",
+                          version, exc, serving or "the last good version")
+            return False
+        if failures:
+            log.info("model %s verifies again after %d failed attempts", version, failures)
+        self._broken.pop(version, None)
+        self._scorer = scorer  # atomic swap
+        log.info("model %s loaded", version)
+        return True
+
+    def _fall_back(self, broken: str, now: float) -> None:
+        """A worker with no model yet: serve the most recent earlier promoted version that verifies."""
+        try:
+            candidates = Registry(self.model_dir).fallbacks(exclude=broken)
+        except Exception:  # noqa: BLE001 - an unreadable history just means no fallback
+            log.exception("model history unreadable in %s", self.model_dir)
+            return
+        for version in candidates:
+            if self._try_load(version, now):
+                log.warning("serving last good model %s instead of %s", version, broken)
+                return
+
+    def status(self) -> dict[str, Any]:
+        """What this worker serves and whether it is the promoted version (for readiness checks)."""
+        serving = self._scorer.version if self._scorer else None
+        return {"serving": serving, "promoted": self._wanted, "degraded": serving != self._wanted}
 
     def current(self) -> Scorer:
         self.refresh()
         scorer = self._scorer
         if scorer is None:
+            waits = [next_try - self._clock() for _, next_try in list(self._broken.values())]
+            if waits:
+                raise NoModelError(f"no model in {self.model_dir} verifies; see the log",
+                                   retry_after=max(1.0, min(waits)))
             raise NoModelError(f"no promoted model in {self.model_dir}; run `spamguard model train`")
         return scorer

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-    UniqueConstraint,
+    UniqueConstraint, true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -52,14 +52,16 @@ class Base(DeclarativeBase):
 
 
 class Site(Base):
-    """A site and its API key. Only the key's SHA-256 is stored."""
+    """A site and its API key. Only the key's HMAC-SHA256 is stored (see spamguard.sites)."""
 
     __tablename__ = "sites"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(2048))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    # First characters of the key, so operators can tell keys apart in `keys list`.
+    # "hmac", or "sha256" for a key from before the HMAC that has not been used since (upgraded on use).
+    key_scheme: Mapped[str] = mapped_column(String(8), default="hmac", server_default="hmac")
+    # Random (not derived from the key), shown with the new key, so operators can tell keys apart.
     key_hint: Mapped[str] = mapped_column(String(4))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
@@ -67,6 +69,8 @@ class Site(Base):
     rate_limit: Mapped[str | None] = mapped_column(String(200))
     # Per-site verdict thresholds, e.g. {"spam": 0.9}; missing keys fall back to the model's.
     thresholds: Mapped[dict[str, Any] | None]
+    # Cross-site reputation: False = this site's reports stay its own and it reads no one else's.
+    share_reputation: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     @property
     def is_revoked(self) -> bool:
@@ -103,6 +107,8 @@ class Check(Base):
     __table_args__ = (
         # The moderation queue: unreviewed flagged checks, newest first.
         Index("ix_checks_queue", "reviewed_at", "verdict", "created_at"),
+        Index("ix_checks_queue_score", "reviewed_at", "verdict", "score", "id"),  # score-sorted tabs
+        Index("ix_checks_counts", "reviewed_at", "is_test", "verdict", "site_id"),  # tab counts, index-only
         Index("ix_checks_site_created", "site_id", "created_at"),
         Index("ix_checks_content_hash", "content_hash"),
         Index("ix_checks_user_ip", "user_ip"),
@@ -149,6 +155,23 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # moderator | admin
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled: Mapped[bool] = mapped_column(default=False)
+    # Copied into the session at login; bumped at logout and password change, which ends every
+    # session (and every copied cookie) issued before.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class LoginThrottle(Base):
+    """One fixed-window login attempt counter (per IP, per username+IP, global).
+
+    Counted with one atomic upsert before any password is verified; rows whose
+    window ended are pruned.
+    """
+
+    __tablename__ = "login_throttle"
+
+    scope: Mapped[str] = mapped_column(String(300), primary_key=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)  # Unix seconds: end of the window
 
 
 class AuditLog(Base):

@@ -13,7 +13,7 @@ def add_site(app, key: str, url: str = B):
 
     with app.app_context():
         session = storage.get_session()
-        site = Site(url=url, key_hash=hash_key(key), key_hint=key[:4])
+        site = Site(url=url, key_hash=hash_key(key, app.config["SPAMGUARD_KEY_SECRET"]), key_hint="test")
         session.add(site)
         session.commit()
         return site.id

@@ -17,7 +17,8 @@ def api_app(model_dir, redis_url, redis_prefix, tmp_path_factory):
     storage.upgrade(url)
     app = create_app({"TESTING": True, "DATABASE_URL": url, "REDIS_URL": redis_url,
                       "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:", "SPAMGUARD_MODEL_DIR": str(model_dir),
-                      "SECRET_KEY": "test-secret", "SPAMGUARD_BACKGROUND_TASKS": False})
+                      "SECRET_KEY": "test-secret", "SPAMGUARD_KEY_SECRET": "test-key-secret",
+                      "SPAMGUARD_BACKGROUND_TASKS": False})
     add_site(app, K)
     return app
 

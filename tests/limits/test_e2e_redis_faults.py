@@ -20,6 +20,8 @@ THANKS = "Thanks for making the web a better place."
 
 pytestmark = pytest.mark.slow
 
+KEY_SECRET = "e2e-key-secret"  # the server and the in-process key creation must agree
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -82,7 +84,7 @@ def new_site(sessionmaker, url: str, rate_limit: str | None = None) -> tuple[int
     from spamguard import sites
 
     with sessionmaker() as session:
-        site, key = sites.create_site(session, url)
+        site, key = sites.create_site(session, url, secret=KEY_SECRET)
         site.rate_limit = rate_limit
         session.commit()
         return site.id, key
@@ -92,7 +94,7 @@ def new_site(sessionmaker, url: str, rate_limit: str | None = None) -> tuple[int
 def server(private_redis, db, model_dir, tmp_path):
     pg_url, _ = db
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=pg_url, REDIS_URL=private_redis.url,
+    env = dict(os.environ, DATABASE_URL=pg_url, REDIS_URL=private_redis.url, SPAMGUARD_KEY_SECRET=KEY_SECRET,
                SPAMGUARD_REDIS_PREFIX=f"sgtest:{uuid.uuid4().hex}:", SPAMGUARD_MODEL_DIR=str(model_dir),
                SPAMGUARD_FLUSH_SECONDS="1", SPAMGUARD_VAR_DIR=str(tmp_path), SECRET_KEY="e2e",
                SPAMGUARD_LOG_LEVEL="WARNING", PROMETHEUS_MULTIPROC_DIR=str(tmp_path))

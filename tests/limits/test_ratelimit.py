@@ -97,7 +97,7 @@ def test_unresponsive_redis_costs_at_most_the_timeout(prefix):
             rest = [limits.check_key_limit(site(1)) for _ in range(100)]
             rest_cost = time.perf_counter() - started
             rep = app.extensions["spamguard.reputation"].lookup(
-                __import__("spamguard.comment", fromlist=["Comment"]).Comment(user_ip="1.2.3.4"))
+                __import__("spamguard.comment", fromlist=["Comment"]).Comment(user_ip="1.2.3.4"), 1)
     finally:
         sock.close()
     assert first.allowed and all(r.allowed for r in rest)

@@ -15,6 +15,7 @@ from spamguard.limits.reputation import (
 # A fixed clock, on an hour boundary, within the keys' 8-day TTL of the real clock.
 T0 = (time.time() // 3600) * 3600
 H = 3600.0
+READER = 99  # a site that reported nothing itself: it sees only what several other sites agree on
 
 
 def spam_comment(ip="203.0.113.7", **kw) -> Comment:
@@ -33,7 +34,7 @@ def test_signals_and_link_extraction():
 
 
 def test_unknown_comment_has_zero_features_and_no_adjustment(reputation):
-    rep = reputation.lookup(spam_comment(), now=T0)
+    rep = reputation.lookup(spam_comment(), READER, now=T0)
     assert rep.known
     assert rep.features["link_spam_sites_7d"] == 0
     assert adjust(-2.0, rep) == (-2.0, [])
@@ -44,22 +45,22 @@ def test_feedback_counts_distinct_sites_and_decays(reputation):
     for site_id in (1, 2, 3):
         assert reputation.record_feedback(c, "spam", site_id, now=T0)
     reputation.record_feedback(c, "spam", 3, now=T0)  # the same site again: still 3 sites
-    rep = reputation.lookup(c, now=T0)
+    rep = reputation.lookup(c, READER, now=T0)
     assert rep.features["link_spam_sites_24h"] == pytest.approx(3.0)
     assert rep.features["ip_spam_sites_7d"] == pytest.approx(3.0)
 
     # 12 h later: one 24-h half-life (12 h) and a quarter of the 7-d one (48 h).
-    rep = reputation.lookup(c, now=T0 + 12 * H)
+    rep = reputation.lookup(c, READER, now=T0 + 12 * H)
     assert rep.features["link_spam_sites_24h"] == pytest.approx(1.5)
     assert rep.features["link_spam_sites_7d"] == pytest.approx(3 * 0.5 ** 0.25)
 
     # 25 h later the 24-h window is empty, the 7-d window still remembers.
-    rep = reputation.lookup(c, now=T0 + 25 * H)
+    rep = reputation.lookup(c, READER, now=T0 + 25 * H)
     assert rep.features["link_spam_sites_24h"] == 0
     assert rep.features["link_spam_sites_7d"] == pytest.approx(3 * 0.5 ** (25 / 48))
 
     # After 7 days: forgotten.
-    rep = reputation.lookup(c, now=T0 + 7 * 24 * H + 1)
+    rep = reputation.lookup(c, READER, now=T0 + 7 * 24 * H + 1)
     assert rep.features["link_spam_sites_7d"] == 0
     assert adjust(0.0, rep) == (0.0, [])
 
@@ -69,7 +70,7 @@ def test_retracted_report_stops_counting_and_others_stay(reputation):
     for site_id in (1, 2):
         reputation.record_feedback(c, "spam", site_id, now=T0)
     assert reputation.retract_feedback(c, 2, now=T0 + 1)
-    rep = reputation.lookup(c, now=T0 + 1)
+    rep = reputation.lookup(c, 1, now=T0 + 1)  # site 1's own report still counts for site 1
     assert rep.features["link_spam_sites_24h"] == pytest.approx(1.0, rel=1e-3)
     assert rep.features["link_ham_sites_24h"] == 0
 
@@ -77,11 +78,11 @@ def test_retracted_report_stops_counting_and_others_stay(reputation):
 def test_seen_counts_decay_by_hour(reputation):
     c = spam_comment()
     for _ in range(4):
-        reputation.record_check(c, "ham", now=T0 + 10)
-    rep = reputation.lookup(c, now=T0 + 30 * 60)  # bucket midpoint: age 0
+        reputation.record_check(c, "ham", READER, now=T0 + 10)
+    rep = reputation.lookup(c, READER, now=T0 + 30 * 60)  # bucket midpoint: age 0
     assert rep.features["email_seen_24h"] == pytest.approx(4.0)
     assert rep.features["email_sites_seen_24h"] == pytest.approx(0.5 ** ((30 * 60 - 10) / (12 * H)))
-    rep = reputation.lookup(c, now=T0 + 30 * 60 + 12 * H)
+    rep = reputation.lookup(c, READER, now=T0 + 30 * 60 + 12 * H)
     assert rep.features["email_seen_24h"] == pytest.approx(2.0)
 
 
@@ -89,7 +90,7 @@ def test_adjust_is_bounded_and_explained(reputation):
     c = spam_comment()
     for site_id in range(1, 4):
         reputation.record_feedback(c, "spam", site_id, now=T0)
-    rep = reputation.lookup(c, now=T0 + 60)
+    rep = reputation.lookup(c, READER, now=T0 + 60)
     logit, reasons = adjust(-1.0, rep)
     assert -1.0 < logit <= -1.0 + TOTAL_CAP
     assert "link domain pills.example reported as spam by 3 sites in 24 h" in reasons
@@ -98,7 +99,7 @@ def test_adjust_is_bounded_and_explained(reputation):
     # Hundreds of reporters cannot move the verdict more than the caps allow.
     for site_id in range(4, 400):
         reputation.record_feedback(c, "spam", site_id, now=T0)
-    logit, _ = adjust(-1.0, reputation.lookup(c, now=T0 + 60))
+    logit, _ = adjust(-1.0, reputation.lookup(c, READER, now=T0 + 60))
     assert logit == pytest.approx(-1.0 + TOTAL_CAP)
 
     # Ham reports pull the other way; a site's latest label wins.
@@ -107,7 +108,7 @@ def test_adjust_is_bounded_and_explained(reputation):
     reputation.record_feedback(ham, "spam", 1, now=T0)
     for site_id in (1, 2, 3):
         reputation.record_feedback(ham, "ham", site_id, now=T0 + 1)
-    logit, reasons = adjust(0.0, reputation.lookup(ham, now=T0 + 60))
+    logit, reasons = adjust(0.0, reputation.lookup(ham, READER, now=T0 + 60))
     assert -3 * SIGNAL_CAP <= logit < 0
     assert "link domain youtube.example reported as ham by 3 sites in 24 h" in reasons
 
@@ -115,13 +116,13 @@ def test_adjust_is_bounded_and_explained(reputation):
 def test_ip_burst_is_a_signal_with_reason(reputation):
     c = spam_comment(ip="192.0.2.50")
     for i in range(11):
-        reputation.record_check(c, "ham", now=T0 + i)
-    rep = reputation.lookup(c, now=T0 + 20)
+        reputation.record_check(c, "ham", READER, now=T0 + i)
+    rep = reputation.lookup(c, READER, now=T0 + 20)
     assert rep.features["ip_burst"] == 12  # 11 seen + this one
     logit, reasons = adjust(0.0, rep)
     assert logit > 0 and "12 comments from this IP in 1 min" in reasons
     # Outside the 1-minute window the burst is over.
-    rep = reputation.lookup(c, now=T0 + 200)
+    rep = reputation.lookup(c, READER, now=T0 + 200)
     assert rep.features["ip_burst"] == 1
     assert adjust(0.0, rep) == (0.0, [])
 
@@ -130,12 +131,12 @@ def test_redis_down_means_unknown_and_fast(prefix):
     dead = RedisState("redis://127.0.0.1:1/0", prefix, timeout=0.05)
     store = ReputationStore(dead)
     started = time.perf_counter()
-    rep = store.lookup(spam_comment(), now=T0)
+    rep = store.lookup(spam_comment(), READER, now=T0)
     assert not rep.known and adjust(1.0, rep) == (1.0, [])
     assert store.record_feedback(spam_comment(), "spam", 1) is False
     # The breaker is open now: further calls do not even try.
     for _ in range(100):
-        store.lookup(spam_comment())
+        store.lookup(spam_comment(), READER)
     assert time.perf_counter() - started < 0.5
 
 
@@ -161,6 +162,6 @@ def test_catch_up_replays_unsynced_feedback(reputation, make_site, session):
     assert reputation.catch_up(session, now=now) == 4
     unsynced = session.scalars(select(Feedback).where(Feedback.redis_synced.is_(False))).all()
     assert unsynced == []
-    rep = reputation.lookup(c, now=now)
+    rep = reputation.lookup(c, READER, now=now)
     assert rep.features["ip_spam_sites_24h"] == pytest.approx(3.0, rel=0.01)
-    assert reputation.lookup(spam_comment(ip="10.9.9.9"), now=now).features["ip_spam_sites_24h"] == 0
+    assert reputation.lookup(spam_comment(ip="10.9.9.9"), READER, now=now).features["ip_spam_sites_24h"] == 0

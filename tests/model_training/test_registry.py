@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from model_training import train as train_mod
 from model_training.cli import model as model_cli
-from model_training.registry import Registry, RegistryError, gate
-from spamguard.scoring.model import ChecksumMismatch
+from model_training.registry import gate
+from spamguard.scoring.registry import ChecksumMismatch, Registry, RegistryError
 
 
 def _clone_version(registry: Registry, version: str) -> str:
@@ -55,6 +55,32 @@ def test_promote_rollback_and_history(registry_dir, current_version):
     assert not list(registry_dir.glob(".current.json.*"))  # temp files replaced, none left over
     assert {m["version"] for m in registry.list()} == {current_version, v2, v3}
 
+
+
+def _corrupt(registry_dir, version: str) -> None:
+    artifact = registry_dir / version / "model.joblib"
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    artifact.write_bytes(bytes(data))
+
+
+def test_promote_and_rollback_refuse_a_version_that_does_not_verify(registry_dir, current_version):
+    registry = Registry(registry_dir)
+    bad = _clone_version(registry, current_version)
+    _corrupt(registry_dir, bad)
+    with pytest.raises(ChecksumMismatch):
+        registry.promote(bad)
+    assert registry.current_version() == current_version
+    result = CliRunner().invoke(model_cli, ["--model-dir", str(registry_dir), "promote", bad])
+    assert result.exit_code != 0 and "does not match manifest" in result.output
+    assert registry.current_version() == current_version
+    # A rollback is a promotion too: it does not go back to an artifact corrupted since.
+    good = _clone_version(registry, current_version)
+    registry.promote(good)
+    _corrupt(registry_dir, current_version)
+    with pytest.raises(ChecksumMismatch):
+        registry.rollback()
+    assert registry.current_version() == good
 
 def test_gate_function():
     good = {"roc_auc": 0.99, "recall_at_1pct_fpr": 0.90}

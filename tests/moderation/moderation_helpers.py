@@ -119,6 +119,6 @@ def flag_everything(app, key: str) -> None:
     from sqlalchemy import select
 
     with app.extensions["spamguard.db"]() as db:
-        site = db.scalar(select(Site).where(Site.key_hash == hash_key(key)))
+        site = db.scalar(select(Site).where(Site.key_hash == hash_key(key, app.config["SPAMGUARD_KEY_SECRET"])))
         site.thresholds = {"unsure": 0.0}
         db.commit()

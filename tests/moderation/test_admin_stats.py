@@ -65,7 +65,7 @@ def test_admin_sites_create_shows_key_once_and_revoke(ui, admin, app):
 def test_admin_models_list_promote_rollback(ui, admin, app, tmp_path):
     import shutil
 
-    from model_training.registry import Registry
+    from spamguard.scoring.registry import Registry
 
     model_dir = tmp_path / "models"
     shutil.copytree(app.config["SPAMGUARD_MODEL_DIR"], model_dir)
@@ -89,11 +89,40 @@ def test_admin_models_list_promote_rollback(ui, admin, app, tmp_path):
     assert actions[-2:] == ["model_promote", "model_rollback"]
 
 
+
+def test_admin_promote_refuses_a_corrupted_artifact(ui, admin, app, tmp_path):
+    """The admin UI promotes through the same verified Registry.promote() as the CLI."""
+    import shutil
+
+    from spamguard.scoring.registry import Registry
+
+    model_dir = tmp_path / "models"
+    shutil.copytree(app.config["SPAMGUARD_MODEL_DIR"], model_dir)
+    app.config["SPAMGUARD_MODEL_DIR"] = str(model_dir)
+    registry = Registry(model_dir)
+    current = registry.current_version()
+    model, manifest = registry.load(current)
+    bad = registry.register(model, {k: v for k, v in manifest.items()
+                                    if k not in ("version", "artifact_sha256", "artifact_bytes", "promoted")})
+    artifact = model_dir / bad / "model.joblib"
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    artifact.write_bytes(bytes(data))
+    token = ui.token(admin, "/admin/models")
+    response = admin.post("/admin/models/promote", data={"version": bad, "csrf_token": token},
+                          follow_redirects=True)
+    assert "Could not promote" in response.get_data(as_text=True)
+    assert "does not match manifest" in response.get_data(as_text=True)
+    assert registry.current_version() == current
+    with ui.db() as db:
+        actions = [r.action for r in db.scalars(select(AuditLog).order_by(AuditLog.id)).all()]
+    assert "model_promote" not in actions
+
 def test_admin_retrain_is_queued_not_run(ui, admin, app):
     calls = []
 
     class FakeJobs:
-        def enqueue_retrain(self, from_db=True):
+        def enqueue_retrain(self, from_db=True, api_feedback=False):
             calls.append(from_db)
             return "job-123"
 

@@ -18,16 +18,54 @@ def ids_on(client, url: str = "/moderation") -> list[int]:
     return [int(i) for i in ROW.findall(response.get_data(as_text=True))]
 
 
-def test_queue_holds_unreviewed_flagged_non_test_checks_newest_first(ui, moderator):
+def test_queue_lists_unreviewed_non_test_checks_needs_review_first(ui, moderator):
     site = ui.site()
     now = datetime.now(timezone.utc)
     spam = ui.add_check(site, verdict="spam", created_at=now - timedelta(minutes=3))
     unsure = ui.add_check(site, verdict="unsure", score=0.6, created_at=now - timedelta(minutes=1))
     discard = ui.add_check(site, verdict="discard", created_at=now - timedelta(minutes=2))
-    ui.add_check(site, verdict="ham", score=0.01)
-    ui.add_check(site, verdict="spam", is_test=True)
+    ham = ui.add_check(site, verdict="ham", score=0.01)
+    test = ui.add_check(site, verdict="spam", is_test=True)
     ui.add_check(site, verdict="spam", reviewed=True)
-    assert ids_on(moderator) == [unsure, discard, spam]
+    # All: needs review (unsure) first, then spam, discarded, let through.
+    assert ids_on(moderator) == [unsure, spam, discard, ham]
+    assert ids_on(moderator, "/moderation?tab=review") == [unsure]
+    assert ids_on(moderator, "/moderation?tab=spam") == [spam]
+    assert ids_on(moderator, "/moderation?tab=discard") == [discard]
+    assert ids_on(moderator, "/moderation?tab=ham") == [ham]
+    # Akismet test requests only when asked for.
+    assert ids_on(moderator, "/moderation?tab=spam&tests=1") == [test, spam]
+    assert ids_on(moderator, "/moderation?sort=newest") == [ham, unsure, discard, spam]
+    assert ids_on(moderator, "/moderation?sort=score_asc") == [ham, unsure, spam, discard]  # ties by id
+
+
+def test_tabs_show_counts(ui, moderator, monkeypatch):
+    site = ui.site()
+    for verdict, n in (("unsure", 3), ("spam", 2), ("discard", 1), ("ham", 4)):
+        for _ in range(n):
+            ui.add_check(site, verdict=verdict)
+    ui.add_check(site, verdict="unsure", is_test=True)
+    ui.add_check(site, verdict="unsure", reviewed=True)
+    queue_module.listing.counts.clear()
+    html = moderator.get("/moderation").get_data(as_text=True)
+    counts = dict(re.findall(r'data-count-tab="(\w+)"[^>]*>([\d,]+)<', html))
+    assert counts == {"review": "3", "spam": "2", "discard": "1", "ham": "4", "all": "10"}
+    html = moderator.get("/moderation?tests=1").get_data(as_text=True)
+    assert dict(re.findall(r'data-count-tab="(\w+)"[^>]*>([\d,]+)<', html))["review"] == "4"
+
+
+def test_score_sort_walks_pages_in_score_order(ui, moderator, monkeypatch):
+    monkeypatch.setattr(queue_module.listing, "PAGE_SIZE", 3)
+    site = ui.site()
+    made = {ui.add_check(site, verdict=("unsure", "spam", "discard")[i % 3], score=s)
+            : s for i, s in enumerate((0.5, 0.8, 0.99, 0.6, 0.75, 0.98, 0.55, 0.9, 0.97, 0.6))}
+    seen, url = [], "/moderation?sort=score"
+    while url:
+        html = moderator.get(url).get_data(as_text=True)
+        seen += [int(i) for i in ROW.findall(html)]
+        match = re.search(r'<a rel="next" href="([^"]+)"', html)
+        url = match.group(1).replace("&amp;", "&") if match else None
+    assert seen == sorted(made, key=lambda i: (-made[i], -i))
 
 
 def test_queue_filters(ui, moderator):
@@ -36,22 +74,22 @@ def test_queue_filters(ui, moderator):
     old = ui.add_check(a, verdict="spam", score=0.99, content="cheap watches", created_at=now - timedelta(days=10))
     mid = ui.add_check(b, verdict="unsure", score=0.55, author="Eve", content="nice post")
     new = ui.add_check(a, verdict="discard", score=0.97, content="casino 100%_bonus")
-    assert ids_on(moderator, f"/moderation?site={a}") == [new, old]
+    assert ids_on(moderator, f"/moderation?site={a}") == [old, new]
     assert ids_on(moderator, "/moderation?verdict=unsure") == [mid]
-    assert ids_on(moderator, "/moderation?min_score=0.9") == [new, old]
+    assert ids_on(moderator, "/moderation?min_score=0.9") == [old, new]
     assert ids_on(moderator, "/moderation?max_score=0.6") == [mid]
     day = (now - timedelta(days=10)).date().isoformat()
     assert ids_on(moderator, f"/moderation?from={day}&to={day}") == [old]
-    assert ids_on(moderator, f"/moderation?from={now.date().isoformat()}") == [new, mid]
+    assert ids_on(moderator, f"/moderation?from={now.date().isoformat()}") == [mid, new]
     assert ids_on(moderator, "/moderation?q=WATCHES") == [old]
     assert ids_on(moderator, "/moderation?q=eve") == [mid]
     assert ids_on(moderator, "/moderation?q=100%25_") == [new]  # LIKE wildcards are literal
     assert ids_on(moderator, "/moderation?q=%25") == [new]
-    assert ids_on(moderator, "/moderation?verdict=bogus&min_score=x&from=nope") == [new, mid, old]
+    assert ids_on(moderator, "/moderation?verdict=bogus&min_score=x&from=nope") == [mid, old, new]
 
 
 def test_keyset_pages_cover_the_queue_once(ui, moderator, monkeypatch):
-    monkeypatch.setattr(queue_module, "PAGE_SIZE", 4)
+    monkeypatch.setattr(queue_module.listing, "PAGE_SIZE", 4)
     site = ui.site()
     now = datetime.now(timezone.utc)
     made = [ui.add_check(site, verdict=("spam", "unsure", "discard")[i % 3],
@@ -62,12 +100,15 @@ def test_keyset_pages_cover_the_queue_once(ui, moderator, monkeypatch):
         seen += [int(i) for i in ROW.findall(html)]
         match = re.search(r'<a rel="next" href="([^"]+)"', html)
         url = match.group(1).replace("&amp;", "&") if match else None
-    expected = sorted(made, key=lambda i: (made.index(i) // 2, -i))  # newest first, ties by id desc
+    rank = {"unsure": 0, "spam": 1, "discard": 2}
+    # Needs review first, then spam, discard; newest first within each, ties by id desc.
+    expected = sorted(made, key=lambda i: (rank[("spam", "unsure", "discard")[made.index(i) % 3]],
+                                           made.index(i) // 2, -i))
     assert seen == expected
 
 
 def test_search_is_bounded_and_can_continue(ui, moderator, monkeypatch):
-    monkeypatch.setattr(queue_module, "SEARCH_WINDOW", 3)
+    monkeypatch.setattr(queue_module.listing, "SEARCH_WINDOW", 3)
     site = ui.site()
     now = datetime.now(timezone.utc)
     needle = ui.add_check(site, content="needle", created_at=now - timedelta(minutes=10))
@@ -85,11 +126,11 @@ def test_queue_query_uses_the_queue_index(ui, app):
     from sqlalchemy import and_, tuple_
 
     ui.add_check(ui.site())
-    f = queue_module.QueueFilters()
+    f = queue_module.listing.QueueFilters()
     with ui.db() as db:
         for extra in ([], [tuple_(Check.created_at, Check.id) < (datetime.now(timezone.utc), 10**9)]):
             stmt = (select(Check.id, Check.created_at)
-                    .where(and_(*queue_module._conditions(f, "spam"), *extra))
+                    .where(and_(*queue_module.listing._conditions(f, "spam"), *extra))
                     .order_by(Check.created_at.desc(), Check.id.desc()).limit(51))
             sql = str(stmt.compile(db.bind, compile_kwargs={"literal_binds": True}))
             plan = " ".join(str(row[-1]) for row in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
@@ -131,7 +172,8 @@ def test_decision_records_moderator_feedback_and_leaves_the_queue(ui, moderator)
         assert row.review_label == "ham" and row.reviewed_at is not None
         audit = db.scalars(select(AuditLog).where(AuditLog.action == "decide")).one()
         assert audit.user.username == "mod" and audit.target == f"check:{check}"
-        assert audit.details == {"label": "ham", "feedback_id": fb.id, "verdict": "spam"}
+        # Every audit row names the client address (SPAMGUARD_TRUSTED_PROXIES decides which one).
+        assert audit.details == {"label": "ham", "feedback_id": fb.id, "verdict": "spam", "ip": "127.0.0.1"}
     # Deciding again does not add a second label.
     moderator.post(f"/moderation/checks/{check}/decide", data={"label": "spam", "csrf_token": ui.token(moderator)})
     with ui.db() as db:
@@ -212,3 +254,46 @@ def test_decision_through_the_real_check_path(ui, app, key, moderator):
     with ui.db() as db:
         fb = db.scalars(select(Feedback)).one()
         assert (fb.source, fb.label, fb.check_id) == ("moderator", "ham", check.id)
+
+
+def test_a_moderator_undoes_only_their_own_decisions(ui, app, moderator):
+    """Another moderator cannot withdraw mod's decision; an admin can."""
+    check = ui.add_check(ui.site())
+    moderator.post(f"/moderation/checks/{check}/decide", data={"label": "spam", "csrf_token": ui.token(moderator)})
+    with ui.db() as db:
+        fid = db.scalar(select(Feedback.id).where(Feedback.check_id == check))
+    ui.add_user("eve", "moderator")
+    eve = app.test_client()
+    ui.login(eve, "eve")
+    response = eve.post("/moderation/undo", data={"feedback_ids": fid, "csrf_token": ui.token(eve)})
+    assert response.status_code == 302
+    assert "only an admin may undo" in eve.get("/moderation").get_data(as_text=True)
+    with ui.db() as db:
+        assert db.get(Feedback, fid).undone_at is None and db.get(Check, check).reviewed_at is not None
+        assert not db.scalars(select(AuditLog).where(AuditLog.action == "undo")).all()
+    ui.add_user("boss", "admin")
+    boss = app.test_client()
+    ui.login(boss, "boss")
+    boss.post("/moderation/undo", data={"feedback_ids": fid, "csrf_token": ui.token(boss)})
+    with ui.db() as db:
+        assert db.get(Feedback, fid).undone_at is not None and db.get(Check, check).reviewed_at is None
+
+
+def test_score_order_and_tab_counts_use_their_indexes(ui, app):
+    """EXPLAIN on SQLite: score-sorted branches walk ix_checks_queue_score, counts are index-only."""
+    from sqlalchemy import func
+
+    ui.add_check(ui.site())
+    f = queue_module.listing.QueueFilters(sort="score")
+
+    def plan(db, stmt) -> str:
+        sql = str(stmt.compile(db.bind, compile_kwargs={"literal_binds": True}))
+        return " ".join(str(row[-1]) for row in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+
+    with ui.db() as db:
+        score = plan(db, select(Check.id).where(*queue_module.listing._conditions(f, "ham"))
+                     .order_by(Check.score.desc(), Check.id.desc()).limit(51))
+        assert "ix_checks_queue_score" in score and "TEMP B-TREE" not in score, score
+        counts = plan(db, select(Check.verdict, func.count())
+                      .where(Check.reviewed_at.is_(None), Check.is_test.is_(False)).group_by(Check.verdict))
+        assert "COVERING INDEX ix_checks_counts" in counts, counts

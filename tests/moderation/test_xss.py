@@ -14,9 +14,10 @@ DANGEROUS = re.compile(r"<(script|img|svg|iframe|body|math|object|details|meta|b
 
 
 def _main(page: str) -> str:
-    """The <main> part of a page (where data is shown), without our own chart <svg>s."""
+    """The <main> part of a page (where data is shown), without our own <svg>s and filter <details>."""
     main = page.split("<main>", 1)[1].split("</main>", 1)[0]
-    return re.sub(r'<svg class="(chart|rate)".*?</svg>', "", main, flags=re.S)
+    main = main.replace('<details class="filters-box"', "")
+    return re.sub(r'<svg class="(chart|rate|scale-bar)".*?</svg>', "", main, flags=re.S)
 
 
 def test_payloads_render_as_text_everywhere(app, key, ui, moderator):

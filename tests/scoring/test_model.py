@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 
 from model_training.data import gate_split, load_corpora
-from model_training.registry import Registry
+from spamguard.scoring.registry import ChecksumMismatch, Registry
 from spamguard.comment import Comment
 from spamguard.scoring.model import (
-    ChecksumMismatch,
     ModelHolder,
     NoModelError,
     Score,
@@ -128,9 +127,20 @@ def test_failed_reload_keeps_the_old_model(registry_dir, current_version, caplog
     holder = ModelHolder(registry_dir, reload_seconds=0)
     assert holder.current().version == current_version
     new = _second_version(registry_dir, current_version)
+    Registry(registry_dir).promote(new)  # verified now, corrupted on disk afterwards
     (registry_dir / new / "model.joblib").write_bytes(b"corrupt")
-    Registry(registry_dir).promote(new)
     assert holder.current().version == current_version  # checksum refused, old model still serving
-    assert "loading model" in caplog.text
+    assert f"model {new} fails verification" in caplog.text
     pointer = json.loads((registry_dir / "current.json").read_text())
     assert pointer["version"] == new
+
+
+def test_reasons_never_name_function_words_or_fragments(scorer):
+    from spamguard.scoring.explain import is_function_words
+
+    for text in ("Thanks for the post, it is the best of the best and I am in the same boat as you.",
+                 "the the the of of and to in", "lx qz, .. !!"):
+        for reason in scorer.score(Comment(comment_content=text), top=5).reasons:
+            assert "fragment \"" not in reason and "punctuation \"" not in reason, reason
+            if '"' in reason:
+                assert not is_function_words(reason.split('"')[1]), reason

@@ -15,7 +15,7 @@ def run(args, env):
 
 
 def test_keys_create_list_revoke(tmp_path):
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "SPAMGUARD_KEY_SECRET": "cli-test-secret"}
     assert "up to date" in run(["db", "upgrade"], env).output
 
     created = run(["keys", "create", "--site", "https://blog.example"], env)
@@ -24,7 +24,8 @@ def test_keys_create_list_revoke(tmp_path):
     assert len(key) == 12 and int(key, 16) >= 0
 
     listing = run(["keys", "list"], env).output
-    assert f"{key[:4]}…" in listing and "active" in listing and "https://blog.example" in listing
+    hint = created.output.split("(hint ")[1][:4]
+    assert f"hint {hint}" in listing and "active" in listing and "https://blog.example" in listing
     assert key not in listing  # the whole key is shown once, at creation
 
     configured = run(["keys", "configure", key, "--spam", "0.8", "--rate-limit", "50/second",
@@ -49,7 +50,7 @@ def test_keys_create_list_revoke(tmp_path):
 
     session = storage.make_sessionmaker(env["DATABASE_URL"])()
     site = session.scalar(select(Site))
-    assert site.revoked_at is not None and sites.find_site(session, key) is None
+    assert site.revoked_at is not None and sites.find_site(session, key, secret="cli-test-secret") is None
     session.close()
 
 

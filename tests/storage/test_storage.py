@@ -31,16 +31,17 @@ def test_migrations_create_every_table_and_are_idempotent(db_app):
 def test_keys_are_stored_hashed_and_matched_case_insensitively(db_app):
     with db_app.app_context():
         session = storage.get_session()
-        site, key = sites.create_site(session, "https://blog.example")
+        secret = db_app.config["SPAMGUARD_KEY_SECRET"]
+        site, key = sites.create_site(session, "https://blog.example", secret=secret)
         assert len(key) == 12 and all(c in "0123456789abcdef" for c in key)
         stored = session.get(Site, site.id)
-        assert key not in (stored.key_hash, stored.url) and stored.key_hash == sites.hash_key(key)
-        assert sites.find_site(session, key.upper()).id == site.id
-        assert sites.find_site(session, "000000000000") is None
-        assert sites.find_site(session, "not-a-key") is None
-        assert sites.revoke_key(session, key) is True
-        assert sites.find_site(session, key) is None
-        assert sites.revoke_key(session, key) is False
+        assert key not in (stored.key_hash, stored.url) and stored.key_hash == sites.hash_key(key, secret)
+        assert sites.find_site(session, key.upper(), secret=secret).id == site.id
+        assert sites.find_site(session, "000000000000", secret=secret) is None
+        assert sites.find_site(session, "not-a-key", secret=secret) is None
+        assert sites.revoke_key(session, key, secret=secret) is True
+        assert sites.find_site(session, key, secret=secret) is None
+        assert sites.revoke_key(session, key, secret=secret) is False
 
 
 def test_check_is_stored_with_every_field_and_feedback_matches_it(db_app):
@@ -49,7 +50,7 @@ def test_check_is_stored_with_every_field_and_feedback_matches_it(db_app):
                       comment_context=["Tag one", "News"], extra={"POST_comment": "x"})
     with db_app.app_context():
         session = storage.get_session()
-        site, _key = sites.create_site(session, "https://blog.example")
+        site, _key = sites.create_site(session, "https://blog.example", secret="s")
         result = checking.check_comment(session, site, comment)
         check = session.scalar(select(Check).where(Check.guid == result.guid))
         assert check.fields["comment_context"] == ["Tag one", "News"]
@@ -73,8 +74,8 @@ def test_feedback_from_another_site_never_matches(db_app):
     comment = Comment(blog="https://a.example", user_ip="203.0.113.9", comment_content="hello there")
     with db_app.app_context():
         session = storage.get_session()
-        site_a, _ = sites.create_site(session, "https://a.example")
-        site_b, _ = sites.create_site(session, "https://b.example")
+        site_a, _ = sites.create_site(session, "https://a.example", secret="s")
+        site_b, _ = sites.create_site(session, "https://b.example", secret="s")
         result = checking.check_comment(session, site_a, comment)
         feedback = checking.record_feedback(session, site_b, comment, "spam", guid=result.guid)
         assert feedback.check_id is None

@@ -1,10 +1,13 @@
 """Alembic environment: the URL comes from the caller (spamguard.storage.upgrade) or DATABASE_URL."""
+from dataclasses import replace
+
 from alembic import context
 from sqlalchemy import create_engine, pool
 
 from spamguard.config import from_env
-from spamguard.storage import ensure_sqlite_dir
+from spamguard.storage import Timeouts, connect_args, ensure_sqlite_dir
 from spamguard.storage.models import Base
+import spamguard.delivery.models  # noqa: E402,F401  (its tables join Base.metadata)
 
 config = context.config
 url = config.attributes.get("database_url") or from_env()["DATABASE_URL"]
@@ -18,7 +21,9 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     ensure_sqlite_dir(url)
-    engine = create_engine(url, poolclass=pool.NullPool)
+    # Connect and lock timeouts, but no statement timeout: a migration may rightly take long.
+    timeouts = replace(Timeouts.from_config(), statement=0)
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args(url, timeouts))
     with engine.connect() as connection:
         # render_as_batch lets later migrations ALTER tables on SQLite too.
         context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)

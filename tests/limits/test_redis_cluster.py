@@ -1,0 +1,97 @@
+"""Rate limits, usage and reputation on a real 3-master Redis Cluster (Debian's redis-server, started here)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+import redis
+
+pytestmark = pytest.mark.slow
+SPAM = {"blog": "https://cluster.example", "user_ip": "203.0.113.77", "comment_author": "Spammer",
+        "comment_content": "cheap pills http://pills.example/buy http://pills.example/now"}
+
+
+def _free_ports(n: int) -> list[int]:
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    for sock in socks:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in socks]
+    for sock in socks:
+        sock.close()
+    return ports
+
+
+@pytest.fixture(scope="module")
+def cluster_url(tmp_path_factory):
+    server = shutil.which("redis-server")
+    cli = shutil.which("redis-cli")
+    if not server or not cli:  # a failure, not a skip: CI must have Debian's redis-server
+        pytest.fail("redis-server and redis-cli are required (apt-get install redis-server)")
+    work = tmp_path_factory.mktemp("redis-cluster")
+    ports = _free_ports(3)
+    processes = []
+    try:
+        for port in ports:
+            node = work / str(port)
+            node.mkdir()
+            processes.append(subprocess.Popen(
+                [server, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                 "--cluster-config-file", str(node / "nodes.conf"), "--dir", str(node), "--save", "",
+                 "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True))
+        for port in ports:
+            for _ in range(100):
+                try:
+                    redis.Redis(port=port).ping()
+                    break
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+        subprocess.run([cli, "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports], "--cluster-replicas", "0",
+                        "--cluster-yes"], check=True, capture_output=True, timeout=60)
+        for _ in range(200):
+            if b"cluster_state:ok" in redis.Redis(port=ports[0]).execute_command("CLUSTER INFO"):
+                break
+            time.sleep(0.05)
+        yield f"redis+cluster://127.0.0.1:{ports[0]}"
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
+
+
+def test_limits_usage_and_reputation_on_redis_cluster(make_app, cluster_url, redis_url):
+    from spamguard import sites, storage
+    from spamguard.storage.models import Site
+
+    app = make_app(REDIS_URL=cluster_url, SPAMGUARD_QUEUE_REDIS_URL=redis_url, SPAMGUARD_REDIS_TIMEOUT=0.5)
+    state = app.extensions["spamguard.redis"]
+    assert type(state.client).__name__ == "RedisCluster" and state.prefix.startswith("{")
+    with app.app_context():
+        site, key = sites.create_site(storage.get_session(), "https://cluster.example")
+        storage.get_session().get(Site, site.id).rate_limit = "4/day"
+        storage.get_session().commit()
+    client = app.test_client()
+
+    answers = [client.post("/1.1/comment-check", data={"api_key": key, **SPAM}) for _ in range(5)]
+    assert [bool(a.headers.get("X-akismet-error")) for a in answers] == [False] * 4 + [True]
+    assert client.post("/1.1/submit-spam", data={"api_key": key, **SPAM}).data.startswith(b"Thanks")
+
+    # Nothing failed open: every counter really went to the cluster.
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "spamguard_redis_failures_total{" not in metrics
+    usage = app.extensions["spamguard.usage"]
+    with app.app_context():
+        report = usage.usage_report(sites.find_site(storage.get_session(), key), False, storage.get_session())
+    assert report["usage"] == 4  # the refused fifth call is not usage
+    with app.app_context():
+        assert usage.flush_usage(storage.get_session()) >= 1  # SUNIONSTORE + Lua, one hash slot
+    keys = [k for node in state.client.get_nodes()
+            for k in state.client.get_redis_connection(node).keys(f"*{state.prefix}*")]
+    assert any("rep:" in k for k in keys) and any("usage:" in k for k in keys)
+    assert any("LIMITS" in k for k in keys)

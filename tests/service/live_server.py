@@ -1,0 +1,61 @@
+"""Start real gunicorn masters for the service tests (each in its own session, killed by pid)."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, env: dict[str, str], work: Path, workers: int = 2, name: str = "server") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = work / f"{name}.log"
+        metrics_dir = work / f"{name}-metrics"
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "SPAMGUARD_ENV_FILE": os.devnull, **env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "python:spamguard.gunicorn_conf",
+                 "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "spamguard.wsgi:app"],
+                cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 90) -> "LiveServer":
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited ({self.process.returncode}):\n{self.log()[-4000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not answer /healthz:\n{self.log()[-4000:]}")
+            time.sleep(0.2)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # our own session: this master and its workers only
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
