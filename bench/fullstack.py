@@ -34,6 +34,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from check_latency import BLOG, free_port, make_body  # noqa: E402
 
+KEY_SECRET = "bench-key-secret"  # the servers get it too, so the key made here is valid there
+
 WRK_SCRIPT = r"""
 local bodies = {%s}
 counter = 0
@@ -159,7 +161,7 @@ def main() -> None:
     database_url = f"sqlite:///{work / 'bench.db'}"
     storage.upgrade(database_url)
     with storage.make_sessionmaker(database_url)() as session:
-        site, key = sites.create_site(session, BLOG)
+        site, key = sites.create_site(session, BLOG, secret=KEY_SECRET)
         session.get(Site, site.id).rate_limit = "10000000/second"  # measure the work, not the refusals
         session.commit()
 
@@ -170,7 +172,7 @@ def main() -> None:
 
     (work / "metrics").mkdir()
     env = {**os.environ, "DATABASE_URL": database_url, "SPAMGUARD_MODEL_DIR": model_dir,
-           "SPAMGUARD_VAR_DIR": str(work), "SECRET_KEY": "bench", "SPAMGUARD_LOG_LEVEL": "WARNING",
+           "SPAMGUARD_VAR_DIR": str(work), "SECRET_KEY": "bench", "SPAMGUARD_KEY_SECRET": KEY_SECRET, "SPAMGUARD_LOG_LEVEL": "WARNING",
            "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"), "SPAMGUARD_REDIS_PREFIX": f"sgfull:{os.getpid()}:"}
     print(f"starting SpamGuard and the trivial endpoint ({args.workers} gthread workers x {args.threads} threads each)",
           flush=True)
