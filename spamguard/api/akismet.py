@@ -20,8 +20,9 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from spamguard import delivery, sites
+from spamguard import delivery
 from spamguard.api import form, keys, quota, usage_stats, wordpress
+from spamguard.api.site_cache import site_cache
 from spamguard.checking import CheckResult, check_comment, record_feedback
 from spamguard.metrics import record_check, record_refusal
 from spamguard.scoring.decision import DISCARD
@@ -86,7 +87,7 @@ def read_fields() -> MultiDict[str, str]:
 
 
 def site_for(key: str) -> Site | None:
-    return sites.find_site(get_session(), key, secret=current_app.config["SPAMGUARD_KEY_SECRET"])
+    return site_cache(current_app).find(get_session(), key)
 
 
 def account_site(fields: MultiDict[str, str]) -> tuple[Site | None, Response | None]:

@@ -14,8 +14,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from spamguard import sites
 from spamguard.api import form, quota
+from spamguard.api.site_cache import site_cache
 from spamguard.checking import check_comment, find_original, record_feedback
 from spamguard.comment import Comment
 from spamguard.metrics import record_check, record_refusal
@@ -69,7 +69,7 @@ def authenticate(fields: MultiDict[str, str]) -> Site:
     if not key:
         raise ApiError(401, "missing_api_key", "Send api_key in the body or an Authorization: Bearer header.",
                        {"WWW-Authenticate": "Bearer"})
-    site = sites.find_site(get_session(), key, secret=current_app.config["SPAMGUARD_KEY_SECRET"])
+    site = site_cache(current_app).find(get_session(), key)
     if site is None:
         raise ApiError(401, "invalid_api_key", "Unknown or revoked API key.", {"WWW-Authenticate": "Bearer"})
     return site

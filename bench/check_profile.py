@@ -1,0 +1,115 @@
+"""Profile comment-check in-process and count its Redis work per check.
+
+    python bench/check_profile.py [--checks 300] [--model-dir DIR] [--top 25]
+
+Builds the app with create_app on a temporary SQLite file and the real Redis (own prefix),
+creates a key with a raised rate limit, sends `--checks` comment-checks through the Flask
+test client under cProfile, and prints the Redis commands and round trips per check
+(counted by wrapping redis-py's connection send path, so pipelines count as one round trip)
+and the top functions by cumulative time.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import uuid
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from check_latency import make_body  # noqa: E402
+
+
+class RedisCounter:
+    """Counts round trips (one per send) and commands, by patching redis.connection.Connection."""
+
+    def __init__(self) -> None:
+        self.round_trips = 0
+        self.commands: Counter[str] = Counter()
+
+    def install(self) -> None:
+        from redis.connection import Connection
+
+        original_one, original_many = Connection.send_command, Connection.send_packed_command
+        counter = self
+
+        def send_command(conn, *args, **kwargs):
+            counter.round_trips += 1
+            counter.commands[str(args[0]).upper()] += 1
+            return original_one(conn, *args, **kwargs)
+
+        def pipeline_send(self_pipe, connection, commands, *rest):  # redis-py pipeline: one write, many commands
+            counter.round_trips += 1
+            for cmd in commands:
+                counter.commands[str(cmd[0][0]).upper()] += 1
+            return original_pipe(self_pipe, connection, commands, *rest)
+
+        from redis.client import Pipeline
+        original_pipe = Pipeline._execute_pipeline
+        Connection.send_command = send_command
+        Pipeline._execute_pipeline = pipeline_send
+        del original_many
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checks", type=int, default=300)
+    parser.add_argument("--model-dir")
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+
+    from spamguard import sites
+    from spamguard.app import create_app
+    from spamguard.storage import get_session, upgrade
+
+    work = Path(tempfile.mkdtemp(prefix="sg-profile-"))
+    model_dir = args.model_dir
+    if model_dir is None:
+        from model_training.train import train_and_register
+        model_dir = str(work / "models")
+        train_and_register(model_dir, quick=True, progress=False)
+    url = f"sqlite:///{work / 'sg.db'}"
+    upgrade(url)
+    app = create_app({"DATABASE_URL": url, "SPAMGUARD_MODEL_DIR": model_dir, "TESTING": True,
+                      "SPAMGUARD_REDIS_PREFIX": f"sgprof:{uuid.uuid4().hex[:8]}:",
+                      "SPAMGUARD_BACKGROUND_TASKS": False})
+    with app.app_context():
+        site, key = sites.create_site(get_session(), "https://blog.example", secret=app.config["SPAMGUARD_KEY_SECRET"])
+        site.rate_limit = "1000000 per second"
+        get_session().commit()
+    client = app.test_client()
+    import logging
+    logging.getLogger("spamguard").setLevel(logging.WARNING)
+    import random
+    rng = random.Random(1)
+    bodies = [make_body(key, rng) for _ in range(50)]
+    for body in bodies[:5]:  # warm-up: model load, first connections
+        client.post("/1.1/comment-check", data=body, content_type="application/x-www-form-urlencoded")
+    counter = RedisCounter()
+    counter.install()
+    profile = cProfile.Profile()
+    profile.enable()
+    for i in range(args.checks):
+        answer = client.post("/1.1/comment-check", data=bodies[i % len(bodies)],
+                             content_type="application/x-www-form-urlencoded")
+        assert answer.status_code == 200 and answer.text in ("true", "false"), answer.text
+    profile.disable()
+    app.extensions["spamguard.redis"].delete_prefix()
+    n = args.checks
+    print(f"checks: {n}")
+    print(f"redis round trips per check: {counter.round_trips / n:.2f}")
+    print(f"redis commands per check: {sum(counter.commands.values()) / n:.2f}")
+    for name, count in counter.commands.most_common():
+        print(f"  {name:<12} {count / n:.2f}")
+    stats = pstats.Stats(profile)
+    stats.sort_stats("cumulative").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()

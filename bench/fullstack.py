@@ -1,0 +1,213 @@
+"""comment-check against a trivial Flask endpoint, same gunicorn settings, same load generator, same run.
+
+    python bench/fullstack.py                    # quick-trained model, temp SQLite, 2 rounds of 10 s each
+    python bench/fullstack.py --seconds 20 --rounds 3 --model-dir var/models
+
+Starts two gunicorn servers with the project's gunicorn.conf.py (gthread; workers and threads from
+--workers/--threads): SpamGuard on a temporary SQLite database with a key whose rate limit is raised
+so nothing is refused, and `bench/trivial_app.py`, which parses the same form and answers `false`.
+Debian's `wrk` drives both with the same realistic comment bodies (bench/check_latency.py's mix),
+alternating trivial → SpamGuard, at 16 connections (throughput) and at 2 connections (latency).
+Prints req/s, p50 and p99 per run, the median over rounds, the SpamGuard/trivial throughput ratio,
+the number of non-200 or malformed answers, and each SpamGuard worker's RSS after the run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from check_latency import BLOG, free_port, make_body  # noqa: E402
+
+KEY_SECRET = "bench-key-secret"  # the servers get it too, so the key made here is valid there
+
+WRK_SCRIPT = r"""
+local bodies = {%s}
+counter = 0
+errors = 0  -- globals: done() reads them with thread:get
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  counter = math.random(#bodies)
+end
+
+function request()
+  counter = counter %% #bodies + 1
+  return wrk.format("POST", "/1.1/comment-check",
+    {["Content-Type"] = "application/x-www-form-urlencoded; charset=UTF-8"}, bodies[counter])
+end
+
+function response(status, headers, body)
+  if status ~= 200 or (body ~= "true" and body ~= "false") then
+    errors = errors + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local bad = 0
+  for _, thread in ipairs(threads) do
+    bad = bad + thread:get("errors")
+  end
+  io.write(string.format("BAD %%d\n", bad))
+end
+"""
+
+
+def lua_string(data: bytes) -> str:
+    return '"' + "".join(f"\\{b:03d}" if b < 32 or b > 126 or chr(b) in '"\\' else chr(b) for b in data) + '"'
+
+
+def start_gunicorn(app: str, env: dict[str, str], workers: int, threads: int, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", str(threads), "--access-logfile", "/dev/null", app],
+        cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    stop(server)
+    raise SystemExit(f"{app} did not start; see {log}")
+
+
+def stop(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+
+
+def worker_rss_mb(master_pid: int) -> list[float]:
+    """RSS of each gunicorn worker (the master's children), from /proc."""
+    sizes = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        ppid = re.search(r"^PPid:\s+(\d+)", text, re.M)
+        rss = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
+        if ppid and rss and int(ppid.group(1)) == master_pid:
+            sizes.append(int(rss.group(1)) / 1024)
+    return sorted(sizes)
+
+
+def ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(script), url],
+        check=True, capture_output=True, text=True).stdout
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+              "p50": ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+              "p99": ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
+              "bad": int(re.search(r"^BAD (\d+)", out, re.M).group(1))}
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    result["bad"] += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", help="model registry (else a quick model is trained)")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per connection count")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--bodies", type=int, default=200)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+
+    from spamguard import sites, storage
+    from spamguard.storage.models import Site
+
+    work = Path(tempfile.mkdtemp(prefix="sg-fullstack-"))
+    model_dir = args.model_dir
+    if model_dir is None:
+        from model_training.train import train_and_register
+
+        model_dir = str(work / "models")
+        print("training a quick model for the benchmark ...", flush=True)
+        train_and_register(model_dir, quick=True, progress=False)
+    database_url = f"sqlite:///{work / 'bench.db'}"
+    storage.upgrade(database_url)
+    with storage.make_sessionmaker(database_url)() as session:
+        site, key = sites.create_site(session, BLOG, secret=KEY_SECRET)
+        session.get(Site, site.id).rate_limit = "10000000/second"  # measure the work, not the refusals
+        session.commit()
+
+    rng = random.Random(7)
+    bodies = [make_body(key, rng) for _ in range(args.bodies)]
+    script = work / "bodies.lua"
+    script.write_text(WRK_SCRIPT % ", ".join(lua_string(b) for b in bodies))
+
+    (work / "metrics").mkdir()
+    env = {**os.environ, "DATABASE_URL": database_url, "SPAMGUARD_MODEL_DIR": model_dir,
+           "SPAMGUARD_VAR_DIR": str(work), "SECRET_KEY": "bench", "SPAMGUARD_KEY_SECRET": KEY_SECRET, "SPAMGUARD_LOG_LEVEL": "WARNING",
+           "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"), "SPAMGUARD_REDIS_PREFIX": f"sgfull:{os.getpid()}:"}
+    print(f"starting SpamGuard and the trivial endpoint ({args.workers} gthread workers x {args.threads} threads each)",
+          flush=True)
+    service, service_url = start_gunicorn("spamguard.wsgi:app", env, args.workers, args.threads, work / "service.log")
+    trivial, trivial_url = start_gunicorn("bench.trivial_app:app", env, args.workers, args.threads,
+                                          work / "trivial.log")
+    results: dict[tuple[str, int], list[dict[str, float]]] = {}
+    try:
+        for connections in (16, 2):
+            for round_no in range(args.rounds):
+                for name, url in (("trivial", trivial_url), ("spamguard", service_url)):
+                    print(f"  wrk {connections} connections, {args.seconds} s, round {round_no + 1}: {name}",
+                          flush=True)
+                    results.setdefault((name, connections), []).append(
+                        run_wrk(url, script, connections, args.seconds))
+        rss = worker_rss_mb(service.pid)
+    finally:
+        stop(service)
+        stop(trivial)
+        shutil.rmtree(work, ignore_errors=True)
+
+    print()
+    print(f"{'endpoint':<10} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'bad':>5}   (median of "
+          f"{args.rounds} rounds)")
+    median: dict[tuple[str, int], dict[str, float]] = {}
+    for (name, connections), runs in results.items():
+        median[(name, connections)] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        m = median[(name, connections)]
+        bad = sum(int(r["bad"]) for r in runs)
+        print(f"{name:<10} {connections:>5} {m['rps']:>8.0f} {m['p50']:>8.2f} {m['p99']:>8.2f} {bad:>5}")
+    for connections in (16, 2):
+        ratio = median[("spamguard", connections)]["rps"] / median[("trivial", connections)]["rps"]
+        print(f"ratio spamguard/trivial at {connections} connections: {ratio:.2f}")
+    print("SpamGuard worker RSS after the run (MB):", ", ".join(f"{v:.0f}" for v in rss))
+
+
+if __name__ == "__main__":
+    main()
