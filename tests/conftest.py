@@ -14,7 +14,6 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-
 from registry_helpers import clone_registry  # noqa: F401  (fixtures below and test modules use it)
 
 REDIS_URL = os.environ.get("SPAMGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
