@@ -14,7 +14,7 @@ run: install  ## set up and serve on http://$(HOST):$(PORT) (SQLite, trains a mo
 	$(BIN)/spamguard serve --host $(HOST) --port $(PORT)
 
 test: lint browser wordpress redis-server  ## lint, then set up and run the whole test suite (needs Redis and PostgreSQL)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 lint: install-dev  ## ruff, mypy and the import-linter contracts (configured in pyproject.toml)
 	$(BIN)/ruff check .
