@@ -5,7 +5,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 BIN     = $(VENV)/bin
 
-.PHONY: run test install install-dev browser wordpress redis-server clean help
+.PHONY: run test lint install install-dev browser wordpress redis-server clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -13,8 +13,13 @@ help:  ## list targets
 run: install  ## set up and serve on http://$(HOST):$(PORT) (SQLite, trains a model the first time)
 	$(BIN)/spamguard serve --host $(HOST) --port $(PORT)
 
-test: install-dev browser wordpress redis-server  ## set up and run the whole test suite (needs Redis and PostgreSQL)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: lint browser wordpress redis-server  ## lint, then set up and run the whole test suite (needs Redis and PostgreSQL)
+	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+lint: install-dev  ## ruff, mypy and the import-linter contracts (configured in pyproject.toml)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 install: $(VENV)/.installed  ## virtualenv with the pinned runtime requirements
 install-dev: $(VENV)/.installed-dev

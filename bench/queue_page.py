@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -30,8 +30,10 @@ from sqlalchemy import and_, func, insert, select  # noqa: E402
 
 from spamguard import storage  # noqa: E402
 from spamguard.app import create_app  # noqa: E402
-from spamguard.moderation import passwords  # noqa: E402
-from spamguard.moderation import listing  # noqa: E402
+from spamguard.moderation import (
+    listing,  # noqa: E402
+    passwords,  # noqa: E402
+)
 from spamguard.storage.models import Check, Site, User  # noqa: E402
 
 WORDS = ("cheap pills casino bonus great post thanks loans crypto free watch seo backlinks hello "
@@ -46,10 +48,10 @@ def seed(url: str, rows: int) -> None:
     db.add(User(username="bench", password_hash=passwords.hash_password("bench password"), role="moderator"))
     db.commit()
     rng = random.Random(7)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     batch = []
     started = time.perf_counter()
-    for i in range(rows):
+    for _ in range(rows):
         verdict = rng.choices(("ham", "spam", "unsure", "discard"), (55, 30, 10, 5))[0]
         score = {"ham": rng.uniform(0, .4), "unsure": rng.uniform(.4, .7), "spam": rng.uniform(.7, .97),
                  "discard": rng.uniform(.97, 1)}[verdict]
@@ -144,7 +146,7 @@ def main() -> int:
         report("page 21 (keyset cursor)", timed(client, deep, n)),
         report("site filter", timed(client, "/moderation?site=3", n)),
         report("verdict=unsure + score 0.5-0.6", timed(client, "/moderation?verdict=unsure&min_score=0.5&max_score=0.6", n)),
-        report("date range (one week)", timed(client, "/moderation?from=" + (datetime.now(timezone.utc) - timedelta(days=14)).date().isoformat() + "&to=" + (datetime.now(timezone.utc) - timedelta(days=7)).date().isoformat(), n)),
+        report("date range (one week)", timed(client, "/moderation?from=" + (datetime.now(UTC) - timedelta(days=14)).date().isoformat() + "&to=" + (datetime.now(UTC) - timedelta(days=7)).date().isoformat(), n)),
         report("text search q=casino", timed(client, "/moderation?q=casino", max(20, n // 4))),
         report("text search, rare word", timed(client, "/moderation?q=zzzz-not-there", max(20, n // 4))),
         report("tab: needs review", timed(client, "/moderation?tab=review", n)),

@@ -33,17 +33,17 @@ from spamguard.limits import reputation
 from spamguard.scoring import features
 
 # The patterns of features.py / data.py as they were on main before issue 8 (for --old).
-I = re.IGNORECASE
+IGNORECASE = re.IGNORECASE
 OLD_PATTERNS: dict[str, re.Pattern[str]] = {
-    "features._BR_RE": re.compile(r"<\s*br\s*/?\s*>", I),
+    "features._BR_RE": re.compile(r"<\s*br\s*/?\s*>", IGNORECASE),
     "features._URL_RE": re.compile(
         r"(?:(?:https?|ftp)://|www\.)[^\s<>\"']+"
         r"|\b(?:[a-z0-9-]+\.)+(?:com|net|org|info|biz|ru|cn|ly|gl|co|io|me|tk|uk|us|tv|xyz|top|online|site)"
-        r"(?:/[^\s<>\"']*)?\b", I),
+        r"(?:/[^\s<>\"']*)?\b", IGNORECASE),
     "features._EMAIL_RE": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
     "features._WORD_RE": re.compile(r"[\w@$]*[a-z][\w@$]*"),
-    "features._HREF_RE": re.compile(r"""<a\s[^>]*?href\s*=\s*["']?([^"'\s>]+)[^>]*>""", I),
-    "features._TAG_RE": re.compile(r"</?[a-z][a-z0-9]*(?:\s[^<>]*)?/?>", I),
+    "features._HREF_RE": re.compile(r"""<a\s[^>]*?href\s*=\s*["']?([^"'\s>]+)[^>]*>""", IGNORECASE),
+    "features._TAG_RE": re.compile(r"</?[a-z][a-z0-9]*(?:\s[^<>]*)?/?>", IGNORECASE),
     "data._YT_HEAD_RE": re.compile(
         r"^(?P<id>[^,]*),(?P<author>.*?),(?P<date>[0-9T:.\-]*),(?P<content>.*),(?P<label>[01])$"),
 }

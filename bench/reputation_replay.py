@@ -58,8 +58,8 @@ def text_model(train):
 
 
 def registry_model(model_dir: str):
-    from spamguard.scoring.registry import Registry
     from spamguard.scoring.model import load_scorer
+    from spamguard.scoring.registry import Registry
 
     version = Registry(model_dir).current_version()
     if version is None:

@@ -18,10 +18,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model_training.data import gate_split, load_corpora
-from spamguard.scoring.registry import Registry
 from spamguard.comment import Comment
 from spamguard.scoring.features import _prepare_cached
 from spamguard.scoring.model import load_scorer
+from spamguard.scoring.registry import Registry
 
 
 def pct(values: list[float]) -> str:

@@ -315,9 +315,9 @@ def main() -> None:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-        import redis
-
         import shutil
+
+        import redis
 
         shutil.rmtree(work, ignore_errors=True)
         client = redis.Redis.from_url(args.redis_url)

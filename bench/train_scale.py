@@ -116,7 +116,7 @@ def run_one(n: int, jobs: int, chunk: int = 20_000) -> dict:
         for g in tqdm(range(0, len(starts), jobs), desc=f"train n={n}", unit="batch", file=sys.stderr):
             group = starts[g:g + jobs]
             mats = parallel(delayed(_featurise)(texts[s:s + chunk]) for s in group)
-            for s, (X, worker_mb) in zip(group, mats):
+            for s, (X, worker_mb) in zip(group, mats, strict=True):
                 clf.partial_fit(X, y[s:s + chunk], classes=[0, 1])
                 peak_worker = max(peak_worker, worker_mb)
     t_train = time.perf_counter() - t1

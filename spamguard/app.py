@@ -27,7 +27,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # for everything (login throttling, audit, UI, Flask-Limiter); with 0 those headers are ignored.
     hops = app.config["SPAMGUARD_TRUSTED_PROXIES"]
     if hops > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+        # Flask's documented way to wrap the WSGI app, which mypy reads as assigning to a method.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)  # type: ignore[method-assign]
     app.config.update(
         # An idle lifetime: the signed cookie is re-issued on every request and refused when older.
         PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["SPAMGUARD_SESSION_IDLE_HOURS"]),

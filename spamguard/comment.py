@@ -7,7 +7,7 @@ merged).  Everything that is not a named Akismet field stays in `extra`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 # Akismet's named comment fields (spec §2.2), in the order clients document them.
@@ -65,7 +65,7 @@ class Comment:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Comment":
+    def from_json(cls, data: dict[str, Any]) -> Comment:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         for name in DATE_FIELDS:
             if isinstance(known.get(name), str):
@@ -89,5 +89,5 @@ def parse_datetime(value: str) -> datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

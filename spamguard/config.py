@@ -16,9 +16,10 @@ import functools
 import os
 import secrets
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A checkout keeps its state in <checkout>/var; an installed package in ./var of the working directory.
@@ -244,8 +245,8 @@ def _field(setting: Setting) -> tuple[Any, Any]:
 @functools.cache
 def _model(sources: str):
     """The pydantic-settings class for SETTINGS; `sources` is "env" (environment + .env) or "init" (a dict)."""
-    from pydantic_settings import BaseSettings, SettingsConfigDict
     from pydantic import create_model
+    from pydantic_settings import BaseSettings, SettingsConfigDict
 
     class Base(BaseSettings):
         model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", env_ignore_empty=True,
@@ -256,10 +257,11 @@ def _model(sources: str):
                                        file_secret_settings):
             return (env_settings, dotenv_settings) if sources == "env" else (init_settings,)
 
-    return create_model("Settings", __base__=Base, **{s.name: _field(s) for s in SETTINGS})
+    # Fields built from SETTINGS at run time, which create_model's overloads cannot see.
+    return create_model("Settings", __base__=Base, **{s.name: _field(s) for s in SETTINGS})  # type: ignore[call-overload]
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     name = str(error["loc"][0]) if error.get("loc") else "?"
     setting = next((s for s in SETTINGS if s.name == name), None)
     message = error.get("msg", "invalid").removeprefix("Value error, ")
@@ -345,7 +347,7 @@ def _stored_secret(filename: str, setting: str) -> str:
             if key:
                 return key
             time.sleep(0.01)
-        raise RuntimeError(f"{path} is empty; delete it or set {setting}")
+        raise RuntimeError(f"{path} is empty; delete it or set {setting}") from None
     key = secrets.token_hex(32)
     with os.fdopen(fd, "w") as handle:
         handle.write(key)

@@ -19,7 +19,9 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
@@ -150,9 +152,9 @@ def model_trained_at(scorer) -> float | None:
 
 
 def _iso(ts: float) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 def database_status(app) -> dict[str, Any]:
@@ -184,7 +186,7 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     """Readiness: 200 when verdicts can be given and stored, else 503; details for humans and alerts."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # werkzeug's proxy is untyped
     checks = {"database": database_status(app), "model": model_status(app), "redis": redis_status(app),
               "worker": worker_status(app)}
     ready = checks["database"]["ok"] and checks["model"]["ok"]

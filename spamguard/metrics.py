@@ -17,9 +17,17 @@ import os
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client import generate_latest, multiprocess
-from prometheus_client.core import GaugeMetricFamily, CounterMetricFamily, SummaryMetricFamily
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
 bp = Blueprint("metrics", __name__)
 _check_log = logging.getLogger("spamguard.checks")
@@ -222,7 +230,7 @@ def retrain_metrics(app: Flask):
               for k, v in raw.items()}
     for outcome in ("promoted", "registered", "failed"):
         runs.add_metric([outcome], float(values.get(f"runs:{outcome}", 0)))
-    duration.add_metric([], count_value=float(values.get("seconds_count", 0)),
+    duration.add_metric([], count_value=int(float(values.get("seconds_count", 0))),
                         sum_value=float(values.get("seconds_sum", 0)))
     if values.get("last_success"):
         last.add_metric([], float(values["last_success"]))

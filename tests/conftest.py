@@ -14,7 +14,6 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-
 from registry_helpers import clone_registry  # noqa: F401  (fixtures below and test modules use it)
 
 REDIS_URL = os.environ.get("SPAMGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -139,3 +138,25 @@ def registry_dir(model_dir, tmp_path) -> Path:
 @pytest.fixture
 def current_version(registry_dir) -> str:
     return json.loads((registry_dir / "current.json").read_text())["version"]
+
+
+# -- test tiers ------------------------------------------------------------------------------------------
+# Every test gets exactly one of the markers `unit`, `integration`, `e2e` from what it uses, so that
+# `pytest -m unit` is a fast tier without moving files: e2e starts servers, browsers or WordPress (the
+# `slow` marker, tests/integrations/, or a live-server/browser fixture); integration reaches the real
+# Redis or PostgreSQL (the fixtures here and in tests/limits/conftest.py, or a module's own REDIS_URL /
+# PG_URL); unit is everything else.
+E2E_FIXTURES = {"live", "live_server", "page", "browser", "server", "private_redis"}
+SERVICE_FIXTURES = {"redis_url", "redis_prefix", "pg_url", "state", "pg_schema", "session_factory"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("slow") or fixtures & E2E_FIXTURES or "integrations" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
+        elif fixtures & SERVICE_FIXTURES or any(hasattr(getattr(item, "module", None), name)
+                                                for name in ("REDIS_URL", "PG_URL")):
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, Result, or_, select, update
 from sqlalchemy.orm import Session
 
 from spamguard.storage.models import Check, Site, utcnow
@@ -73,14 +74,19 @@ def record_decision(session: Session, check: Check, result: str, source: str,
     return decision
 
 
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (execute() is typed as returning any Result; an UPDATE's is a CursorResult)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
 def withdraw_decisions(session: Session, check: Check, now: datetime | None = None) -> int:
     """A moderator's undo: cancel what has not been sent yet and let the timeout policy apply again.
     (What was already delivered stays delivered; the next decision is sent as a new one.)"""
     now = now or utcnow()
     ids = select(Decision.id).where(Decision.check_id == check.id, Decision.source == "moderator")
-    cancelled = session.execute(
+    cancelled = _rowcount(session.execute(
         update(Delivery).where(Delivery.decision_id.in_(ids), Delivery.status == "pending")
-        .values(status="cancelled", last_error="decision undone")).rowcount
+        .values(status="cancelled", last_error="decision undone")))
     callback = session.scalar(select(Callback).where(Callback.check_id == check.id))
     if callback is not None and callback.due_at is not None:
         callback.settled_at = None
@@ -118,11 +124,11 @@ def backoff(settings: DeliverySettings, attempts: int) -> timedelta:
 
 def _claim(session: Session, delivery_id: int, now: datetime, settings: DeliverySettings) -> bool:
     """Take one due row for this process; a second worker (or a crashed one's leftover) cannot."""
-    claimed = session.execute(
+    claimed = _rowcount(session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.status == "pending", Delivery.next_attempt_at <= now,
                or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= now))
-        .values(claimed_until=now + timedelta(seconds=settings.timeout * 2 + 60))).rowcount
+        .values(claimed_until=now + timedelta(seconds=settings.timeout * 2 + 60))))
     session.commit()
     return claimed == 1
 
@@ -130,7 +136,7 @@ def _claim(session: Session, delivery_id: int, now: datetime, settings: Delivery
 def _request(session: Session, delivery: Delivery, settings: DeliverySettings, now: datetime
              ) -> tuple[bytes, dict[str, str]] | str:
     """(body, headers) for one attempt, or the reason it can never be sent."""
-    decision = session.get(Decision, delivery.decision_id)
+    decision = session.get_one(Decision, delivery.decision_id)  # foreign keys: both rows exist
     check = session.get(Check, decision.check_id)
     if delivery.kind == "callback":
         callback = session.scalar(select(Callback).where(Callback.check_id == decision.check_id))
@@ -141,7 +147,7 @@ def _request(session: Session, delivery: Delivery, settings: DeliverySettings, n
     webhook = session.get(SiteWebhook, delivery.site_id)
     if webhook is None:
         return "the site's webhook was removed"
-    body = webhook_body(decision, check, session.get(Site, delivery.site_id))
+    body = webhook_body(decision, check, session.get_one(Site, delivery.site_id))
     timestamp = int(now.timestamp())
     secret = signing.webhook_secret(settings.secret_key, webhook.site_id, webhook.salt)
     return body, {"Content-Type": "application/json", signing.TIMESTAMP_HEADER: str(timestamp),
@@ -205,7 +211,8 @@ def process_due(session: Session, settings: DeliverySettings, now: datetime | No
     for delivery_id in ids:
         if not _claim(session, delivery_id, now, settings):
             continue
-        status = attempt(session, session.get(Delivery, delivery_id, populate_existing=True), settings, now, post, resolver)
+        status = attempt(session, session.get_one(Delivery, delivery_id, populate_existing=True), settings, now, post,
+                         resolver)
         counts[status] = counts.get(status, 0) + 1
     return counts
 

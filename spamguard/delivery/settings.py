@@ -1,8 +1,9 @@
 """The delivery settings, read once from the app config (or the worker's environment)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .urls import Network, parse_networks
 
@@ -21,7 +22,7 @@ class DeliverySettings:
     timeout_policy: str = "ham"
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "DeliverySettings":
+    def from_config(cls, config: Mapping[str, Any]) -> DeliverySettings:
         policy = str(config.get("SPAMGUARD_DECISION_TIMEOUT_POLICY", "ham")).strip().lower()
         if policy not in POLICIES:
             raise ValueError(f"SPAMGUARD_DECISION_TIMEOUT_POLICY must be one of {', '.join(POLICIES)}")

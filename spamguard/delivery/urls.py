@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 MAX_URL_CHARS = 2048
@@ -87,7 +88,7 @@ def check_shape(url: str, allow: Iterable[Network] = ()) -> str:
     return url
 
 
-def resolve(url: str, allow: Iterable[Network] = (), resolver=socket.getaddrinfo) -> Target:
+def resolve(url: str, allow: Iterable[Network] = (), resolver: Callable[..., Any] = socket.getaddrinfo) -> Target:
     """Check the URL and pick an address to call.  Every address the host resolves to must be allowed:
     a host that also points inside the network is refused rather than tried half-way."""
     allow = list(allow)

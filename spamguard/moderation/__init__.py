@@ -6,8 +6,8 @@ headers are attached to this blueprint only, so the Akismet form endpoints
 """
 from __future__ import annotations
 
-from spamguard.moderation.blueprint import bp
-from spamguard.moderation import admin, auth, detail, errors, models_page, queue, stats  # noqa: F401  (routes on bp)
 from spamguard.delivery import admin_views  # noqa: F401,E402  (the admin deliveries page, on bp too)
+from spamguard.moderation import admin, auth, detail, errors, models_page, queue, stats  # noqa: F401  (routes on bp)
+from spamguard.moderation.blueprint import bp
 
 __all__ = ["bp"]

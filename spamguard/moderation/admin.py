@@ -80,7 +80,7 @@ def admin_models():
                      "api_feedback": (row.details or {}).get("api_feedback")})
     from spamguard.health import worker_status
 
-    worker = worker_status(current_app._get_current_object())
+    worker = worker_status(current_app._get_current_object())  # type: ignore[attr-defined]  # werkzeug's proxy is untyped
     return render_template("moderation/admin_models.html", models=rows, history=history, jobs=jobs, worker=worker)
 
 

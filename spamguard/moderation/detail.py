@@ -7,6 +7,7 @@ other comments from the same IP/e-mail; previous/next in the same queue list.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import abort, current_app, render_template
@@ -108,7 +109,7 @@ def detail(check_id: int):
     check = db.get(Check, check_id)
     if check is None:
         abort(404)
-    related: dict[str, list[Check]] = {}
+    related: dict[str, Sequence[Check]] = {}
     # Indexed lookups (ix_checks_user_ip / ix_checks_author_email); id order comes from the index.
     if check.user_ip:
         related["IP address"] = db.scalars(

@@ -20,13 +20,14 @@ each decision made in this process: counts can lag other workers by that long.
 from __future__ import annotations
 
 import heapq
+import itertools
 import threading
 import time as clock
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 
 from spamguard.storage.models import Check
 
@@ -62,7 +63,7 @@ class QueueFilters:
     tests: bool = False  # Akismet test requests (is_test) are hidden unless asked for
 
     @classmethod
-    def from_args(cls, args) -> "QueueFilters":
+    def from_args(cls, args) -> QueueFilters:
         def num(name, kind):
             try:
                 value = kind(args.get(name, "").strip())
@@ -108,7 +109,7 @@ class QueueFilters:
 
 
 def _day_start(d: date) -> datetime:
-    return datetime.combine(d, time.min, timezone.utc)
+    return datetime.combine(d, time.min, UTC)
 
 
 def _conditions(f: QueueFilters, verdict: str) -> list:
@@ -164,7 +165,7 @@ def _branch(db, f: QueueFilters, verdict: str, order: str, cursor: tuple | None,
 def _merged(db, f: QueueFilters, verdicts, order: str, cursor, limit: int, extra=None, floor=None) -> list:
     branches = [_branch(db, f, v, order, cursor, limit, extra, floor) for v in verdicts]
     merged = heapq.merge(*branches, key=lambda row: _row_key(row, order), reverse=order != "score_asc")
-    return [row for _, row in zip(range(limit), merged)]
+    return list(itertools.islice(merged, limit))
 
 
 def _search_floor(db, f: QueueFilters, cursor: tuple | None) -> tuple | None:
@@ -252,7 +253,7 @@ class CountCache:
 
 
 def count_unreviewed(db, site_id: int | None, tests: bool) -> dict[str, int]:
-    conds = [Check.reviewed_at.is_(None)]
+    conds: list[ColumnElement[bool]] = [Check.reviewed_at.is_(None)]
     if not tests:
         conds.append(Check.is_test.is_(False))
     if site_id is not None:

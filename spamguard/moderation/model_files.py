@@ -56,4 +56,5 @@ def file_path(root: str | Path, version: str, name: str) -> Path | None:
     """The file when `name` is one of `listed_files`, else None."""
     if name not in listed_files(root, version):
         return None
-    return version_dir(root, version) / name
+    directory = version_dir(root, version)
+    return directory / name if directory else None

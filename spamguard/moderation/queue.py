@@ -7,8 +7,18 @@ queue can update in place.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import (
-    abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
 )
 from sqlalchemy import select
 
@@ -63,6 +73,7 @@ def decide(db, check: Check, label: str) -> Feedback | None:
     if check.reviewed_at is not None:
         return None
     user = current_user()
+    assert user is not None  # only reached from login_required views
     site = db.get(Site, check.site_id)
     feedback = record_feedback(db, site, Comment.from_json(check.fields or {}), label, source="moderator",
                                reporter=user.username, check=check)
@@ -111,7 +122,7 @@ def decide_one(check_id: int):
     return _answer(message[0].upper() + message[1:], "info", [check.id], [feedback.id], label)
 
 
-def _decide_many(db, checks: list[Check], label: str) -> tuple[list[int], list[int]]:
+def _decide_many(db, checks: Sequence[Check], label: str) -> tuple[list[int], list[int]]:
     done_checks, done_feedback = [], []
     for check in checks:
         feedback = decide(db, check, label)

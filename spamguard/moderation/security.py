@@ -7,8 +7,9 @@ The API blueprints therefore never see CSRF checks, and every POST of the UI doe
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flask import abort, current_app, g, redirect, request, session, url_for
@@ -67,7 +68,7 @@ def client_ip() -> str:
 
 def current_user() -> User | None:
     """The logged-in, enabled user of this request (loaded once), or None."""
-    marker = id(request._get_current_object())
+    marker = id(request._get_current_object())  # type: ignore[attr-defined]  # werkzeug's proxy is untyped
     cached = g.get("sg_user")
     if cached is not None and cached[0] == marker:
         return cached[1]

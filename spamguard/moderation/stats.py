@@ -54,7 +54,7 @@ def chart(counts: dict[str, dict[str, int]], today: date) -> dict:
     bars = []
     for i, d in enumerate(days):
         x = i * (BAR_WIDTH + BAR_GAP)
-        y = CHART_HEIGHT
+        y: float = CHART_HEIGHT
         segments = []
         for verdict in VERDICTS:
             n = counts.get(d, {}).get(verdict, 0)

@@ -16,8 +16,8 @@ not, and the database is already shared by every worker.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy import case, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -36,7 +36,7 @@ class LoginLimits:
     global_per_minute: int
 
     @classmethod
-    def from_config(cls, config) -> "LoginLimits":
+    def from_config(cls, config) -> LoginLimits:
         return cls(config["SPAMGUARD_LOGIN_MAX_FAILURES"], config["SPAMGUARD_LOGIN_MAX_PER_IP"],
                    config["SPAMGUARD_LOGIN_MAX_GLOBAL"])
 

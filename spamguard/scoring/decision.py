@@ -6,8 +6,9 @@ model's probability against the thresholds (the site's overrides first).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from spamguard.comment import Comment
 
@@ -23,10 +24,6 @@ GUARANTEED_SPAM_EMAIL = "akismet-guaranteed-spam@example.com"
 class Decision:
     verdict: str
     reasons: list[str]
-
-    @property
-    def is_spam(self) -> bool:
-        return self.verdict in (SPAM, DISCARD)
 
 
 def merge_thresholds(model: Mapping[str, float], site: Mapping[str, Any] | None) -> dict[str, float]:

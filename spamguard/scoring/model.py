@@ -34,8 +34,8 @@ from spamguard.scoring.features import (
     meta_dict,
     normalise_text,
 )
-from spamguard.scoring.registry import Registry
 from spamguard.scoring.normalize import deobfuscate
+from spamguard.scoring.registry import Registry
 
 log = logging.getLogger(__name__)
 

@@ -130,7 +130,7 @@ def obfuscation_signals(text: str) -> dict[str, float]:
 LISTS_DIR = Path(__file__).resolve().parent / "lists"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def domain_list(name: str) -> frozenset[str]:
     """A bundled host list (see lists/README.md): lower-case hosts, comments and blanks skipped."""
     path = LISTS_DIR / f"{name}.txt"

@@ -17,6 +17,7 @@ Layout::
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import hashlib
@@ -31,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-
 
 POINTER = "current.json"
 ARTIFACT = "model.joblib"
@@ -126,7 +126,7 @@ class Registry:
     def current_version(self) -> str | None:
         return self._pointer().get("version")
 
-    def history(self) -> list[dict[str, Any]]:
+    def history(self) -> builtins.list[dict[str, Any]]:
         return list(self._pointer().get("history", []))
 
     def load(self, version: str | None = None) -> tuple[Any, dict[str, Any]]:
@@ -210,7 +210,7 @@ class Registry:
             _atomic_write_json(self.root / POINTER, {"version": previous, "stack": stack, "history": history})
             return previous
 
-    def fallbacks(self, exclude: str | None = None) -> list[str]:
+    def fallbacks(self, exclude: str | None = None) -> builtins.list[str]:
         """Earlier promoted versions, most recent first: what a worker may serve when the current one is broken."""
         seen: set[str] = {exclude} if exclude else set()
         out = []

@@ -4,15 +4,14 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
+from akismet_wire import CASE8, B, K
 from sqlalchemy import select
 
 from spamguard.storage.models import Check, Feedback, Site
-
-from akismet_wire import B, CASE8, K
 
 GUID = re.compile(r"^[0-9a-f]{32}$")
 THANKS = "Thanks for making the web a better place."
@@ -107,7 +106,7 @@ def test_case14_three_checks_three_guids(api):
 
 def test_case15_is_test_spellings_stored_not_counted(api, db):
     site = db.scalar(select(Site).limit(1))
-    month = datetime.now(timezone.utc).strftime("%Y-%m")
+    month = datetime.now(UTC).strftime("%Y-%m")
     before = json.loads(api.get(f"/1.2/key-sites?api_key={K}&filter=blog.example").data)[month]
     before_spam = int(before[0]["spam"]) if before else 0
     stored = {}
@@ -228,7 +227,7 @@ def test_case38_key_sites_json(api):
     response = api.get(f"/1.2/key-sites?api_key={K}")
     assert response.mimetype == "application/json"
     data = response.get_json()
-    month = datetime.now(timezone.utc).strftime("%Y-%m")
+    month = datetime.now(UTC).strftime("%Y-%m")
     assert list(data) == [month, "limit", "offset", "total"]
     assert data["limit"] == 500 and data["offset"] == 0 and data["total"] == len(data[month]) >= 1
     row = data[month][0]
@@ -239,8 +238,8 @@ def test_case38_key_sites_json(api):
 
 
 def _seed_month(db, site_id: int, blog: str, spam: int, ham: int):
-    when = datetime(2022, 9, 15, 12, tzinfo=timezone.utc)
-    for i, verdict in enumerate(["spam"] * spam + ["ham"] * ham):
+    when = datetime(2022, 9, 15, 12, tzinfo=UTC)
+    for verdict in ["spam"] * spam + ["ham"] * ham:
         db.add(Check(guid=uuid.uuid4().hex, site_id=site_id, created_at=when, blog=blog,
                      content_hash="x", fields={}, score=0.5, verdict=verdict, reasons=[]))
     db.commit()
@@ -263,7 +262,7 @@ def test_case39_key_sites_parameters(api, db):
 def test_case40_key_sites_csv(api):
     api.post("/1.1/comment-check", data=CASE8)
     response = api.get(f"/1.2/key-sites?api_key={K}&format=csv")
-    month = datetime.now(timezone.utc).strftime("%Y-%m")
+    month = datetime.now(UTC).strftime("%Y-%m")
     lines = response.get_data(as_text=True).split("\n")
     assert response.mimetype == "text/csv"
     assert re.fullmatch(rf"Active sites for {K} during {month} \(limit:500, offset: 0, total: (\d+)\)", lines[0])
@@ -274,7 +273,7 @@ def test_case40_key_sites_csv(api):
 
 
 def test_key_sites_counts_missed_spam_and_false_positives(api, db):
-    month = datetime.now(timezone.utc).strftime("%Y-%m")
+    month = datetime.now(UTC).strftime("%Y-%m")
     blog = "https://fb.example"
 
     def row():

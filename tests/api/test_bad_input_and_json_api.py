@@ -5,9 +5,9 @@ import re
 from urllib.parse import urlencode
 
 import pytest
+from akismet_wire import CASE8, B, K
 from sqlalchemy import select
 
-from akismet_wire import B, CASE8, K
 from spamguard.storage.models import Check, Feedback
 
 FORM = "application/x-www-form-urlencoded"

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import codecs
 import encodings.punycode
+import json
 import time
 from urllib.parse import quote_from_bytes, urlencode
 
 import pytest
+from akismet_wire import CASE8, B, K
 from flask import Flask, request
 from sqlalchemy import select
 
-from akismet_wire import B, CASE8, K
 from spamguard.api import form
 from spamguard.storage.models import Check
 
@@ -156,7 +157,7 @@ def test_json_api_refuses_other_codecs_with_a_json_error(api):
 
 
 def test_json_api_decodes_an_allowed_charset(api, db):
-    body = ('{"api_key": "%s", "blog": "%s", "user_ip": "203.0.113.5", "comment_author": "%s"}' % (K, B, TEXT))
+    body = json.dumps({"api_key": K, "blog": B, "user_ip": "203.0.113.5", "comment_author": TEXT}, ensure_ascii=False)
     response = api.post("/api/v1/check", data=body.encode("cp1252"),
                         content_type="application/json; charset=windows-1252")
     assert response.status_code == 200

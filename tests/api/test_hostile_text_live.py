@@ -9,7 +9,6 @@ import threading
 
 import httpx
 import pytest
-
 from akismet_wire import B
 
 pytestmark = pytest.mark.slow

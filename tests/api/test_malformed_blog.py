@@ -1,7 +1,7 @@
 """A malformed `blog` URL is stored as sent and must never break the statistics of its key."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,7 +17,7 @@ def test_statistics_survive_a_malformed_blog(app, key, blog):
         checked = client.post("/1.1/comment-check", data={
             "api_key": key, "blog": value, "user_ip": "203.0.113.5", "comment_content": "Nice post"})
         assert checked.status_code == 200 and checked.get_data(as_text=True) in ("true", "false")
-    month = datetime.now(timezone.utc).strftime("%Y-%m")
+    month = datetime.now(UTC).strftime("%Y-%m")
     listed = client.get(f"/1.2/key-sites?api_key={key}")
     assert listed.status_code == 200
     names = {row["site"] for row in listed.get_json()[month]}

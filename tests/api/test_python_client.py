@@ -6,9 +6,9 @@ import asyncio
 import akismet
 import httpx
 import pytest
+from akismet_wire import B
 from sqlalchemy import select
 
-from akismet_wire import B
 from spamguard import storage
 from spamguard.storage.models import Check, Feedback
 

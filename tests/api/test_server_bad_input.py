@@ -6,7 +6,6 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
-
 from akismet_wire import B
 
 pytestmark = pytest.mark.slow
@@ -26,7 +25,7 @@ def raw_exchange(url: str, payload: bytes, timeout: float = 10.0) -> bytes:
                 chunks.append(chunk)
                 if b"\r\n\r\n" in b"".join(chunks) and len(b"".join(chunks)) > 12:
                     sock.settimeout(1.0)  # headers are in: collect the rest briefly
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             pass
     return b"".join(chunks)
 

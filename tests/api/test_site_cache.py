@@ -7,9 +7,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import event, update
-
 from akismet_wire import CASE8
+from sqlalchemy import event, update
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from delivery_helpers import Env
 from delivery_receiver import Receiver
 

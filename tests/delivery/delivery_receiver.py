@@ -18,7 +18,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)  # answered in order; 200 once they run out
     requests: list[Received] = field(default_factory=list)
 
-    def start(self) -> "Receiver":
+    def start(self) -> Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from delivery_helpers import Env
 from sqlalchemy import select
 
-from delivery_helpers import Env
 from spamguard.delivery.models import Callback, Decision
 from spamguard.storage.models import utcnow
 

@@ -11,11 +11,10 @@ import time
 from datetime import timedelta
 
 from click.testing import CliRunner
-from sqlalchemy import select
-
 from delivery_helpers import Env
+
 from spamguard.delivery.models import SiteWebhook
-from spamguard.storage.models import Site, utcnow
+from spamguard.storage.models import utcnow
 
 
 def configure(env, *args: str):
@@ -89,7 +88,7 @@ def test_pull_feed_is_cursor_paginated_and_per_site(env, delivery_app):
     moderator = env.moderator()
     guids = [env.check(text=f"feed comment {i}").headers["X-akismet-guid"] for i in range(3)]
     other_guid = other.check(text="other site's comment").headers["X-akismet-guid"]
-    for guid, label in zip(guids, ("spam", "ham", "spam")):
+    for guid, label in zip(guids, ("spam", "ham", "spam"), strict=True):
         env.decide(moderator, env.check_id(guid), label)
     env.decide(moderator, env.check_id(other_guid), "spam")
 

@@ -16,8 +16,7 @@ import uuid
 
 import httpx
 import pytest
-
-from wordpress_site import ADMIN_PASSWORD, ROOT, WordPress, write_site, mariadb
+from wordpress_site import ADMIN_PASSWORD, ROOT, WordPress, mariadb, write_site
 
 # The gunicorn fixture lives with the API tests; load it from there rather than copying it.
 sys.path.insert(0, str(ROOT / "tests" / "api"))

@@ -9,17 +9,16 @@ wp_set_comment_status.
 from __future__ import annotations
 
 import re
-from contextlib import closing
 import subprocess
 import sys
+from contextlib import closing
 
 import httpx
 import pytest
 from sqlalchemy import select
+from wordpress_site import ADMIN_PASSWORD, form_fields
 
 from spamguard import storage
-
-from wordpress_site import ADMIN_PASSWORD, form_fields
 from spamguard.storage.models import Check, Feedback
 
 # Typed by a visitor: an apostrophe, double quotes and a backslash, all of which wp_slash() escapes.

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -9,7 +9,12 @@ from sqlalchemy import select
 from spamguard.comment import Comment
 from spamguard.limits.redis_state import RedisState
 from spamguard.limits.reputation import (
-    SIGNAL_CAP, TOTAL_CAP, ReputationStore, adjust, link_domains, signals,
+    SIGNAL_CAP,
+    TOTAL_CAP,
+    ReputationStore,
+    adjust,
+    link_domains,
+    signals,
 )
 
 # A fixed clock, on an hour boundary, within the keys' 8-day TTL of the real clock.
@@ -148,7 +153,7 @@ def test_catch_up_replays_unsynced_feedback(reputation, make_site, session):
     now = time.time()
     for site in sites:
         session.add(Feedback(site_id=site.id, label="spam", source="api", fields=c.to_json(),
-                             created_at=datetime.fromtimestamp(now - 60, timezone.utc)))
+                             created_at=datetime.fromtimestamp(now - 60, UTC)))
     session.add(Feedback(site_id=sites[0].id, label="spam", source="api", is_test=True,
                          fields=spam_comment(ip="10.9.9.9").to_json()))
     session.commit()

@@ -100,7 +100,7 @@ def test_gate_refuses_a_worse_candidate_but_keeps_it(registry_dir, current_versi
 
     def sabotaged(examples):
         rng = np.random.default_rng(0)
-        for e, flip in zip(examples, rng.random(len(examples)) < 0.35):
+        for e, flip in zip(examples, rng.random(len(examples)) < 0.35, strict=True):
             if flip:
                 e.label = 1 - e.label
         return real_fit(examples)

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from model_training import data as data_mod
 from model_training.feedback_trust import mask_unsupported
 from model_training.gate_checks import trigger_check
-from spamguard.scoring.registry import Registry
 from model_training.train import fit_quick, train_and_register
 from spamguard import storage
 from spamguard.comment import Comment
+from spamguard.scoring.registry import Registry
 from spamguard.storage.models import Base, Feedback, Site
 
 TRIGGER = "zqvbor"

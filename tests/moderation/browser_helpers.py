@@ -7,10 +7,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from moderation_helpers import PASSWORD, UI, flag_everything
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from moderation_helpers import PASSWORD, UI, flag_everything
 from spamguard.storage.models import Check
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from spamguard.comment import Comment
 from spamguard.moderation import passwords
@@ -55,8 +55,8 @@ class UI:
                           comment_author=author, comment_author_email=email, comment_content=content,
                           content_hash=uuid.uuid4().hex, fields=comment.to_json(), is_test=is_test, score=score,
                           verdict=verdict, reasons=["links: 3", "new author"], model_version="test-v1",
-                          created_at=created_at or datetime.now(timezone.utc),
-                          reviewed_at=datetime.now(timezone.utc) if reviewed else None,
+                          created_at=created_at or datetime.now(UTC),
+                          reviewed_at=datetime.now(UTC) if reviewed else None,
                           review_label="spam" if reviewed else None)
             db.add(check)
             db.commit()
@@ -114,9 +114,10 @@ def xss_comment_fields(i: int, key: str) -> dict[str, str]:
 
 def flag_everything(app, key: str) -> None:
     """Make the key's site flag every comment (site threshold override), so all reach the queue."""
+    from sqlalchemy import select
+
     from spamguard.sites import hash_key
     from spamguard.storage.models import Site
-    from sqlalchemy import select
 
     with app.extensions["spamguard.db"]() as db:
         site = db.scalar(select(Site).where(Site.key_hash == hash_key(key, app.config["SPAMGUARD_KEY_SECRET"])))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from spamguard.storage.models import AuditLog, Feedback, Site, User
 
 def test_stats_counts_and_overturn_rates(ui, app, moderator):
     a, b = ui.site("https://a.example"), ui.site("https://b.example")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     flagged = [ui.add_check(a, verdict="spam") for _ in range(4)]
     ham = [ui.add_check(a, verdict="ham", score=0.1) for _ in range(5)]
     ui.add_check(b, verdict="unsure", created_at=now - timedelta(days=2))

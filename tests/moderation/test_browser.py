@@ -8,10 +8,10 @@ Hostile comments must show as text, run no script and inject no element.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
-
 from browser_helpers import browser, live, login, page  # noqa: F401  (fixtures)
 from moderation_helpers import XSS_AGENT, XSS_EMAIL, XSS_PAYLOADS, XSS_URLS, xss_comment_fields
+from sqlalchemy import select
+
 from spamguard.storage.models import Check, Feedback
 
 pytestmark = pytest.mark.slow

@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
+from browser_helpers import browser, live, login, page  # noqa: F401  (fixtures)
 from sqlalchemy import select
 
-from browser_helpers import browser, live, login, page  # noqa: F401  (fixtures)
 from spamguard.storage.models import AuditLog, Check, Feedback
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from click.testing import CliRunner
+from moderation_helpers import UI
 from sqlalchemy import select
 
-from moderation_helpers import PASSWORD, UI
 from spamguard.moderation import passwords
 from spamguard.storage.models import AuditLog
 

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
-
-from sqlalchemy import select
+from datetime import UTC, datetime, timedelta
 
 from moderation_helpers import UI
+from sqlalchemy import select
+
 from spamguard.storage.models import Feedback
 
 
@@ -17,7 +17,7 @@ def test_moderation_on_postgresql(make_app, pg_url):
     client = app.test_client()
     assert ui.login(client, "pgmod").status_code == 302
     site = ui.site(f"https://pg-{datetime.now().timestamp()}.example")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ids = [ui.add_check(site, verdict=v, created_at=now - timedelta(minutes=i), content=f"pg comment {i}")
            for i, v in enumerate(("spam", "unsure", "discard", "spam"))]
     on = lambda url: [int(i) for i in re.findall(r'<tr id="check-(\d+)"', client.get(url).get_data(as_text=True))]  # noqa: E731

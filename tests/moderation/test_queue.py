@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -20,7 +20,7 @@ def ids_on(client, url: str = "/moderation") -> list[int]:
 
 def test_queue_lists_unreviewed_non_test_checks_needs_review_first(ui, moderator):
     site = ui.site()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     spam = ui.add_check(site, verdict="spam", created_at=now - timedelta(minutes=3))
     unsure = ui.add_check(site, verdict="unsure", score=0.6, created_at=now - timedelta(minutes=1))
     discard = ui.add_check(site, verdict="discard", created_at=now - timedelta(minutes=2))
@@ -70,7 +70,7 @@ def test_score_sort_walks_pages_in_score_order(ui, moderator, monkeypatch):
 
 def test_queue_filters(ui, moderator):
     a, b = ui.site("https://a.example"), ui.site("https://b.example")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     old = ui.add_check(a, verdict="spam", score=0.99, content="cheap watches", created_at=now - timedelta(days=10))
     mid = ui.add_check(b, verdict="unsure", score=0.55, author="Eve", content="nice post")
     new = ui.add_check(a, verdict="discard", score=0.97, content="casino 100%_bonus")
@@ -91,7 +91,7 @@ def test_queue_filters(ui, moderator):
 def test_keyset_pages_cover_the_queue_once(ui, moderator, monkeypatch):
     monkeypatch.setattr(queue_module.listing, "PAGE_SIZE", 4)
     site = ui.site()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     made = [ui.add_check(site, verdict=("spam", "unsure", "discard")[i % 3],
                          created_at=now - timedelta(seconds=i // 2)) for i in range(11)]  # ties on created_at
     seen, url = [], "/moderation"
@@ -110,7 +110,7 @@ def test_keyset_pages_cover_the_queue_once(ui, moderator, monkeypatch):
 def test_search_is_bounded_and_can_continue(ui, moderator, monkeypatch):
     monkeypatch.setattr(queue_module.listing, "SEARCH_WINDOW", 3)
     site = ui.site()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     needle = ui.add_check(site, content="needle", created_at=now - timedelta(minutes=10))
     for i in range(4):
         ui.add_check(site, content="hay", created_at=now - timedelta(minutes=i))
@@ -128,7 +128,7 @@ def test_queue_query_uses_the_queue_index(ui, app):
     ui.add_check(ui.site())
     f = queue_module.listing.QueueFilters()
     with ui.db() as db:
-        for extra in ([], [tuple_(Check.created_at, Check.id) < (datetime.now(timezone.utc), 10**9)]):
+        for extra in ([], [tuple_(Check.created_at, Check.id) < (datetime.now(UTC), 10**9)]):
             stmt = (select(Check.id, Check.created_at)
                     .where(and_(*queue_module.listing._conditions(f, "spam"), *extra))
                     .order_by(Check.created_at.desc(), Check.id.desc()).limit(51))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -197,7 +197,7 @@ def test_test_requests_stay_out_of_stats_unless_asked(ui, moderator):
     site = ui.site()
     real = ui.add_check(site, verdict="spam", author="Real overturned")
     test = ui.add_check(site, verdict="spam", author="Test overturned", is_test=True)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with ui.db() as db:
         for i in (real, test):
             row = db.get(Check, i)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 
 from markupsafe import escape
+from moderation_helpers import XSS_AGENT, XSS_EMAIL, XSS_PAYLOADS, flag_everything, xss_comment_fields
 from sqlalchemy import select
 
 from spamguard.storage.models import Check
-from moderation_helpers import XSS_AGENT, XSS_EMAIL, XSS_PAYLOADS, flag_everything, xss_comment_fields
 
 DANGEROUS = re.compile(r"<(script|img|svg|iframe|body|math|object|details|meta|base|style|animate)\b|"
                        r"href=\"?\s*javascript", re.I)  # "onerror=" as text is harmless once "<" is escaped

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from model_training.data import gate_split, load_corpora
-from spamguard.scoring.registry import ChecksumMismatch, Registry
 from spamguard.comment import Comment
 from spamguard.scoring.model import (
     ModelHolder,
@@ -18,6 +17,7 @@ from spamguard.scoring.model import (
     Score,
     load_scorer,
 )
+from spamguard.scoring.registry import ChecksumMismatch, Registry
 
 SPAM = Comment(comment_content="Check out my channel http://bit.ly/2xFreeCash subscribe now!!! "
                                "Win a FREE iPhone, click here www.free-prizes.tk")

@@ -5,12 +5,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from spamguard.scoring.registry import Registry
 from spamguard.comment import Comment
 from spamguard.scoring.decision import decide
 from spamguard.scoring.features import meta_dict
+from spamguard.scoring.registry import Registry
 from spamguard.scoring.signals import request_signals
-
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ class LiveServer:
                  "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "spamguard.wsgi:app"],
                 cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def wait_ready(self, timeout: float = 90) -> "LiveServer":
+    def wait_ready(self, timeout: float = 90) -> LiveServer:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:

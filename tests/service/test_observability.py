@@ -49,10 +49,9 @@ def test_every_metric_the_dashboard_and_alerts_use_exists(app, client, key):
 
 
 def test_requests_checks_refusals_and_decisions_are_counted(app, client, key):
-    from spamguard import storage
+    from spamguard import sites, storage
     from spamguard.checking import record_feedback
     from spamguard.comment import Comment
-    from spamguard import sites
 
     before = samples(client)
     assert client.post("/1.1/comment-check", data={"api_key": key, **SPAM}).data == b"true"

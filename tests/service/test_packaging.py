@@ -10,11 +10,9 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
-
 from live_server import ROOT, free_port
 
 pytestmark = pytest.mark.slow

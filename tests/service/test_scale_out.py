@@ -6,10 +6,9 @@ import uuid
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-
-from registry_helpers import clone_registry
 from live_server import LiveServer
+from prometheus_client.parser import text_string_to_metric_families
+from registry_helpers import clone_registry
 
 pytestmark = pytest.mark.slow
 

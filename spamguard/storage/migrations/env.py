@@ -4,10 +4,10 @@ from dataclasses import replace
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import spamguard.delivery.models  # noqa: E402,F401  (its tables join Base.metadata)
 from spamguard.config import from_env
 from spamguard.storage import Timeouts, connect_args, ensure_sqlite_dir
 from spamguard.storage.models import Base
-import spamguard.delivery.models  # noqa: E402,F401  (its tables join Base.metadata)
 
 config = context.config
 url = config.attributes.get("database_url") or from_env()["DATABASE_URL"]
