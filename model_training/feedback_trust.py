@@ -83,6 +83,21 @@ def _masked_text(text: str, pieces: set[str], domains: set[str]) -> tuple[str, i
 MIN_REPORTING_SITES = 2
 
 
+def vouched_words(feedback: list[Example], min_sites: int = MIN_REPORTING_SITES) -> set[str]:
+    """Text pieces the sites' feedback teaches legitimately: in a moderator decision, or in reports or
+    implicit ham from ``min_sites`` distinct sites. The gate's trigger test does not treat these as
+    planted triggers (a campaign's surroundings, learned from two sites' ham, move toward ham by design)."""
+    groups: dict[str, set[str]] = defaultdict(set)
+    vouched: set[str] = set()
+    for example in feedback:
+        pieces, _domains = _features(example)
+        if example.trusted:
+            vouched |= pieces
+        for piece in pieces:
+            groups[piece].add(example.group)
+    return vouched | {piece for piece, g in groups.items() if len(g) >= min_sites}
+
+
 def mask_unsupported(trusted: list[Example], feedback: list[Example],
                      min_sites: int = MIN_REPORTING_SITES) -> tuple[list[Example], int]:
     """Mask, in untrusted feedback, every feature no trusted example or ``min_sites`` sites support.

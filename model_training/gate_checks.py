@@ -46,10 +46,14 @@ def word_weights(model: Any) -> dict[str, float]:
     return {}
 
 
-def moved_toward_ham(current: Any, candidate: Any, k: int = TOP_K) -> list[str]:
-    """The ``k`` words whose weight fell most from the current to the candidate model."""
+def moved_toward_ham(current: Any, candidate: Any, k: int = TOP_K, exempt: frozenset[str] = frozenset()) -> list[str]:
+    """The ``k`` words whose weight fell most from the current to the candidate model.
+
+    Tokens made only of ``exempt`` words (what several sites' feedback vouches for) are skipped.
+    """
     before, after = word_weights(current), word_weights(candidate)
-    deltas = {tok: w - before.get(tok, 0.0) for tok, w in after.items()}
+    deltas = {tok: w - before.get(tok, 0.0) for tok, w in after.items()
+              if not (exempt and all(word in exempt for word in tok.split()))}
     ranked = sorted((d, tok) for tok, d in deltas.items() if d < 0)
     return [tok for _d, tok in ranked[:k]]
 
@@ -63,9 +67,10 @@ def _with_token(comments: list[Comment], token: str) -> list[Comment]:
 
 
 def trigger_check(current: Any, current_threshold: float, candidate: Any, candidate_threshold: float,
-                  gate_spam: list[Comment], tolerance: float, k: int = TOP_K) -> TriggerCheck:
+                  gate_spam: list[Comment], tolerance: float, k: int = TOP_K,
+                  exempt: frozenset[str] = frozenset()) -> TriggerCheck:
     """Re-score gate-set spam with each most-moved word appended; fail on a recall drop over ``tolerance``."""
-    tokens = moved_toward_ham(current, candidate, k)
+    tokens = moved_toward_ham(current, candidate, k, exempt)
     recall = _recall(candidate, gate_spam, candidate_threshold)
     if not tokens or not gate_spam:
         return TriggerCheck(True, "no word moved toward ham", recall, tokens=tokens)

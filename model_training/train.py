@@ -30,7 +30,7 @@ from model_training.evaluate import (
     thresholds_from_validation,
     write_report,
 )
-from model_training.feedback_trust import mask_unsupported
+from model_training.feedback_trust import mask_unsupported, vouched_words
 from model_training.gate_checks import trigger_check
 from model_training.registry import gate
 from spamguard.scoring import signals
@@ -351,7 +351,7 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
     if current_metrics is not None:  # backdoor check: words that moved toward ham, appended to gate spam
         triggers = trigger_check(current_model, current_manifest["thresholds"]["spam"], result.model,
                                  result.thresholds["spam"], [e.comment for e in gate_set if e.label == 1],
-                                 config["SPAMGUARD_TRIGGER_TOLERANCE"])
+                                 config["SPAMGUARD_TRIGGER_TOLERANCE"], exempt=frozenset(vouched_words(feedback)))
     ok, why = gate(gate_result, current_metrics, tolerance)
     if ok and triggers is not None and not triggers.passed:
         ok, why = False, f"trigger test: {triggers.reason}"

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 SECRET = "live-key-secret"  # the key HMAC secret: the same for the CLI-side key and every server
 COMMENT = {"blog": "https://shared.example", "user_ip": "203.0.113.50", "comment_author": "Buyer",
-           "comment_content": "cheap pills here http://pills.example/buy http://pills.example/now"}
+           "comment_content": "subscribe to my channel please!! check out my new videos"}
 
 
 def metric(url: str, name: str, **labels) -> float:
