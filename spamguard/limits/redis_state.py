@@ -57,8 +57,10 @@ def make_client(url: str, timeout: float) -> redis.Redis:
 
         first_node = url[len(CLUSTER_SCHEME):].split(",")[0]
         return RedisCluster.from_url(f"redis://{first_node}", socket_connect_timeout=max(timeout, 0.5),
-                                     socket_timeout=timeout, retry=Retry(NoBackoff(), 0),
-                                     cluster_error_retry_attempts=1, decode_responses=True)
+                                     socket_timeout=timeout, decode_responses=True,
+                                     # one retry, for a MOVED/ASK after a slot changed hands (redis-py >= 6
+                                     # takes it from the Retry object; cluster_error_retry_attempts is deprecated)
+                                     retry=Retry(NoBackoff(), 1))
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=timeout,
