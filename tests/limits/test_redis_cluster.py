@@ -16,14 +16,30 @@ SPAM = {"blog": "https://cluster.example", "user_ip": "203.0.113.77", "comment_a
 
 
 def _free_ports(n: int) -> list[int]:
+    """`n` ports that are free together with their cluster-bus ports (port + 10000, which must fit in 16 bits).
+
+    Redis Cluster nodes also listen on port + 10000; an ephemeral port above 55535 has no bus port and
+    the node exits at once, so ports are drawn from a range where both can be bound.
+    """
+    import random
     import socket
 
-    socks = [socket.socket() for _ in range(n)]
-    for sock in socks:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in socks]
-    for sock in socks:
-        sock.close()
+    rng = random.Random()
+    ports: list[int] = []
+    while len(ports) < n:
+        port = rng.randrange(20000, 30000)
+        if port in ports:
+            continue
+        socks = [socket.socket(), socket.socket()]
+        try:
+            socks[0].bind(("127.0.0.1", port))
+            socks[1].bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+        ports.append(port)
     return ports
 
 

@@ -159,7 +159,7 @@ def test_detail_page_reasons_reputation_prev_next_and_decide_all(page, live, tmp
     # Score against the site's thresholds; no function-word or fragment reasons.
     assert "needs review ≥ 0.000" in page.locator(".score-line").text_content()
     reasons = page.locator("#reasons li").all_text_contents()
-    assert reasons and not any("fragment" in r or "punctuation" in r or 'word "the"' in r for r in reasons)
+    assert reasons and not any('fragment "' in r or 'punctuation "' in r or 'word "the"' in r for r in reasons)
     # Reputation figures for the IP and e-mail (real Redis).
     rep = page.locator("#reputation").text_content()
     assert "203.0.113.9" in rep and "bot@spam.example" in rep
