@@ -9,7 +9,8 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2]
-SPAM = {"blog": "https://blog.example", "user_ip": "203.0.113.9", "comment_author": "x",
+# Akismet's spam trigger: a `spam` verdict whatever the model in use thinks (these tests are about metrics).
+SPAM = {"blog": "https://blog.example", "user_ip": "203.0.113.9", "comment_author": "akismet-guaranteed-spam",
         "comment_content": "cheap viagra pills http://pills.example/buy http://pills.example/now"}
 
 
