@@ -43,7 +43,9 @@ CONSUMERS = {
     "content_hash": lambda s: content_hash(every_field(s)),
     "parse_datetime": parse_datetime,
     "data.shape_key": data.shape_key,
-    "data.youtube_line": lambda s: _ignore_value_error(data._parse_youtube_line, "1," + s),
+    # The loader gets one physical line of the CSV file: line breaks cannot occur inside it.
+    "data.youtube_line": lambda s: _ignore_value_error(
+        data._parse_youtube_line, "1," + s.replace("\r", " ").replace("\n", " ")),
 }
 
 
