@@ -27,7 +27,8 @@ def _free_ports(n: int) -> list[int]:
     rng = random.Random()
     ports: list[int] = []
     while len(ports) < n:
-        port = rng.randrange(20000, 30000)
+        # Bus ports end below 32768, where Linux's ephemeral ports start: no outgoing connection takes one.
+        port = rng.randrange(20000, 22768)
         if port in ports:
             continue
         socks = [socket.socket(), socket.socket()]
@@ -41,6 +42,15 @@ def _free_ports(n: int) -> list[int]:
                 sock.close()
         ports.append(port)
     return ports
+
+
+def _cluster_state(port: int) -> str:
+    """CLUSTER INFO's cluster_state (redis-py parses the reply into a dict; older versions return text)."""
+    info = redis.Redis(port=port, decode_responses=True).execute_command("CLUSTER INFO")
+    if isinstance(info, dict):
+        return str(info.get("cluster_state", ""))
+    return next((line.split(":", 1)[1].strip() for line in str(info).splitlines()
+                 if line.startswith("cluster_state:")), "")
 
 
 @pytest.fixture(scope="module")
@@ -61,19 +71,28 @@ def cluster_url(tmp_path_factory):
                  "--cluster-config-file", str(node / "nodes.conf"), "--dir", str(node), "--save", "",
                  "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True))
-        for port in ports:
-            for _ in range(100):
+        for port, process in zip(ports, processes, strict=True):
+            for _ in range(300):
                 try:
                     redis.Redis(port=port).ping()
                     break
                 except redis.ConnectionError:
+                    if process.poll() is not None:
+                        pytest.fail(f"redis-server on port {port} exited with {process.returncode}")
                     time.sleep(0.05)
-        subprocess.run([cli, "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports], "--cluster-replicas", "0",
-                        "--cluster-yes"], check=True, capture_output=True, timeout=60)
-        for _ in range(200):
-            if b"cluster_state:ok" in redis.Redis(port=ports[0]).execute_command("CLUSTER INFO"):
+            else:
+                pytest.fail(f"redis-server on port {port} did not answer within 15 s")
+        created = subprocess.run([cli, "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
+                                  "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, timeout=120)
+        if created.returncode != 0:
+            pytest.fail(f"redis-cli --cluster create failed:\n{created.stdout.decode()[-2000:]}"
+                        f"{created.stderr.decode()[-2000:]}")
+        for _ in range(600):  # every node must agree the cluster is up before the app connects
+            if all(_cluster_state(p) == "ok" for p in ports):
                 break
             time.sleep(0.05)
+        else:
+            pytest.fail("the cluster did not reach cluster_state:ok within 30 s")
         yield f"redis+cluster://127.0.0.1:{ports[0]}"
     finally:
         for process in processes:
