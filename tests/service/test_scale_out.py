@@ -69,10 +69,11 @@ def test_two_instances_share_verdicts_limits_queue_and_models(two_instances):
     assert len(refused) == 2 and all(r.headers.get("X-akismet-alert-code") == "10508" for r in refused)
     assert not any(r.headers.get("X-akismet-error") for r in answers + more[:3])
 
-    # One moderation queue: both hosts count the same five flagged comments.
+    # One moderation queue: both hosts count the same backlog, these five flagged comments included
+    # (the run's PostgreSQL database also holds other tests' comments).
     backlog = [sum(metric(s.url, "spamguard_moderation_backlog", verdict=v) for v in ("spam", "discard", "unsure"))
                for s in (a, b)]
-    assert backlog == [5, 5]
+    assert backlog[0] == backlog[1] >= 5
 
     # A model promoted in the shared registry is picked up by both hosts.
     from spamguard.scoring.registry import Registry
