@@ -25,6 +25,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from check_latency import make_body  # noqa: E402
 
+from spamguard.services import services  # noqa: E402
+
 
 class RedisCounter:
     """Counts round trips (one per send) and commands, by patching redis.connection.Connection."""
@@ -100,7 +102,7 @@ def main() -> None:
                              content_type="application/x-www-form-urlencoded")
         assert answer.status_code == 200 and answer.text in ("true", "false"), answer.text
     profile.disable()
-    app.extensions["spamguard.redis"].delete_prefix()
+    services(app).state.delete_prefix()
     n = args.checks
     print(f"checks: {n}")
     print(f"redis round trips per check: {counter.round_trips / n:.2f}")

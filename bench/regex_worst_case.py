@@ -29,7 +29,7 @@ from spamguard import sites
 from spamguard.api import form, usage_stats
 from spamguard.checking import content_hash
 from spamguard.comment import Comment, parse_datetime
-from spamguard.limits import reputation
+from spamguard.reputation import store as reputation
 from spamguard.scoring import features
 
 # The patterns of features.py / data.py as they were on main before issue 8 (for --old).

@@ -31,9 +31,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model_training.data import load_corpora  # noqa: E402
+from spamguard.backends import RedisState  # noqa: E402
 from spamguard.comment import Comment  # noqa: E402
-from spamguard.limits.redis_state import RedisState  # noqa: E402
-from spamguard.limits.reputation import ReputationStore, adjust  # noqa: E402
+from spamguard.reputation.store import ReputationStore, adjust  # noqa: E402
 
 HOUR = 3600.0
 

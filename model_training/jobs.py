@@ -42,7 +42,7 @@ def _record_outcome(outcome: str, seconds: float) -> None:
     import redis
     from rq import get_current_job
 
-    from spamguard.limits.jobs import QUEUE_NAME
+    from spamguard.jobs.queue import QUEUE_NAME
     from spamguard.metrics import record_retrain
 
     job = get_current_job()

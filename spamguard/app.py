@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from spamguard import config as settings
 from spamguard import logs, metrics, storage
 from spamguard.logs import configure_logging
+from spamguard.services import Services, install
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -42,20 +43,42 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
 
     storage.init_app(app)
-    from spamguard.scoring.model import ModelHolder
-
-    models = ModelHolder(app.config["SPAMGUARD_MODEL_DIR"], app.config["SPAMGUARD_MODEL_RELOAD_SECONDS"])
-    models.refresh()  # load now, in each worker, so the first check does not pay for it
-    app.extensions["spamguard.models"] = models
-    from spamguard import limits
-
-    limits.init_app(app)
     from spamguard import delivery
 
     delivery.init_app(app)
+    install(app, build_services(app))
     _register_blueprints(app)
     _register_error_handlers(app)
     return app
+
+
+def build_services(app: Flask) -> Services:
+    """Every service with its dependencies passed in: the only place they are wired together."""
+    from spamguard.api.site_cache import SiteCache
+    from spamguard.checking import CheckService
+    from spamguard.jobs import JobQueue, Maintenance, queue_url
+    from spamguard.jobs.maintenance import build_state
+    from spamguard.quota import KeyRateLimiter, Quota
+    from spamguard.scoring.model import ModelHolder
+
+    config = app.config
+    models = ModelHolder(config["SPAMGUARD_MODEL_DIR"], config["SPAMGUARD_MODEL_RELOAD_SECONDS"])
+    models.refresh()  # load now, in each worker, so the first check does not pay for it
+    session_factory = app.extensions["spamguard.db"]  # set by storage.init_app
+    state = build_state(config, session_factory)
+    quota = Quota(KeyRateLimiter(state.state, config["SPAMGUARD_RATE_LIMIT_KEY"], state.usage.monthly_policy),
+                  state.usage)
+    maintenance = None
+    if config.get("SPAMGUARD_BACKGROUND_TASKS", True):
+        maintenance = Maintenance(state.usage, state.reputation, session_factory, config["SPAMGUARD_FLUSH_SECONDS"])
+        # Started on the first request, not here: gunicorn may fork after create_app.
+        app.before_request(maintenance.ensure_started)
+    checks = CheckService(models, quota, state.reputation, discard_trigger=config["SPAMGUARD_DISCARD_TRIGGER"])
+    return Services(
+        db=session_factory, models=models, state=state.state, quota=quota, reputation=state.reputation,
+        jobs=JobQueue(queue_url(config), config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"],
+                      config["DATABASE_URL"]),
+        checks=checks, site_cache=SiteCache(config["SPAMGUARD_KEY_SECRET"]), maintenance=maintenance)
 
 
 def _register_blueprints(app: Flask) -> None:

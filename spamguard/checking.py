@@ -1,29 +1,41 @@
 """The two things every front end does: check a comment, and record a label for one.
 
-The Akismet API, the JSON API and the moderation UI all go through these two
-functions, so a verdict, its reasons and its training data are the same
-whichever door a comment came in by.
+`CheckService` is the one comment-check pipeline (refusal → score → reputation
+→ decide → persist → count), built once by `create_app` with its dependencies
+passed in.  The Akismet API, the JSON API and the moderation UI all go through
+it, so a verdict, its reasons and its training data are the same whichever door
+a comment came in by; the views only parse and render.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import math
+import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
-from flask import current_app
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from spamguard import delivery
 from spamguard.comment import Comment
-from spamguard.metrics import FEEDBACK
-from spamguard.scoring.decision import DISCARD, SPAM, Decision, decide, merge_thresholds
+from spamguard.metrics import FEEDBACK, record_check
+from spamguard.scoring.decision import DISCARD, SPAM, decide, merge_thresholds
 from spamguard.scoring.features import nfkc
 from spamguard.storage.models import Check, Feedback, Site, utcnow
 
+if TYPE_CHECKING:
+    from spamguard.quota import Quota, Refusal
+    from spamguard.reputation import ReputationStore
+    from spamguard.scoring.model import ModelHolder
+
 log = logging.getLogger(__name__)
+
+# A later stage's say on the model's log-odds (per-site adaptation, ...): (comment, site, logit) -> (logit, reasons).
+LogitAdjuster = Callable[[Comment, Site, float], tuple[float, list[str]]]
 
 
 @dataclass
@@ -41,6 +53,14 @@ class CheckResult:
         return self.verdict in (SPAM, DISCARD)
 
 
+@dataclass(frozen=True)
+class CheckOutcome:
+    """Either a refusal (over the key's limits: nothing scored, stored or counted) or a result."""
+
+    refusal: Refusal | None = None
+    result: CheckResult | None = None
+
+
 def content_hash(comment: Comment) -> str:
     """Identity of a comment for matching feedback that carries no GUID."""
     text = nfkc(comment.comment_content).casefold()
@@ -53,44 +73,110 @@ def _sigmoid(logit: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
 
-def score_comment(comment: Comment, site: Site) -> tuple[float, list[str], str, dict[str, float]]:
-    """Model probability (adjusted by the reputation `site` may see), reasons, model version, thresholds."""
-    scorer = current_app.extensions["spamguard.models"].current()
-    score = scorer.score(comment)
-    probability, reasons = score.probability, list(score.reasons)
-    reputation = current_app.extensions.get("spamguard.reputation")
-    if reputation is not None:
-        rep = reputation.lookup(comment, site.id, shared=site.share_reputation)
-        logit, rep_reasons = reputation.adjust(score.logit, rep)
-        if rep_reasons:
-            probability = _sigmoid(logit)
-            reasons = rep_reasons + reasons
-    return probability, reasons, scorer.version, scorer.thresholds
+@dataclass(frozen=True)
+class CheckService:
+    models: ModelHolder
+    quota: Quota | None
+    reputation: ReputationStore | None
+    discard_trigger: str = ""
+    adjusters: tuple[LogitAdjuster, ...] = ()
+    clock: Callable[[], float] = time.perf_counter  # only for the check-duration metric
 
+    def rewired(self, **parts) -> CheckService:
+        return replace(self, **parts)
 
-def check_comment(session: Session, site: Site, comment: Comment) -> CheckResult:
-    """Score, decide and store one comment; return what to answer."""
-    probability, reasons, version, model_thresholds = score_comment(comment, site)
-    thresholds = merge_thresholds(model_thresholds, site.thresholds)
-    decision: Decision = decide(comment, probability, reasons, thresholds,
-                                current_app.config["SPAMGUARD_DISCARD_TRIGGER"])
-    guid = uuid.uuid4().hex
-    # A Core INSERT, not an ORM unit of work: the row is write-only here, so the session's
-    # flush bookkeeping (identity map, snapshots, post-fetch) is pure overhead on the hot path.
-    inserted = session.execute(insert(Check).values(
-        guid=guid, site_id=site.id, blog=comment.blog[:2048], user_ip=comment.user_ip[:64],
-        comment_author=comment.comment_author[:512], comment_author_email=comment.comment_author_email[:512],
-        comment_content=comment.comment_content, content_hash=content_hash(comment), fields=comment.to_json(),
-        is_test=comment.is_test, score=probability, verdict=decision.verdict, reasons=decision.reasons[:10],
-        model_version=version, created_at=utcnow(),
-    ))
-    session.commit()
-    check_id = inserted.inserted_primary_key[0]
-    reputation = current_app.extensions.get("spamguard.reputation")
-    if reputation is not None and not comment.is_test:
-        reputation.record_check(comment, decision.verdict, site.id, shared=site.share_reputation)
-    return CheckResult(guid=guid, probability=probability, verdict=decision.verdict,
-                       reasons=decision.reasons, model_version=version, check_id=check_id)
+    # --- comment-check -------------------------------------------------------------------
+
+    def check(self, session: Session, site: Site, comment: Comment, channel: str) -> CheckOutcome:
+        """The whole pipeline for one comment; `channel` ("akismet", "json") labels the metrics."""
+        if self.quota is not None:
+            refusal = self.quota.refusal_for(site)
+            if refusal is not None:
+                return CheckOutcome(refusal=refusal)
+        started = self.clock()
+        result = self.score_and_store(session, site, comment)
+        record_check(result, site.id, self.clock() - started, channel)
+        if self.quota is not None:
+            result.alerts.update(self.quota.count_call(site, result.verdict, comment.is_test))
+        return CheckOutcome(result=result)
+
+    def score(self, comment: Comment, site: Site) -> tuple[float, list[str], str, dict[str, float]]:
+        """Model probability (adjusted by reputation and the adjusters), reasons, model version, thresholds."""
+        scorer = self.models.current()
+        score = scorer.score(comment)
+        logit, reasons, adjusted = score.logit, list(score.reasons), False
+        if self.reputation is not None:
+            rep = self.reputation.lookup(comment, site.id, shared=site.share_reputation)
+            logit, rep_reasons = self.reputation.adjust(logit, rep)
+            if rep_reasons:
+                adjusted, reasons = True, rep_reasons + reasons
+        for adjuster in self.adjusters:
+            logit, more = adjuster(comment, site, logit)
+            if more:
+                adjusted, reasons = True, more + reasons
+        probability = _sigmoid(logit) if adjusted else score.probability
+        return probability, reasons, scorer.version, scorer.thresholds
+
+    def score_and_store(self, session: Session, site: Site, comment: Comment) -> CheckResult:
+        """Score, decide and store one comment; return what to answer."""
+        probability, reasons, version, model_thresholds = self.score(comment, site)
+        thresholds = merge_thresholds(model_thresholds, site.thresholds)
+        decision = decide(comment, probability, reasons, thresholds, self.discard_trigger)
+        guid = uuid.uuid4().hex
+        # A Core INSERT, not an ORM unit of work: the row is write-only here, so the session's
+        # flush bookkeeping (identity map, snapshots, post-fetch) is pure overhead on the hot path.
+        inserted: Any = session.execute(insert(Check).values(
+            guid=guid, site_id=site.id, blog=comment.blog[:2048], user_ip=comment.user_ip[:64],
+            comment_author=comment.comment_author[:512], comment_author_email=comment.comment_author_email[:512],
+            comment_content=comment.comment_content, content_hash=content_hash(comment), fields=comment.to_json(),
+            is_test=comment.is_test, score=probability, verdict=decision.verdict, reasons=decision.reasons[:10],
+            model_version=version, created_at=utcnow(),
+        ))
+        session.commit()
+        check_id = inserted.inserted_primary_key[0]
+        if self.reputation is not None and not comment.is_test:
+            self.reputation.record_check(comment, decision.verdict, site.id, shared=site.share_reputation)
+        return CheckResult(guid=guid, probability=probability, verdict=decision.verdict,
+                           reasons=decision.reasons, model_version=version, check_id=check_id)
+
+    # --- feedback ------------------------------------------------------------------------
+
+    def feedback_refusal(self, site: Site) -> Refusal | None:
+        """Reports share the key's rate window, not its monthly allowance (that counts checks)."""
+        return self.quota.refusal_for(site, monthly=False) if self.quota is not None else None
+
+    def record_feedback(self, session: Session, site: Site, comment: Comment, label: str, *, source: str = "api",
+                        reporter: str = "", guid: str = "", check: Check | None = None) -> Feedback:
+        """Store a spam/ham label (database first), then let reputation counters learn from it.
+
+        The row is committed before Redis is touched, so a Redis outage loses
+        nothing: `redis_synced` stays False and the reputation catch-up replays it.
+        """
+        if label not in ("spam", "ham"):
+            raise ValueError(f"label must be spam or ham, not {label!r}")
+        if check is None:
+            check = find_original(session, site, comment, guid)
+        feedback = Feedback(site_id=site.id, check_id=check.id if check else None, label=label, source=source,
+                            reporter=reporter[:200], fields=comment.to_json(), is_test=comment.is_test)
+        session.add(feedback)
+        decided = check is not None and source == "moderator"
+        if decided:
+            assert check is not None
+            check.reviewed_at = utcnow()
+            check.review_label = label
+            delivery.moderator_decided(session, check, label)  # same transaction: no decision without its outbox rows
+        session.commit()
+        FEEDBACK.labels(label, source).inc()  # every door (API, moderator) counts here, once
+        if decided:
+            delivery.decision_saved()
+        if self.reputation is not None and not comment.is_test:
+            try:
+                if self.reputation.record_feedback(comment, label, site.id, shared=site.share_reputation):
+                    feedback.redis_synced = True
+                    session.commit()
+            except Exception:  # Redis trouble must never lose the label; catch-up retries it.
+                log.warning("reputation update deferred", extra={"feedback_id": feedback.id})
+        return feedback
 
 
 def find_original(session: Session, site: Site, comment: Comment, guid: str = "") -> Check | None:
@@ -107,35 +193,8 @@ def find_original(session: Session, site: Site, comment: Comment, guid: str = ""
     )
 
 
-def record_feedback(session: Session, site: Site, comment: Comment, label: str, *, source: str = "api",
-                    reporter: str = "", guid: str = "", check: Check | None = None) -> Feedback:
-    """Store a spam/ham label (database first), then let reputation counters learn from it.
+def record_feedback(session: Session, site: Site, comment: Comment, label: str, **options) -> Feedback:
+    """`CheckService.record_feedback` of the current app (for the moderation views and scripts)."""
+    from spamguard.services import services
 
-    The row is committed before Redis is touched, so a Redis outage loses
-    nothing: `redis_synced` stays False and the reputation catch-up replays it.
-    """
-    if label not in ("spam", "ham"):
-        raise ValueError(f"label must be spam or ham, not {label!r}")
-    if check is None:
-        check = find_original(session, site, comment, guid)
-    feedback = Feedback(site_id=site.id, check_id=check.id if check else None, label=label, source=source,
-                        reporter=reporter[:200], fields=comment.to_json(), is_test=comment.is_test)
-    session.add(feedback)
-    decided = check is not None and source == "moderator"
-    if decided:
-        check.reviewed_at = utcnow()
-        check.review_label = label
-        delivery.moderator_decided(session, check, label)  # same transaction: no decision without its outbox rows
-    session.commit()
-    FEEDBACK.labels(label, source).inc()  # every door (API, moderator) counts here, once
-    if decided:
-        delivery.decision_saved()
-    reputation = current_app.extensions.get("spamguard.reputation")
-    if reputation is not None and not comment.is_test:
-        try:
-            if reputation.record_feedback(comment, label, site.id, shared=site.share_reputation):
-                feedback.redis_synced = True
-                session.commit()
-        except Exception:  # Redis trouble must never lose the label; catch-up retries it.
-            log.warning("reputation update deferred", extra={"feedback_id": feedback.id})
-    return feedback
+    return services().checks.record_feedback(session, site, comment, label, **options)

@@ -254,9 +254,9 @@ def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate
 
 def _replay_reports(session, site_id: int) -> None:
     """Move the site's recent reports to the shared or private side of the reputation counters."""
-    from spamguard.limits.maintenance import build_services
+    from spamguard.jobs.maintenance import build_state
 
-    reputation = build_services(settings.from_env(), None).reputation
+    reputation = build_state(settings.from_env(), None).reputation
     marked = reputation.replay_site(session, site_id)
     if marked and not reputation.state.available:
         click.echo(f"redis unavailable: {marked} reports will be replayed by the background catch-up", err=True)
@@ -317,7 +317,7 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
 
 
 def _add_subcommands() -> None:
-    from spamguard.limits.jobs import worker, worker_health
+    from spamguard.jobs.queue import worker, worker_health
     from spamguard.moderation.cli import users
 
     for command in (worker, worker_health, users):

@@ -15,93 +15,25 @@ see every worker on every host, and Redis Cluster needs no multi-key command.
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
 import time
-from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
+from spamguard.jobs.heartbeat import WorkerHeartbeat
+from spamguard.services import services
+
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 
-MISSED_BEATS = 3  # a worker counts as down after this many missed heartbeats
-
-
-class WorkerHeartbeat:
-    """Writes (`beat`) and reads (`alive`) worker heartbeats; `clock` is injectable for tests."""
-
-    def __init__(self, client, prefix: str, interval: float = 10.0, clock: Callable[[], float] = time.time,
-                 name: str | None = None) -> None:
-        self.client = client
-        self.key = f"{prefix}workers"
-        self.interval = float(interval)
-        self.clock = clock
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self._stop = threading.Event()
-
-    @property
-    def max_age(self) -> float:
-        return self.interval * MISSED_BEATS
-
-    def beat(self) -> None:
-        now = self.clock()
-        pipe = self.client.pipeline(transaction=False)
-        pipe.zadd(self.key, {self.name: now})
-        pipe.zremrangebyscore(self.key, "-inf", now - 10 * self.max_age)  # forget long-dead workers
-        pipe.execute()
-
-    def leave(self) -> None:
-        self.client.zrem(self.key, self.name)
-
-    def alive(self) -> dict[str, float]:
-        """{worker name: seconds since its last beat} for workers seen within `max_age`."""
-        now = self.clock()
-        rows = self.client.zrangebyscore(self.key, now - self.max_age, "+inf", withscores=True)
-        return {(name.decode() if isinstance(name, bytes) else name): round(now - score, 1) for name, score in rows}
-
-    def last_seen(self) -> float | None:
-        """Seconds since any worker's last beat (None: never seen, or forgotten)."""
-        rows = self.client.zrevrange(self.key, 0, 0, withscores=True)
-        return round(self.clock() - rows[0][1], 1) if rows else None
-
-    def _beat_logged(self) -> None:
-        try:
-            self.beat()
-        except Exception as exc:  # Redis trouble is logged, never fatal to the worker
-            log.warning("worker heartbeat failed", extra={"event": "heartbeat_error", "error": type(exc).__name__})
-
-    def start(self) -> threading.Thread:
-        """Beat once now (the worker is visible as soon as it starts), then every `interval` in a thread."""
-        self._beat_logged()
-        self._thread = threading.Thread(target=self._run, name="spamguard-heartbeat", daemon=True)
-        self._thread.start()
-        return self._thread
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._beat_logged()
-
-    def stop(self) -> None:
-        """Stop beating and leave at once (a clean exit is not reported as a dead worker for 3 intervals)."""
-        self._stop.set()
-        thread = getattr(self, "_thread", None)
-        if thread is not None:
-            thread.join(timeout=5)
-        try:
-            self.leave()
-        except Exception:
-            pass
 
 
 def heartbeat_for(app) -> WorkerHeartbeat:
     heartbeat = app.extensions.get("spamguard.heartbeat")
     if heartbeat is None:
-        from spamguard.limits.jobs import queue_connection, queue_url
+        from spamguard.jobs import queue_connection, queue_url
 
         c = app.config
         heartbeat = WorkerHeartbeat(queue_connection(queue_url(c), timeout=max(0.2, c["SPAMGUARD_REDIS_TIMEOUT"])),
@@ -135,7 +67,7 @@ def loaded_scorer(app):
     from spamguard.scoring.model import NoModelError
 
     try:
-        return app.extensions["spamguard.models"].current()
+        return services(app).models.current()
     except NoModelError:
         return None
 
@@ -159,7 +91,7 @@ def _iso(ts: float) -> str:
 
 def database_status(app) -> dict[str, Any]:
     try:
-        with app.extensions["spamguard.db"]() as session:
+        with services(app).db() as session:
             session.execute(text("SELECT 1"))
     except Exception as exc:
         from spamguard.metrics import DB_ERRORS
@@ -170,9 +102,7 @@ def database_status(app) -> dict[str, Any]:
 
 
 def redis_status(app) -> dict[str, Any]:
-    state = app.extensions.get("spamguard.redis")
-    if state is None:
-        return {"ok": False, "error": "not configured"}
+    state = services(app).state
     ok = state.call("readyz_ping", lambda client: bool(client.ping()), default=False)
     return {"ok": ok} if ok else {"ok": False, "error": "unreachable (limits and reputation fail open)"}
 

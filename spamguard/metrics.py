@@ -29,6 +29,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
+from spamguard.services import services
+
 bp = Blueprint("metrics", __name__)
 _check_log = logging.getLogger("spamguard.checks")
 
@@ -184,7 +186,7 @@ class SharedStateCollector:
 
         counts = {verdict: 0 for verdict in BACKLOG_VERDICTS}
         try:
-            with self.app.extensions["spamguard.db"]() as session:
+            with services(self.app).db() as session:
                 rows = session.execute(
                     select(Check.verdict, func.count()).where(Check.reviewed_at.is_(None),
                                                              Check.verdict.in_(BACKLOG_VERDICTS),
@@ -221,9 +223,8 @@ def retrain_metrics(app: Flask):
     duration = SummaryMetricFamily("spamguard_retrain_duration_seconds", "Time retrain jobs took")
     last = GaugeMetricFamily("spamguard_retrain_last_success_timestamp_seconds", "When a retrain last succeeded")
     # Written through the job queue's connection (see record_retrain), so read through it too.
-    jobs = app.extensions.get("spamguard.jobs")
     try:
-        raw = jobs.connection.hgetall(_retrain_key(app.config["SPAMGUARD_REDIS_PREFIX"])) if jobs else {}
+        raw = services(app).jobs.connection.hgetall(_retrain_key(app.config["SPAMGUARD_REDIS_PREFIX"]))
     except Exception:
         raw = {}
     values = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)

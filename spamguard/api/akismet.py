@@ -11,9 +11,9 @@ import io
 import json
 import math
 import secrets
-import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, request
@@ -21,12 +21,13 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from spamguard import delivery
-from spamguard.api import form, keys, quota, usage_stats, wordpress
-from spamguard.api.site_cache import site_cache
-from spamguard.checking import CheckResult, check_comment, record_feedback
-from spamguard.metrics import record_check, record_refusal
+from spamguard.api import form, keys, usage_stats, wordpress
+from spamguard.checking import CheckResult
+from spamguard.metrics import record_refusal
+from spamguard.quota import Refusal
 from spamguard.scoring.decision import DISCARD
 from spamguard.scoring.model import NoModelError
+from spamguard.services import services
 from spamguard.storage import UNAVAILABLE, UNAVAILABLE_RETRY_AFTER, get_session
 from spamguard.storage.models import Site
 
@@ -87,7 +88,7 @@ def read_fields() -> MultiDict[str, str]:
 
 
 def site_for(key: str) -> Site | None:
-    return site_cache(current_app).find(get_session(), key)
+    return services().site_cache.find(get_session(), key)
 
 
 def account_site(fields: MultiDict[str, str]) -> tuple[Site | None, Response | None]:
@@ -142,7 +143,7 @@ def verdict_headers(result: CheckResult) -> dict[str, str]:
     return headers
 
 
-def refused(refusal: quota.Refusal) -> Response:
+def refused(refusal: Refusal) -> Response:
     """Over the limit (spec §5): fail open with `false`, but WordPress holds the comment (X-akismet-error)."""
     headers = {"X-akismet-guid": uuid.uuid4().hex, "X-akismet-error": refusal.reason,
                "X-akismet-alert-code": refusal.alert_code, "X-akismet-alert-msg": refusal.alert_msg,
@@ -158,13 +159,11 @@ def comment_check() -> Response:
     if error:
         return error
     comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
-    refusal = quota.refusal_for(site)
-    if refusal is not None:
-        return refused(refusal)
-    started = time.perf_counter()
-    result = check_comment(get_session(), site, comment)
-    record_check(result, site.id, time.perf_counter() - started, "akismet")
-    quota.count_call(site, result, comment.is_test)
+    outcome = services().checks.check(get_session(), site, comment, "akismet")
+    if outcome.result is None:
+        assert outcome.refusal is not None
+        return refused(outcome.refusal)
+    result = outcome.result
     headers = verdict_headers(result)
     callback = (fields.get("callback") or "").strip()
     if callback and result.check_id is not None:
@@ -177,7 +176,7 @@ def comment_check() -> Response:
     return text("true" if result.is_spam else "false", headers=headers)
 
 
-def refused_report(refusal: quota.Refusal) -> Response:
+def refused_report(refusal: Refusal) -> Response:
     """Feedback over the key's rate limit: nothing is recorded, so never the thanks string.
 
     There is no verdict to fail open for, so this is the spec's throttling answer
@@ -196,11 +195,12 @@ def report(label: str) -> Response:
     site, error = comment_site(fields)
     if error:
         return error
-    refusal = quota.refusal_for(site, monthly=False)
+    checks = services().checks
+    refusal = checks.feedback_refusal(site)
     if refusal is not None:
         return refused_report(refusal)
     comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
-    record_feedback(get_session(), site, comment, label, source="api",
+    checks.record_feedback(get_session(), site, comment, label, source="api",
                     reporter=fields.get("reporter") or "", guid=(fields.get("guid") or "").strip())
     return text(THANKS)
 
@@ -235,7 +235,7 @@ def usage_limit() -> Response:
     site, _key, error = api_site(fields)
     if error:
         return error
-    usage = current_app.extensions["spamguard.usage"]
+    usage = services().quota.usage
     return json_answer(usage.usage_report(site, form.parse_bool(fields.get("extended")), get_session()))
 
 

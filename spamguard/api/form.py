@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from flask import Request

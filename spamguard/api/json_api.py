@@ -7,20 +7,19 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from spamguard.api import form, quota
-from spamguard.api.site_cache import site_cache
-from spamguard.checking import check_comment, find_original, record_feedback
+from spamguard.api import form
+from spamguard.checking import find_original
 from spamguard.comment import Comment
-from spamguard.metrics import record_check, record_refusal
+from spamguard.metrics import record_refusal
 from spamguard.scoring.decision import DISCARD
 from spamguard.scoring.model import NoModelError
+from spamguard.services import services
 from spamguard.storage import UNAVAILABLE, UNAVAILABLE_RETRY_AFTER, get_session
 from spamguard.storage.models import Site
 
@@ -46,7 +45,7 @@ def read_body() -> tuple[dict[str, Any], MultiDict[str, str]]:
     try:
         codec = form.codec_for(request.mimetype_params.get("charset"))
     except form.UnsupportedCharset as exc:
-        raise ApiError(415, "unsupported_charset", exc.message)
+        raise ApiError(415, "unsupported_charset", exc.message) from None
     try:  # any Content-Type: clients forget it; without a charset JSON's own UTF-8/16/32 detection applies
         data = json.loads(body.decode(codec, errors="replace") if codec else body)
     except (ValueError, RecursionError):  # bad UTF-8, bad JSON, absurdly deep nesting
@@ -56,7 +55,7 @@ def read_body() -> tuple[dict[str, Any], MultiDict[str, str]]:
     try:
         fields = form.fields_from_json(data, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
     except ValueError as exc:
-        raise ApiError(422, "invalid_field", f"Field {str(exc)!r} must be a string, number, boolean or null.")
+        raise ApiError(422, "invalid_field", f"Field {str(exc)!r} must be a string, number, boolean or null.") from None
     return data, fields
 
 
@@ -69,7 +68,7 @@ def authenticate(fields: MultiDict[str, str]) -> Site:
     if not key:
         raise ApiError(401, "missing_api_key", "Send api_key in the body or an Authorization: Bearer header.",
                        {"WWW-Authenticate": "Bearer"})
-    site = site_cache(current_app).find(get_session(), key)
+    site = services().site_cache.find(get_session(), key)
     if site is None:
         raise ApiError(401, "invalid_api_key", "Unknown or revoked API key.", {"WWW-Authenticate": "Bearer"})
     return site
@@ -87,13 +86,11 @@ def check() -> Response:
     site = authenticate(fields)
     require(fields, "blog", "user_ip")
     comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
-    refusal = quota.refusal_for(site)
-    if refusal is not None:
-        raise ApiError(429, "rate_limited", refusal.reason, {"Retry-After": str(refusal.retry_after)})
-    started = time.perf_counter()
-    result = check_comment(get_session(), site, comment)
-    record_check(result, site.id, time.perf_counter() - started, "json")
-    quota.count_call(site, result, comment.is_test)
+    outcome = services().checks.check(get_session(), site, comment, "json")
+    if outcome.result is None:
+        assert outcome.refusal is not None
+        raise ApiError(429, "rate_limited", outcome.refusal.reason, {"Retry-After": str(outcome.refusal.retry_after)})
+    result = outcome.result
     return jsonify(
         guid=result.guid, verdict=result.verdict, score=round(result.probability, 4), reasons=result.reasons,
         model_version=result.model_version, is_test=comment.is_test,
@@ -112,7 +109,8 @@ def feedback() -> Response:
     label = str(data.get("label", "")).strip().lower()
     if label not in ("spam", "ham"):
         raise ApiError(422, "invalid_label", 'label must be "spam" or "ham".')
-    refusal = quota.refusal_for(site, monthly=False)
+    checks = services().checks
+    refusal = checks.feedback_refusal(site)
     if refusal is not None:
         raise ApiError(429, "rate_limited", refusal.reason, {"Retry-After": str(refusal.retry_after)})
     guid = (fields.get("guid") or "").strip().lower()
@@ -128,7 +126,7 @@ def feedback() -> Response:
     else:
         require(fields, "blog", "user_ip")
         comment = form.comment_from_fields(fields, max_chars)
-    row = record_feedback(session, site, comment, label, source="api", reporter=fields.get("reporter") or "",
+    row = checks.record_feedback(session, site, comment, label, source="api", reporter=fields.get("reporter") or "",
                           guid=guid, check=original)
     return jsonify(status="recorded", feedback_id=row.id, label=label,
                    matched_guid=row.check.guid if row.check_id and row.check else None)

@@ -5,7 +5,7 @@ valid.  Nothing is guessed: a request whose key cannot be found is "missing".
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from flask import Request
 from werkzeug.datastructures import MultiDict

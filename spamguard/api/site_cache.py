@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -77,11 +77,3 @@ class SiteCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-
-
-def site_cache(app) -> SiteCache:
-    """The app's cache, created on first use."""
-    cache = app.extensions.get("spamguard.site_cache")
-    if cache is None:
-        cache = app.extensions.setdefault("spamguard.site_cache", SiteCache(app.config["SPAMGUARD_KEY_SECRET"]))
-    return cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,14 +26,14 @@ SECONDS_SAVED_PER_SPAM = 6  # get-stats `time_saved`: a moderator's few seconds 
 
 
 def current_month(now: datetime | None = None) -> str:
-    return (now or datetime.now(timezone.utc)).strftime("%Y-%m")
+    return (now or datetime.now(UTC)).strftime("%Y-%m")
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """[first instant, first instant of next month) in UTC for a valid `YYYY-MM`."""
     year, mon = (int(part) for part in month.split("-"))
-    start = datetime(year, mon, 1, tzinfo=timezone.utc)
-    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=timezone.utc)
+    start = datetime(year, mon, 1, tzinfo=UTC)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=UTC)
     return start, end
 
 
@@ -101,7 +101,7 @@ def stats_report(session: Session, site: Site, period: str) -> dict[str, Any]:
     days = {"6-months": 183, "60-days": 60}.get(period)
     start = end = None
     if days is not None:
-        end = datetime.now(timezone.utc) + timedelta(days=1)
+        end = datetime.now(UTC) + timedelta(days=1)
         start = end - timedelta(days=days + 1)
     totals = dict.fromkeys(COUNTERS, 0)
     for row in _counters(session, site, start, end).values():

@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
+from spamguard.services import services
 from spamguard.storage.models import Check
 
 from .outbox import record_decision, register_callback, wake_worker, withdraw_decisions
@@ -40,8 +41,7 @@ def moderator_decided(session: Session, check: Check, label: str) -> None:
 
 def decision_saved() -> None:
     """After the commit: wake the worker (never waits for the receiver)."""
-    jobs = current_app.extensions.get("spamguard.jobs")
-    wake_worker(jobs.queue if jobs is not None else None)
+    wake_worker(services().jobs.queue)
 
 
 def decision_undone(session: Session, check: Check) -> None:

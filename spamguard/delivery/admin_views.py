@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from spamguard import storage
 from spamguard.moderation.blueprint import bp
 from spamguard.moderation.security import admin_required, audit
+from spamguard.services import services
 from spamguard.storage.models import Site, utcnow
 
 from .models import Decision, Delivery
@@ -43,9 +44,6 @@ def admin_delivery_retry(delivery_id: int):
     delivery.status, delivery.next_attempt_at, delivery.claimed_until = "pending", utcnow(), None
     audit("delivery_retry", f"delivery:{delivery.id}", commit=False, url=delivery.url, attempts=delivery.attempts)
     db.commit()
-    from flask import current_app
-
-    jobs = current_app.extensions.get("spamguard.jobs")
-    wake_worker(jobs.queue if jobs is not None else None)
+    wake_worker(services().jobs.queue)
     flash("Queued for another try; the worker sends it shortly.", "info")
     return redirect(url_for("moderation.admin_deliveries"))

@@ -12,6 +12,7 @@ from spamguard.moderation import models_page
 from spamguard.moderation.blueprint import bp
 from spamguard.moderation.security import admin_required, audit
 from spamguard.scoring.registry import Registry, RegistryError
+from spamguard.services import services
 from spamguard.storage.models import AuditLog, Site
 
 log = logging.getLogger(__name__)
@@ -23,13 +24,7 @@ def _registry() -> Registry:
 
 
 def _jobs():
-    jobs = current_app.extensions.get("spamguard.jobs")
-    if jobs is None:  # limits not initialised (should not happen in create_app)
-        from spamguard.limits.jobs import JobQueue, queue_url
-
-        c = current_app.config
-        jobs = JobQueue(queue_url(c), c["SPAMGUARD_REDIS_PREFIX"], c["SPAMGUARD_MODEL_DIR"], c["DATABASE_URL"])
-    return jobs
+    return services().jobs
 
 
 def _metrics(manifest: dict) -> list[tuple[str, str]]:

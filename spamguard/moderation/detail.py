@@ -15,12 +15,13 @@ from sqlalchemy import and_, select, tuple_
 
 from spamguard import storage
 from spamguard.comment import Comment
-from spamguard.limits.reputation import LABELS as REPUTATION_LABELS
 from spamguard.moderation import model_files
 from spamguard.moderation.blueprint import bp
 from spamguard.moderation.security import login_required
+from spamguard.reputation import LABELS as REPUTATION_LABELS
 from spamguard.scoring.decision import THRESHOLD_NAMES, merge_thresholds
 from spamguard.scoring.explain import display_reasons
+from spamguard.services import services
 from spamguard.storage.models import Check, Feedback
 
 RELATED_LIMIT = 20
@@ -66,9 +67,7 @@ def thresholds_for(check: Check) -> dict[str, float] | None:
 
 def reputation_rows(check: Check) -> tuple[bool, list[dict[str, Any]], dict | None]:
     """(Redis answered, one row per signal kind, the IP's current burst) — read-only."""
-    store = current_app.extensions.get("spamguard.reputation")
-    if store is None:
-        return False, [], None
+    store = services().reputation
     # As the check's own site sees it: the trust rules decide which other sites' reports count.
     shared = check.site.share_reputation if check.site is not None else True
     rep = store.lookup(Comment.from_json(check.fields or {}), check.site_id, shared=shared)

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 from flask import (
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -30,6 +29,7 @@ from spamguard.moderation.blueprint import bp
 from spamguard.moderation.listing import QueueFilters
 from spamguard.moderation.security import audit, current_user, login_required, safe_next
 from spamguard.scoring.explain import display_reasons
+from spamguard.services import services
 from spamguard.storage.models import Check, Feedback, Site, utcnow
 
 MAX_BULK = 200
@@ -214,7 +214,7 @@ def undo_feedback(db, feedback: Feedback) -> bool:
     db.commit()
     listing.counts.clear()
     # Best effort: with Redis down the withdrawn label simply ages out of the reputation windows.
-    current_app.extensions["spamguard.reputation"].retract_feedback(
+    services().reputation.retract_feedback(
         Comment.from_json(feedback.fields), feedback.site_id)
     return True
 

@@ -10,6 +10,8 @@ import pytest
 from akismet_wire import CASE8
 from sqlalchemy import event, update
 
+from spamguard.services import override, services
+
 
 @pytest.fixture
 def fresh(model_dir, redis_url, redis_prefix, tmp_path):
@@ -25,7 +27,7 @@ def fresh(model_dir, redis_url, redis_prefix, tmp_path):
     with app.app_context():
         site, key = sites.create_site(storage.get_session(), "https://blog.example", secret="ks")
     yield app, key, site.id
-    app.extensions["spamguard.redis"].delete_prefix()
+    services(app).state.delete_prefix()
 
 
 class Clock:
@@ -52,7 +54,7 @@ def install_clock(app) -> Clock:
     from spamguard.api.site_cache import SiteCache
 
     clock = Clock()
-    app.extensions["spamguard.site_cache"] = SiteCache(app.config["SPAMGUARD_KEY_SECRET"], clock=clock)
+    override(app, site_cache=SiteCache(app.config["SPAMGUARD_KEY_SECRET"], clock=clock))
     return clock
 
 

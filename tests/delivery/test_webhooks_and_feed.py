@@ -113,7 +113,7 @@ def test_spamguard_worker_sends_what_the_moderator_decided(env, receiver, redis_
     """The real path: the decision wakes an RQ job; `spamguard worker --burst` delivers it."""
     from rq import Queue
 
-    from spamguard.limits.jobs import QUEUE_NAME, queue_connection
+    from spamguard.jobs.queue import QUEUE_NAME, queue_connection
 
     app = env.app
     queue = Queue(f"{app.config['SPAMGUARD_REDIS_PREFIX']}{QUEUE_NAME}", connection=queue_connection(redis_url))

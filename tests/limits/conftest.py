@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import sessionmaker
 
-from spamguard.limits.redis_state import RedisState
-from spamguard.limits.reputation import ReputationStore
-from spamguard.limits.usage import UsageCounter
+from spamguard.backends import RedisState
+from spamguard.quota.usage import UsageCounter
+from spamguard.reputation.store import ReputationStore
 
 REDIS_URL = os.environ.get("SPAMGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_URL = os.environ.get("SPAMGUARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from spamguard.limits.jobs import JobQueue
+from spamguard.jobs.queue import JobQueue
 
 REDIS_URL = os.environ.get("SPAMGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -31,7 +31,7 @@ def test_worker_command_runs_a_retrain(queue, prefix, tmp_path):
     assert queue.job_status(job_id)["status"] == "queued"
     env = dict(os.environ, REDIS_URL=REDIS_URL, SPAMGUARD_REDIS_PREFIX=prefix, DATABASE_URL=queue.database_url,
                SPAMGUARD_MODEL_DIR=queue.model_dir, SPAMGUARD_VAR_DIR=str(tmp_path))
-    done = subprocess.run([sys.executable, "-c", "from spamguard.limits.jobs import worker; worker(['--burst'])"],
+    done = subprocess.run([sys.executable, "-c", "from spamguard.jobs.queue import worker; worker(['--burst'])"],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     status = queue.job_status(job_id)

@@ -10,6 +10,8 @@ import time
 import pytest
 import redis
 
+from spamguard.services import services
+
 pytestmark = pytest.mark.slow
 SPAM = {"blog": "https://cluster.example", "user_ip": "203.0.113.77", "comment_author": "Spammer",
         "comment_content": "cheap pills http://pills.example/buy http://pills.example/now"}
@@ -113,7 +115,7 @@ def test_limits_usage_and_reputation_on_redis_cluster(make_app, cluster_url, red
     from spamguard.storage.models import Site
 
     app = make_app(REDIS_URL=cluster_url, SPAMGUARD_QUEUE_REDIS_URL=redis_url, SPAMGUARD_REDIS_TIMEOUT=0.5)
-    state = app.extensions["spamguard.redis"]
+    state = services(app).state
     assert type(state.client).__name__ == "RedisCluster" and state.prefix.startswith("{")
     with app.app_context():
         site, key = sites.create_site(storage.get_session(), "https://cluster.example",
@@ -131,7 +133,7 @@ def test_limits_usage_and_reputation_on_redis_cluster(make_app, cluster_url, red
 
     # Nothing failed open: every counter really went to the cluster.
     assert redis_failures(client) == failures_before
-    usage = app.extensions["spamguard.usage"]
+    usage = services(app).quota.usage
     with app.app_context():
         report = usage.usage_report(sites.find_site(storage.get_session(), key, secret=app.config["SPAMGUARD_KEY_SECRET"]),
                                     False, storage.get_session())
@@ -141,4 +143,4 @@ def test_limits_usage_and_reputation_on_redis_cluster(make_app, cluster_url, red
     keys = [k for node in state.client.get_nodes()
             for k in state.client.get_redis_connection(node).keys(f"*{state.prefix}*")]
     assert any("rep:" in k for k in keys) and any("usage:" in k for k in keys)
-    assert any("LIMITS" in k for k in keys)
+    assert any("rl:" in k for k in keys)  # the rate-limit windows

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from spamguard.backends import RedisState
 from spamguard.comment import Comment
-from spamguard.limits.redis_state import RedisState
-from spamguard.limits.reputation import (
+from spamguard.reputation.store import (
     SIGNAL_CAP,
     TOTAL_CAP,
     ReputationStore,

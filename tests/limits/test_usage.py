@@ -5,7 +5,7 @@ import time
 
 from sqlalchemy import select
 
-from spamguard.limits.usage import month_of, previous_months
+from spamguard.quota.usage import month_of, previous_months
 from spamguard.storage.models import UsageMonthly
 
 NOW = time.time()

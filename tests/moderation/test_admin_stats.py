@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from spamguard.moderation import stats as stats_module
+from spamguard.services import override
 from spamguard.storage.models import AuditLog, Feedback, Site, User
 
 
@@ -129,7 +130,7 @@ def test_admin_retrain_is_queued_not_run(ui, admin, app):
         def job_status(self, job_id):
             return {"id": job_id, "status": "queued"}
 
-    app.extensions["spamguard.jobs"] = FakeJobs()
+    override(app, jobs=FakeJobs())
     token = ui.token(admin, "/admin/models")
     assert admin.post("/admin/models/retrain", data={"from_db": "1", "csrf_token": token}).status_code == 302
     assert calls == [True]

@@ -1,6 +1,7 @@
 """Admin pages for the trust settings: sharing shown per site."""
 from __future__ import annotations
 
+from spamguard.services import services
 from spamguard.storage.models import Site
 
 
@@ -22,7 +23,7 @@ def test_retrain_form_leaves_api_feedback_out_unless_asked(ui, admin, app):
     html = admin.get("/admin/models").get_data(as_text=True)
     assert 'name="api_feedback" value="1">' in html  # offered, not checked
     assert 'name="from_db" value="1" checked>' in html
-    jobs = app.extensions["spamguard.jobs"]
+    jobs = services(app).jobs
 
     def queue(**form) -> list:
         token = ui.token(admin, "/admin/models")

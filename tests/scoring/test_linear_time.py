@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 from model_training import data
 from spamguard.checking import content_hash
 from spamguard.comment import Comment, parse_datetime
-from spamguard.limits import reputation
+from spamguard.reputation import store as reputation
 from spamguard.scoring import features
 from spamguard.scoring.features import cap_non_starters, nfkc, prepare_text
+from spamguard.services import services
 
 FIELD_CAP = 65536  # SPAMGUARD_MAX_FIELD_CHARS: the longest field a request can carry
 
@@ -110,7 +111,7 @@ def test_known_bad_inputs_at_the_field_cap(name):
 
 def test_the_model_scores_known_bad_inputs_within_budget(app):
     with app.app_context():
-        scorer = app.extensions["spamguard.models"].current()
+        scorer = services(app).models.current()
         for name, text in KNOWN_BAD.items():
             spent = cpu_seconds(lambda s: scorer.score(every_field(s)), text)
             assert spent < 2 * budget(FIELD_CAP), f"scoring took {spent:.2f}s CPU on {name}"

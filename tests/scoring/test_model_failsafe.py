@@ -13,6 +13,7 @@ import pytest
 from spamguard.scoring import registry as registry_mod
 from spamguard.scoring.model import ModelHolder, NoModelError
 from spamguard.scoring.registry import Registry
+from spamguard.services import override, services
 
 RELOAD, RETRY = 2.0, 10.0
 SPAM = {"blog": "https://blog.example", "user_ip": "203.0.113.9", "comment_type": "comment",
@@ -128,7 +129,7 @@ def test_no_good_version_answers_503_with_retry_after(make_app, registry_dir, cu
     assert raised.value.retry_after == RETRY
 
     app = make_app(SPAMGUARD_MODEL_DIR=str(registry_dir))
-    app.extensions["spamguard.models"] = models  # this worker's holder, on the injected clock
+    override(app, models=models)  # this worker's holder, on the injected clock
     key = site_key(app)
     client = app.test_client()
     before = len(hashes)
@@ -152,4 +153,4 @@ def test_app_worker_falls_back_and_checks_answer(make_app, registry_dir, current
     answer = app.test_client().post("/1.1/comment-check", data=dict(SPAM, api_key=site_key(app)))
     assert answer.status_code == 200 and answer.get_data(as_text=True) in ("true", "false")
     assert "X-akismet-debug-help" not in answer.headers
-    assert app.extensions["spamguard.models"].status()["serving"] == current_version
+    assert services(app).models.status()["serving"] == current_version

@@ -53,8 +53,9 @@ def test_not_ready_when_the_database_is_unreachable(make_app, tmp_path):
     app = make_app()
     # A port nothing listens on: every query fails to connect.
     from spamguard import storage
+    from spamguard.services import override
 
-    app.extensions["spamguard.db"] = storage.make_sessionmaker("postgresql+psycopg://nobody@127.0.0.1:9/none")
+    override(app, db=storage.make_sessionmaker("postgresql+psycopg://nobody@127.0.0.1:9/none"))
     client = app.test_client()
     ready = client.get("/readyz")
     assert ready.status_code == 503

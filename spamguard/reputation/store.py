@@ -32,15 +32,15 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from limits import parse as parse_limit
 
+from spamguard.backends import RedisState
 from spamguard.comment import Comment
 from spamguard.scoring.features import find_urls, url_domain
 
-from .redis_state import RedisState
-
-log = logging.getLogger("spamguard.limits.reputation")
+log = logging.getLogger("spamguard.reputation")
 
 DAY, HOUR = 86400, 3600
 DAYS_KEPT = 8
@@ -258,13 +258,14 @@ class ReputationStore:
         catch-up if Redis is down), so each report moves to the shared or private mark.
         Returns the number of rows marked.
         """
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from sqlalchemy import update
+
         from spamguard.storage.models import Feedback
 
         now = time.time() if now is None else now
-        since = datetime.fromtimestamp(now - DAYS_KEPT * DAY, timezone.utc)
+        since = datetime.fromtimestamp(now - DAYS_KEPT * DAY, UTC)
         marked = session.execute(
             update(Feedback).where(Feedback.site_id == site_id, Feedback.created_at >= since,
                                    Feedback.is_test.is_(False), Feedback.undone_at.is_(None))
@@ -283,6 +284,7 @@ class ReputationStore:
         Returns the number of rows marked.
         """
         from sqlalchemy import select
+
         from spamguard.storage.models import Feedback, Site
 
         if not self.state.available:
@@ -340,13 +342,13 @@ def _summarise(value: str, hashes: list[dict], now: float, view: _View) -> dict:
             elif prefix in hourly:
                 hourly[prefix][int(ident)] = hourly[prefix].get(int(ident), 0) + int(raw)
     for win, (window, half_life) in WINDOWS.items():
-        def hours(src):
+        def hours(src, window=window, half_life=half_life):
             return sum(n * _weight(now - (hr * HOUR + HOUR / 2), window, half_life) for hr, n in src.items())
 
-        def sites(src):
+        def sites(src, window=window, half_life=half_life):
             return sum(_weight(now - ts, window, half_life) for ts in src.values())
 
-        def trusted(src):
+        def trusted(src, window=window):
             """This site's report, plus other sites' reports once `min_sites` of them are in the window."""
             others = {s: ts for s, ts in src.items() if s != own and 0 <= now - ts <= window}
             kept = {s: ts for s, ts in src.items() if s == own}

@@ -19,7 +19,7 @@ from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-log = logging.getLogger("spamguard.limits.jobs")
+log = logging.getLogger("spamguard.jobs")
 
 QUEUE_NAME = "spamguard"
 RETRAIN_TIMEOUT = 60 * 60  # a retrain that runs for an hour is stuck
@@ -67,8 +67,8 @@ class JobQueue:
         error = None
         if status == "failed":
             latest = job.latest_result()
-            error = (latest.exc_string or "").strip().splitlines()[-1:] if latest else None
-            error = error[0] if error else "failed"
+            last_line = (latest.exc_string or "").strip().splitlines()[-1:] if latest else []
+            error = last_line[0] if last_line else "failed"
         return {"id": job.id, "status": status, "result": job.return_value() if status == "finished" else None,
                 "error": error, "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None}
 
@@ -79,18 +79,17 @@ def worker(burst: bool) -> None:
     """Run the background worker: retrain jobs, usage flush and reputation catch-up."""
     from spamguard import config as settings
     from spamguard import storage
+    from spamguard.jobs.heartbeat import WorkerHeartbeat
     from spamguard.logs import configure_logging
 
-    from .maintenance import Maintenance, build_services
-
-    from spamguard.health import WorkerHeartbeat
+    from .maintenance import Maintenance, build_state
 
     try:
         config = settings.from_env()
     except settings.ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     configure_logging(config["SPAMGUARD_LOG_LEVEL"])
-    services = build_services(config, storage.make_sessionmaker(config["DATABASE_URL"]))
+    services = build_state(config, storage.make_sessionmaker(config["DATABASE_URL"]))
     maintenance = Maintenance(services.usage, services.reputation, services.session_factory,
                               config["SPAMGUARD_FLUSH_SECONDS"])
     maintenance.start()
@@ -117,7 +116,7 @@ def worker_health() -> None:
     import socket
 
     from spamguard import config as settings
-    from spamguard.health import WorkerHeartbeat
+    from spamguard.jobs.heartbeat import WorkerHeartbeat
 
     config = settings.from_env()
     heartbeat = WorkerHeartbeat(queue_connection(queue_url(config), timeout=2.0), config["SPAMGUARD_REDIS_PREFIX"],

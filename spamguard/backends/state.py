@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
 from prometheus_client import Counter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-log = logging.getLogger("spamguard.limits.redis")
+log = logging.getLogger("spamguard.backends")
 
 T = TypeVar("T")
 
@@ -56,11 +57,13 @@ def make_client(url: str, timeout: float) -> redis.Redis:
         from redis.cluster import RedisCluster
 
         first_node = url[len(CLUSTER_SCHEME):].split(",")[0]
-        return RedisCluster.from_url(f"redis://{first_node}", socket_connect_timeout=max(timeout, 0.5),
+        # RedisCluster speaks the same command API as Redis (what callers use), not a subclass of it.
+        cluster: Any = RedisCluster.from_url(f"redis://{first_node}", socket_connect_timeout=max(timeout, 0.5),
                                      socket_timeout=timeout, decode_responses=True,
                                      # one retry, for a MOVED/ASK after a slot changed hands (redis-py >= 6
                                      # takes it from the Retry object; cluster_error_retry_attempts is deprecated)
                                      retry=Retry(NoBackoff(), 1))
+        return cluster
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=timeout,

@@ -13,15 +13,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .ratelimit import ALERT_OVER_LIMIT, ALERT_OVER_LIMIT_REPEATED, LimitResult
-from .redis_state import RedisState
+from spamguard.backends import RedisState
 
-log = logging.getLogger("spamguard.limits.usage")
+from .ratelimit import ALERT_OVER_LIMIT, ALERT_OVER_LIMIT_REPEATED, LimitResult
+
+log = logging.getLogger("spamguard.quota.usage")
 
 FIELDS = ("api_calls", "spam", "ham", "missed_spam", "false_positives")
 KEY_TTL = 100 * 86400  # current month + time for the flush to see it
@@ -43,7 +44,7 @@ return out
 
 
 def month_of(now: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if now is None else now, timezone.utc).strftime("%Y-%m")
+    return datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime("%Y-%m")
 
 
 def previous_months(month: str, n: int) -> list[str]:
@@ -59,8 +60,8 @@ def previous_months(month: str, n: int) -> list[str]:
 
 def seconds_to_next_month(now: float | None = None) -> int:
     now = time.time() if now is None else now
-    d = datetime.fromtimestamp(now, timezone.utc)
-    nxt = datetime(d.year + (d.month == 12), d.month % 12 + 1, 1, tzinfo=timezone.utc)
+    d = datetime.fromtimestamp(now, UTC)
+    nxt = datetime(d.year + (d.month == 12), d.month % 12 + 1, 1, tzinfo=UTC)
     return max(1, int(nxt.timestamp() - now))
 
 
@@ -242,6 +243,9 @@ class UsageCounter:
                                                            "error": type(exc).__name__})
             return 0
 
+    def _rebase_call(self, key: str, base: list):
+        return lambda r: self._rebase(keys=[key], args=base)
+
     # --- persistence ---------------------------------------------------------------------
 
     def flush_usage(self, session: Session) -> int:
@@ -278,14 +282,13 @@ class UsageCounter:
                 base: list = [KEY_TTL]
                 for f in FIELDS:
                     base += [f, int(getattr(row, f) or 0) if row is not None else 0]
-                values = self.state.call(
-                    "usage.flush", lambda r: self._rebase(keys=[self.key(site_id, month)], args=base), None)
+                values = self.state.call("usage.flush", self._rebase_call(self.key(site_id, month), base), None)
                 if values is None:
                     raise ConnectionError("redis went away during flush")
                 if row is None:
                     row = UM(site_id=site_id, month=month)
                     session.add(row)
-                for f, v in zip(FIELDS, values):
+                for f, v in zip(FIELDS, values, strict=True):
                     setattr(row, f, int(v))
                 written += 1
             session.commit()

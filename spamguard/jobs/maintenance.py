@@ -12,27 +12,29 @@ import os
 import threading
 from dataclasses import dataclass
 
-from .redis_state import RedisState
-from .reputation import ReputationStore
-from .usage import UsageCounter
+from spamguard.backends import RedisState
+from spamguard.quota import UsageCounter
+from spamguard.reputation import ReputationStore
 
-log = logging.getLogger("spamguard.limits.maintenance")
+log = logging.getLogger("spamguard.jobs.maintenance")
 
 
-@dataclass
-class Services:
+@dataclass(frozen=True)
+class StateServices:
+    """What the web app and `spamguard worker` both build on the state backend."""
+
     state: RedisState
     usage: UsageCounter
     reputation: ReputationStore
     session_factory: object
 
 
-def build_services(config: dict, session_factory) -> Services:
+def build_state(config, session_factory) -> StateServices:
     state = RedisState(config["REDIS_URL"], config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_REDIS_TIMEOUT"])
     usage = UsageCounter(state, config["SPAMGUARD_MONTHLY_LIMIT"], session_factory)
     reputation = ReputationStore(state, config["SPAMGUARD_RATE_LIMIT_COMMENTER_IP"],
                                  config["SPAMGUARD_REPUTATION_MIN_SITES"])
-    return Services(state, usage, reputation, session_factory)
+    return StateServices(state, usage, reputation, session_factory)
 
 
 class Maintenance:
