@@ -145,7 +145,7 @@ def main() -> None:
             rep = store.lookup(comment, site, now=ts)
             adjusted[i], reasons = adjust(base[i], rep)
             n_adjusted += bool(reasons)
-            store.record_check(comment, "spam" if base[i] > 0 else "ham", site, now=ts)
+            store.record_check(comment, site, now=ts)
             p = args.report_spam if label else args.report_ham
             if rng.random() < p:
                 delay = rng.uniform(1, 6) * HOUR

@@ -56,6 +56,7 @@ def build_services(app: Flask) -> Services:
     """Every service with its dependencies passed in: the only place they are wired together."""
     from spamguard.api.site_cache import SiteCache
     from spamguard.checking import CheckService
+    from spamguard.gate import CheckGate
     from spamguard.jobs import JobQueue, Maintenance, queue_url
     from spamguard.jobs.maintenance import build_state
     from spamguard.quota import KeyRateLimiter, Quota
@@ -73,7 +74,8 @@ def build_services(app: Flask) -> Services:
         maintenance = Maintenance(state.usage, state.reputation, session_factory, config["SPAMGUARD_FLUSH_SECONDS"])
         # Started on the first request, not here: gunicorn may fork after create_app.
         app.before_request(maintenance.ensure_started)
-    checks = CheckService(models, quota, state.reputation, discard_trigger=config["SPAMGUARD_DISCARD_TRIGGER"])
+    checks = CheckService(models, quota, state.reputation, CheckGate(state.state, quota, state.reputation),
+                          discard_trigger=config["SPAMGUARD_DISCARD_TRIGGER"])
     return Services(
         db=session_factory, models=models, state=state.state, quota=quota, reputation=state.reputation,
         jobs=JobQueue(queue_url(config), config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"],

@@ -1,7 +1,7 @@
 """The two things every front end does: check a comment, and record a label for one.
 
-`CheckService` is the one comment-check pipeline (refusal → score → reputation
-→ decide → persist → count), built once by `create_app` with its dependencies
+`CheckService` is the one comment-check pipeline (model → one state round trip
+for refusal, usage count and reputation → score → decide → persist → alerts), built once by `create_app` with its dependencies
 passed in.  The Akismet API, the JSON API and the moderation UI all go through
 it, so a verdict, its reasons and its training data are the same whichever door
 a comment came in by; the views only parse and render.
@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session
 
 from spamguard import delivery
 from spamguard.comment import Comment
+from spamguard.gate import CheckGate, GateResult
 from spamguard.metrics import FEEDBACK, record_check
+from spamguard.reputation import Reputation
 from spamguard.scoring.decision import DISCARD, SPAM, decide, merge_thresholds
 from spamguard.scoring.features import nfkc
 from spamguard.storage.models import Check, Feedback, Site, utcnow
@@ -30,7 +32,7 @@ from spamguard.storage.models import Check, Feedback, Site, utcnow
 if TYPE_CHECKING:
     from spamguard.quota import Quota, Refusal
     from spamguard.reputation import ReputationStore
-    from spamguard.scoring.model import ModelHolder
+    from spamguard.scoring.model import ModelHolder, Scorer
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ class CheckService:
     models: ModelHolder
     quota: Quota | None
     reputation: ReputationStore | None
+    gate: CheckGate | None = None  # admission, usage and reputation state in one backend round trip
     discard_trigger: str = ""
     adjusters: tuple[LogitAdjuster, ...] = ()
     clock: Callable[[], float] = time.perf_counter  # only for the check-duration metric
@@ -89,25 +92,23 @@ class CheckService:
 
     def check(self, session: Session, site: Site, comment: Comment, channel: str) -> CheckOutcome:
         """The whole pipeline for one comment; `channel` ("akismet", "json") labels the metrics."""
-        if self.quota is not None:
-            refusal = self.quota.refusal_for(site)
-            if refusal is not None:
-                return CheckOutcome(refusal=refusal)
+        scorer = self.models.current()  # no model: 503 before anything is counted
         started = self.clock()
-        result = self.score_and_store(session, site, comment)
+        gate = self.gate.enter(site, comment) if self.gate is not None else GateResult()
+        if gate.refusal is not None:
+            return CheckOutcome(refusal=gate.refusal)
+        result = self._decide_and_store(session, site, comment, scorer, gate.reputation)
         record_check(result, site.id, self.clock() - started, channel)
-        if self.quota is not None:
-            result.alerts.update(self.quota.count_call(site, result.verdict, comment.is_test))
+        if self.quota is not None and gate.api_calls is not None:
+            result.alerts.update(self.quota.usage.alerts_for(site, gate.api_calls))
         return CheckOutcome(result=result)
 
-    def score(self, comment: Comment, site: Site) -> tuple[float, list[str], str, dict[str, float]]:
-        """Model probability (adjusted by reputation and the adjusters), reasons, model version, thresholds."""
-        scorer = self.models.current()
+    def _decide_and_store(self, session: Session, site: Site, comment: Comment, scorer: Scorer,
+                          reputation: Reputation) -> CheckResult:
         score = scorer.score(comment)
         logit, reasons, adjusted = score.logit, list(score.reasons), False
         if self.reputation is not None:
-            rep = self.reputation.lookup(comment, site.id, shared=site.share_reputation)
-            logit, rep_reasons = self.reputation.adjust(logit, rep)
+            logit, rep_reasons = self.reputation.adjust(logit, reputation)
             if rep_reasons:
                 adjusted, reasons = True, rep_reasons + reasons
         for adjuster in self.adjusters:
@@ -115,12 +116,7 @@ class CheckService:
             if more:
                 adjusted, reasons = True, more + reasons
         probability = _sigmoid(logit) if adjusted else score.probability
-        return probability, reasons, scorer.version, scorer.thresholds
-
-    def score_and_store(self, session: Session, site: Site, comment: Comment) -> CheckResult:
-        """Score, decide and store one comment; return what to answer."""
-        probability, reasons, version, model_thresholds = self.score(comment, site)
-        thresholds = merge_thresholds(model_thresholds, site.thresholds)
+        thresholds = merge_thresholds(scorer.thresholds, site.thresholds)
         decision = decide(comment, probability, reasons, thresholds, self.discard_trigger)
         guid = uuid.uuid4().hex
         # A Core INSERT, not an ORM unit of work: the row is write-only here, so the session's
@@ -130,14 +126,12 @@ class CheckService:
             comment_author=comment.comment_author[:512], comment_author_email=comment.comment_author_email[:512],
             comment_content=comment.comment_content, content_hash=content_hash(comment), fields=comment.to_json(),
             is_test=comment.is_test, score=probability, verdict=decision.verdict, reasons=decision.reasons[:10],
-            model_version=version, created_at=utcnow(),
+            model_version=scorer.version, created_at=utcnow(),
         ))
         session.commit()
-        check_id = inserted.inserted_primary_key[0]
-        if self.reputation is not None and not comment.is_test:
-            self.reputation.record_check(comment, decision.verdict, site.id, shared=site.share_reputation)
         return CheckResult(guid=guid, probability=probability, verdict=decision.verdict,
-                           reasons=decision.reasons, model_version=version, check_id=check_id)
+                           reasons=decision.reasons, model_version=scorer.version,
+                           check_id=inserted.inserted_primary_key[0])
 
     # --- feedback ------------------------------------------------------------------------
 

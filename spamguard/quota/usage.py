@@ -182,21 +182,24 @@ class UsageCounter:
 
     def monthly_policy(self, site, now: float | None = None) -> LimitResult:
         """Refuse calls beyond the limit from the third consecutive month over it."""
-        limit = self.limit_for(site)
+        limit = self.enforced_limit(site, now)
         if not limit:
             return LimitResult(True)
-        month = month_of(now)
-        over_before = self._over_before(site, month, limit)
-        if over_before + 1 < THROTTLE_AFTER_MONTHS:
-            return LimitResult(True)
-        live = self.counters(site.id, month)
+        live = self.counters(site.id, month_of(now))
         if live is None or live["api_calls"] < limit:
             return LimitResult(True)  # fail open when Redis cannot tell us
-        code = ALERT_OVER_LIMIT if over_before + 1 == THROTTLE_AFTER_MONTHS else ALERT_OVER_LIMIT_REPEATED
-        return LimitResult(False, seconds_to_next_month(now), "monthly", f"{limit} per month", code)
+        return self.monthly_refusal(site, now)
 
     def alert_headers(self, site, now: float | None = None) -> dict[str, str]:
-        """Usage-limit alert headers for a comment-check answer (spec §5), {} when none apply.
+        """Usage-limit alert headers for a comment-check answer (spec §5), {} when none apply."""
+        limit = self.limit_for(site)
+        if not limit:
+            return {}
+        live = self.counters(site.id, month_of(now))
+        return {} if live is None else self.alerts_for(site, live["api_calls"], now)
+
+    def alerts_for(self, site, usage: int, now: float | None = None) -> dict[str, str]:
+        """The alert headers for `usage` calls this month.
 
         WordPress clears its usage notice when an answer comes without them, so
         they are sent only while the key is over (or, in a third month, near) its limit.
@@ -204,12 +207,7 @@ class UsageCounter:
         limit = self.limit_for(site)
         if not limit:
             return {}
-        month = month_of(now)
-        live = self.counters(site.id, month)
-        if live is None:
-            return {}
-        usage = live["api_calls"]
-        over_before = self._over_before(site, month, limit)
+        over_before = self._over_before(site, month_of(now), limit)
         if usage > limit:
             code = {0: "10501", 1: "10502", 2: ALERT_OVER_LIMIT}.get(over_before, ALERT_OVER_LIMIT_REPEATED)
             msg = "Your site is over its monthly API usage limit."
@@ -220,6 +218,20 @@ class UsageCounter:
         return {"X-akismet-alert-code": code, "X-akismet-alert-msg": msg,
                 "X-akismet-alert-api-calls": str(usage), "X-akismet-alert-usage-limit": str(limit),
                 "X-akismet-alert-upgrade-via-support": "false"}
+
+    def enforced_limit(self, site, now: float | None = None) -> int:
+        """The monthly allowance to refuse beyond now (0: none), for the check gate's script."""
+        limit = self.limit_for(site)
+        if not limit or self._over_before(site, month_of(now), limit) + 1 < THROTTLE_AFTER_MONTHS:
+            return 0
+        return limit
+
+    def monthly_refusal(self, site, now: float | None = None) -> LimitResult:
+        """The refusal `monthly_policy` gives a key at its enforced limit."""
+        limit = self.limit_for(site)
+        over_before = self._over_before(site, month_of(now), limit)
+        code = ALERT_OVER_LIMIT if over_before + 1 == THROTTLE_AFTER_MONTHS else ALERT_OVER_LIMIT_REPEATED
+        return LimitResult(False, seconds_to_next_month(now), "monthly", f"{limit} per month", code)
 
     def _over_before(self, site, month: str, limit: int) -> int:
         """Months over the limit right before this one.  From the DB, which changes at most

@@ -2,7 +2,6 @@
 
 Counters live in Redis, one hash per (signal, value, UTC day) with an 8-day TTL:
   c:<hour>   comments seen in that hour           (from checks of sharing sites)
-  v:<hour>   of which we called spam               (from checks; a feature only)
   b:<blog>   last time seen on that blog           (distinct sites, from checks)
   s:<site>   last spam report from that site       (from feedback of a sharing site)
   h:<site>   last ham report from that site        (from feedback of a sharing site)
@@ -56,18 +55,11 @@ LABELS = {"ip": "IP", "email": "author e-mail", "author_domain": "author URL dom
 
 _HOST_RE = re.compile(r"^[a-z0-9.-]+$")
 
-FEATURE_NAMES: tuple[str, ...] = tuple(
-    f"{kind}_{stat}_{win}"
-    for kind in KINDS for stat in ("seen", "sites_seen", "spam_verdicts", "spam_sites", "ham_sites")
-    for win in WINDOWS
-) + ("ip_burst", "ip_burst_ratio")
-
-
 @dataclass
 class Reputation:
-    features: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FEATURE_NAMES, 0.0))
     known: bool = False
-    # Undecayed counts and names for human reasons: {kind: {...}}.
+    # Per signal kind, the decayed and undecayed counts and the value (for reasons): {kind: {...}};
+    # "burst": this IP's comments on this site in the burst window, this one included.
     detail: dict[str, dict] = field(default_factory=dict)
 
 
@@ -134,33 +126,27 @@ class ReputationStore:
 
     # --- writes ----------------------------------------------------------------------
 
-    def record_check(self, comment: Comment, verdict: str, site_id: int, *, shared: bool = True,
-                     now: float | None = None) -> bool:
+    def record_check(self, comment: Comment, site_id: int, *, shared: bool = True, now: float | None = None) -> bool:
         """Count a checked comment (skipped for `is_test`). False when Redis is down.
 
         The IP burst counts per site; a site that does not share adds nothing to the shared counts.
+        (The comment-check path does the same writes inside the check gate's script.)
         """
         if comment.is_test:
             return True
         now = time.time() if now is None else now
-        hour, day = int(now // HOUR), int(now // DAY)
-        blog = "b:" + _digest(domain_of(comment.blog) or comment.blog)
-        spammy = verdict in ("spam", "discard")
+        plan = self.write_plan(comment, site_id, shared, now)
 
         def run(r):
             pipe = r.pipeline(transaction=False)
-            for kind, value in signals(comment) if shared else ():
-                key = self._day_key(kind, value, day)
-                pipe.hincrby(key, f"c:{hour}", 1)
-                if spammy:
-                    pipe.hincrby(key, f"v:{hour}", 1)
-                pipe.hset(key, blog, repr(now))
-                pipe.expire(key, DAYS_KEPT * DAY)
-            if comment.user_ip.strip():
-                bkey = self._burst_key(site_id, comment.user_ip.strip().lower())
-                pipe.zadd(bkey, {f"{now!r}:{uuid.uuid4().hex[:8]}": now})
-                pipe.zremrangebyscore(bkey, "-inf", now - self.burst_window)
-                pipe.expire(bkey, int(self.burst_window) + 60)
+            for key in plan["signal_keys"]:
+                pipe.hincrby(key, plan["hour_field"], 1)
+                pipe.hset(key, plan["blog_field"], repr(now))
+                pipe.expire(key, plan["ttl"])
+            if plan["burst_key"]:
+                pipe.zadd(plan["burst_key"], {plan["burst_member"]: now})
+                pipe.zremrangebyscore(plan["burst_key"], "-inf", now - self.burst_window)
+                pipe.expire(plan["burst_key"], int(self.burst_window) + 60)
             pipe.execute()
             return True
         return self.state.call("reputation.record_check", run, False)
@@ -200,49 +186,60 @@ class ReputationStore:
 
     # --- reads -----------------------------------------------------------------------
 
+    def read_keys(self, comment: Comment, site_id: int, now: float) -> tuple[list[str], str | None]:
+        """The hashes a lookup reads (signal × day, in `signals` order) and the IP burst key (None without IP)."""
+        day = int(now // DAY)
+        keys = [self._day_key(kind, value, d) for kind, value in signals(comment)
+                for d in range(day - DAYS_KEPT + 1, day + 1)]
+        ip = comment.user_ip.strip().lower()
+        return keys, (self._burst_key(site_id, ip) if ip else None)
+
     def lookup(self, comment: Comment, site_id: int, *, shared: bool = True,
                now: float | None = None) -> Reputation:
-        """Decayed reputation features of the comment as `site_id` may see them; `known=False` when Redis is down.
-
-        Same Redis work as before the trust rules: they are applied to what one pipeline read.
-        """
+        """Decayed reputation of the comment as `site_id` may see it; `known=False` when Redis is down."""
         now = time.time() if now is None else now
-        day = int(now // DAY)
-        sigs = signals(comment)
-        days = range(day - DAYS_KEPT + 1, day + 1)
-        ip = comment.user_ip.strip().lower()
+        keys, burst_key = self.read_keys(comment, site_id, now)
 
         def run(r):
             pipe = r.pipeline(transaction=False)
-            for kind, value in sigs:
-                for d in days:
-                    pipe.hgetall(self._day_key(kind, value, d))
-            if ip:
-                pipe.zcount(self._burst_key(site_id, ip), now - self.burst_window, now)
+            for key in keys:
+                pipe.hgetall(key)
+            if burst_key:
+                pipe.zcount(burst_key, now - self.burst_window, now)
             return pipe.execute()
         raw = self.state.call("reputation.lookup", run, None)
-        rep = Reputation()
         if raw is None:
-            return rep
-        rep.known = True
+            return Reputation()
+        return self.summarise(comment, site_id, shared, raw[:len(keys)], int(raw[-1]) if burst_key else None, now)
+
+    def summarise(self, comment: Comment, site_id: int, shared: bool, hashes: list[dict], burst: int | None,
+                  now: float) -> Reputation:
+        """What `lookup` makes of the hashes it read (also used by the check gate's one round trip);
+        the trust rules are applied here, to what was read."""
+        rep = Reputation(known=True)
         per_kind: dict[str, list[dict]] = {}
         view = _View(site_id, shared, self.min_sites)
-        for i, (kind, value) in enumerate(sigs):
-            hashes = raw[i * len(days):(i + 1) * len(days)]
-            per_kind.setdefault(kind, []).append(_summarise(value, hashes, now, view))
+        for i, (kind, value) in enumerate(signals(comment)):
+            chunk = hashes[i * DAYS_KEPT:(i + 1) * DAYS_KEPT]
+            per_kind.setdefault(kind, []).append(_summarise(value, chunk, now, view))
         for kind, stats_list in per_kind.items():
             # Several link domains: judge by the most reported one.
-            best = max(stats_list, key=lambda s: (s["spam_sites_7d"] - s["ham_sites_7d"], s["seen_24h"]))
-            rep.detail[kind] = best
-            for name in ("seen", "sites_seen", "spam_verdicts", "spam_sites", "ham_sites"):
-                for win in WINDOWS:
-                    rep.features[f"{kind}_{name}_{win}"] = best[f"{name}_{win}"]
-        if ip:
-            burst = int(raw[-1]) + 1  # this comment included
-            rep.features["ip_burst"] = float(burst)
-            rep.features["ip_burst_ratio"] = burst / self.burst_amount
-            rep.detail["burst"] = {"count": burst, "limit": self.burst_amount, "window": self.burst_label}
+            rep.detail[kind] = max(stats_list, key=lambda s: (s["spam_sites_7d"] - s["ham_sites_7d"], s["seen_24h"]))
+        if burst is not None:
+            count = burst + 1  # this comment included
+            rep.detail["burst"] = {"count": count, "limit": self.burst_amount, "window": self.burst_label}
         return rep
+
+    def write_plan(self, comment: Comment, site_id: int, shared: bool, now: float) -> dict:
+        """What `record_check` writes, as data the check gate's script applies after its reads."""
+        hour, day = int(now // HOUR), int(now // DAY)
+        ip = comment.user_ip.strip().lower()
+        return {
+            "signal_keys": [self._day_key(kind, value, day) for kind, value in signals(comment)] if shared else [],
+            "hour_field": f"c:{hour}", "blog_field": "b:" + _digest(domain_of(comment.blog) or comment.blog),
+            "ttl": DAYS_KEPT * DAY, "burst_key": self._burst_key(site_id, ip) if ip else None,
+            "burst_member": f"{now!r}:{uuid.uuid4().hex[:8]}", "burst_window": self.burst_window,
+        }
 
     # --- verdict adjustment -----------------------------------------------------------
 
@@ -325,7 +322,7 @@ def _summarise(value: str, hashes: list[dict], now: float, view: _View) -> dict:
     stats: dict = {"value": value}
     own = str(view.site_id)
     latest: dict[str, dict[str, float]] = {"s": {}, "h": {}, "b": {}}
-    hourly: dict[str, dict[int, int]] = {"c": {}, "v": {}}
+    hourly: dict[str, dict[int, int]] = {"c": {}}
     for h in hashes:
         for fname, raw in h.items():
             prefix, _, ident = fname.partition(":")
@@ -357,7 +354,6 @@ def _summarise(value: str, hashes: list[dict], now: float, view: _View) -> dict:
             return kept
         spam, ham = trusted(latest["s"]), trusted(latest["h"])
         stats[f"seen_{win}"] = hours(hourly["c"])
-        stats[f"spam_verdicts_{win}"] = hours(hourly["v"])
         stats[f"sites_seen_{win}"] = sites(latest["b"])
         stats[f"spam_sites_{win}"] = sites(spam)
         stats[f"ham_sites_{win}"] = sites(ham)
