@@ -25,7 +25,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_FORM_MEMORY_SIZE"] = app.config["SPAMGUARD_MAX_BODY_BYTES"]
     app.config["MAX_FORM_PARTS"] = 2000
     # Behind N trusted proxies the client address is the Nth X-Forwarded-For entry from the right,
-    # for everything (login throttling, audit, UI, Flask-Limiter); with 0 those headers are ignored.
+    # for everything (login throttling, audit, UI); with 0 those headers are ignored.
     hops = app.config["SPAMGUARD_TRUSTED_PROXIES"]
     if hops > 0:
         # Flask's documented way to wrap the WSGI app, which mypy reads as assigning to a method.

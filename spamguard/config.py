@@ -61,7 +61,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds SQLite waits for another writer's lock (well below gunicorn's 30 s worker timeout).", float),
     Setting("REDIS_URL", "redis://127.0.0.1:6379/0",
             "Redis for rate limits, usage counters, reputation and the job queue "
-            "(`redis+cluster://host:port` for Redis Cluster)."),
+            "(`redis+cluster://host:port` for Redis Cluster; `memory://` keeps it in the process: "
+            "single-process development and unit tests only)."),
     Setting("SPAMGUARD_REDIS_PREFIX", "sg:", "Prefix of every Redis key (lets deployments share one Redis)."),
     Setting("SPAMGUARD_REDIS_TIMEOUT", 0.05, "Seconds a Redis call may take before it is treated as down.", float),
     Setting("SPAMGUARD_MODEL_DIR", str(VAR_DIR / "models"), "Model registry directory (artifacts + manifests)."),
@@ -74,7 +75,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SPAMGUARD_DISCARD_TRIGGER", "akismet-guaranteed-discard",
             "Author name that always answers `true` + `X-akismet-pro-tip: discard` (for client tests)."),
     Setting("SPAMGUARD_RATE_LIMIT_KEY", "30000/minute;1000/second",
-            "Per-API-key limit (Flask-Limiter notation): 500 checks/s sustained, bursts to 1000/s; sites can override."),
+            "Per-API-key limit (`limits` notation, e.g. 1000/second): 500 checks/s sustained, bursts to 1000/s; sites can override."),
     Setting("SPAMGUARD_RATE_LIMIT_COMMENTER_IP", "5/minute",
             "Comments per commenter IP before the burst counts as a spam signal (never refused)."),
     Setting("SPAMGUARD_REPUTATION_MIN_SITES", 3,
@@ -194,8 +195,8 @@ def _check_database_url(value: str) -> str:
 
 
 def _check_redis_url(value: str) -> str:
-    if not value.startswith(("redis://", "rediss://", "unix://", "redis+cluster://")):
-        raise ValueError("expected redis://host:port/db, rediss://…, unix://… or redis+cluster://host:port")
+    if not value.startswith(("redis://", "rediss://", "unix://", "redis+cluster://", "memory://")):
+        raise ValueError("expected redis://host:port/db, rediss://…, unix://…, redis+cluster://host:port or memory://")
     return value
 
 

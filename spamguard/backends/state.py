@@ -37,7 +37,7 @@ CLUSTER_SCHEME = "redis+cluster://"
 
 
 def is_cluster_url(url: str) -> bool:
-    """`redis+cluster://host:port` (the scheme Flask-Limiter's storage also understands) means Redis Cluster."""
+    """`redis+cluster://host:port` means Redis Cluster."""
     return url.startswith(CLUSTER_SCHEME)
 
 
@@ -47,12 +47,30 @@ def cluster_prefix(prefix: str) -> str:
     return prefix if "{" in prefix else "{" + prefix + "}"
 
 
+MEMORY_SCHEME = "memory://"
+_memory_servers: dict[str, Any] = {}
+_memory_lock = threading.Lock()
+
+
+def memory_client(url: str, decode_responses: bool = True) -> redis.Redis:
+    """`memory://<name>`: an in-process twin of Redis (fakeredis, Lua included) for unit tests and
+    single-process development; clients of one name share one store, in this process only."""
+    import fakeredis
+
+    with _memory_lock:
+        server = _memory_servers.setdefault(url, fakeredis.FakeServer())
+    return fakeredis.FakeRedis(server=server, decode_responses=decode_responses)
+
+
 def make_client(url: str, timeout: float) -> redis.Redis:
     """A client whose every call gives up after `timeout` seconds.
 
+    Schemes: `redis://`, `rediss://` (TLS), `redis+cluster://host:port` and `memory://name`.
     redis-py retries failed commands by default; each retry would add another
     timeout to a request, so retries are off: the breaker handles recovery.
     """
+    if url.startswith(MEMORY_SCHEME):
+        return memory_client(url)
     if is_cluster_url(url):
         from redis.cluster import RedisCluster
 
@@ -117,7 +135,7 @@ class RedisState:
 
     def record_failure(self, op: str, exc: BaseException) -> None:
         """Count, maybe log, and open the breaker.  Also used by callers that
-        talk to Redis through another library (Flask-Limiter's storage)."""
+        talk to the backend in their own way."""
         REDIS_FAILURES.labels(op=op).inc()
         now = time.monotonic()
         self._open_until = now + self.breaker_seconds

@@ -33,6 +33,10 @@ def queue_url(config) -> str:
 
 def queue_connection(url: str, timeout: float = 5.0) -> redis.Redis:
     """RQ needs bytes responses and longer timeouts than the request-path client."""
+    if url.startswith("memory://"):
+        from spamguard.backends.state import memory_client
+
+        return memory_client(url, decode_responses=False)
     return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
 
 
