@@ -1,7 +1,7 @@
 """Per-key quota in one place: rate windows, the monthly allowance, usage counters and their alerts.
 
-Both APIs ask `Quota.refusal_for(site)` before scoring; comment-check counts
-its answered call with `Quota.count_call`.  The state lives in the backend
+Feedback asks `Quota.refusal_for(site, monthly=False)`; comment-check takes its
+limits, usage count and alerts through the check gate (`spamguard.gate`).  The state lives in the backend
 (`spamguard.backends`); monthly history is flushed to `UsageMonthly`.
 """
 from __future__ import annotations
@@ -32,8 +32,3 @@ class Quota:
         if refusal is not None:
             record_refusal("monthly_limit" if refusal.reason == "Usage limit exceeded" else "rate_limit")
         return refusal
-
-    def count_call(self, site, verdict: str, is_test: bool = False) -> dict[str, str]:
-        """Count one answered check in this month's usage; returns the usage alert headers."""
-        self.usage.record_call(site, verdict, is_test=is_test)
-        return self.usage.alert_headers(site)

@@ -1,8 +1,9 @@
 """Monthly API-call counters per key: Redis for the hot path, the DB for history.
 
-Each call does one pipelined `HINCRBY` on `<prefix>usage:<site_id>:<YYYY-MM>`
-(a hash: api_calls, spam, ham, missed_spam, false_positives — the columns of
-`UsageMonthly` and of /1.2/key-sites) and marks the key dirty.  `flush_usage`
+Each answered check increments `api_calls` in the hash `<prefix>usage:<site_id>:<YYYY-MM>`
+(inside the check gate's script) and marks the key dirty.  Per-verdict and
+per-report numbers (/1.2/key-sites, get-stats) are counted from the checks and
+feedback tables, not here.  `flush_usage`
 copies absolute values into `UsageMonthly`, so flushing twice, or from several
 processes, writes the same numbers.  If Redis lost its data (restart without
 persistence) its counters are smaller than the DB's; the flush then adds the DB
@@ -24,7 +25,7 @@ from .ratelimit import ALERT_OVER_LIMIT, ALERT_OVER_LIMIT_REPEATED, LimitResult
 
 log = logging.getLogger("spamguard.quota.usage")
 
-FIELDS = ("api_calls", "spam", "ham", "missed_spam", "false_positives")
+FIELDS = ("api_calls",)
 KEY_TTL = 100 * 86400  # current month + time for the flush to see it
 # Spec §5: refusal starts in the third consecutive month over the limit.
 THROTTLE_AFTER_MONTHS = 3
@@ -82,31 +83,19 @@ class UsageCounter:
 
     # --- hot path ---------------------------------------------------------------------
 
-    def record(self, site, field: str = "api_calls", *, verdict: str | None = None,
-               is_test: bool = False, now: float | None = None) -> bool:
-        """Count one event. `record(site, verdict="spam")` counts a check (api_calls
-        and spam/ham); `record(site, "missed_spam")` counts submit-spam, and
-        `record(site, "false_positives")` submit-ham.  `is_test` calls count as
-        calls only (spec §3).  False when Redis is down
-        (the call is then not counted: usage fails open)."""
-        key = self.key(site.id, month_of(now))
-        fields = [field]
-        if field == "api_calls" and verdict and not is_test:
-            fields.append("spam" if verdict in ("spam", "discard") else "ham")
+    def record_call(self, site, now: float | None = None) -> bool:
+        """Count one API call outside the check gate (which counts inside its script).
+        False when Redis is down: the call is then not counted (usage fails open)."""
+        key, member = self.key(site.id, month_of(now)), f"{site.id}:{month_of(now)}"
 
         def run(r):
             pipe = r.pipeline(transaction=False)
-            for name in fields:
-                pipe.hincrby(key, name, 1)
+            pipe.hincrby(key, "api_calls", 1)
             pipe.expire(key, KEY_TTL)
-            pipe.sadd(self.dirty_key, f"{site.id}:{month_of(now)}")
+            pipe.sadd(self.dirty_key, member)
             pipe.execute()
             return True
         return self.state.call("usage.record", run, False)
-
-    def record_call(self, site, verdict: str | None = None, is_test: bool = False,
-                    now: float | None = None) -> bool:
-        return self.record(site, "api_calls", verdict=verdict, is_test=is_test, now=now)
 
     # --- reads -------------------------------------------------------------------------
 

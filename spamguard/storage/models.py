@@ -206,10 +206,6 @@ class UsageMonthly(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
-    api_calls: Mapped[int] = mapped_column(default=0)
-    spam: Mapped[int] = mapped_column(default=0)
-    ham: Mapped[int] = mapped_column(default=0)
-    missed_spam: Mapped[int] = mapped_column(default=0)
-    false_positives: Mapped[int] = mapped_column(default=0)
+    api_calls: Mapped[int] = mapped_column(default=0)  # per-verdict counts come from the checks table
 
     __table_args__ = (UniqueConstraint("site_id", "month", name="uq_usage_site_month"),)

@@ -51,7 +51,7 @@ def test_rate_windows_refuse_past_the_limit_with_retry_after(state):
 def test_usage_counts_calls_per_site_and_month(state):
     usage = UsageCounter(state)
     for _ in range(3):
-        assert usage.record_call(site(), "ham", now=NOW)
+        assert usage.record_call(site(), now=NOW)
     assert usage.counters(1, month_of(NOW))["api_calls"] == 3
     assert usage.counters(2, month_of(NOW))["api_calls"] == 0
 

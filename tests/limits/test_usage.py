@@ -18,8 +18,8 @@ def test_counters_exact_under_concurrent_increments(usage, make_site):
 
     def hammer():
         barrier.wait()
-        for i in range(per_thread):
-            assert usage.record_call(site, "spam" if i % 5 == 0 else "ham")
+        for _ in range(per_thread):
+            assert usage.record_call(site)
 
     workers = [threading.Thread(target=hammer) for _ in range(threads)]
     for w in workers:
@@ -28,25 +28,22 @@ def test_counters_exact_under_concurrent_increments(usage, make_site):
         w.join()
     counters = usage.counters(site.id, month_of())
     assert counters["api_calls"] == threads * per_thread
-    assert counters["spam"] == threads * per_thread // 5
-    assert counters["spam"] + counters["ham"] == threads * per_thread
     assert usage.usage_for(site) == threads * per_thread
 
 
 def test_flush_writes_absolute_values_idempotently(usage, make_site, session):
     site = make_site()
     for _ in range(7):
-        usage.record_call(site, "ham")
-    usage.record(site, "missed_spam")
+        usage.record_call(site)
     assert usage.flush_usage(session) == 1
     assert usage.flush_usage(session) == 0  # nothing dirty: no rewrite
-    usage.record_call(site, "spam")
+    usage.record_call(site)
     usage.flush_usage(session)
     usage.state.client.sadd(usage.dirty_key, f"{site.id}:{month_of()}")  # flush again, same values
     usage.flush_usage(session)
     row = session.execute(select(UsageMonthly).where(UsageMonthly.site_id == site.id)).scalar_one()
     session.refresh(row)
-    assert (row.api_calls, row.spam, row.ham, row.missed_spam) == (8, 1, 7, 1)
+    assert row.api_calls == 8
 
 
 def test_flush_after_redis_data_loss_keeps_history(usage, make_site, session):
@@ -114,10 +111,3 @@ def test_alert_headers_follow_the_months_over(usage, make_site, session):
     headers = usage.alert_headers(site)
     assert headers["X-akismet-alert-code"] == "10501"
     assert headers["X-akismet-alert-api-calls"] == "11" and headers["X-akismet-alert-usage-limit"] == "10"
-
-
-def test_is_test_calls_count_as_calls_only(usage, make_site):
-    site = make_site()
-    usage.record_call(site, "spam", is_test=True)
-    assert usage.counters(site.id, month_of()) == {
-        "api_calls": 1, "spam": 0, "ham": 0, "missed_spam": 0, "false_positives": 0}
