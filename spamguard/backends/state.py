@@ -104,8 +104,9 @@ class RedisState:
 
     def __init__(self, url: str, prefix: str, timeout: float = 0.05, *,
                  breaker_seconds: float = 1.5, log_interval: float = 30.0,
-                 client: redis.Redis | None = None) -> None:
+                 client: redis.Redis | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.url = url
+        self.clock = clock  # the breaker's clock (tests inject one)
         self.prefix = cluster_prefix(prefix) if is_cluster_url(url) else prefix
         self.timeout = timeout
         self.client = client or make_client(url, timeout)
@@ -121,7 +122,7 @@ class RedisState:
     @property
     def available(self) -> bool:
         """False while the breaker is open (Redis recently failed)."""
-        return time.monotonic() >= self._open_until
+        return self.clock() >= self._open_until
 
     def call(self, op: str, fn: Callable[[redis.Redis], T], default: Any = None) -> T | Any:
         if not self.available:
@@ -137,7 +138,7 @@ class RedisState:
         """Count, maybe log, and open the breaker.  Also used by callers that
         talk to the backend in their own way."""
         REDIS_FAILURES.labels(op=op).inc()
-        now = time.monotonic()
+        now = self.clock()
         self._open_until = now + self.breaker_seconds
         with self._lock:
             if now - self._last_log.get(op, -1e9) < self.log_interval:
