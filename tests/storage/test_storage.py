@@ -6,6 +6,7 @@ from sqlalchemy import func, inspect, select
 
 from spamguard import checking, sites, storage
 from spamguard.comment import Comment
+from spamguard.services import services
 from spamguard.storage.models import Check, Feedback, Site
 
 
@@ -51,7 +52,7 @@ def test_check_is_stored_with_every_field_and_feedback_matches_it(db_app):
     with db_app.app_context():
         session = storage.get_session()
         site, _key = sites.create_site(session, "https://blog.example", secret="s")
-        result = checking.check_comment(session, site, comment)
+        result = services().checks.check(session, site, comment, "test").result
         check = session.scalar(select(Check).where(Check.guid == result.guid))
         assert check.fields["comment_context"] == ["Tag one", "News"]
         assert check.fields["extra"] == {"POST_comment": "x"}
@@ -76,6 +77,6 @@ def test_feedback_from_another_site_never_matches(db_app):
         session = storage.get_session()
         site_a, _ = sites.create_site(session, "https://a.example", secret="s")
         site_b, _ = sites.create_site(session, "https://b.example", secret="s")
-        result = checking.check_comment(session, site_a, comment)
+        result = services().checks.check(session, site_a, comment, "test").result
         feedback = checking.record_feedback(session, site_b, comment, "spam", guid=result.guid)
         assert feedback.check_id is None
