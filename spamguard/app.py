@@ -57,7 +57,8 @@ def build_services(app: Flask) -> Services:
     from spamguard.api.site_cache import SiteCache
     from spamguard.checking import CheckService
     from spamguard.gate import CheckGate
-    from spamguard.jobs import JobQueue, Maintenance, queue_url
+    from spamguard.jobs import JobQueue, Maintenance, queue_connection, queue_url
+    from spamguard.jobs.heartbeat import WorkerHeartbeat
     from spamguard.jobs.maintenance import build_state
     from spamguard.quota import KeyRateLimiter, Quota
     from spamguard.scoring.model import ModelHolder
@@ -80,7 +81,10 @@ def build_services(app: Flask) -> Services:
         db=session_factory, models=models, state=state.state, quota=quota, reputation=state.reputation,
         jobs=JobQueue(queue_url(config), config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"],
                       config["DATABASE_URL"]),
-        checks=checks, site_cache=SiteCache(config["SPAMGUARD_KEY_SECRET"]), maintenance=maintenance)
+        checks=checks, site_cache=SiteCache(config["SPAMGUARD_KEY_SECRET"]),
+        heartbeat=WorkerHeartbeat(queue_connection(queue_url(config), timeout=max(0.2, config["SPAMGUARD_REDIS_TIMEOUT"])),
+                                  config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"]),
+        maintenance=maintenance)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -22,7 +22,6 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
-from spamguard.jobs.heartbeat import WorkerHeartbeat
 from spamguard.services import services
 
 log = logging.getLogger(__name__)
@@ -30,21 +29,9 @@ bp = Blueprint("health", __name__)
 
 
 
-def heartbeat_for(app) -> WorkerHeartbeat:
-    heartbeat = app.extensions.get("spamguard.heartbeat")
-    if heartbeat is None:
-        from spamguard.jobs import queue_connection, queue_url
-
-        c = app.config
-        heartbeat = WorkerHeartbeat(queue_connection(queue_url(c), timeout=max(0.2, c["SPAMGUARD_REDIS_TIMEOUT"])),
-                                    c["SPAMGUARD_REDIS_PREFIX"], c["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"])
-        app.extensions["spamguard.heartbeat"] = heartbeat
-    return heartbeat
-
-
 def worker_status(app) -> dict[str, Any]:
     """{"ok", "alive": n, "last_seen_seconds"} or {"ok": False, "error"} when Redis cannot tell."""
-    heartbeat = heartbeat_for(app)
+    heartbeat = services(app).heartbeat
     try:
         alive = heartbeat.alive()
         last = min(alive.values()) if alive else heartbeat.last_seen()

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from spamguard.backends import RedisState
     from spamguard.checking import CheckService
     from spamguard.jobs import JobQueue, Maintenance
+    from spamguard.jobs.heartbeat import WorkerHeartbeat
     from spamguard.quota import Quota
     from spamguard.reputation import ReputationStore
     from spamguard.scoring.model import ModelHolder
@@ -36,6 +37,7 @@ class Services:
     jobs: JobQueue
     checks: CheckService       # the one comment-check pipeline
     site_cache: SiteCache
+    heartbeat: WorkerHeartbeat  # reads the workers' beats (readyz, /metrics, admin page)
     maintenance: Maintenance | None = None
 
 

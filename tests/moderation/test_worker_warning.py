@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import redis
 
-from spamguard.health import WorkerHeartbeat
+from spamguard.jobs.heartbeat import WorkerHeartbeat
 
 
 def test_queued_retrain_without_worker_is_flagged(ui, admin, app):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import redis
 
-from spamguard.health import WorkerHeartbeat
+from spamguard.jobs.heartbeat import WorkerHeartbeat
 
 
 def heartbeat(app, clock=None, name="host-a:1"):
@@ -100,7 +100,7 @@ def test_worker_command_beats_while_it_runs(app):
     env = {**os.environ, "REDIS_URL": app.config["REDIS_URL"], "DATABASE_URL": app.config["DATABASE_URL"],
            "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"], "SPAMGUARD_ENV_FILE": os.devnull,
            "SPAMGUARD_MODEL_DIR": app.config["SPAMGUARD_MODEL_DIR"]}
-    code = ("import spamguard.health as h, sys\n"
+    code = ("import spamguard.jobs.heartbeat as h, sys\n"
             "seen = []\n"
             "orig = h.WorkerHeartbeat.beat\n"
             "def beat(self):\n"
