@@ -1,4 +1,5 @@
-"""What the queue lists: tabs, filters, sort orders, keyset pages and tab counts.
+"""Queue queries: what the review queue lists (tabs, filters, sort orders, keyset pages), tab counts,
+the checks a decision applies to, and the neighbours and relatives of one check.
 
 Query plans.  Every list is a walk of one index per verdict, stopped after one page:
 `ix_checks_queue (reviewed_at, verdict, created_at)` for newest-first orders and
@@ -29,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 
-from spamguard.storage.models import Check
+from spamguard.storage.models import Check, Feedback, Site
 
 PAGE_SIZE = 50
 SEARCH_WINDOW = 5000
@@ -270,3 +271,58 @@ def tab_counts(per_verdict: dict[str, int]) -> dict[str, int]:
 
 
 counts = CountCache()
+
+
+# --- what a decision applies to ---------------------------------------------------------------
+
+PENDING_BY = {"ip": Check.user_ip, "email": Check.comment_author_email}
+
+
+def checks_by_ids(db, ids: list[int]) -> list[Check]:
+    return list(db.scalars(select(Check).where(Check.id.in_(ids)).order_by(Check.id)).all()) if ids else []
+
+
+def pending_from(db, by: str, value: str, limit: int) -> list[Check]:
+    """Unreviewed, non-test checks from one IP or e-mail address (ix_checks_user_ip / ix_checks_author_email)."""
+    return list(db.scalars(select(Check).where(PENDING_BY[by] == value, Check.reviewed_at.is_(None),
+                                                Check.is_test.is_(False)).order_by(Check.id).limit(limit)).all())
+
+
+def feedback_by_ids(db, ids: list[int]) -> list[Feedback]:
+    return list(db.scalars(select(Feedback).where(Feedback.id.in_(ids))).all()) if ids else []
+
+
+def all_sites(db) -> list[Site]:
+    return list(db.scalars(select(Site).order_by(Site.id)).all())
+
+
+# --- one check's surroundings (the detail page) ---------------------------------------------------
+
+def neighbours(db, check: Check) -> tuple[int | None, int | None]:
+    """(newer, older) unreviewed check of the same verdict: the queue's order (ix_checks_queue)."""
+    if check.reviewed_at is not None:
+        return None, None
+    base = [Check.reviewed_at.is_(None), Check.verdict == check.verdict, Check.is_test.is_(check.is_test)]
+    here = (check.created_at, check.id)
+    key = tuple_(Check.created_at, Check.id)
+    newer = db.scalar(select(Check.id).where(and_(*base, key > here))
+                      .order_by(Check.created_at.asc(), Check.id.asc()).limit(1))
+    older = db.scalar(select(Check.id).where(and_(*base, key < here))
+                      .order_by(Check.created_at.desc(), Check.id.desc()).limit(1))
+    return newer, older
+
+
+def related(db, check: Check, limit: int) -> dict[str, list[Check]]:
+    """Other checks from the same IP / e-mail, newest first (indexed lookups; id order from the index)."""
+    found: dict[str, list[Check]] = {}
+    for label, column, value in (("IP address", Check.user_ip, check.user_ip),
+                                 ("e-mail address", Check.comment_author_email, check.comment_author_email)):
+        if value:
+            found[label] = list(db.scalars(select(Check).where(column == value, Check.id != check.id)
+                                           .order_by(Check.id.desc()).limit(limit)).all())
+    return found
+
+
+def feedback_for(db, check_id: int, limit: int = 50) -> list[Feedback]:
+    return list(db.scalars(select(Feedback).where(Feedback.check_id == check_id)
+                           .order_by(Feedback.id.desc()).limit(limit)).all())
