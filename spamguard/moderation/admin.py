@@ -13,7 +13,7 @@ from spamguard.moderation.security import admin_required, audit
 from spamguard.scoring.registry import Registry, RegistryError
 from spamguard.storage.models import Site
 from spamguard.storage.queries import audit as audit_log
-from spamguard.storage.queries.queue import all_sites
+from spamguard.storage.queries.sites import all_sites
 
 log = logging.getLogger(__name__)
 AUDIT_PAGE = 100

@@ -30,6 +30,7 @@ from spamguard.scoring.explain import display_reasons
 from spamguard.storage.models import Check, Feedback, Site, utcnow
 from spamguard.storage.queries import queue as listing
 from spamguard.storage.queries.queue import QueueFilters
+from spamguard.storage.queries.sites import all_sites
 
 MAX_BULK = 200
 MAX_BULK_BY = 1000  # "every pending comment from this IP/e-mail"
@@ -45,7 +46,7 @@ def queue():
     db = storage.get_session()
     f = QueueFilters.from_args(request.args)
     rows, next_before, search_next = listing.load_page(db, f)
-    sites = listing.all_sites(db)
+    sites = all_sites(db)
     counts = listing.tab_counts(listing.counts.get(db, f.site_id, f.tests))
     return render_template("moderation/queue.html", rows=rows, f=f, sites=sites, next_before=next_before,
                            search_next=search_next, search_window=listing.SEARCH_WINDOW, tabs=listing.TABS,

@@ -14,6 +14,7 @@ from spamguard import storage
 from spamguard.moderation.security import login_required
 from spamguard.storage.models import utcnow
 from spamguard.storage.queries import stats as queries
+from spamguard.storage.queries.sites import sites_by_id
 from spamguard.storage.queries.stats import FLAGGED, VERDICTS
 
 DAYS = 30
@@ -55,7 +56,7 @@ def overturn_rates(db, since, include_tests: bool = False) -> list[dict]:
         elif key.verdict == "ham":
             row["ham"] += tally.checks
             row["ham_spam"] += tally.spam_reports  # moderator or submit-spam, each check once
-    sites = queries.sites_by_id(db, list(per_site))
+    sites = sites_by_id(db, list(per_site))
     result = []
     totals = {"flagged": 0, "flagged_ham": 0, "ham": 0, "ham_spam": 0}
     for site_id in sorted(per_site):

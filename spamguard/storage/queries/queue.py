@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 
-from spamguard.storage.models import Check, Feedback, Site
+from spamguard.storage.models import Check, Feedback
 
 PAGE_SIZE = 50
 SEARCH_WINDOW = 5000
@@ -290,10 +290,6 @@ def pending_from(db, by: str, value: str, limit: int) -> list[Check]:
 
 def feedback_by_ids(db, ids: list[int]) -> list[Feedback]:
     return list(db.scalars(select(Feedback).where(Feedback.id.in_(ids))).all()) if ids else []
-
-
-def all_sites(db) -> list[Site]:
-    return list(db.scalars(select(Site).order_by(Site.id)).all())
 
 
 # --- one check's surroundings (the detail page) ---------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import and_, case, func, select
 
-from spamguard.storage.models import Check, Feedback, Site
+from spamguard.storage.models import Check, Feedback
 
 VERDICTS = ("ham", "unsure", "spam", "discard")
 FLAGGED = ("spam", "unsure", "discard")
@@ -112,7 +112,3 @@ def recently_overturned(db, since: datetime, include_tests: bool = False, limit:
         select(Check).where(Check.review_label == "ham", Check.verdict.in_(FLAGGED), *_real(include_tests),
                             Check.reviewed_at.is_not(None), Check.reviewed_at >= since)
         .order_by(Check.reviewed_at.desc()).limit(limit)).all())
-
-
-def sites_by_id(db, ids: list[int]) -> dict[int, Site]:
-    return {s.id: s for s in db.scalars(select(Site).where(Site.id.in_(ids))).all()} if ids else {}

@@ -1,0 +1,14 @@
+"""Site listings (the sites/keys admin page, `spamguard keys list`, names on the stats page)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from spamguard.storage.models import Site
+
+
+def all_sites(db) -> list[Site]:
+    return list(db.scalars(select(Site).order_by(Site.id)).all())
+
+
+def sites_by_id(db, ids: list[int]) -> dict[int, Site]:
+    return {s.id: s for s in db.scalars(select(Site).where(Site.id.in_(ids))).all()} if ids else {}
