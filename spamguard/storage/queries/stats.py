@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
 
 from spamguard.storage.models import Check, Feedback
 
@@ -53,7 +54,7 @@ def _window(start: datetime | None, end: datetime | None, site_id: int | None) -
     return conds
 
 
-def site_tallies(db, *, start: datetime | None = None, end: datetime | None = None,
+def site_tallies(db: Session, *, start: datetime | None = None, end: datetime | None = None,
                  site_id: int | None = None) -> dict[TallyKey, Tally]:
     """Checks created in [start, end) (all time when None), by site, blog, verdict and is_test."""
     when = _window(start, end, site_id)
@@ -91,7 +92,7 @@ def _real(include_tests: bool) -> list[Any]:
     return [] if include_tests else [Check.is_test.is_(False)]
 
 
-def daily_counts(db, since: datetime, include_tests: bool = False) -> dict[str, dict[str, int]]:
+def daily_counts(db: Session, since: datetime, include_tests: bool = False) -> dict[str, dict[str, int]]:
     """{"YYYY-MM-DD": {verdict: checks}} since `since`."""
     day = func.date(Check.created_at)
     rows = db.execute(
@@ -106,7 +107,7 @@ def daily_counts(db, since: datetime, include_tests: bool = False) -> dict[str, 
     return counts
 
 
-def recently_overturned(db, since: datetime, include_tests: bool = False, limit: int = 10) -> list[Check]:
+def recently_overturned(db: Session, since: datetime, include_tests: bool = False, limit: int = 10) -> list[Check]:
     """Flagged checks moderators marked ham since `since`, latest decision first."""
     return list(db.scalars(
         select(Check).where(Check.review_label == "ham", Check.verdict.in_(FLAGGED), *_real(include_tests),
