@@ -8,7 +8,7 @@ form, then times GET /moderation (Flask test client: the full app stack and
 the real SQLite file, no network) for several page shapes and prints p50/p99.
 Target: p99 < 300 ms.  Also prints SQLite's plans for the queue, score-sorted
 and tab-count queries.  Tab counts are cached per process for COUNT_TTL seconds
-(see spamguard/moderation/listing.py); the "counts uncached" rows switch the cache
+(see spamguard/storage/queries/queue.py); the "counts uncached" rows switch the cache
 off so every request pays for the GROUP BY.
 """
 from __future__ import annotations
@@ -30,11 +30,9 @@ from sqlalchemy import and_, func, insert, select  # noqa: E402
 
 from spamguard import storage  # noqa: E402
 from spamguard.app import create_app  # noqa: E402
-from spamguard.moderation import (
-    listing,  # noqa: E402
-    passwords,  # noqa: E402
-)
+from spamguard.moderation import passwords  # noqa: E402
 from spamguard.storage.models import Check, Site, User  # noqa: E402
+from spamguard.storage.queries import queue as listing  # noqa: E402
 
 WORDS = ("cheap pills casino bonus great post thanks loans crypto free watch seo backlinks hello "
          "interesting article agree disagree click here visit my site").split()

@@ -140,11 +140,14 @@ class CheckService:
         return self.quota.refusal_for(site, monthly=False) if self.quota is not None else None
 
     def record_feedback(self, session: Session, site: Site, comment: Comment, label: str, *, source: str = "api",
-                        reporter: str = "", guid: str = "", check: Check | None = None) -> Feedback:
+                        reporter: str = "", guid: str = "", check: Check | None = None,
+                        audit: Callable[[Feedback], object] | None = None) -> Feedback:
         """Store a spam/ham label (database first), then let reputation counters learn from it.
 
         The row is committed before Redis is touched, so a Redis outage loses
         nothing: `redis_synced` stays False and the reputation catch-up replays it.
+        `audit(feedback)` adds the caller's audit row to the same transaction (the
+        feedback's id is assigned by then), so a label is never stored without it.
         """
         if label not in ("spam", "ham"):
             raise ValueError(f"label must be spam or ham, not {label!r}")
@@ -159,6 +162,9 @@ class CheckService:
             check.reviewed_at = utcnow()
             check.review_label = label
             delivery.moderator_decided(session, check, label)  # same transaction: no decision without its outbox rows
+        if audit is not None:
+            session.flush()
+            audit(feedback)
         session.commit()
         FEEDBACK.labels(label, source).inc()  # every door (API, moderator) counts here, once
         if decided:

@@ -14,12 +14,12 @@ import subprocess
 import sys
 
 import click
-from sqlalchemy import select
 
 from spamguard import config as settings
 from spamguard import sites, storage
 from spamguard.scoring.registry import Registry
 from spamguard.storage.models import Site
+from spamguard.storage.queries.sites import all_sites
 
 
 def _config() -> dict:
@@ -164,7 +164,7 @@ def keys_create(url: str, as_json: bool) -> None:
 def keys_list(as_json: bool) -> None:
     """List sites and their keys' hints (random labels shown when each key was created)."""
     with _session() as session:
-        rows = session.scalars(select(Site).order_by(Site.id)).all()
+        rows = all_sites(session)
         if as_json:
             click.echo(json.dumps([_site_row(site) for site in rows]))
             return
@@ -220,30 +220,16 @@ def keys_revoke(key: str) -> None:
 def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate_limit, monthly_limit,
                    share, webhook, no_webhook: bool, rotate_webhook_secret: bool) -> None:
     """Override KEY's verdict thresholds and limits (the model's and the settings' otherwise)."""
-    from limits import parse_many
-
     with _session() as session:
         site = sites.find_site(session, key, secret=_key_secret())
         if site is None:
             raise click.ClickException("no active site has that key")
-        thresholds = {} if reset_thresholds else dict(site.thresholds or {})
-        thresholds.update({name: value for name, value in
-                           (("unsure", unsure), ("spam", spam), ("discard", discard)) if value is not None})
-        site.thresholds = thresholds or None
-        if rate_limit is not None:
-            rate_limit = rate_limit.strip()
-            if rate_limit:
-                try:
-                    parse_many(rate_limit)
-                except ValueError as exc:
-                    raise click.BadParameter(str(exc), param_hint="--rate-limit") from exc
-            site.rate_limit = rate_limit or None
-        if monthly_limit is not None:
-            site.monthly_limit = monthly_limit or None
-        changed_sharing = share is not None and share != site.share_reputation
-        if share is not None:
-            site.share_reputation = share
-        session.commit()
+        try:
+            changed_sharing = sites.configure_site(
+                session, site, thresholds={"unsure": unsure, "spam": spam, "discard": discard},
+                reset_thresholds=reset_thresholds, rate_limit=rate_limit, monthly_limit=monthly_limit, share=share)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--rate-limit") from exc
         if changed_sharing:
             _replay_reports(session, site.id)
         click.echo(f"site {site.id}: thresholds {_thresholds_text(site.thresholds)}, "

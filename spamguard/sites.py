@@ -105,3 +105,34 @@ def revoke_site(session: Session, site_id: int) -> bool:
     site.revoked_at = utcnow()
     session.commit()
     return True
+
+
+THRESHOLD_KEYS = ("unsure", "spam", "discard")
+
+
+def configure_site(session: Session, site: Site, *, thresholds: dict[str, float | None] | None = None,
+                   reset_thresholds: bool = False, rate_limit: str | None = None, monthly_limit: int | None = None,
+                   share: bool | None = None) -> bool:
+    """Override a site's thresholds and limits (None leaves a setting as it is) and commit.
+
+    `rate_limit=''` and `monthly_limit=0` go back to the defaults; a rate limit that
+    the `limits` library cannot parse raises ValueError before anything changes.
+    Returns True when reputation sharing changed (the caller replays the site's reports).
+    """
+    if rate_limit:
+        from limits import parse_many
+
+        parse_many(rate_limit.strip())  # ValueError names what is wrong
+    merged = {} if reset_thresholds else dict(site.thresholds or {})
+    merged.update({name: value for name, value in (thresholds or {}).items()
+                   if name in THRESHOLD_KEYS and value is not None})
+    site.thresholds = merged or None
+    if rate_limit is not None:
+        site.rate_limit = rate_limit.strip() or None
+    if monthly_limit is not None:
+        site.monthly_limit = monthly_limit or None
+    changed_sharing = share is not None and share != site.share_reputation
+    if share is not None:
+        site.share_reputation = share
+    session.commit()
+    return changed_sharing

@@ -1,9 +1,11 @@
 """Per-site statistics for `/1.2/key-sites` and WordPress' `get-stats`.
 
-Counted from the `checks` and `feedback` tables, which know each call's blog
-and verdict.  (`/1.2/usage-limit` reads the Redis usage counters of
+Folded from `storage.queries.stats.site_tallies` (the `checks` and `feedback`
+tables, which know each call's blog and verdict; the moderation stats page folds
+the same rows).  (`/1.2/usage-limit` reads the Redis usage counters of
 `spamguard.limits` instead.)  `is_test` calls count towards `api_calls` (spec §3
-suggestion) but never towards the spam/ham/missed/false-positive statistics.
+suggestion) but never towards the spam/ham/missed/false-positive statistics; a
+report counts in the month of the check it is about.
 """
 from __future__ import annotations
 
@@ -13,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from spamguard.scoring.decision import DISCARD, HAM, SPAM, UNSURE
-from spamguard.storage.models import Check, Feedback, Site
+from spamguard.storage.models import Site
+from spamguard.storage.queries.stats import site_tallies
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 SPAMMY, HAMMY = (SPAM, DISCARD), (HAM, UNSURE)  # what we answered `true` / `false`
@@ -52,34 +54,20 @@ def site_name(blog: str) -> str:
 
 
 def _counters(session: Session, site: Site, start: datetime | None, end: datetime | None) -> dict[str, dict[str, int]]:
-    """Per site name: api_calls, spam, ham, missed_spam, false_positives between start and end."""
+    """Per site name: api_calls, spam, ham, missed_spam, false_positives of the checks made between start and end."""
     rows: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
-    real = Check.is_test.is_(False)
-    when = [Check.site_id == site.id]
-    if start is not None:
-        when += [Check.created_at >= start, Check.created_at < end]
-    checks = select(
-        Check.blog, func.count(Check.id),
-        func.sum(case((and_(real, Check.verdict.in_(SPAMMY)), 1), else_=0)),
-        func.sum(case((and_(real, Check.verdict.in_(HAMMY)), 1), else_=0)),
-    ).where(*when).group_by(Check.blog)
-    for blog, calls, spam, ham in session.execute(checks):
-        row = rows[site_name(blog)]
-        row["api_calls"] += calls
-        row["spam"] += spam or 0
-        row["ham"] += ham or 0
-    # A report against our own answer: submit-spam on a `false` = missed spam, submit-ham on a `true` = false positive.
-    when = [Feedback.site_id == site.id, Feedback.source == "api", Feedback.is_test.is_(False),
-            Feedback.undone_at.is_(None), Check.is_test.is_(False)]
-    if start is not None:
-        when += [Feedback.created_at >= start, Feedback.created_at < end]
-    reports = select(Check.blog, Feedback.label, Check.verdict, func.count(func.distinct(Feedback.check_id))) \
-        .join(Check, Feedback.check_id == Check.id).where(*when).group_by(Check.blog, Feedback.label, Check.verdict)
-    for blog, label, verdict, count in session.execute(reports):
-        if label == "spam" and verdict in HAMMY:
-            rows[site_name(blog)]["missed_spam"] += count
-        elif label == "ham" and verdict in SPAMMY:
-            rows[site_name(blog)]["false_positives"] += count
+    for key, tally in site_tallies(session, start=start, end=end, site_id=site.id).items():
+        row = rows[site_name(key.blog)]
+        row["api_calls"] += tally.checks
+        if key.is_test:
+            continue
+        # A report against our own answer: submit-spam on a `false` = missed spam, submit-ham on a `true` = false positive.
+        if key.verdict in SPAMMY:
+            row["spam"] += tally.checks
+            row["false_positives"] += tally.api_ham_reports
+        elif key.verdict in HAMMY:
+            row["ham"] += tally.checks
+            row["missed_spam"] += tally.api_spam_reports
     return rows
 
 

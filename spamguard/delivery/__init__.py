@@ -6,6 +6,7 @@
   outbox.py    decisions → outbox rows → attempts with back-off; timeout policy
   sender.py    one HTTP POST to a checked address
   jobs.py      the RQ job and the worker's periodic sweep
+  queries.py   what the admin deliveries page reads, and "retry now"
   feed.py      GET /api/v1/decisions
   webhooks.py  per-site webhook configuration (CLI)
 """

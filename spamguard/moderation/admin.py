@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from flask import current_app, flash, redirect, render_template, request, url_for
 
 from spamguard import sites as site_service
 from spamguard import storage
 from spamguard.moderation import models_page
-from spamguard.moderation.blueprint import bp
+from spamguard.moderation.lookup import get_or_404
 from spamguard.moderation.security import admin_required, audit
 from spamguard.scoring.registry import Registry, RegistryError
 from spamguard.services import services
-from spamguard.storage.models import AuditLog, Site
+from spamguard.storage.models import Site
+from spamguard.storage.queries import audit as audit_log
+from spamguard.storage.queries.sites import all_sites
 
 log = logging.getLogger(__name__)
 AUDIT_PAGE = 100
@@ -39,13 +40,11 @@ def _metrics(manifest: dict) -> list[tuple[str, str]]:
     return out
 
 
-@bp.get("/admin")
 @admin_required
 def admin_index():
     return redirect(url_for("moderation.admin_models"))
 
 
-@bp.get("/admin/models")
 @admin_required
 def admin_models():
     registry = _registry()
@@ -61,8 +60,7 @@ def admin_models():
              "metrics": _metrics(m), "thresholds": m.get("thresholds") or {},
              **models_page.describe(m, current)} for m in models]
     db = storage.get_session()
-    recent = db.scalars(select(AuditLog).where(AuditLog.action == "retrain")
-                        .order_by(AuditLog.id.desc()).limit(5)).all()
+    recent = audit_log.latest(db, "retrain", 5)
     jobs = []
     for row in recent:
         job_id = (row.details or {}).get("job_id", "")
@@ -79,7 +77,6 @@ def admin_models():
     return render_template("moderation/admin_models.html", models=rows, history=history, jobs=jobs, worker=worker)
 
 
-@bp.post("/admin/models/promote")
 @admin_required
 def admin_promote():
     version = request.form.get("version", "").strip()
@@ -95,7 +92,6 @@ def admin_promote():
     return redirect(url_for("moderation.admin_models"))
 
 
-@bp.post("/admin/models/rollback")
 @admin_required
 def admin_rollback():
     registry = _registry()
@@ -110,7 +106,6 @@ def admin_rollback():
     return redirect(url_for("moderation.admin_models"))
 
 
-@bp.post("/admin/models/retrain")
 @admin_required
 def admin_retrain():
     from_db = request.form.get("from_db") == "1"
@@ -126,15 +121,13 @@ def admin_retrain():
     return redirect(url_for("moderation.admin_models"))
 
 
-@bp.get("/admin/sites")
 @admin_required
 def admin_sites():
     db = storage.get_session()
-    return render_template("moderation/admin_sites.html", sites=db.scalars(select(Site).order_by(Site.id)).all(),
+    return render_template("moderation/admin_sites.html", sites=all_sites(db),
                            new_key=None, new_site=None)
 
 
-@bp.post("/admin/sites")
 @admin_required
 def admin_sites_create():
     url = request.form.get("url", "").strip()
@@ -145,16 +138,14 @@ def admin_sites_create():
     site, key = site_service.create_site(db, url, secret=current_app.config["SPAMGUARD_KEY_SECRET"])
     audit("site_create", f"site:{site.id}", url=site.url, key_hint=site.key_hint)
     # Rendered directly (no redirect) so the key is shown exactly once and never stored.
-    return render_template("moderation/admin_sites.html", sites=db.scalars(select(Site).order_by(Site.id)).all(),
+    return render_template("moderation/admin_sites.html", sites=all_sites(db),
                            new_key=key, new_site=site)
 
 
-@bp.post("/admin/sites/<int:site_id>/revoke")
 @admin_required
 def admin_sites_revoke(site_id: int):
     db = storage.get_session()
-    if db.get(Site, site_id) is None:
-        abort(404)
+    get_or_404(db, Site, site_id)
     if site_service.revoke_site(db, site_id):
         audit("site_revoke", f"site:{site_id}")
         flash(f"Site {site_id}'s key is revoked.", "info")
@@ -163,18 +154,11 @@ def admin_sites_revoke(site_id: int):
     return redirect(url_for("moderation.admin_sites"))
 
 
-@bp.get("/admin/audit")
 @admin_required
 def admin_audit():
     db = storage.get_session()
-    stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(AUDIT_PAGE + 1)
-    before = request.args.get("before", type=int)
-    if before:
-        stmt = stmt.where(AuditLog.id < before)
     action = request.args.get("action", "").strip()[:64]
-    if action:
-        stmt = stmt.where(AuditLog.action == action)
-    rows = db.scalars(stmt).all()
-    next_before = rows[AUDIT_PAGE - 1].id if len(rows) > AUDIT_PAGE else None
-    return render_template("moderation/admin_audit.html", rows=rows[:AUDIT_PAGE], next_before=next_before,
+    rows, next_before = audit_log.page(db, before=request.args.get("before", type=int), action=action,
+                                       size=AUDIT_PAGE)
+    return render_template("moderation/admin_audit.html", rows=rows, next_before=next_before,
                            action=action)

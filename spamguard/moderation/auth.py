@@ -12,13 +12,11 @@ SPAMGUARD_SESSION_IDLE_HOURS without a request (see `app.create_app`).
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from sqlalchemy import select, update
 
 from spamguard import storage
 from spamguard.moderation import passwords, throttle
-from spamguard.moderation.blueprint import bp
 from spamguard.moderation.security import audit, client_ip, current_user, safe_next
-from spamguard.storage.models import User
+from spamguard.storage.queries import users
 
 REFUSED = {
     "ip": "Too many login attempts from your address. Try again later.",
@@ -34,7 +32,6 @@ def _login_page(next_url: str | None, status: int, retry_after: int | None = Non
     return response
 
 
-@bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "GET":
         if current_user() is not None:
@@ -57,7 +54,7 @@ def login():
         flash(REFUSED[refusal.scope], "error")
         return _login_page(next_url, 429, refusal.retry_after)
 
-    user = db.scalar(select(User).where(User.username == username))
+    user = users.by_name(db, username)
     ok = passwords.verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.disabled:
         audit("login_failed", username, user=None, ip=ip)
@@ -75,16 +72,10 @@ def login():
     return redirect(next_url or url_for("moderation.queue"))
 
 
-def end_sessions(db, user_id: int) -> None:
-    """Invalidate every session of the user issued so far (one atomic increment; caller commits)."""
-    db.execute(update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1))
-
-
-@bp.post("/logout")
 def logout():
     user = current_user()
     if user is not None:
-        end_sessions(storage.get_session(), user.id)
+        users.end_sessions(storage.get_session(), user.id)  # committed with the audit row below
         audit("logout", user.username, user=user)
     session.clear()
     flash("Logged out.", "info")

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
-from sqlalchemy import select
 
 from spamguard import config as settings
 from spamguard import storage
-from spamguard.moderation import passwords
-from spamguard.storage.models import AuditLog, User
+from spamguard.moderation import accounts, passwords
+from spamguard.storage.queries import users as user_queries
 
 
 def _session():
@@ -24,17 +25,18 @@ def _read_password(from_stdin: bool) -> str:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    problem = passwords.check_password_policy(password)
+    problem = passwords.check_password_policy(password)  # before the prompt is forgotten, not after the lookup
     if problem:
         raise click.ClickException(problem)
     return password
 
 
-def _user(session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise click.ClickException(f"no user {username!r} (see `spamguard users list`)")
-    return user
+@contextmanager
+def _refusals() -> Iterator[None]:
+    try:
+        yield
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -44,23 +46,17 @@ def users() -> None:
 
 @users.command("create")
 @click.option("--username", required=True)
-@click.option("--role", type=click.Choice(["moderator", "admin"]), default="moderator", show_default=True)
+@click.option("--role", type=click.Choice(list(accounts.ROLES)), default="moderator", show_default=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 def users_create(username: str, role: str, password_stdin: bool) -> None:
     """Create an account; the password is prompted for (hidden, twice) unless --password-stdin."""
     username = username.strip()
-    if not username or len(username) > 150:
-        raise click.ClickException("username must be 1 to 150 characters")
+    if not username or len(username) > accounts.MAX_USERNAME:
+        raise click.ClickException(f"username must be 1 to {accounts.MAX_USERNAME} characters")
     password = _read_password(password_stdin)
-    with _session() as session:
-        if session.scalar(select(User).where(User.username == username)) is not None:
-            raise click.ClickException(f"user {username!r} already exists")
-        user = User(username=username, password_hash=passwords.hash_password(password), role=role)
-        session.add(user)
-        session.flush()
-        session.add(AuditLog(user_id=None, action="user_create", target=username, details={"role": role, "via": "cli"}))
-        session.commit()
-        click.echo(f"created {role} {username}")
+    with _session() as session, _refusals():
+        accounts.create_user(session, username, password, role, via="cli")
+    click.echo(f"created {role} {username}")
 
 
 @users.command("list")
@@ -68,7 +64,7 @@ def users_create(username: str, role: str, password_stdin: bool) -> None:
 def users_list(as_json: bool) -> None:
     """List accounts."""
     with _session() as session:
-        rows = session.scalars(select(User).order_by(User.id)).all()
+        rows = user_queries.all_users(session)
         if as_json:
             click.echo(json.dumps([{"id": u.id, "username": u.username, "role": u.role, "disabled": u.disabled,
                                     "created_at": u.created_at.isoformat() if u.created_at else None}
@@ -82,13 +78,9 @@ def users_list(as_json: bool) -> None:
 
 
 def _set_disabled(username: str, disabled: bool) -> None:
-    with _session() as session:
-        user = _user(session, username)
-        user.disabled = disabled
-        action = "user_disable" if disabled else "user_enable"
-        session.add(AuditLog(user_id=None, action=action, target=username, details={"via": "cli"}))
-        session.commit()
-        click.echo(f"{'disabled' if disabled else 'enabled'} {username}")
+    with _session() as session, _refusals():
+        accounts.set_disabled(session, username, disabled, via="cli")
+    click.echo(f"{'disabled' if disabled else 'enabled'} {username}")
 
 
 @users.command("disable")
@@ -111,9 +103,10 @@ def users_enable(username: str) -> None:
 def users_passwd(username: str, password_stdin: bool) -> None:
     """Set USERNAME's password (prompted for, hidden, twice, unless --password-stdin); their sessions end."""
     with _session() as session:
-        user = _user(session, username)
-        user.password_hash = passwords.hash_password(_read_password(password_stdin))
-        user.session_epoch = User.session_epoch + 1  # atomic: a copied session cookie dies with the old password
-        session.add(AuditLog(user_id=None, action="user_passwd", target=username, details={"via": "cli"}))
-        session.commit()
-        click.echo(f"password changed for {username}; their open sessions are ended")
+        with _refusals():
+            if user_queries.by_name(session, username) is None:  # say so before asking for a password
+                raise accounts.AccountError(f"no user {username!r} (see `spamguard users list`)")
+        password = _read_password(password_stdin)
+        with _refusals():
+            accounts.set_password(session, username, password, via="cli")
+    click.echo(f"password changed for {username}; their open sessions are ended")

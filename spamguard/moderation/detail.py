@@ -10,19 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import abort, current_app, render_template
-from sqlalchemy import and_, select, tuple_
+from flask import current_app, render_template
 
 from spamguard import storage
 from spamguard.comment import Comment
 from spamguard.moderation import model_files
-from spamguard.moderation.blueprint import bp
-from spamguard.moderation.security import login_required
+from spamguard.moderation.lookup import get_or_404
+from spamguard.moderation.queue import undoable
+from spamguard.moderation.security import current_user, login_required
 from spamguard.reputation import LABELS as REPUTATION_LABELS
 from spamguard.scoring.decision import THRESHOLD_NAMES, merge_thresholds
 from spamguard.scoring.explain import display_reasons
 from spamguard.services import services
-from spamguard.storage.models import Check, Feedback
+from spamguard.storage.models import Check
+from spamguard.storage.queries import queue as queries
 
 RELATED_LIMIT = 20
 # Shown in the summary (or as the comment itself), so not repeated in the field list.
@@ -80,20 +81,6 @@ def reputation_rows(check: Check) -> tuple[bool, list[dict[str, Any]], dict | No
     return rep.known, rows, rep.detail.get("burst")
 
 
-def neighbours(db, check: Check) -> tuple[int | None, int | None]:
-    """(newer, older) unreviewed check of the same verdict: the queue's order (ix_checks_queue)."""
-    if check.reviewed_at is not None:
-        return None, None
-    base = [Check.reviewed_at.is_(None), Check.verdict == check.verdict, Check.is_test.is_(check.is_test)]
-    here = (check.created_at, check.id)
-    key = tuple_(Check.created_at, Check.id)
-    newer = db.scalar(select(Check.id).where(and_(*base, key > here))
-                      .order_by(Check.created_at.asc(), Check.id.asc()).limit(1))
-    older = db.scalar(select(Check.id).where(and_(*base, key < here))
-                      .order_by(Check.created_at.desc(), Check.id.desc()).limit(1))
-    return newer, older
-
-
 def score_scale(score: float, thresholds: dict[str, float] | None) -> dict[str, Any]:
     """Geometry (percentages of a 0..1 bar) for the score-against-thresholds picture."""
     marks = [{"name": n, "value": thresholds[n], "x": round(thresholds[n] * 100, 2)}
@@ -101,33 +88,21 @@ def score_scale(score: float, thresholds: dict[str, float] | None) -> dict[str, 
     return {"score": score, "x": round(max(0.0, min(1.0, score)) * 100, 2), "marks": marks}
 
 
-@bp.get("/moderation/checks/<int:check_id>")
 @login_required
 def detail(check_id: int):
     db = storage.get_session()
-    check = db.get(Check, check_id)
-    if check is None:
-        abort(404)
-    related: dict[str, Sequence[Check]] = {}
-    # Indexed lookups (ix_checks_user_ip / ix_checks_author_email); id order comes from the index.
-    if check.user_ip:
-        related["IP address"] = db.scalars(
-            select(Check).where(Check.user_ip == check.user_ip, Check.id != check.id)
-            .order_by(Check.id.desc()).limit(RELATED_LIMIT)).all()
-    if check.comment_author_email:
-        related["e-mail address"] = db.scalars(
-            select(Check).where(Check.comment_author_email == check.comment_author_email, Check.id != check.id)
-            .order_by(Check.id.desc()).limit(RELATED_LIMIT)).all()
+    check = get_or_404(db, Check, check_id)
+    related: dict[str, Sequence[Check]] = dict(queries.related(db, check, RELATED_LIMIT))
     pending = {label: sum(1 for c in rows if c.reviewed_at is None and not c.is_test)
                for label, rows in related.items()}
-    feedback = db.scalars(select(Feedback).where(Feedback.check_id == check.id)
-                          .order_by(Feedback.id.desc()).limit(50)).all()
+    feedback = queries.feedback_for(db, check.id)
     thresholds = thresholds_for(check)
     rep_known, rep_rows, burst = reputation_rows(check)
-    newer, older = neighbours(db, check)
+    newer, older = queries.neighbours(db, check)
     reasons = display_reasons(check.reasons)
+    user = current_user()
     return render_template("moderation/detail.html", check=check, fields=shown_fields(check.fields),
                            paragraphs=paragraphs(check.comment_content), related=related, pending=pending,
                            feedback=feedback, thresholds=thresholds, scale=score_scale(check.score, thresholds),
                            rep_known=rep_known, rep_rows=rep_rows, burst=burst, newer=newer, older=older,
-                           reasons=reasons)
+                           reasons=reasons, undoable={fb.id for fb in feedback if undoable(user, fb)})

@@ -12,7 +12,6 @@ from typing import Any
 from flask import abort, current_app, render_template, send_file
 
 from spamguard.moderation import model_files
-from spamguard.moderation.blueprint import bp
 from spamguard.moderation.security import admin_required
 
 METRIC_COLUMNS = {"n": "n", "n_spam": "spam", "roc_auc": "ROC-AUC", "average_precision": "AP",
@@ -92,7 +91,6 @@ def describe(manifest: dict[str, Any], current: dict[str, Any] | None) -> dict[s
             "kind": manifest.get("kind", "")}
 
 
-@bp.get("/admin/models/<version>/report")
 @admin_required
 def model_report(version: str):
     path = model_files.file_path(current_app.config["SPAMGUARD_MODEL_DIR"], version, "report.md")
@@ -104,7 +102,6 @@ def model_report(version: str):
                                                                       version) if f.endswith(".png")])
 
 
-@bp.get("/admin/models/<version>/files/<name>")
 @admin_required
 def model_file(version: str, name: str):
     path = model_files.file_path(current_app.config["SPAMGUARD_MODEL_DIR"], version, name)

@@ -1,6 +1,6 @@
 """The review queue, decisions (single, bulk, by IP/e-mail) and undo.
 
-What is listed, in which order and with which counts lives in `listing`.  Every
+What is listed, in which order and with which counts lives in `storage.queries.queue`.  Every
 decision view answers a plain form POST with a redirect (the page works without
 script) and a `fetch` from ui.js (Accept: application/json) with JSON, so the
 queue can update in place.
@@ -19,36 +19,34 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import select
 
 from spamguard import delivery, storage
 from spamguard.checking import record_feedback
 from spamguard.comment import Comment
-from spamguard.moderation import listing
-from spamguard.moderation.blueprint import bp
-from spamguard.moderation.listing import QueueFilters
+from spamguard.moderation.lookup import get_or_404
 from spamguard.moderation.security import audit, current_user, login_required, safe_next
 from spamguard.scoring.explain import display_reasons
 from spamguard.services import services
 from spamguard.storage.models import Check, Feedback, Site, utcnow
+from spamguard.storage.queries import queue as listing
+from spamguard.storage.queries.queue import QueueFilters
+from spamguard.storage.queries.sites import all_sites
 
 MAX_BULK = 200
 MAX_BULK_BY = 1000  # "every pending comment from this IP/e-mail"
 LABEL_WORDS = {"spam": "spam", "ham": "not spam"}
 
 
-@bp.get("/")
 def home():
     return redirect(url_for("moderation.queue" if current_user() else "moderation.login"))
 
 
-@bp.get("/moderation")
 @login_required
 def queue():
     db = storage.get_session()
     f = QueueFilters.from_args(request.args)
     rows, next_before, search_next = listing.load_page(db, f)
-    sites = db.scalars(select(Site).order_by(Site.id)).all()
+    sites = all_sites(db)
     counts = listing.tab_counts(listing.counts.get(db, f.site_id, f.tests))
     return render_template("moderation/queue.html", rows=rows, f=f, sites=sites, next_before=next_before,
                            search_next=search_next, search_window=listing.SEARCH_WINDOW, tabs=listing.TABS,
@@ -75,9 +73,12 @@ def decide(db, check: Check, label: str) -> Feedback | None:
     user = current_user()
     assert user is not None  # only reached from login_required views
     site = db.get(Site, check.site_id)
-    feedback = record_feedback(db, site, Comment.from_json(check.fields or {}), label, source="moderator",
-                               reporter=user.username, check=check)
-    audit("decide", f"check:{check.id}", label=label, feedback_id=feedback.id, verdict=check.verdict)
+    verdict = check.verdict
+    # The audit row joins the label's own transaction (with its delivery outbox rows): all or nothing.
+    feedback = record_feedback(
+        db, site, Comment.from_json(check.fields or {}), label, source="moderator", reporter=user.username,
+        check=check, audit=lambda fb: audit("decide", f"check:{check.id}", user=user, commit=False, label=label,
+                                            feedback_id=fb.id, verdict=verdict))
     listing.counts.clear()
     return feedback
 
@@ -107,14 +108,11 @@ def _answer(message: str, category: str, done_checks: list[int], feedback_ids: l
     return _back(url_for("moderation.queue"))
 
 
-@bp.post("/moderation/checks/<int:check_id>/decide")
 @login_required
 def decide_one(check_id: int):
     db = storage.get_session()
     label = _label()
-    check = db.get(Check, check_id)
-    if check is None:
-        abort(404)
+    check = get_or_404(db, Check, check_id)
     feedback = decide(db, check, label)
     if feedback is None:
         return _answer(f"Someone already reviewed {_who(check)}; nothing changed.", "error", [], [], label)
@@ -141,7 +139,6 @@ def _many_message(done: int, asked: int, label: str, source: str = "") -> str:
     return text + "."
 
 
-@bp.post("/moderation/bulk")
 @login_required
 def decide_bulk():
     db = storage.get_session()
@@ -154,17 +151,15 @@ def decide_bulk():
         return _answer("Select at least one comment first.", "error", [], [], label)
     if len(ids) > MAX_BULK:
         abort(400, f"at most {MAX_BULK} comments per decision")
-    checks = db.scalars(select(Check).where(Check.id.in_(ids)).order_by(Check.id)).all()
+    checks = listing.checks_by_ids(db, ids)
     done_checks, done_feedback = _decide_many(db, checks, label)
     audit("bulk_decide", f"{len(done_checks)} checks", label=label, check_ids=ids, feedback_ids=done_feedback)
     return _answer(_many_message(len(done_checks), len(ids), label), "info", done_checks, done_feedback, label)
 
 
-BY_FIELDS = {"ip": (Check.user_ip, "user_ip", "IP address"),
-             "email": (Check.comment_author_email, "comment_author_email", "e-mail address")}
+BY_FIELDS = {"ip": ("user_ip", "IP address"), "email": ("comment_author_email", "e-mail address")}
 
 
-@bp.post("/moderation/checks/<int:check_id>/decide-all")
 @login_required
 def decide_all_from(check_id: int):
     """Mark every pending (unreviewed, non-test) comment from this check's IP or e-mail: one audited action.
@@ -177,15 +172,12 @@ def decide_all_from(check_id: int):
     by = request.form.get("by", "")
     if by not in BY_FIELDS:
         abort(400)
-    check = db.get(Check, check_id)
-    if check is None:
-        abort(404)
-    column, attr, noun = BY_FIELDS[by]
+    check = get_or_404(db, Check, check_id)
+    attr, noun = BY_FIELDS[by]
     value = getattr(check, attr)
     if not value:
         abort(400, f"this comment has no {noun}")
-    checks = db.scalars(select(Check).where(column == value, Check.reviewed_at.is_(None),
-                                            Check.is_test.is_(False)).order_by(Check.id).limit(MAX_BULK_BY)).all()
+    checks = listing.pending_from(db, by, value, MAX_BULK_BY)
     done_checks, done_feedback = _decide_many(db, checks, label)
     audit("bulk_decide_by", f"{by}:{value}"[:200], label=label, by=by, check_ids=done_checks,
           feedback_ids=done_feedback)
@@ -198,11 +190,14 @@ def may_undo(user, feedback: Feedback) -> bool:
     return user is not None and (user.role == "admin" or feedback.reporter == user.username)
 
 
+def undoable(user, feedback: Feedback) -> bool:
+    """What `undo_feedback` accepts from `user` (the detail page offers Undo only then)."""
+    return feedback.source == "moderator" and feedback.undone_at is None and may_undo(user, feedback)
+
+
 def undo_feedback(db, feedback: Feedback) -> bool:
     """Withdraw a moderator decision: the label stops counting and the check returns to the queue."""
-    if feedback.source != "moderator" or feedback.undone_at is not None:
-        return False
-    if not may_undo(current_user(), feedback):
+    if not undoable(current_user(), feedback):
         return False
     feedback.undone_at = utcnow()
     check = db.get(Check, feedback.check_id) if feedback.check_id else None
@@ -219,7 +214,6 @@ def undo_feedback(db, feedback: Feedback) -> bool:
     return True
 
 
-@bp.post("/moderation/undo")
 @login_required
 def undo():
     db = storage.get_session()
@@ -227,7 +221,7 @@ def undo():
         ids = sorted({int(v) for v in request.form.getlist("feedback_ids")})[:MAX_BULK_BY]
     except ValueError:
         abort(400)
-    rows = db.scalars(select(Feedback).where(Feedback.id.in_(ids))).all()
+    rows = listing.feedback_by_ids(db, ids)
     user = current_user()
     refused = sum(1 for fb in rows if fb.source == "moderator" and fb.undone_at is None and not may_undo(user, fb))
     restored = [fb.check_id for fb in rows if undo_feedback(db, fb)]

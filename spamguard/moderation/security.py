@@ -12,12 +12,12 @@ from functools import wraps
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from flask import abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 
 from spamguard import storage
-from spamguard.moderation.blueprint import bp
 from spamguard.storage.models import AuditLog, User
+from spamguard.storage.queries import audit as audit_log
 
 # script-src/connect-src 'self': only the UI's own static ui.js, which posts decisions with fetch.
 CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -34,7 +34,6 @@ SECURITY_HEADERS = {
 csrf = CSRFProtect()
 
 
-@bp.record_once
 def _init_csrf(state) -> None:
     app = state.app
     app.config.setdefault("WTF_CSRF_ENABLED", True)
@@ -44,13 +43,11 @@ def _init_csrf(state) -> None:
     csrf.init_app(app)
 
 
-@bp.before_request
 def _csrf_protect() -> None:
     if current_app.config.get("WTF_CSRF_ENABLED", True):
         csrf.protect()
 
 
-@bp.after_request
 def _security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
@@ -84,9 +81,16 @@ def current_user() -> User | None:
     return user
 
 
-@bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
     return {"current_user": current_user}
+
+
+def install(bp: Blueprint) -> None:
+    """CSRF on every request of `bp` (and only `bp`), its security headers, `current_user` in templates."""
+    bp.record_once(_init_csrf)
+    bp.before_request(_csrf_protect)
+    bp.after_request(_security_headers)
+    bp.app_context_processor(_template_globals)
 
 
 def login_required(view: Callable) -> Callable:
@@ -117,9 +121,8 @@ def audit(action: str, target: str = "", user: User | None = None, commit: bool 
     """Append one audit row (who, what, when, from which client IP)."""
     user = user if user is not None else current_user()
     details.setdefault("ip", client_ip())
-    row = AuditLog(user_id=user.id if user else None, action=action, target=target[:200], details=details)
     db = storage.get_session()
-    db.add(row)
+    row = audit_log.add(db, action, target, user_id=user.id if user else None, details=details)
     if commit:
         db.commit()
     return row

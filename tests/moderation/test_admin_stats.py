@@ -10,6 +10,7 @@ from sqlalchemy import select
 from spamguard.moderation import stats as stats_module
 from spamguard.services import override
 from spamguard.storage.models import AuditLog, Feedback, Site, User
+from spamguard.storage.queries import stats as stats_queries
 
 
 def test_stats_counts_and_overturn_rates(ui, app, moderator):
@@ -31,7 +32,7 @@ def test_stats_counts_and_overturn_rates(ui, app, moderator):
         db = storage.get_session()
         since = now - timedelta(days=30)
         rates = {r["site_id"]: r for r in stats_module.overturn_rates(db, since)}
-        counts = stats_module.daily_counts(db, since)
+        counts = stats_queries.daily_counts(db, since)
     assert (rates[a]["flagged"], rates[a]["flagged_ham"], rates[a]["fp_pct"]) == (4, 1, 25.0)
     assert (rates[a]["ham"], rates[a]["ham_spam"], rates[a]["fn_pct"]) == (5, 1, 20.0)
     assert (rates[b]["flagged"], rates[b]["ham"]) == (1, 0)

@@ -262,9 +262,12 @@ def test_a_moderator_undoes_only_their_own_decisions(ui, app, moderator):
     moderator.post(f"/moderation/checks/{check}/decide", data={"label": "spam", "csrf_token": ui.token(moderator)})
     with ui.db() as db:
         fid = db.scalar(select(Feedback.id).where(Feedback.check_id == check))
+    undo_form = 'action="/moderation/undo"'
+    assert undo_form in moderator.get(f"/moderation/checks/{check}").get_data(as_text=True)
     ui.add_user("eve", "moderator")
     eve = app.test_client()
     ui.login(eve, "eve")
+    assert undo_form not in eve.get(f"/moderation/checks/{check}").get_data(as_text=True)  # the server refuses it
     response = eve.post("/moderation/undo", data={"feedback_ids": fid, "csrf_token": ui.token(eve)})
     assert response.status_code == 302
     assert "only an admin may undo" in eve.get("/moderation").get_data(as_text=True)
@@ -274,6 +277,7 @@ def test_a_moderator_undoes_only_their_own_decisions(ui, app, moderator):
     ui.add_user("boss", "admin")
     boss = app.test_client()
     ui.login(boss, "boss")
+    assert undo_form in boss.get(f"/moderation/checks/{check}").get_data(as_text=True)
     boss.post("/moderation/undo", data={"feedback_ids": fid, "csrf_token": ui.token(boss)})
     with ui.db() as db:
         assert db.get(Feedback, fid).undone_at is not None and db.get(Check, check).reviewed_at is None

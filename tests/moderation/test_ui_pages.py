@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from spamguard.moderation import listing
 from spamguard.moderation.model_files import file_path, listed_files
 from spamguard.scoring.explain import display_reasons, useful_reason
 from spamguard.storage.models import AuditLog, Check, Feedback
+from spamguard.storage.queries import queue as listing
 
 JSON = {"Accept": "application/json"}
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -117,7 +117,7 @@ def test_error_pages_are_friendly_html_for_people_only(app, ui, moderator, key):
 
 
 def test_internal_error_page_for_the_ui(app, ui, moderator, monkeypatch):
-    from spamguard.moderation import listing as listing_module
+    from spamguard.storage.queries import queue as listing_module
 
     def broken(*_a, **_k):
         raise RuntimeError("boom")

@@ -1,4 +1,5 @@
-"""What the queue lists: tabs, filters, sort orders, keyset pages and tab counts.
+"""Queue queries: what the review queue lists (tabs, filters, sort orders, keyset pages), tab counts,
+the checks a decision applies to, and the neighbours and relatives of one check.
 
 Query plans.  Every list is a walk of one index per verdict, stopped after one page:
 `ix_checks_queue (reviewed_at, verdict, created_at)` for newest-first orders and
@@ -28,8 +29,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
+from sqlalchemy.orm import Session
 
-from spamguard.storage.models import Check
+from spamguard.storage.models import Check, Feedback
 
 PAGE_SIZE = 50
 SEARCH_WINDOW = 5000
@@ -145,7 +147,7 @@ def _row_key(row, order: str) -> tuple:
     return (row.score, row.id) if order in ("score", "score_asc") else (row.created_at, row.id)
 
 
-def _branch(db, f: QueueFilters, verdict: str, order: str, cursor: tuple | None, limit: int,
+def _branch(db: Session, f: QueueFilters, verdict: str, order: str, cursor: tuple | None, limit: int,
             extra=None, floor: tuple | None = None) -> list:
     """Up to `limit` rows of one verdict in `order`, after `cursor` (one index walk)."""
     keys = _keys(order)
@@ -159,16 +161,16 @@ def _branch(db, f: QueueFilters, verdict: str, order: str, cursor: tuple | None,
         conds.append(extra)
     stmt = (select(*COLUMNS).where(and_(*conds))
             .order_by(*(k.asc() if ascending else k.desc() for k in keys)).limit(limit))
-    return db.execute(stmt).all()
+    return list(db.execute(stmt).all())
 
 
-def _merged(db, f: QueueFilters, verdicts, order: str, cursor, limit: int, extra=None, floor=None) -> list:
+def _merged(db: Session, f: QueueFilters, verdicts, order: str, cursor, limit: int, extra=None, floor=None) -> list:
     branches = [_branch(db, f, v, order, cursor, limit, extra, floor) for v in verdicts]
     merged = heapq.merge(*branches, key=lambda row: _row_key(row, order), reverse=order != "score_asc")
     return list(itertools.islice(merged, limit))
 
 
-def _search_floor(db, f: QueueFilters, cursor: tuple | None) -> tuple | None:
+def _search_floor(db: Session, f: QueueFilters, cursor: tuple | None) -> tuple | None:
     """Lower bound (created_at, id) of this search step, or None when the rest of the list is small.
 
     Each verdict branch's SEARCH_WINDOW-th newest row is found by an index-only walk of
@@ -192,7 +194,7 @@ def _search_floor(db, f: QueueFilters, cursor: tuple | None) -> tuple | None:
     return max(floors) if floors else None
 
 
-def page_ids(db, f: QueueFilters) -> tuple[list[int], int | None, int | None]:
+def page_ids(db: Session, f: QueueFilters) -> tuple[list[int], int | None, int | None]:
     """(check ids of this page in order, id for the next page or None, id to continue a bounded search)."""
     anchor = db.execute(select(*COLUMNS).where(Check.id == f.before)).first() if f.before is not None else None
     order, limit = f.order, PAGE_SIZE + 1
@@ -221,7 +223,7 @@ def page_ids(db, f: QueueFilters) -> tuple[list[int], int | None, int | None]:
     return ids[:PAGE_SIZE], next_before, search_next
 
 
-def load_page(db, f: QueueFilters) -> tuple[list[Check], int | None, int | None]:
+def load_page(db: Session, f: QueueFilters) -> tuple[list[Check], int | None, int | None]:
     ids, next_before, search_next = page_ids(db, f)
     rows = db.scalars(select(Check).where(Check.id.in_(ids))).all() if ids else []
     by_id = {row.id: row for row in rows}
@@ -252,7 +254,7 @@ class CountCache:
             self._entries.clear()
 
 
-def count_unreviewed(db, site_id: int | None, tests: bool) -> dict[str, int]:
+def count_unreviewed(db: Session, site_id: int | None, tests: bool) -> dict[str, int]:
     conds: list[ColumnElement[bool]] = [Check.reviewed_at.is_(None)]
     if not tests:
         conds.append(Check.is_test.is_(False))
@@ -270,3 +272,54 @@ def tab_counts(per_verdict: dict[str, int]) -> dict[str, int]:
 
 
 counts = CountCache()
+
+
+# --- what a decision applies to ---------------------------------------------------------------
+
+PENDING_BY = {"ip": Check.user_ip, "email": Check.comment_author_email}
+
+
+def checks_by_ids(db: Session, ids: list[int]) -> list[Check]:
+    return list(db.scalars(select(Check).where(Check.id.in_(ids)).order_by(Check.id)).all()) if ids else []
+
+
+def pending_from(db: Session, by: str, value: str, limit: int) -> list[Check]:
+    """Unreviewed, non-test checks from one IP or e-mail address (ix_checks_user_ip / ix_checks_author_email)."""
+    return list(db.scalars(select(Check).where(PENDING_BY[by] == value, Check.reviewed_at.is_(None),
+                                                Check.is_test.is_(False)).order_by(Check.id).limit(limit)).all())
+
+
+def feedback_by_ids(db: Session, ids: list[int]) -> list[Feedback]:
+    return list(db.scalars(select(Feedback).where(Feedback.id.in_(ids))).all()) if ids else []
+
+
+# --- one check's surroundings (the detail page) ---------------------------------------------------
+
+def neighbours(db: Session, check: Check) -> tuple[int | None, int | None]:
+    """(newer, older) unreviewed check of the same verdict: the queue's order (ix_checks_queue)."""
+    if check.reviewed_at is not None:
+        return None, None
+    base = [Check.reviewed_at.is_(None), Check.verdict == check.verdict, Check.is_test.is_(check.is_test)]
+    here = (check.created_at, check.id)
+    key = tuple_(Check.created_at, Check.id)
+    newer = db.scalar(select(Check.id).where(and_(*base, key > here))
+                      .order_by(Check.created_at.asc(), Check.id.asc()).limit(1))
+    older = db.scalar(select(Check.id).where(and_(*base, key < here))
+                      .order_by(Check.created_at.desc(), Check.id.desc()).limit(1))
+    return newer, older
+
+
+def related(db: Session, check: Check, limit: int) -> dict[str, list[Check]]:
+    """Other checks from the same IP / e-mail, newest first (indexed lookups; id order from the index)."""
+    found: dict[str, list[Check]] = {}
+    for label, column, value in (("IP address", Check.user_ip, check.user_ip),
+                                 ("e-mail address", Check.comment_author_email, check.comment_author_email)):
+        if value:
+            found[label] = list(db.scalars(select(Check).where(column == value, Check.id != check.id)
+                                           .order_by(Check.id.desc()).limit(limit)).all())
+    return found
+
+
+def feedback_for(db: Session, check_id: int, limit: int = 50) -> list[Feedback]:
+    return list(db.scalars(select(Feedback).where(Feedback.check_id == check_id)
+                           .order_by(Feedback.id.desc()).limit(limit)).all())

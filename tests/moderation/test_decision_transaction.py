@@ -1,0 +1,65 @@
+"""A moderator's label, its audit row and its delivery outbox rows are one transaction.
+
+The failure is a real one: a database trigger refuses the audit row, so the
+commit that would store the label fails inside the database.  Nothing of the
+decision may survive it; once the trigger is gone the same decision goes through
+with all three rows.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from moderation_helpers import UI
+from sqlalchemy import func, select, text
+
+from spamguard.delivery.models import Decision
+from spamguard.storage.models import AuditLog, Check, Feedback
+
+SQLITE_TRIGGER = ("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log WHEN NEW.action = 'decide' "
+                  "BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END")
+PG_FUNCTION = ("CREATE OR REPLACE FUNCTION refuse_audit() RETURNS trigger AS $$ BEGIN "
+               "RAISE EXCEPTION 'audit log unavailable'; END $$ LANGUAGE plpgsql")
+PG_TRIGGER = ("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW "
+              "WHEN (NEW.action = 'decide') EXECUTE FUNCTION refuse_audit()")
+
+
+def _rows(ui: UI, check_id: int) -> tuple[int, int, int, bool]:
+    with ui.db() as db:
+        feedback = db.scalar(select(func.count()).select_from(Feedback).where(Feedback.check_id == check_id))
+        decisions = db.scalar(select(func.count()).select_from(Decision).where(Decision.check_id == check_id))
+        audits = db.scalar(select(func.count()).select_from(AuditLog)
+                           .where(AuditLog.action == "decide", AuditLog.target == f"check:{check_id}"))
+        reviewed = db.get(Check, check_id).reviewed_at is not None
+    return feedback, decisions, audits, reviewed
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_failed_audit_insert_leaves_no_label(database, make_app, request):
+    app = make_app(request.getfixturevalue("pg_url") if database == "postgresql" else None)
+    ui = UI(app)
+    ui.add_user(f"atomic-{database}")
+    client = app.test_client()
+    assert ui.login(client, f"atomic-{database}").status_code == 302
+    check_id = ui.add_check(ui.site(f"https://atomic-{datetime.now().timestamp()}.example"))
+    token = ui.token(client)
+    statements = [SQLITE_TRIGGER] if database == "sqlite" else [PG_FUNCTION, PG_TRIGGER]
+    engine = app.extensions["spamguard.db"].kw["bind"]
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    try:
+        refused = client.post(f"/moderation/checks/{check_id}/decide", data={"label": "ham", "csrf_token": token})
+        assert refused.status_code == 500
+        assert _rows(ui, check_id) == (0, 0, 0, False)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER refuse_audit" + (" ON audit_log" if database == "postgresql" else "")))
+
+    response = client.post(f"/moderation/checks/{check_id}/decide", data={"label": "ham", "csrf_token": token})
+    assert response.status_code == 302
+    assert _rows(ui, check_id) == (1, 1, 1, True)
+    with ui.db() as db:
+        row = db.scalar(select(AuditLog).where(AuditLog.action == "decide"))
+        feedback = db.scalar(select(Feedback).where(Feedback.check_id == check_id))
+    assert row.details["feedback_id"] == feedback.id and row.details["label"] == "ham"
