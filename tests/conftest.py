@@ -141,11 +141,13 @@ def current_version(registry_dir) -> str:
 
 
 # -- test tiers ------------------------------------------------------------------------------------------
-# Every test gets exactly one of the markers `unit`, `integration`, `e2e` from what it uses, so that
-# `pytest -m unit` is a fast tier without moving files: e2e starts servers, browsers or WordPress (the
-# `slow` marker, tests/integrations/, or a live-server/browser fixture); integration reaches the real
-# Redis or PostgreSQL (the fixtures here and in tests/limits/conftest.py, or a module's own REDIS_URL /
-# PG_URL); unit is everything else.
+# Every test gets exactly one of the markers `unit`, `integration`, `e2e`. Everything under tests/unit/ is
+# `unit` (`make test-unit` runs that directory alone). Elsewhere the marker follows what a test uses: e2e
+# starts servers, browsers or WordPress (the `slow` marker, tests/integrations/, or a live-server/browser
+# fixture); integration reaches the real Redis or PostgreSQL (the fixtures here and in
+# tests/limits/conftest.py, or a module's own REDIS_URL / PG_URL); unit is everything else, so a pure test
+# not yet moved under tests/unit/ still runs with `-m unit`.
+UNIT_DIR = Path(__file__).resolve().parent / "unit"
 E2E_FIXTURES = {"live", "live_server", "page", "browser", "server", "private_redis"}
 SERVICE_FIXTURES = {"redis_url", "redis_prefix", "pg_url", "state", "pg_schema", "session_factory"}
 
@@ -153,10 +155,70 @@ SERVICE_FIXTURES = {"redis_url", "redis_prefix", "pg_url", "state", "pg_schema",
 def pytest_collection_modifyitems(config, items):
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if item.get_closest_marker("slow") or fixtures & E2E_FIXTURES or "integrations" in item.path.parts:
+        if UNIT_DIR in Path(item.path).parents:
+            item.add_marker(pytest.mark.unit)
+        elif item.get_closest_marker("slow") or fixtures & E2E_FIXTURES or "integrations" in item.path.parts:
             item.add_marker(pytest.mark.e2e)
         elif fixtures & SERVICE_FIXTURES or any(hasattr(getattr(item, "module", None), name)
                                                 for name in ("REDIS_URL", "PG_URL")):
             item.add_marker(pytest.mark.integration)
         else:
             item.add_marker(pytest.mark.unit)
+
+
+def _service_ports() -> set[int]:
+    from urllib.parse import urlsplit
+
+    ports = {6379, 5432}
+    for url in (REDIS_URL, PG_ADMIN_URL):
+        try:
+            ports.add(urlsplit(url).port or 0)
+        except ValueError:
+            pass
+    return ports
+
+
+@pytest.fixture(autouse=True)
+def _unit_tier_has_no_services(request, monkeypatch):
+    """Fail a `unit` test that reaches Redis or PostgreSQL, even when the code under test swallows the error.
+
+    This guards the tier, it does not stand in for anything: the connection is refused (as if the service
+    were down) and recorded, and the test fails at teardown. Redis goes through Python sockets; psycopg
+    connects inside libpq, so its entry point is guarded instead.
+    """
+    if request.node.get_closest_marker("unit") is None:
+        yield
+        return
+    import socket
+
+    ports, attempts = _service_ports(), []
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def refused(address) -> bool:
+        if isinstance(address, tuple) and len(address) >= 2 and address[1] in ports:
+            attempts.append(f"socket connect to {address[0]}:{address[1]}")
+            return True
+        return False
+
+    def connect(sock, address):
+        if refused(address):
+            raise ConnectionRefusedError(f"unit tests may not connect to {address} (Redis/PostgreSQL)")
+        return real_connect(sock, address)
+
+    def connect_ex(sock, address):
+        if refused(address):
+            raise ConnectionRefusedError(f"unit tests may not connect to {address} (Redis/PostgreSQL)")
+        return real_connect_ex(sock, address)
+
+    def pg_connect(*args, **kwargs):
+        attempts.append("psycopg.connect")
+        raise psycopg.OperationalError("unit tests may not connect to PostgreSQL")
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(psycopg.Connection, "connect", pg_connect)
+    monkeypatch.setattr(psycopg, "connect", pg_connect)  # an alias bound at import, used by SQLAlchemy
+    yield
+    if attempts:
+        pytest.fail(f"a unit test reached Redis/PostgreSQL ({'; '.join(sorted(set(attempts)))}): "
+                    "move it out of the unit tier or give it an in-memory backend", pytrace=False)
