@@ -20,8 +20,9 @@ test: lint browser wordpress redis-server  ## lint, then set up and run the whol
 test-unit: install-dev  ## the fast tier alone: tests/unit needs no Redis, PostgreSQL, server or trained model
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-lint: install-dev  ## ruff, mypy and the import-linter contracts (configured in pyproject.toml)
+lint: install-dev  ## ruff (lint and format check), mypy and the import-linter contracts (configured in pyproject.toml)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
+from werkzeug.wrappers import Response
 
 from spamguard import storage
 from spamguard.moderation.blueprint import bp
@@ -18,7 +19,7 @@ SHOWN = ("pending", "failed")
 
 @bp.get("/admin/deliveries")
 @admin_required
-def admin_deliveries():
+def admin_deliveries() -> str:
     db = storage.get_session()
     status = request.args.get("status", "")
     statuses = (status,) if status in SHOWN + ("delivered", "cancelled") else SHOWN
@@ -32,7 +33,7 @@ def admin_deliveries():
 
 @bp.post("/admin/deliveries/<int:delivery_id>/retry")
 @admin_required
-def admin_delivery_retry(delivery_id: int):
+def admin_delivery_retry(delivery_id: int) -> Response:
     db = storage.get_session()
     delivery = db.get(Delivery, delivery_id)
     if delivery is None:
