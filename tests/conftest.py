@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from live_server import ROOT, LiveServer
 from registry_helpers import clone_registry  # noqa: F401  (fixtures below and test modules use it)
 
 REDIS_URL = os.environ.get("SPAMGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -138,6 +139,42 @@ def registry_dir(model_dir, tmp_path) -> Path:
 @pytest.fixture
 def current_version(registry_dir) -> str:
     return json.loads((registry_dir / "current.json").read_text())["version"]
+
+
+LIVE_SITE = "https://blog.example"
+
+
+@pytest.fixture(scope="session")
+def live_server(model_dir, redis_url, redis_prefix, tmp_path_factory):
+    """gunicorn (2 workers) on a fresh migrated SQLite file, with a key for LIVE_SITE made by the real CLI.
+
+    Shared by the session's end-to-end tests (API clients, hostile input, WordPress). Yields a dict: url, key,
+    database_url, log (path of the server's output), process.
+    """
+    import subprocess
+    import sys
+
+    from spamguard import storage
+
+    work = tmp_path_factory.mktemp("live")
+    database_url = f"sqlite:///{work / 'spamguard.db'}"
+    storage.upgrade(database_url)
+    env = {"DATABASE_URL": database_url, "SPAMGUARD_MODEL_DIR": str(model_dir), "REDIS_URL": redis_url,
+           "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:", "SPAMGUARD_VAR_DIR": str(work),
+           "SECRET_KEY": "live-test-secret", "SPAMGUARD_KEY_SECRET": "live-test-key-secret",
+           "SPAMGUARD_LOG_LEVEL": "WARNING"}
+    created = subprocess.run([sys.executable, "-m", "spamguard.cli", "keys", "create", "--site", LIVE_SITE],
+                             cwd=ROOT, env={**os.environ, "SPAMGUARD_ENV_FILE": os.devnull, **env},
+                             capture_output=True, text=True, timeout=120)
+    if created.returncode != 0:
+        pytest.fail(f"`spamguard keys create` failed:\n{created.stderr[-3000:]}")
+    server = LiveServer(env, work, workers=2, name="gunicorn")
+    try:
+        server.wait_ready()
+        yield {"url": server.url, "key": created.stdout.strip().splitlines()[-1], "database_url": database_url,
+               "log": server.log_path, "process": server.process}
+    finally:
+        server.stop()
 
 
 # -- test tiers ------------------------------------------------------------------------------------------
