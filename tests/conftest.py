@@ -247,9 +247,18 @@ def _unit_tier_has_no_services(request, monkeypatch):
             raise ConnectionRefusedError(f"unit tests may not connect to {address} (Redis/PostgreSQL)")
         return real_connect_ex(sock, address)
 
-    def pg_connect(*args, **kwargs):
-        attempts.append("psycopg.connect")
-        raise psycopg.OperationalError("unit tests may not connect to PostgreSQL")
+    real_pg_connect = psycopg.Connection.connect
+
+    def pg_connect(conninfo: str = "", **kwargs):
+        # A dead address (a test of "database unreachable") is fine; the PostgreSQL server's port is not.
+        own = {"autocommit", "prepare_threshold", "context", "row_factory", "cursor_factory"}  # not conninfo
+        params = psycopg.conninfo.conninfo_to_dict(psycopg.conninfo.make_conninfo(
+            conninfo, **{name: value for name, value in kwargs.items() if name not in own}))
+        pg_ports = str(params.get("port") or os.environ.get("PGPORT") or 5432).split(",")
+        if any(int(port) in ports for port in pg_ports if port.strip().isdigit()):
+            attempts.append(f"psycopg.connect to port {params.get('port') or 5432}")
+            raise psycopg.OperationalError("unit tests may not connect to PostgreSQL")
+        return real_pg_connect(conninfo, **kwargs)
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
