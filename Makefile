@@ -1,11 +1,12 @@
-# The two commands the README promises: `make run` and `make test`. Everything else is set-up they need.
+# The two commands the README promises: `make run` and `make test` (plus `make test-unit`, the fast tier).
+# Everything else is set-up they need.
 PYTHON ?= python3
 VENV   ?= .venv
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 BIN     = $(VENV)/bin
 
-.PHONY: run test lint install install-dev browser wordpress redis-server clean help
+.PHONY: run test test-unit lint install install-dev browser wordpress redis-server clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -16,8 +17,12 @@ run: install  ## set up and serve on http://$(HOST):$(PORT) (SQLite, trains a mo
 test: lint browser wordpress redis-server  ## lint, then set up and run the whole test suite (needs Redis and PostgreSQL)
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
-lint: install-dev  ## ruff, mypy and the import-linter contracts (configured in pyproject.toml)
+test-unit: install-dev  ## the fast tier alone: tests/unit needs no Redis, PostgreSQL, server or trained model
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: install-dev  ## ruff (lint and format check), mypy and the import-linter contracts (configured in pyproject.toml)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -34,7 +34,8 @@ def recall_at_fpr(y: np.ndarray, scores: np.ndarray, max_fpr: float) -> float:
     y = np.asarray(y)
     if y.min() == y.max():
         return float("nan")
-    fpr, tpr, _ = roc_curve(y, scores)
+    # Every operating point: the default drops collinear ones, which are real cut-offs with more recall.
+    fpr, tpr, _ = roc_curve(y, scores, drop_intermediate=False)
     ok = fpr <= max_fpr + 1e-12
     return float(tpr[ok].max()) if ok.any() else 0.0
 

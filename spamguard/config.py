@@ -244,7 +244,7 @@ def _field(setting: Setting) -> tuple[Any, Any]:
 
 
 @functools.cache
-def _model(sources: str):
+def _model(sources: str) -> Any:
     """The pydantic-settings class for SETTINGS; `sources` is "env" (environment + .env) or "init" (a dict)."""
     from pydantic import create_model
     from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -254,8 +254,8 @@ def _model(sources: str):
                                           validate_default=False, protected_namespaces=())
 
         @classmethod
-        def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                       file_secret_settings):
+        def settings_customise_sources(cls, settings_cls: Any, init_settings: Any, env_settings: Any,
+                                       dotenv_settings: Any, file_secret_settings: Any) -> tuple[Any, ...]:
             return (env_settings, dotenv_settings) if sources == "env" else (init_settings,)
 
     # Fields built from SETTINGS at run time, which create_model's overloads cannot see.
@@ -295,7 +295,8 @@ def from_env(environ: dict[str, str] | None = None, env_file: str | None = None)
     except ValidationError as exc:
         problems = "; ".join(_describe(error) for error in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from None
-    return values.model_dump()
+    dumped: dict[str, Any] = values.model_dump()
+    return dumped
 
 
 def markdown_table() -> str:

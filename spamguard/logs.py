@@ -11,8 +11,9 @@ import logging
 import re
 import sys
 import uuid
+from typing import Any, TextIO
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 from gunicorn.glogging import Logger as GunicornBaseLogger
 from pythonjsonlogger.json import JsonFormatter
 
@@ -35,7 +36,7 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
-def _json_handler(stream=None) -> logging.Handler:
+def _json_handler(stream: TextIO | None = None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(json_formatter())
     handler.addFilter(RequestContextFilter())
@@ -58,7 +59,7 @@ def init_app(app: Flask) -> None:
         g.request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
 
     @app.after_request
-    def _return_request_id(response):
+    def _return_request_id(response: Response) -> Response:
         if g.get("request_id"):
             response.headers[REQUEST_ID_HEADER] = g.request_id
         return response
@@ -71,13 +72,13 @@ class GunicornLogger(GunicornBaseLogger):
     them into a JSON-looking format string (a `\\` or `"` in a URL broke that).
     """
 
-    def setup(self, cfg) -> None:
+    def setup(self, cfg: Any) -> None:
         super().setup(cfg)
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 handler.setFormatter(json_formatter())
 
-    def access(self, resp, req, environ, request_time) -> None:
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         if not self.access_log_enabled:
             return
         try:

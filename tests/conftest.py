@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from live_server import ROOT, LiveServer
 from registry_helpers import clone_registry  # noqa: F401  (fixtures below and test modules use it)
 
 REDIS_URL = os.environ.get("SPAMGUARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -140,12 +141,50 @@ def current_version(registry_dir) -> str:
     return json.loads((registry_dir / "current.json").read_text())["version"]
 
 
+LIVE_SITE = "https://blog.example"
+
+
+@pytest.fixture(scope="session")
+def live_server(model_dir, redis_url, redis_prefix, tmp_path_factory):
+    """gunicorn (2 workers) on a fresh migrated SQLite file, with a key for LIVE_SITE made by the real CLI.
+
+    Shared by the session's end-to-end tests (API clients, hostile input, WordPress). Yields a dict: url, key,
+    database_url, log (path of the server's output), process.
+    """
+    import subprocess
+    import sys
+
+    from spamguard import storage
+
+    work = tmp_path_factory.mktemp("live")
+    database_url = f"sqlite:///{work / 'spamguard.db'}"
+    storage.upgrade(database_url)
+    env = {"DATABASE_URL": database_url, "SPAMGUARD_MODEL_DIR": str(model_dir), "REDIS_URL": redis_url,
+           "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:", "SPAMGUARD_VAR_DIR": str(work),
+           "SECRET_KEY": "live-test-secret", "SPAMGUARD_KEY_SECRET": "live-test-key-secret",
+           "SPAMGUARD_LOG_LEVEL": "WARNING"}
+    created = subprocess.run([sys.executable, "-m", "spamguard.cli", "keys", "create", "--site", LIVE_SITE],
+                             cwd=ROOT, env={**os.environ, "SPAMGUARD_ENV_FILE": os.devnull, **env},
+                             capture_output=True, text=True, timeout=120)
+    if created.returncode != 0:
+        pytest.fail(f"`spamguard keys create` failed:\n{created.stderr[-3000:]}")
+    server = LiveServer(env, work, workers=2, name="gunicorn")
+    try:
+        server.wait_ready()
+        yield {"url": server.url, "key": created.stdout.strip().splitlines()[-1], "database_url": database_url,
+               "log": server.log_path, "process": server.process}
+    finally:
+        server.stop()
+
+
 # -- test tiers ------------------------------------------------------------------------------------------
-# Every test gets exactly one of the markers `unit`, `integration`, `e2e` from what it uses, so that
-# `pytest -m unit` is a fast tier without moving files: e2e starts servers, browsers or WordPress (the
-# `slow` marker, tests/integrations/, or a live-server/browser fixture); integration reaches the real
-# Redis or PostgreSQL (the fixtures here and in tests/limits/conftest.py, or a module's own REDIS_URL /
-# PG_URL); unit is everything else.
+# Every test gets exactly one of the markers `unit`, `integration`, `e2e`. Everything under tests/unit/ is
+# `unit` (`make test-unit` runs that directory alone). Elsewhere the marker follows what a test uses: e2e
+# starts servers, browsers or WordPress (the `slow` marker, tests/integrations/, or a live-server/browser
+# fixture); integration reaches the real Redis or PostgreSQL (the fixtures here and in
+# tests/limits/conftest.py, or a module's own REDIS_URL / PG_URL); unit is everything else, so a pure test
+# not yet moved under tests/unit/ still runs with `-m unit`.
+UNIT_DIR = Path(__file__).resolve().parent / "unit"
 E2E_FIXTURES = {"live", "live_server", "page", "browser", "server", "private_redis"}
 SERVICE_FIXTURES = {"redis_url", "redis_prefix", "pg_url", "state", "pg_schema", "session_factory"}
 
@@ -153,10 +192,79 @@ SERVICE_FIXTURES = {"redis_url", "redis_prefix", "pg_url", "state", "pg_schema",
 def pytest_collection_modifyitems(config, items):
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if item.get_closest_marker("slow") or fixtures & E2E_FIXTURES or "integrations" in item.path.parts:
+        if UNIT_DIR in Path(item.path).parents:
+            item.add_marker(pytest.mark.unit)
+        elif item.get_closest_marker("slow") or fixtures & E2E_FIXTURES or "integrations" in item.path.parts:
             item.add_marker(pytest.mark.e2e)
         elif fixtures & SERVICE_FIXTURES or any(hasattr(getattr(item, "module", None), name)
                                                 for name in ("REDIS_URL", "PG_URL")):
             item.add_marker(pytest.mark.integration)
         else:
             item.add_marker(pytest.mark.unit)
+
+
+def _service_ports() -> set[int]:
+    from urllib.parse import urlsplit
+
+    ports = {6379, 5432}
+    for url in (REDIS_URL, PG_ADMIN_URL):
+        try:
+            ports.add(urlsplit(url).port or 0)
+        except ValueError:
+            pass
+    return ports
+
+
+@pytest.fixture(autouse=True)
+def _unit_tier_has_no_services(request, monkeypatch):
+    """Fail a `unit` test that reaches Redis or PostgreSQL, even when the code under test swallows the error.
+
+    This guards the tier, it does not stand in for anything: the connection is refused (as if the service
+    were down) and recorded, and the test fails at teardown. Redis goes through Python sockets; psycopg
+    connects inside libpq, so its entry point is guarded instead.
+    """
+    if request.node.get_closest_marker("unit") is None:
+        yield
+        return
+    import socket
+
+    ports, attempts = _service_ports(), []
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def refused(address) -> bool:
+        if isinstance(address, tuple) and len(address) >= 2 and address[1] in ports:
+            attempts.append(f"socket connect to {address[0]}:{address[1]}")
+            return True
+        return False
+
+    def connect(sock, address):
+        if refused(address):
+            raise ConnectionRefusedError(f"unit tests may not connect to {address} (Redis/PostgreSQL)")
+        return real_connect(sock, address)
+
+    def connect_ex(sock, address):
+        if refused(address):
+            raise ConnectionRefusedError(f"unit tests may not connect to {address} (Redis/PostgreSQL)")
+        return real_connect_ex(sock, address)
+
+    real_pg_connect = psycopg.Connection.connect
+
+    def pg_connect(conninfo: str = "", **kwargs):
+        # A dead address (a test of "database unreachable") is fine; the PostgreSQL server's port is not.
+        own = {"autocommit", "prepare_threshold", "context", "row_factory", "cursor_factory"}  # not conninfo
+        params = psycopg.conninfo.conninfo_to_dict(psycopg.conninfo.make_conninfo(
+            conninfo, **{name: value for name, value in kwargs.items() if name not in own}))
+        pg_ports = str(params.get("port") or os.environ.get("PGPORT") or 5432).split(",")
+        if any(int(port) in ports for port in pg_ports if port.strip().isdigit()):
+            attempts.append(f"psycopg.connect to port {params.get('port') or 5432}")
+            raise psycopg.OperationalError("unit tests may not connect to PostgreSQL")
+        return real_pg_connect(conninfo, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(psycopg.Connection, "connect", pg_connect)
+    monkeypatch.setattr(psycopg, "connect", pg_connect)  # an alias bound at import, used by SQLAlchemy
+    yield
+    if attempts:
+        pytest.fail(f"a unit test reached Redis/PostgreSQL ({'; '.join(sorted(set(attempts)))}): "
+                    "move it out of the unit tier or give it an in-memory backend", pytrace=False)

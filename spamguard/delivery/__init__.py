@@ -32,7 +32,8 @@ def init_app(app: Flask) -> None:
 
 
 def settings() -> DeliverySettings:
-    return current_app.extensions["spamguard.delivery"]
+    delivery_settings: DeliverySettings = current_app.extensions["spamguard.delivery"]
+    return delivery_settings
 
 
 def moderator_decided(session: Session, check: Check, label: str) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from spamguard.api import json_api
 from spamguard.storage import get_session
-from spamguard.storage.models import Check
+from spamguard.storage.models import Check, Site
 
 from .models import Decision
 from .outbox import decision_json
@@ -20,7 +20,7 @@ bp = Blueprint("delivery_feed", __name__, url_prefix="/api/v1")
 DEFAULT_LIMIT, MAX_LIMIT = 100, 500
 
 
-def _site():
+def _site() -> Site:
     """The site of `Authorization: Bearer <key>` or `?api_key=`; the JSON API's errors otherwise."""
     from werkzeug.datastructures import MultiDict
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from .outbox import process_due
 from .settings import DeliverySettings
@@ -19,7 +19,7 @@ from .settings import DeliverySettings
 log = logging.getLogger("spamguard.delivery")
 
 
-def _worker_context() -> tuple[sessionmaker, DeliverySettings]:
+def _worker_context() -> tuple[sessionmaker[Session], DeliverySettings]:
     from spamguard import config as settings
     from spamguard import storage
 
@@ -28,7 +28,7 @@ def _worker_context() -> tuple[sessionmaker, DeliverySettings]:
     return storage.make_sessionmaker(config["DATABASE_URL"]), DeliverySettings.from_config(config)
 
 
-def run_due() -> dict:
+def run_due() -> dict[str, int]:
     """The RQ job: send everything that is due now."""
     factory, delivery_settings = _worker_context()
     with factory() as session:
@@ -38,7 +38,7 @@ def run_due() -> dict:
 class Sweeper:
     """A daemon thread in `spamguard worker` running `process_due` every `interval` seconds."""
 
-    def __init__(self, session_factory: sessionmaker, delivery_settings: DeliverySettings, interval: float) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], delivery_settings: DeliverySettings, interval: float) -> None:
         self.session_factory, self.settings, self.interval = session_factory, delivery_settings, interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -94,7 +94,7 @@ def withdraw_decisions(session: Session, check: Check, now: datetime | None = No
 
 
 # -- sending (worker) ----------------------------------------------------------------------------
-def decision_json(decision: Decision, check: Check | None) -> dict:
+def decision_json(decision: Decision, check: Check | None) -> dict[str, Any]:
     fields = (check.fields or {}) if check is not None else {}
     extra = fields.get("extra") or {}
     comment = {name: fields.get(name) for name in ECHOED_FIELDS if fields.get(name)}
@@ -156,7 +156,7 @@ def _request(session: Session, delivery: Delivery, settings: DeliverySettings, n
 
 
 def attempt(session: Session, delivery: Delivery, settings: DeliverySettings, now: datetime,
-            post: Callable = sender.post, resolver=None) -> str:
+            post: Callable[..., sender.Answer] = sender.post, resolver: Callable[..., Any] | None = None) -> str:
     """One attempt at one claimed delivery; returns its new status."""
     delivery.attempts += 1
     delivery.claimed_until = None
@@ -202,7 +202,8 @@ def apply_timeouts(session: Session, settings: DeliverySettings, now: datetime) 
 
 
 def process_due(session: Session, settings: DeliverySettings, now: datetime | None = None,
-                post: Callable = sender.post, resolver=None) -> dict[str, int]:
+                post: Callable[..., sender.Answer] = sender.post,
+                resolver: Callable[..., Any] | None = None) -> dict[str, int]:
     """Apply timeouts, then make one attempt at every due delivery (BATCH at a time)."""
     now = now or utcnow()
     counts = {"timeouts": apply_timeouts(session, settings, now), "delivered": 0, "pending": 0, "failed": 0}
@@ -217,7 +218,7 @@ def process_due(session: Session, settings: DeliverySettings, now: datetime | No
     return counts
 
 
-def wake_worker(queue) -> None:
+def wake_worker(queue: Any) -> None:
     """Ask `spamguard worker` to send now.  Best effort: without Redis the periodic sweep sends it."""
     if queue is None:
         return

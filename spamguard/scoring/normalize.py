@@ -85,7 +85,8 @@ def _split_hashtag(match: re.Match[str]) -> str:
 
 def _space_symbols(text: str) -> str:
     """Put spaces around runs of pictographic symbols (★, ►, emoji) so they stop gluing words together."""
-    out, prev_symbol = [], False
+    out: list[str] = []
+    prev_symbol = False
     for char in text:
         symbol = char > "\u2000" and unicodedata.category(char) in ("So", "Sm", "Sk")
         if symbol != prev_symbol and out:

@@ -6,25 +6,18 @@ WordPress, served by PHP's built-in server on a free loopback port; both are rem
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
 import httpx
 import pytest
+from live_server import free_port
 from wordpress_site import ADMIN_PASSWORD, ROOT, WordPress, mariadb, write_site
 
-# The gunicorn fixture lives with the API tests; load it from there rather than copying it.
-sys.path.insert(0, str(ROOT / "tests" / "api"))
-_spec = importlib.util.spec_from_file_location("spamguard_api_conftest", ROOT / "tests" / "api" / "conftest.py")
-_api = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_api)
-live_server = _api.live_server
-free_port = _api.free_port
+# SpamGuard itself is the session's `live_server` fixture (tests/conftest.py).
 
 
 @pytest.fixture(scope="session")

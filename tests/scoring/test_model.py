@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +93,8 @@ def test_hot_reload_under_concurrent_scoring_has_zero_failures(registry_dir, cur
     assert holder.current().version == current_version
     new = _second_version(registry_dir, current_version)
     errors: list[BaseException] = []
-    seen: set[str] = set()
+    scored: Counter[str] = Counter()  # scorings per model version, counted by the workers
+    counted = threading.Condition()
     stop = threading.Event()
 
     def worker():
@@ -102,25 +103,29 @@ def test_hot_reload_under_concurrent_scoring_has_zero_failures(registry_dir, cur
                 scorer = holder.current()
                 score = scorer.score(SPAM)
                 assert 0.0 <= score.probability <= 1.0 and score.reasons
-                seen.add(scorer.version)
+                with counted:
+                    scored[scorer.version] += 1
+                    counted.notify_all()
             except BaseException as exc:  # noqa: BLE001 - the test counts every failure
                 errors.append(exc)
+
+    def wait_until_scored(version: str, times: int) -> None:
+        # Counted events, not sleeps: on a loaded machine this only takes longer. The timeout is a hang guard.
+        with counted:
+            assert counted.wait_for(lambda: scored[version] >= times or bool(errors), timeout=120), dict(scored)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.2)
+    wait_until_scored(current_version, 20)
     Registry(registry_dir).promote(new)
-    deadline = time.monotonic() + 10
-    while holder.current().version != new and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)
+    wait_until_scored(new, 20)  # the holder noticed the promotion while the workers kept scoring
     stop.set()
     for t in threads:
         t.join()
     assert not errors, errors[:3]
     assert holder.current().version == new and holder.current().thresholds["spam"] == 0.77
-    assert seen == {current_version, new}
+    assert set(scored) == {current_version, new}
 
 
 def test_failed_reload_keeps_the_old_model(registry_dir, current_version, caplog):

@@ -83,3 +83,57 @@ def test_config_module_prints_the_table_and_checks_the_environment(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "spamguard.config"], env={**env, "SPAMGUARD_THREADS": "x"},
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "SPAMGUARD_THREADS=x" in bad.stderr
+
+
+@pytest.mark.parametrize("word, expected", [("1", True), ("TRUE", True), (" yes ", True), ("On", True),
+                                            ("0", False), ("false", False), ("No", False), ("off", False)])
+def test_booleans_accept_the_usual_words(word, expected):
+    assert from_env({"SPAMGUARD_SECURE_COOKIES": word})["SPAMGUARD_SECURE_COOKIES"] is expected
+
+
+@pytest.mark.parametrize("name, value", [
+    ("REDIS_URL", "http://user:hunter2@cache.example:6379"),  # a URL with credentials
+    ("SPAMGUARD_QUEUE_REDIS_URL", "tcp://:hunter2@queue.example"),
+])
+def test_a_bad_value_carrying_credentials_is_named_but_not_echoed(name, value):
+    with pytest.raises(ConfigError) as error:
+        from_env({name: value})
+    assert f"{name}: expected redis://" in str(error.value) and "hunter2" not in str(error.value)
+
+
+def test_an_empty_queue_url_means_the_main_redis():
+    assert from_env({"SPAMGUARD_QUEUE_REDIS_URL": ""})["SPAMGUARD_QUEUE_REDIS_URL"] == ""
+
+
+def test_a_missing_env_file_is_fine(tmp_path, monkeypatch):
+    for setting in config.SETTINGS:
+        monkeypatch.delenv(setting.name, raising=False)
+    values = from_env(env_file=str(tmp_path / "absent.env"))
+    assert values["SPAMGUARD_FLUSH_SECONDS"] == 30.0 and values["SPAMGUARD_BIND"] == "127.0.0.1:8000"
+
+
+def test_the_markdown_table_shows_defaults_as_an_operator_types_them():
+    rows = {line.split(" | ")[0].strip("| `"): line for line in config.markdown_table().splitlines()[2:]}
+    assert set(rows) == {s.name for s in config.SETTINGS}
+    assert "(generated)" in rows["SECRET_KEY"] and "(empty)" in rows["SPAMGUARD_METRICS_TOKEN"]
+    assert "`rest.akismet.com,akismet.local,localhost`" in rows["SPAMGUARD_BASE_HOSTS"]
+    assert str(config.VAR_DIR) not in rows["SPAMGUARD_MODEL_DIR"] and "`var/models`" in rows["SPAMGUARD_MODEL_DIR"]
+
+
+def test_update_readme_rewrites_only_between_the_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- settings-table:start -->\nstale\n<!-- settings-table:end -->\noutro\n")
+    assert config.main(["--update-readme", str(readme)]) == 0
+    assert readme.read_text() == ("intro\n<!-- settings-table:start -->\n" + config.markdown_table()
+                                  + "<!-- settings-table:end -->\noutro\n")
+    unmarked = tmp_path / "OTHER.md"
+    unmarked.write_text("no table here\n")
+    assert config.main(["--update-readme", str(unmarked)]) == 1 and unmarked.read_text() == "no table here\n"
+
+
+def test_an_empty_stored_secret_is_an_error_not_an_empty_key(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "VAR_DIR", tmp_path)
+    (tmp_path / "secret_key").write_text("")  # another process created it and died before writing
+    with pytest.raises(RuntimeError, match="secret_key is empty"):
+        config.ensure_secret_key({"SECRET_KEY": ""})
+    assert config.ensure_secret_key({"SECRET_KEY": "given"}) == "given"

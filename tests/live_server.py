@@ -1,4 +1,8 @@
-"""Start real gunicorn masters for the service tests (each in its own session, killed by pid)."""
+"""Start real gunicorn masters for the end-to-end tests (each in its own session, killed by pid).
+
+The one launcher of the suite: the session's `live_server` fixture (tests/conftest.py) and the tests that
+need servers of their own (scale-out, live logs) use it.
+"""
 from __future__ import annotations
 
 import os
@@ -11,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
