@@ -6,7 +6,6 @@ whichever door a comment came in by.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import uuid
@@ -20,7 +19,7 @@ from spamguard import delivery
 from spamguard.comment import Comment
 from spamguard.metrics import FEEDBACK
 from spamguard.scoring.decision import DISCARD, SPAM, Decision, decide, merge_thresholds
-from spamguard.scoring.features import nfkc
+from spamguard.scoring.features import analyse
 from spamguard.storage.models import Check, Feedback, Site, utcnow
 
 log = logging.getLogger(__name__)
@@ -43,10 +42,7 @@ class CheckResult:
 
 def content_hash(comment: Comment) -> str:
     """Identity of a comment for matching feedback that carries no GUID."""
-    text = nfkc(comment.comment_content).casefold()
-    text = " ".join(text.split())
-    key = "\x1f".join((text, comment.comment_author_email.strip().lower()))
-    return hashlib.sha256(key.encode()).hexdigest()
+    return analyse(comment).content_hash(comment.comment_author_email)
 
 
 def _sigmoid(logit: float) -> float:
