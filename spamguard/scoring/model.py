@@ -188,15 +188,15 @@ class _TextBlock:
         idf, idf_coef = self.idf, self.idf_coef
         return ids, sum([idf_coef[i] for i in ids]), sum([idf[i] * idf[i] for i in ids])
 
-    def _word_columns(self, text: str) -> list[int]:
+    def _word_grams(self, text: str) -> list[str]:
+        """sklearn's ``_word_ngrams`` over the vectoriser's tokenizer (its token_pattern)."""
         tokens = self.tokenize(text)  # type: ignore[misc]
         low, high = self.ngram_range
         grams = list(tokens) if low == 1 else []
         join = " ".join
         for n in range(max(low, 2), min(high + 1, len(tokens) + 1)):
             grams += [join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
-        get = self.vocabulary.get
-        return [i for i in map(get, grams) if i is not None]
+        return grams
 
     def contributions(self, text: str, parts: list[tuple[str, str, float]] | None = None) -> float:
         """This block's share of the decision value; per-feature contributions appended to ``parts``.
@@ -223,19 +223,26 @@ class _TextBlock:
                 columns += entry[0]
                 numerator += entry[1]
                 norm2 += entry[2]
-            if len(set(columns)) != len(columns):
-                for i, tf in Counter(columns).items():
-                    if tf > 1:
-                        s = 1.0 + log(tf)
-                        numerator += (s - tf) * idf_coef[i]
-                        norm2 += (s * s - tf) * idf[i] * idf[i]
+            seen: set[int] = set()
+            repeated = [i for i in columns if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
+            if repeated:
+                for i, extra in Counter(repeated).items():
+                    tf = extra + 1
+                    s = 1.0 + log(tf)
+                    numerator += (s - tf) * idf_coef[i]
+                    norm2 += (s * s - tf) * idf[i] * idf[i]
             return numerator / math.sqrt(norm2) if columns else 0.0
-        counts = Counter(self._char_columns(text) if self.char else self._word_columns(text))
-        if not counts:
-            return 0.0
+        if self.char:
+            counts = Counter(self.name_of(i) for i in self._char_columns(text))
+        else:
+            counts = Counter(self._word_grams(text))
+        vocab_get = self.vocabulary.get
         numerator = norm2 = 0.0
-        scaled: list[tuple[int, float]] = []
-        for i, tf in counts.items():
+        scaled: list[tuple[str, float]] = []
+        for gram, tf in counts.items():
+            i = vocab_get(gram)
+            if i is None:
+                continue
             if tf == 1:
                 w, c = idf[i], idf_coef[i]
             else:
@@ -243,10 +250,13 @@ class _TextBlock:
                 w, c = s * idf[i], s * idf_coef[i]
             norm2 += w * w
             numerator += c
-            scaled.append((i, c))
+            scaled.append((gram, c))
+        if not scaled:
+            return 0.0
         norm = math.sqrt(norm2)
         if parts is not None:
-            parts.extend((self.name, self.name_of(i), c / norm) for i, c in scaled)
+            name = self.name
+            parts.extend([(name, gram, c / norm) for gram, c in scaled])
         return numerator / norm
 
     def _char_columns(self, text: str) -> list[int]:
