@@ -240,14 +240,14 @@ class _TextBlock:
         numerator = norm2 = 0.0
         scaled: list[tuple[str, float]] = []
         for gram, tf in counts.items():
-            i = vocab_get(gram)
-            if i is None:
+            column = vocab_get(gram)
+            if column is None:
                 continue
             if tf == 1:
-                w, c = idf[i], idf_coef[i]
+                w, c = idf[column], idf_coef[column]
             else:
                 s = 1.0 + log(tf)
-                w, c = s * idf[i], s * idf_coef[i]
+                w, c = s * idf[column], s * idf_coef[column]
             norm2 += w * w
             numerator += c
             scaled.append((gram, c))
