@@ -17,6 +17,18 @@ Perturbed copies share most n-grams with their originals, so the vocabularies ar
 Each size runs in its own subprocess.  Peak RSS is the peak of the sum over the process tree
 (the fitting process plus joblib's workers), sampled every 0.2 s; CPU is user+system seconds of
 the whole tree.
+
+Measured (2 jobs, shared 2-core box, load average 10-20, so read CPU seconds, not wall):
+10 k: 16 CPU-s, tree peak 842 MB (fitting process 350 MB); 100 k: 115 CPU-s, tree peak 3,644 MB
+(fitting process 1,623 MB, each fold worker about 1 GB), 405,618 columns.  A profile at 10 k
+(``--profile --jobs 1``) puts ~40 % of the time in liblinear (8 fold fits + the refit), ~30 % in
+the vectorisers' fit (sklearn's pure-Python char_wb analyzer and ``_count_vocab``) and ~10 % in the
+per-comment analysis.  Memory grows about 4.5x per 10x rows: ``_count_vocab`` holds every
+(document, n-gram) index in a Python list and every distinct n-gram before ``max_features`` prunes
+them, liblinear copies the matrix, and each fold worker holds its own training slice.  So the 1 M
+retrain, extrapolated, needs well over 4 GB (and about 1,000+ CPU-s) with this pipeline: meeting
+the target needs a streamed vocabulary fit (document frequencies counted in chunks, then pruned)
+and sequential or shared-memory folds, not a faster machine.
 """
 from __future__ import annotations
 
