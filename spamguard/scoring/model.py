@@ -13,6 +13,7 @@ and a pipeline that differs is scored through sklearn instead, never approximate
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -313,6 +314,11 @@ class SpamModel:
         if offset != len(self.coef):
             problems.append(f"feature width mismatch: {offset} != {len(self.coef)}")
         self.fast_path_refused: str | None = "; ".join(problems) or None
+        # Shape features are explained relative to the training mean: (coefficient per raw unit, mean).
+        meta = self.meta
+        self.shape_stats: dict[str, tuple[float, float]] = {} if meta is None else {
+            name: (float(self.meta_coef[i]), float(meta.means_[i]) if hasattr(meta, "means_") else 0.0)
+            for name in SHAPE_FEATURES if (i := meta.vocabulary_.get(name)) is not None}
         if self.fast_path_refused:
             FAST_PATH_REFUSALS += 1
             log.warning("scoring fast path refused, scoring through sklearn (slower): %s", self.fast_path_refused)
@@ -371,6 +377,9 @@ class SpamModel:
         """Calibrated spam probabilities, batch path via sklearn."""
         return 1.0 / (1.0 + np.exp(-self.calibrated_logit(self.decision_function(comments))))
 
+
+# Whether a feature can be a reason depends only on its name: remembered (bounded) per name.
+_useful = functools.lru_cache(maxsize=1 << 16)(useful_feature)
 
 # Always-present shape features: explained relative to the training mean ("long comment").
 SHAPE_FEATURES = {
@@ -462,16 +471,14 @@ class Scorer:
     def _reasons(self, comment: Comment, parts: list[tuple[str, str, float]], spammy: bool, top: int) -> list[str]:
         """Top signals pushing towards the verdict's side (spam if logit ≥ 0, else ham)."""
         sign = 1.0 if spammy else -1.0
-        meta = self.model.meta
+        shapes = self.model.shape_stats
         ranked: list[tuple[float, str, str, bool]] = []
         for block, feature, contribution in parts:
             above = True
-            if block == "meta" and feature in SHAPE_FEATURES and meta is not None:
+            if block == "meta" and feature in shapes:
                 # Relative to a typical training comment, so "length" is not a reason for everything.
-                i = meta.vocabulary_[feature]
-                coef = self.model.meta_coef[i]
+                coef, mean = shapes[feature]
                 value = contribution / coef if coef else 0.0
-                mean = meta.means_[i] if hasattr(meta, "means_") else 0.0
                 above = value >= mean
                 contribution = (value - mean) * coef
             if sign * contribution > 0:
@@ -479,7 +486,7 @@ class Scorer:
         ranked.sort(key=lambda r: -r[0])
         reasons: list[str] = []
         for _c, block, feature, above in ranked:
-            if not useful_feature(block, feature):  # function words and character fragments
+            if not _useful(block, feature):  # function words and character fragments
                 continue
             text = _describe(block, feature, comment, above)
             if text not in reasons:
