@@ -8,7 +8,6 @@ a comment came in by; the views only parse and render.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import time
@@ -26,7 +25,7 @@ from spamguard.gate import CheckGate, GateResult
 from spamguard.metrics import FEEDBACK, record_check
 from spamguard.reputation import Reputation
 from spamguard.scoring.decision import DISCARD, SPAM, decide, merge_thresholds
-from spamguard.scoring.features import nfkc
+from spamguard.scoring.features import analyse
 from spamguard.storage.models import Check, Feedback, Site, utcnow
 
 if TYPE_CHECKING:
@@ -65,10 +64,7 @@ class CheckOutcome:
 
 def content_hash(comment: Comment) -> str:
     """Identity of a comment for matching feedback that carries no GUID."""
-    text = nfkc(comment.comment_content).casefold()
-    text = " ".join(text.split())
-    key = "\x1f".join((text, comment.comment_author_email.strip().lower()))
-    return hashlib.sha256(key.encode()).hexdigest()
+    return analyse(comment).content_hash(comment.comment_author_email)
 
 
 def _sigmoid(logit: float) -> float:

@@ -37,7 +37,7 @@ from limits import parse as parse_limit
 
 from spamguard.backends import RedisState
 from spamguard.comment import Comment
-from spamguard.scoring.features import find_urls, url_domain
+from spamguard.scoring.features import analyse, url_domain
 
 log = logging.getLogger("spamguard.reputation")
 
@@ -73,7 +73,7 @@ def link_domains(comment: Comment) -> list[str]:
     """Domains linked from the content (author URL is its own signal), minus the blog itself."""
     own = domain_of(comment.blog)
     seen: list[str] = []
-    for match in find_urls(comment.comment_content or ""):
+    for match in analyse(comment).urls:  # found once per comment, shared with the model's features
         host = domain_of(match.rstrip(".,;:!?"))
         if host and host != own and host not in seen:
             seen.append(host)

@@ -21,6 +21,7 @@ Design notes
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import math
 import re
@@ -62,6 +63,7 @@ _URL_RE = re.compile(
 _EMAIL_RE = re.compile(r"(?<![\w.+-])([.+-]*+)[\w.+-]++@[\w-]+(?:\.[\w-]+)+\b")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _WORD_RE = re.compile(r"[\w@$]++")
+_LEET_CHAR_RE = re.compile("[" + re.escape("".join(map(chr, _LEET))) + "]")
 _LONG_NUMBER_RE = re.compile(r"\d{5,}")
 # An <a ...> tag ends at the first ">" and contains no "<" (checked once by the lookahead, so a
 # missing ">" costs one scan per tag, not one per "href" in it).
@@ -143,6 +145,8 @@ def find_urls(text: str) -> list[str]:
 
 def _deleet(match: re.Match[str]) -> str:
     word = match.group(0)
+    if not _LEET_CHAR_RE.search(word):  # nothing to translate
+        return word
     if not any("a" <= c <= "z" for c in word):  # digits, "_" or non-ASCII letters only: not leet
         return word
     letters = sum(c.isalpha() for c in word)
@@ -168,10 +172,23 @@ def _prepare_cached(text: str) -> str:
 
 
 def _prepare(text: str) -> str:
-    text = normalize.deobfuscate(normalise_text(text)).casefold()
-    text = _URL_RE.sub(f" {URL_TOKEN} ", text)
-    text = _EMAIL_RE.sub(lambda m: f"{m[1]} {EMAIL_TOKEN} ", text)
-    text = _WORD_RE.sub(_deleet, text)
+    return _finish_prepare(normalize.deobfuscate(normalise_text(text)))
+
+
+def _finish_prepare(plain: str, has_urls: bool = True) -> str:
+    """The steps of :func:`prepare_text` after normalising and de-obfuscating.
+
+    ``has_urls=False`` (the caller found none in ``plain``) skips the URL pass for ASCII text,
+    where casefolding cannot change what the case-insensitive pattern matches.  The other passes
+    are skipped when the one character they need is absent.
+    """
+    text = plain.casefold()
+    if has_urls or not text.isascii():
+        text = _URL_RE.sub(f" {URL_TOKEN} ", text)
+    if "@" in text:
+        text = _EMAIL_RE.sub(lambda m: f"{m[1]} {EMAIL_TOKEN} ", text)
+    if _LEET_CHAR_RE.search(text):  # without one, _deleet returns every word unchanged
+        text = _WORD_RE.sub(_deleet, text)
     # Phone numbers, codes and prices generalise by shape; short numbers (years, "2:19") stay.
     return _LONG_NUMBER_RE.sub(lambda m: "0" * min(len(m.group(0)), 12), text)
 
@@ -216,10 +233,82 @@ def split_self_links(content: str, permalink: str) -> tuple[str, int]:
     return _URL_RE.sub(repl, content), count
 
 
+# --------------------------------------------------------------------------- one analysis per comment
+
+def is_normalised(text: str) -> bool:
+    """Whether ``normalise_text(text) == text``, decided by cheap scans instead of running it.
+
+    True for almost every text that :func:`normalise_text` produced (it is idempotent for
+    practical purposes); tests/scoring check the claim on corpora and hostile texts.
+    """
+    if len(text) > MAX_TEXT_CHARS or text != text.strip():
+        return False
+    if "<" in text and (_BR_RE.search(text) or _TAG_RE.search(text)):  # every <a href> is a tag
+        return False
+    if "&" in text and html.unescape(text) != text:
+        return False
+    if text.isascii():
+        return True
+    return not (_C1_RE.search(text) or _ZERO_WIDTH_RE.search(text) or _NON_STARTER_RUN_RE.search(text)) \
+        and unicodedata.is_normalized("NFKC", text)
+
+
+class Analysis:
+    """Everything derived from a comment's content, computed once per comment (see :func:`analyse`).
+
+    Features, explanations, reputation and the feedback-matching hash all read this one result
+    instead of normalising and URL-scanning the content each on their own.
+    """
+
+    __slots__ = ("raw", "permalink", "content", "self_links", "plain", "urls", "prepared", "_domains", "_hash")
+
+    def __init__(self, raw: str, permalink: str):
+        self.raw, self.permalink = raw, permalink
+        content = normalise_text(raw)
+        # Links to the page itself are a token, not a link: they say nothing about the linker.
+        self.content, self.self_links = split_self_links(content, permalink)
+        self.plain = normalize.deobfuscate(self.content)
+        self.urls: tuple[str, ...] = tuple(find_urls(self.plain))
+        # prepare_text normalises its input again; skip that when it provably changes nothing.
+        self.prepared = (_finish_prepare(self.plain, bool(self.urls)) if is_normalised(self.content)
+                         else prepare_text(self.content))
+        self._domains: tuple[str, ...] | None = None
+        self._hash: dict[str, str] = {}
+
+    @property
+    def link_domains(self) -> tuple[str, ...]:
+        """Hosts of the linked URLs (``www.`` stripped), unique, in order of appearance."""
+        if self._domains is None:
+            self._domains = tuple(dict.fromkeys(d for d in map(url_domain, self.urls) if d))
+        return self._domains
+
+    def content_hash(self, author_email: str) -> str:
+        """Identity of the comment for matching feedback that carries no GUID.
+
+        Defined on the raw content (NFKC, casefolded, whitespace collapsed), not on
+        :attr:`content`: hashes stored by earlier versions must keep matching.
+        """
+        value = self._hash.get(author_email)
+        if value is None:
+            text = " ".join(nfkc(self.raw).casefold().split())
+            key = "\x1f".join((text, author_email.strip().lower()))
+            value = self._hash[author_email] = hashlib.sha256(key.encode()).hexdigest()
+        return value
+
+
+def analyse(comment: Comment) -> Analysis:
+    """The comment's :class:`Analysis`, memoised on the instance while its content and permalink are unchanged."""
+    cached = vars(comment).get("_analysis")
+    if (cached is not None and cached.raw == comment.comment_content
+            and cached.permalink == comment.permalink):
+        return cached
+    result = Analysis(comment.comment_content, comment.permalink)
+    vars(comment)["_analysis"] = result  # not a dataclass field: invisible to asdict/to_json/eq
+    return result
+
+
 def comment_text(comment: Comment) -> str:
-    content = normalise_text(comment.comment_content)
-    content, _ = split_self_links(content, comment.permalink)
-    return prepare_text(content)
+    return analyse(comment).prepared
 
 
 class CommentText(BaseEstimator, TransformerMixin):
@@ -248,18 +337,38 @@ NUMERIC_META = (
 DOMAIN_LISTS = ("shorteners", "referrer_spam")
 
 
+_ASCII = [chr(i) for i in range(128)]
+_DROP = {kind: dict.fromkeys(map(ord, filter(test, _ASCII))) for kind, test in (
+    ("alpha", str.isalpha), ("upper", str.isupper), ("digit", str.isdigit),
+    ("punct", lambda c: unicodedata.category(c).startswith("P")))}
+
+
+def _char_counts(text: str) -> tuple[int, int, int, int]:
+    """Letters, upper-case letters, digits and punctuation (Unicode category P) in ``text``.
+
+    ASCII text is counted by deleting each class with ``str.translate`` (C speed); anything else
+    character by character.
+    """
+    if text.isascii():
+        n = len(text)
+        return tuple(n - len(text.translate(_DROP[kind])) for kind in ("alpha", "upper", "digit", "punct"))  # type: ignore[return-value]
+    letters = list(filter(str.isalpha, text))
+    return (len(letters), sum(map(str.isupper, letters)), sum(map(str.isdigit, text)),
+            sum(unicodedata.category(c).startswith("P") for c in text))
+
+
 def meta_dict(comment: Comment) -> dict[str, float]:
     """Raw (unscaled) metadata of one comment. 0 / absent means 'missing' and is neutral."""
-    content = normalise_text(comment.comment_content)
+    analysis = analyse(comment)
+    content = analysis.content
     features: dict[str, float] = {}
-    content, self_links = split_self_links(content, comment.permalink)
-    if self_links:
+    if analysis.self_links:
         features["self_links"] = 1.0
     features.update(normalize.obfuscation_signals(content))
-    urls = find_urls(normalize.deobfuscate(content))
+    urls = analysis.urls
     if urls:
         features["n_links"] = math.log1p(len(urls))
-        for domain in {url_domain(u) for u in urls}:
+        for domain in analysis.link_domains:
             if domain:
                 features[f"link_domain={domain}"] = 1.0
                 for name in DOMAIN_LISTS:
@@ -267,12 +376,12 @@ def meta_dict(comment: Comment) -> dict[str, float]:
                         features[f"link_{name}"] = 1.0
     n = len(content)
     features["length"] = math.log1p(n)
-    letters = [c for c in content if c.isalpha()]
-    if len(letters) >= 5:
-        features["caps_ratio"] = sum(c.isupper() for c in letters) / len(letters)
+    letters, upper, digits, punct = _char_counts(content)
+    if letters >= 5:
+        features["caps_ratio"] = upper / letters
     if n:
-        features["digit_ratio"] = sum(c.isdigit() for c in content) / n
-        features["punct_ratio"] = sum(unicodedata.category(c).startswith("P") for c in content) / n
+        features["digit_ratio"] = digits / n
+        features["punct_ratio"] = punct / n
     if "!" in content:
         features["exclamations"] = math.log1p(content.count("!"))
     runs = [len(m.group(0)) for m in _REPEAT_RE.finditer(content)]

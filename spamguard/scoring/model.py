@@ -3,16 +3,21 @@
 The artifact (``model.joblib``) is a :class:`SpamModel`: the fitted sklearn
 pipeline (features → LogisticRegression) plus a Platt calibration
 ``logit = a * decision + b``.  On the request path we do not call
-``pipeline.predict_proba`` (≈ 1-2 ms of sklearn validation/overhead per call):
-:meth:`SpamModel.fast_logit` runs the vectorisers' analyzers directly and
-accumulates TF-IDF weights × coefficients in Python dicts, which also yields
-the per-feature contributions used for the explanations.
+``pipeline.predict_proba`` (≈ 10 ms of sklearn validation/overhead per call):
+:meth:`SpamModel.contributions` reads the comment's one :func:`analyse` result,
+looks its n-grams up in plain Python tables and accumulates TF-IDF weights ×
+coefficients, which also yields the per-feature contributions the explanations
+are ranked from.  The fast path reproduces ``predict_proba`` to 1e-9 only for the
+vectoriser settings it implements: they are checked at load (:func:`mirror_problems`)
+and a pipeline that differs is scored through sklearn instead, never approximated.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections import Counter
@@ -22,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
 
 from spamguard.comment import Comment
 from spamguard.scoring.explain import useful_feature
@@ -29,15 +37,17 @@ from spamguard.scoring.features import (
     EMAIL_TOKEN,
     SELF_LINK_TOKEN,
     URL_TOKEN,
-    comment_text,
-    find_urls,
+    CommentText,
+    MetaFeatures,
+    analyse,
     meta_dict,
-    normalise_text,
 )
-from spamguard.scoring.normalize import deobfuscate
 from spamguard.scoring.registry import Registry
 
 log = logging.getLogger(__name__)
+
+# Models loaded in this process whose fast path was refused (each also logged once, at load).
+FAST_PATH_REFUSALS = 0
 
 
 class NoModelError(RuntimeError):
@@ -62,36 +72,199 @@ def _sigmoid(x: float) -> float:
     return z / (1.0 + z)
 
 
+# What the fast path computes by itself, so a fitted TfidfVectorizer must be configured exactly
+# like this for it to give sklearn's numbers (checked at load, `mirror_problems`).  Everything else
+# it reads from the fitted objects: vocabulary_, idf_, ngram_range, the word tokenizer
+# (token_pattern), the union's offsets, MetaFeatures' vocabulary_/scale_, coef_ and intercept_.
+TFIDF_MIRRORED: dict[str, Any] = {
+    "input": "content", "lowercase": True, "strip_accents": None, "preprocessor": None, "tokenizer": None,
+    "stop_words": None, "binary": False, "norm": "l2", "use_idf": True, "smooth_idf": True, "sublinear_tf": True,
+}
+ANALYZERS = ("word", "char_wb")
+WORD_CACHE_SIZE = 20_000   # distinct words whose char n-grams are remembered (per block, per model)
+WORD_CACHE_MAX_LEN = 64    # longer "words" are not remembered: bounded memory under hostile input
+
+
+def _tfidf_problems(name: str, step: Any) -> list[str]:
+    if not (isinstance(step, Pipeline) and [n for n, _ in step.steps] == ["text", "tfidf"]
+            and type(step.named_steps["text"]) is CommentText and type(step.named_steps["tfidf"]) is TfidfVectorizer):
+        return [f"{name}: not Pipeline([('text', CommentText()), ('tfidf', TfidfVectorizer(...))])"]
+    vec = step.named_steps["tfidf"]
+    problems = [f"{name}.{param}={getattr(vec, param)!r} (fast path needs {want!r})"
+                for param, want in TFIDF_MIRRORED.items() if getattr(vec, param) != want]
+    # transform() weighs and normalises with the TfidfTransformer fit() made from these settings.
+    inner = getattr(vec, "_tfidf", None)
+    problems += [f"{name}.{param}={getattr(inner, param, None)!r} in the fitted transformer (fast path needs {want!r})"
+                 for param, want in TFIDF_MIRRORED.items()
+                 if param in ("norm", "use_idf", "smooth_idf", "sublinear_tf") and getattr(inner, param, None) != want]
+    if vec.analyzer not in ANALYZERS:
+        problems.append(f"{name}.analyzer={vec.analyzer!r} (fast path handles {ANALYZERS})")
+    if np.dtype(vec.dtype) != np.float64:
+        problems.append(f"{name}.dtype={vec.dtype!r} (fast path computes in float64)")
+    low, high = vec.ngram_range
+    if not (isinstance(low, int) and isinstance(high, int) and 1 <= low <= high):
+        problems.append(f"{name}.ngram_range={vec.ngram_range!r}")
+    if vec.analyzer == "word" and (not isinstance(vec.token_pattern, str)
+                                   or re.compile(vec.token_pattern).groups > 1):
+        problems.append(f"{name}.token_pattern={vec.token_pattern!r}")
+    if not hasattr(inner, "idf_") or len(vec.idf_) != len(vec.vocabulary_):
+        problems.append(f"{name}: not fitted (idf_/vocabulary_)")
+    return problems
+
+
+def mirror_problems(pipeline: Any) -> list[str]:
+    """Why the fast path would not reproduce ``pipeline`` exactly ([] when it does)."""
+    if not (isinstance(pipeline, Pipeline) and [n for n, _ in pipeline.steps] == ["features", "clf"]):
+        return ["pipeline is not Pipeline([('features', ...), ('clf', ...)])"]
+    union, clf = pipeline.named_steps["features"], pipeline.named_steps["clf"]
+    problems: list[str] = []
+    if type(union) is not FeatureUnion:
+        return ["features is not a FeatureUnion"]
+    weights = union.transformer_weights or {}
+    if any(w != 1 for w in weights.values()):
+        problems.append(f"feature union weights {weights!r} (fast path needs none)")
+    for name, transformer in union.transformer_list:
+        if name == "meta":
+            if type(transformer) is not MetaFeatures:
+                problems.append("meta: not MetaFeatures")
+            elif not (hasattr(transformer, "scale_") and len(transformer.scale_) == len(transformer.vocabulary_)
+                      and np.all(transformer.scale_ > 0)):
+                problems.append("meta: not fitted or zero scale")
+        else:
+            problems += _tfidf_problems(name, transformer)
+    if type(clf) is not LogisticRegression or list(getattr(clf, "classes_", [])) != [0, 1] \
+            or np.asarray(clf.coef_).shape[0] != 1:
+        problems.append("clf is not a fitted binary LogisticRegression with classes [0, 1]")
+    return problems
+
+
 class _TextBlock:
-    """Precomputed view of one fitted TfidfVectorizer: analyzer, token → (idf·coef, idf)."""
+    """One fitted TfidfVectorizer as plain Python tables: n-grams → column, idf and idf × coefficient.
+
+    ``contributions`` is TfidfVectorizer.transform (sublinear tf, idf, l2 norm) followed by the dot
+    product with the block's coefficients, for one document, without building a sparse matrix.
+    """
 
     def __init__(self, name: str, vectorizer: Any, coef: np.ndarray):
         self.name = name
-        self.analyzer = vectorizer.build_analyzer()
-        self.sublinear = bool(vectorizer.sublinear_tf)
+        self.vectorizer = vectorizer
+        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
         idf = vectorizer.idf_ if getattr(vectorizer, "use_idf", True) else np.ones(len(coef))
-        self.weights: dict[str, tuple[float, float]] = {
-            token: (float(idf[i]), float(coef[i])) for token, i in vectorizer.vocabulary_.items()
-        }
+        self.idf: list[float] = idf.tolist()
+        self.idf_coef: list[float] = (idf * coef).tolist()
+        self.coef = coef
+        self.char = vectorizer.analyzer == "char_wb"
+        self.ngram_range: tuple[int, int] = (int(vectorizer.ngram_range[0]), int(vectorizer.ngram_range[1]))
+        self.tokenize = None if self.char else vectorizer.build_tokenizer()
+        self._names: list[str] | None = None
+        self._word_ids: dict[str, tuple[tuple[int, ...], float, float]] = {}
+        if not self.char and self.idf:
+            self.name_of(0)  # word features name the reasons: build the index at load, not on a request
 
-    def contributions(self, text: str) -> tuple[float, dict[str, float]]:
-        counts = Counter(self.analyzer(text))
-        total, norm2, parts = 0.0, 0.0, {}
-        for token, tf in counts.items():
-            entry = self.weights.get(token)
-            if entry is None:
+    @property
+    def weights(self) -> dict[str, tuple[float, float]]:
+        """token → (idf, coefficient), for tools that inspect the model (gate_checks)."""
+        return {token: (self.idf[i], float(self.coef[i])) for token, i in self.vocabulary.items()}
+
+    def name_of(self, i: int) -> str:
+        if self._names is None:
+            names = [""] * len(self.idf)
+            for token, j in self.vocabulary.items():
+                names[j] = token
+            self._names = names
+        return self._names[i]
+
+    def _char_ids(self, word: str) -> tuple[tuple[int, ...], float, float]:
+        """One word's char_wb n-gram columns (sklearn's ``_char_wb_ngrams``, word by word), with
+        the sums of idf × coef and idf² over them."""
+        w = " " + word + " "
+        w_len = len(w)
+        grams: list[str] = []
+        for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
+            if w_len <= n:  # a word no longer than n counts once, and so for every larger n
+                grams.append(w)
+                break
+            grams += [w[i:i + n] for i in range(w_len - n + 1)]
+        ids = tuple(i for i in map(self.vocabulary.get, grams) if i is not None)
+        idf, idf_coef = self.idf, self.idf_coef
+        return ids, sum([idf_coef[i] for i in ids]), sum([idf[i] * idf[i] for i in ids])
+
+    def _word_grams(self, text: str) -> list[str]:
+        """sklearn's ``_word_ngrams`` over the vectoriser's tokenizer (its token_pattern)."""
+        tokens = self.tokenize(text)  # type: ignore[misc]
+        low, high = self.ngram_range
+        grams = list(tokens) if low == 1 else []
+        join = " ".join
+        for n in range(max(low, 2), min(high + 1, len(tokens) + 1)):
+            grams += [join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+        return grams
+
+    def contributions(self, text: str, parts: list[tuple[str, str, float]] | None = None) -> float:
+        """This block's share of the decision value; per-feature contributions appended to ``parts``.
+
+        tf-idf of column i is s(tf_i)·idf_i / ‖·‖ with s(tf) = 1 + ln tf (sublinear_tf); most
+        columns occur once (s = 1), so the sums start from every occurrence counted once and are
+        corrected for the repeated columns only.
+        """
+        text = text.lower()  # lowercase=True, no accent stripping (asserted at load)
+        idf, idf_coef, log = self.idf, self.idf_coef, math.log
+        if self.char and parts is None:
+            # char_wb n-grams never cross whitespace: per-word columns and sums are remembered.
+            cache = self._word_ids
+            columns: list[int] = []
+            numerator = norm2 = 0.0
+            for word in text.split():
+                entry = cache.get(word)
+                if entry is None:
+                    entry = self._char_ids(word)
+                    if len(word) <= WORD_CACHE_MAX_LEN:
+                        if len(cache) >= WORD_CACHE_SIZE:
+                            cache.clear()
+                        cache[word] = entry
+                columns += entry[0]
+                numerator += entry[1]
+                norm2 += entry[2]
+            seen: set[int] = set()
+            repeated = [i for i in columns if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
+            if repeated:
+                for i, extra in Counter(repeated).items():
+                    tf = extra + 1
+                    s = 1.0 + log(tf)
+                    numerator += (s - tf) * idf_coef[i]
+                    norm2 += (s * s - tf) * idf[i] * idf[i]
+            return numerator / math.sqrt(norm2) if columns else 0.0
+        if self.char:
+            counts = Counter(self.name_of(i) for i in self._char_columns(text))
+        else:
+            counts = Counter(self._word_grams(text))
+        vocab_get = self.vocabulary.get
+        numerator = norm2 = 0.0
+        scaled: list[tuple[str, float]] = []
+        for gram, tf in counts.items():
+            column = vocab_get(gram)
+            if column is None:
                 continue
-            idf, coef = entry
-            w = (1.0 + math.log(tf) if self.sublinear else float(tf)) * idf
+            if tf == 1:
+                w, c = idf[column], idf_coef[column]
+            else:
+                s = 1.0 + log(tf)
+                w, c = s * idf[column], s * idf_coef[column]
             norm2 += w * w
-            parts[token] = w * coef
-        if not parts:
-            return 0.0, {}
+            numerator += c
+            scaled.append((gram, c))
+        if not scaled:
+            return 0.0
         norm = math.sqrt(norm2)
-        for token, value in parts.items():
-            parts[token] = value / norm
-            total += value / norm
-        return total, parts
+        if parts is not None:
+            name = self.name
+            parts.extend([(name, gram, c / norm) for gram, c in scaled])
+        return numerator / norm
+
+    def _char_columns(self, text: str) -> list[int]:
+        columns: list[int] = []
+        for word in text.split():
+            columns += self._char_ids(word)[0]
+        return columns
 
 
 class SpamModel:
@@ -112,44 +285,86 @@ class SpamModel:
         self._build_fast_path()
 
     def _build_fast_path(self) -> None:
+        """Tables for the fast path, or, when it would not reproduce the pipeline, the reason it is refused."""
+        global FAST_PATH_REFUSALS
         union = self.pipeline.named_steps["features"]
         clf = self.pipeline.named_steps["clf"]
-        coef = np.asarray(clf.coef_).ravel()
+        self.coef = np.asarray(clf.coef_, dtype=np.float64).ravel()
         self.intercept = float(np.asarray(clf.intercept_).ravel()[0])
         self.blocks: list[_TextBlock] = []
-        self.meta = None
+        self.meta: MetaFeatures | None = None
+        self.meta_coef = np.zeros(0)
+        problems = mirror_problems(self.pipeline)
+        # Column ranges of the union's blocks: (name, start, end, transformer).
+        self._ranges: list[tuple[str, int, int, Any]] = []
         offset = 0
         for name, transformer in union.transformer_list:
-            if name == "meta":
+            if isinstance(transformer, MetaFeatures):
                 width = len(transformer.vocabulary_)
                 self.meta = transformer
-                self.meta_coef = coef[offset:offset + width] / transformer.scale_
-            else:
+                self.meta_coef = self.coef[offset:offset + width] / transformer.scale_
+            elif isinstance(transformer, Pipeline) and "tfidf" in transformer.named_steps:
                 vec = transformer.named_steps["tfidf"]
                 width = len(vec.vocabulary_)
-                self.blocks.append(_TextBlock(name, vec, coef[offset:offset + width]))
+                self.blocks.append(_TextBlock(name, vec, self.coef[offset:offset + width]))
+            else:
+                width = len(transformer.get_feature_names_out())
+            self._ranges.append((name, offset, offset + width, transformer))
             offset += width
-        if offset != len(coef):
-            raise ValueError(f"feature width mismatch: {offset} != {len(coef)}")
+        if offset != len(self.coef):
+            problems.append(f"feature width mismatch: {offset} != {len(self.coef)}")
+        self.fast_path_refused: str | None = "; ".join(problems) or None
+        # Shape features are explained relative to the training mean: (coefficient per raw unit, mean).
+        meta = self.meta
+        self.shape_stats: dict[str, tuple[float, float]] = {} if meta is None else {
+            name: (float(self.meta_coef[i]), float(meta.means_[i]) if hasattr(meta, "means_") else 0.0)
+            for name in SHAPE_FEATURES if (i := meta.vocabulary_.get(name)) is not None}
+        if self.fast_path_refused:
+            FAST_PATH_REFUSALS += 1
+            log.warning("scoring fast path refused, scoring through sklearn (slower): %s", self.fast_path_refused)
 
     # -- scoring -------------------------------------------------------------------------------
     def contributions(self, comment: Comment) -> tuple[float, list[tuple[str, str, float]]]:
-        """Raw decision value and (block, feature, contribution) for one comment."""
-        text = comment_text(comment)
+        """Raw decision value and the (block, feature, contribution) of every explainable feature.
+
+        Character n-grams are summed but not listed: they never make a reason (explain.py).
+        """
+        if self.fast_path_refused:
+            return self._sklearn_contributions(comment)
+        text = analyse(comment).prepared
         total = self.intercept
         parts: list[tuple[str, str, float]] = []
         for block in self.blocks:
-            value, contrib = block.contributions(text)
-            total += value
-            parts.extend((block.name, tok, c) for tok, c in contrib.items())
-        if self.meta is not None:
+            total += block.contributions(text, None if block.char else parts)
+        meta = self.meta
+        if meta is not None:
+            vocab, meta_coef = meta.vocabulary_, self.meta_coef
             for key, value in meta_dict(comment).items():
-                i = self.meta.vocabulary_.get(key)
+                i = vocab.get(key)
                 if i is not None and value:
-                    c = value * self.meta_coef[i]
+                    c = value * float(meta_coef[i])
                     total += c
                     parts.append(("meta", key, c))
         return total, parts
+
+    def _sklearn_contributions(self, comment: Comment) -> tuple[float, list[tuple[str, str, float]]]:
+        """The same through the sklearn transformers (when the fast path is refused)."""
+        row = self.pipeline.named_steps["features"].transform([comment]).tocsr()
+        values = row.data * self.coef[row.indices]
+        blocks = {block.name: block for block in self.blocks}
+        parts: list[tuple[str, str, float]] = []
+        for column, value in zip(row.indices.tolist(), values.tolist(), strict=True):
+            for name, start, end, transformer in self._ranges:
+                if start <= column < end:
+                    if isinstance(transformer, MetaFeatures):
+                        feature = transformer.feature_names_[column - start]
+                    elif name in blocks:
+                        feature = blocks[name].name_of(column - start)
+                    else:
+                        feature = str(column - start)
+                    parts.append((name, feature, value))
+                    break
+        return self.intercept + float(values.sum()), parts
 
     def calibrated_logit(self, decision: np.ndarray | float) -> Any:
         return self.a * decision + self.b
@@ -162,6 +377,9 @@ class SpamModel:
         """Calibrated spam probabilities, batch path via sklearn."""
         return 1.0 / (1.0 + np.exp(-self.calibrated_logit(self.decision_function(comments))))
 
+
+# Whether a feature can be a reason depends only on its name: remembered (bounded) per name.
+_useful = functools.lru_cache(maxsize=1 << 16)(useful_feature)
 
 # Always-present shape features: explained relative to the training mean ("long comment").
 SHAPE_FEATURES = {
@@ -189,7 +407,8 @@ META_NAMES = {
 
 
 def _links(comment: Comment) -> str:
-    n = len(find_urls(deobfuscate(normalise_text(comment.comment_content))))
+    analysis = analyse(comment)
+    n = len(analysis.urls) + analysis.self_links
     n = max(n, 1)
     return f"contains {n} link{'s' if n != 1 else ''}"
 
@@ -252,16 +471,14 @@ class Scorer:
     def _reasons(self, comment: Comment, parts: list[tuple[str, str, float]], spammy: bool, top: int) -> list[str]:
         """Top signals pushing towards the verdict's side (spam if logit ≥ 0, else ham)."""
         sign = 1.0 if spammy else -1.0
-        meta = self.model.meta
+        shapes = self.model.shape_stats
         ranked: list[tuple[float, str, str, bool]] = []
         for block, feature, contribution in parts:
             above = True
-            if block == "meta" and feature in SHAPE_FEATURES and meta is not None:
+            if block == "meta" and feature in shapes:
                 # Relative to a typical training comment, so "length" is not a reason for everything.
-                i = meta.vocabulary_[feature]
-                coef = self.model.meta_coef[i]
+                coef, mean = shapes[feature]
                 value = contribution / coef if coef else 0.0
-                mean = meta.means_[i] if hasattr(meta, "means_") else 0.0
                 above = value >= mean
                 contribution = (value - mean) * coef
             if sign * contribution > 0:
@@ -269,7 +486,7 @@ class Scorer:
         ranked.sort(key=lambda r: -r[0])
         reasons: list[str] = []
         for _c, block, feature, above in ranked:
-            if not useful_feature(block, feature):  # function words and character fragments
+            if not _useful(block, feature):  # function words and character fragments
                 continue
             text = _describe(block, feature, comment, above)
             if text not in reasons:

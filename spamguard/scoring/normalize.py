@@ -38,6 +38,7 @@ _SPACED_DOT_RE = re.compile(r"\b([a-z0-9-]{2,63})(?: {1,2}\. {0,2}|\. {1,2})(" +
 _GLUED_TLD_RE = re.compile(r"(\.(?:" + _TLD + r"))([A-Z]{1,2})(?![A-Za-z])")
 # "F o l l o w  m e", "s.u.b.s.c.r.i.b.e": 4+ single letters with one separator each; a wider gap splits words.
 _SPACED_LETTERS_RE = re.compile(r"(?<![^\W\d_])[^\W\d_](?:(?: {1,3}|[.*_-])[^\W\d_](?![^\W\d_])){3,}")
+_DOT_RE = re.compile("dot", re.IGNORECASE)  # in every match of the three patterns above
 _HASHTAG_RE = re.compile(r"#([A-Za-z0-9]{2,100})\b")
 _CAMEL_RE = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|\b|\d)|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
@@ -101,14 +102,16 @@ def deobfuscate(text: str) -> str:
     text = (text or "")[:MAX_CHARS]
     if not text:
         return ""
-    text = _WORD_RE.sub(_fold_mixed, text)
-    text = _space_symbols(text)
+    if not text.isascii():  # ASCII has no look-alike letters to fold and no symbols to space out
+        text = _space_symbols(_WORD_RE.sub(_fold_mixed, text))
     text = _SPACED_LETTERS_RE.sub(_join_letters, text)
-    text = _BRACKET_DOT_RE.sub(r"\1.\2", text)
-    text = _WORD_DOT_RE.sub(r"\1.\2", text)
-    text = _GLUED_DOT_RE.sub(r"\1.\2", text)
-    text = _SPACED_DOT_RE.sub(r"\1.\2", text)
-    text = _GLUED_TLD_RE.sub(r"\1 \2", text)
+    if _DOT_RE.search(text):  # each pattern needs its literal: skip the scans when it is absent
+        text = _BRACKET_DOT_RE.sub(r"\1.\2", text)
+        text = _WORD_DOT_RE.sub(r"\1.\2", text)
+        text = _GLUED_DOT_RE.sub(r"\1.\2", text)
+    if "." in text:
+        text = _SPACED_DOT_RE.sub(r"\1.\2", text)
+        text = _GLUED_TLD_RE.sub(r"\1 \2", text)
     return _HASHTAG_RE.sub(_split_hashtag, text)
 
 
@@ -116,12 +119,13 @@ def obfuscation_signals(text: str) -> dict[str, float]:
     """Counts of obfuscation that folding erases: mixed-script words, spaced-out letters, spelled-out dots."""
     text = (text or "")[:MAX_CHARS]
     out: dict[str, float] = {}
-    mixed = sum(_mixed(m.group(0)) for m in _WORD_RE.finditer(text))
+    mixed = 0 if text.isascii() else sum(_mixed(m.group(0)) for m in _WORD_RE.finditer(text))
     if mixed:
         out["mixed_script_words"] = float(mixed)
     if any(len(m.group(0)) >= 9 for m in _SPACED_LETTERS_RE.finditer(text)):
         out["spaced_letters"] = 1.0
-    if _BRACKET_DOT_RE.search(text) or _WORD_DOT_RE.search(text) or _GLUED_DOT_RE.search(text):
+    if _DOT_RE.search(text) and (_BRACKET_DOT_RE.search(text) or _WORD_DOT_RE.search(text)
+                                 or _GLUED_DOT_RE.search(text)):
         out["spelled_out_dot"] = 1.0
     return out
 
