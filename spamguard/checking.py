@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from spamguard import delivery
+from spamguard import adaptation, delivery
 from spamguard.comment import Comment
 from spamguard.metrics import FEEDBACK
 from spamguard.scoring.decision import DISCARD, SPAM, Decision, decide, merge_thresholds
@@ -54,7 +54,8 @@ def _sigmoid(logit: float) -> float:
 
 
 def score_comment(comment: Comment, site: Site) -> tuple[float, list[str], str, dict[str, float]]:
-    """Model probability (adjusted by the reputation `site` may see), reasons, model version, thresholds."""
+    """Model probability (adjusted by the reputation `site` may see and by `site`'s own correction), reasons,
+    model version, thresholds."""
     scorer = current_app.extensions["spamguard.models"].current()
     score = scorer.score(comment)
     probability, reasons = score.probability, list(score.reasons)
@@ -65,6 +66,7 @@ def score_comment(comment: Comment, site: Site) -> tuple[float, list[str], str, 
         if rep_reasons:
             probability = _sigmoid(logit)
             reasons = rep_reasons + reasons
+    probability, reasons = adaptation.adjust(site, scorer, comment, probability, reasons, score.logit)
     return probability, reasons, scorer.version, scorer.thresholds
 
 
@@ -130,6 +132,7 @@ def record_feedback(session: Session, site: Site, comment: Comment, label: str, 
     FEEDBACK.labels(label, source).inc()  # every door (API, moderator) counts here, once
     if decided:
         delivery.decision_saved()
+    adaptation.feedback_recorded(session, site, comment)  # this site's own correction learns the label now
     reputation = current_app.extensions.get("spamguard.reputation")
     if reputation is not None and not comment.is_test:
         try:

@@ -1,0 +1,95 @@
+"""The handful of bounded, nameable features a site's correction is fitted on.
+
+Each is in [-1, 1] (most in [0, 1]), so a weight says directly how far that
+feature can move the log-odds, and a moderator can read the explanation
+("long comment", "uses this site's vocabulary").  Everything here is linear in
+the text, which is capped first like every other consumer of comment text.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from spamguard.comment import Comment
+from spamguard.scoring.features import find_urls, normalise_text
+
+NAMES = ("global", "length", "links", "code", "author_email", "ham_words", "spam_words")
+# What a feature pushing toward ham/spam means, for the reasons list.
+DESCRIPTIONS = {
+    "global": "the global model's score", "length": "comment length", "links": "links",
+    "code": "code or an error message", "author_email": "author e-mail given",
+    "ham_words": "words this site's ham uses", "spam_words": "words this site's spam uses",
+}
+MAX_CHARS = 20_000          # the features look at the first 20 K characters only
+MAX_WORDS = 300             # distinct words per comment taken into account
+LONG = math.log1p(2000)     # 2,000 characters and more count as fully "long"
+GLOBAL_SCALE = 8.0          # global log-odds beyond ±8 count as ±1
+VOCAB_SIZE = 400            # words kept per class and site
+MIN_DOC_FREQ = 2            # a word one labelled comment uses is that comment's, not the site's
+
+_WORD_RE = re.compile(r"[^\W\d_]{3,30}")
+# Pasted code, shell output and tracebacks; each alternative is bounded, so the scan is linear.
+_CODE_RE = re.compile(
+    r"```|Traceback \(most recent call last\)|\b[A-Z]\w{0,40}(?:Error|Exception)\b|\w\(\)|[;{}]\s*$"
+    r"|\b(?:def|import|return|function|const|var|sudo|pip|npm|printf|println|echo)\s|==|=>|::|->|\$\(|#include",
+    re.MULTILINE)
+
+
+def words(text: str) -> set[str]:
+    """Distinct content words (letters only, no stop words), at most MAX_WORDS, casefolded."""
+    out: set[str] = set()
+    for match in _WORD_RE.finditer(text):
+        word = match.group(0).casefold()
+        if word not in ENGLISH_STOP_WORDS:
+            out.add(word)
+            if len(out) >= MAX_WORDS:
+                break
+    return out
+
+
+def content(comment: Comment) -> str:
+    return normalise_text(comment.comment_content[:MAX_CHARS])
+
+
+def _overlap(tokens: set[str], vocab: frozenset[str] | set[str], own: Counter[str] | None = None) -> float:
+    """Fraction of the comment's words in `vocab`; with `own` (document frequencies of the vocabulary's
+    own training rows), a word counts only if other comments use it too (leave-one-out)."""
+    if not tokens or not vocab:
+        return 0.0
+    if own is None:
+        hits = sum(1 for t in tokens if t in vocab)
+    else:
+        hits = sum(1 for t in tokens if t in vocab and own[t] - 1 >= MIN_DOC_FREQ)
+    return hits / len(tokens)
+
+
+def vector(comment: Comment, global_logit: float, ham_vocab: frozenset[str] | set[str],
+           spam_vocab: frozenset[str] | set[str], *, text: str | None = None, tokens: set[str] | None = None,
+           ham_df: Counter[str] | None = None, spam_df: Counter[str] | None = None) -> list[float]:
+    """The feature vector, in NAMES order.  `ham_df`/`spam_df` are passed only for training rows of
+    that class, so a labelled comment does not vouch for its own words."""
+    text = content(comment) if text is None else text
+    tokens = words(text) if tokens is None else tokens
+    return [
+        max(-1.0, min(1.0, global_logit / GLOBAL_SCALE)),
+        min(1.0, math.log1p(len(text)) / LONG),
+        min(1.0, len(find_urls(text)) / 3.0),
+        1.0 if _CODE_RE.search(text) else 0.0,
+        1.0 if "@" in comment.comment_author_email else 0.0,
+        _overlap(tokens, ham_vocab, ham_df),
+        _overlap(tokens, spam_vocab, spam_df),
+    ]
+
+
+def vocabulary(documents: Iterable[set[str]]) -> tuple[list[str], Counter[str]]:
+    """The VOCAB_SIZE words most labelled comments of one class use (at least MIN_DOC_FREQ of them),
+    and the document frequencies."""
+    df: Counter[str] = Counter()
+    for tokens in documents:
+        df.update(tokens)
+    kept = sorted((w for w, n in df.items() if n >= MIN_DOC_FREQ), key=lambda w: (-df[w], w))[:VOCAB_SIZE]
+    return kept, df
