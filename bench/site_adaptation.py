@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from model_training import data as data_mod  # noqa: E402
 from model_training.train import fit_quick  # noqa: E402
 from spamguard import sites, storage  # noqa: E402
-from spamguard.adaptation import Settings, SiteAdapter  # noqa: E402
+from spamguard.adaptation import Settings, SiteAdapter, service  # noqa: E402
 from spamguard.checking import content_hash  # noqa: E402
 from spamguard.scoring.model import Scorer  # noqa: E402
 from spamguard.storage.models import Check, Feedback, utcnow  # noqa: E402
@@ -59,6 +59,9 @@ def main() -> None:
     parser.add_argument("--labels", default="10,30,100,300", help="comma-separated K values")
     parser.add_argument("--cap", type=float, default=Settings.cap)
     parser.add_argument("--history", type=int, default=1500, help="past ham comments of the blog")
+    parser.add_argument("--l2", default=str(Settings.l2), help="comma-separated L2 strengths to compare")
+    parser.add_argument("--anchor-weight", default=str(service.ANCHOR_WEIGHT),
+                        help="comma-separated anchor weights to compare (see spamguard/adaptation/fit.py)")
     args = parser.parse_args()
     rng = random.Random(SEED)
 
@@ -89,7 +92,7 @@ def main() -> None:
     print(f"blog: {len(ham_past)} past ham ({len(flagged)} flagged by the global model), {len(spam_past)} past spam;"
           f" held-out test: {len(ham_test)} ham, {len(spam_test)} spam (other threads)")
 
-    def run(k: int, ham_reports, spam_reports):
+    def run(k: int, ham_reports, spam_reports, l2: float):
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{tmp}/bench.db"
             storage.upgrade(url)
@@ -109,7 +112,7 @@ def main() -> None:
                         session.add(Feedback(site_id=site.id, check_id=check.id, label=reported[id(c)], source="api",
                                              fields=c.to_json()))
                 session.commit()
-                adapter = SiteAdapter(Settings(cap=args.cap))
+                adapter = SiteAdapter(Settings(cap=args.cap, l2=l2))
                 t0 = time.perf_counter()
                 model = adapter.refit(session, site.id, scorer)
                 seconds = time.perf_counter() - t0
@@ -117,18 +120,26 @@ def main() -> None:
             return None
         after_ham = [lg + model.adjust(e.comment, lg)[0] for e, lg in zip(ham_test, test_ham_logit, strict=True)]
         after_spam = [lg + model.adjust(e.comment, lg)[0] for e, lg in zip(spam_test, test_spam_logit, strict=True)]
-        return after_ham, after_spam, seconds, model
+        return after_ham, after_spam, seconds, min(a - b for a, b in zip(after_spam, test_spam_logit, strict=True))
 
     b_hb, b_hf = _rates(test_ham_logit, th)
     b_sr, b_sf = _rates(test_spam_logit, th)
-    print()
+    for l2 in [float(x) for x in args.l2.split(",")]:
+        for anchor in [float(x) for x in args.anchor_weight.split(",")]:
+            service.ANCHOR_WEIGHT = anchor
+            print(f"\ncap {args.cap}, L2 {l2}, anchor weight {anchor}")
+            table(run, l2, th, args, flagged, spam_past, (b_hb, b_hf, b_sr, b_sf))
+
+
+def table(run, l2, th, args, flagged, spam_past, before) -> None:
+    b_hb, b_hf, b_sr, b_sf = before
     print("| labels (ham + spam) | ham blocked | ham flagged (unsure+) | spam recall @spam | spam flagged @unsure "
           "| refit |")
     print("|---|---|---|---|---|---|")
     for k in [int(x) for x in args.labels.split(",")]:
         ham_reports = flagged[:k]
         spam_reports = spam_past[: k // 5]
-        out = run(k, ham_reports, spam_reports)
+        out = run(k, ham_reports, spam_reports, l2)
         if out is None:
             print(f"| {len(ham_reports)} + {len(spam_reports)} | below the minimum: no correction | | | | |")
             continue
@@ -137,17 +148,15 @@ def main() -> None:
         a_sr, a_sf = _rates(after_spam, th)
         print(f"| {len(ham_reports)} + {len(spam_reports)} | {b_hb:.1%} → {a_hb:.1%} | {b_hf:.1%} → {a_hf:.1%} "
               f"| {b_sr:.1%} → {a_sr:.1%} | {b_sf:.1%} → {a_sf:.1%} | {seconds:.2f} s |")
-
     k = max(int(x) for x in args.labels.split(","))
-    poisoned = run(k, spam_past[:k], [])
+    poisoned = run(k, spam_past[:k], [], l2)
     if poisoned is not None:
-        after_ham, after_spam, _s, _m = poisoned
+        _after_ham, after_spam, _s, shift = poisoned
         a_sr, a_sf = _rates(after_spam, th)
-        shift = np.array(after_spam) - np.array(test_spam_logit)
-        print(f"\npoisoning: the blog reports {min(k, len(spam_past))} of its spam as ham → its own spam recall "
-              f"{b_sr:.1%} → {a_sr:.1%} (@unsure {b_sf:.1%} → {a_sf:.1%}); largest shift {shift.min():+.2f} "
-              f"log-odds (cap {args.cap}); other sites: unchanged by construction (tests/adaptation)")
-
+        print(f"poisoning: the blog reports {min(k, len(spam_past))} of its spam as ham → its own spam recall "
+              f"{b_sr:.1%} → {a_sr:.1%} (@unsure {b_sf:.1%} → {a_sf:.1%}), largest shift {shift:+.2f} log-odds "
+              f"(cap {args.cap}); other sites: unchanged "
+              f"(tests/adaptation/test_service.py)")
 
 if __name__ == "__main__":
     main()

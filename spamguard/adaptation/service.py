@@ -43,7 +43,8 @@ CACHE_SECONDS = 2.0
 MAX_CACHED_SITES = 10_000
 MAX_CACHED_ROWS = 50_000
 BACKGROUND_ROWS = 200      # the site's most recent unlabelled comments: the anchors (see fit.py)
-ANCHOR_WEIGHT = 0.25       # per anchor, times the squared correction
+ANCHOR_WEIGHT = 1.0       # per anchor, times the squared correction, less the more it shares the ham's words
+HAM_WORDS = features.NAMES.index("ham_words")
 REASON_MIN = 0.1           # smaller corrections are not worth a reason
 
 
@@ -187,8 +188,11 @@ class SiteAdapter:
         rows = [Row(features.vector(c, logit, ham_set, spam_set, text=text, tokens=tokens,
                                     ham_df=ham_df if y == 0.0 else None, spam_df=spam_df if y == 1.0 else None),
                     logit, y) for y, c, logit, text, tokens in labelled]
-        rows += [Row(features.vector(c, logit, ham_set, spam_set, text=text, tokens=tokens), logit, None,
-                     ANCHOR_WEIGHT) for c, logit, text, tokens in background]
+        for c, logit, text, tokens in background:
+            z = features.vector(c, logit, ham_set, spam_set, text=text, tokens=tokens)
+            # An unlabelled comment that shares the labelled ham's words is likely one more of those the
+            # site did not bother to report: it must not hold the correction back.  One unlike them must.
+            rows.append(Row(z, logit, None, ANCHOR_WEIGHT * (1.0 - z[HAM_WORDS]) ** 4))
         n_spam = sum(1 for y, *_ in labelled if y == 1.0)
         return rows, {"ham_words": ham_vocab, "spam_words": spam_vocab, "n_ham": len(labelled) - n_spam,
                       "n_spam": n_spam}

@@ -50,11 +50,11 @@ def test_no_rows_or_no_disagreement_gives_no_correction():
 def test_learns_that_code_is_ham_here_and_stays_within_the_cap():
     code = features.NAMES.index("code")
     rows = []
-    for i in range(60):  # flagged technical comments the site says are ham
+    for _ in range(60):  # flagged technical comments the site says are ham
         z = [0.4, 0.9, 0.3, 0.0, 1.0, 0.6, 0.0]
         z[code] = 1.0
         rows.append(Row(z, 3.0, 0.0))
-    for i in range(60):  # the site's spam the global model already catches (unlabelled: anchors)
+    for _ in range(60):  # the site's spam the global model already catches (unlabelled: anchors)
         rows.append(Row([0.6, 0.5, 0.3, 0.0, 1.0, 0.0, 0.0], 5.0, None, 0.25))
     correction = fit(rows, cap=2.0)
     tech = [0.4, 0.9, 0.3, 1.0, 1.0, 0.6, 0.0]
