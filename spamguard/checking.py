@@ -132,7 +132,7 @@ def record_feedback(session: Session, site: Site, comment: Comment, label: str, 
     FEEDBACK.labels(label, source).inc()  # every door (API, moderator) counts here, once
     if decided:
         delivery.decision_saved()
-    adaptation.feedback_recorded(session, site, comment)  # this site's own correction learns the label now
+    adaptation.feedback_recorded(site, comment)  # this site's own correction learns the label (background)
     reputation = current_app.extensions.get("spamguard.reputation")
     if reputation is not None and not comment.is_test:
         try:

@@ -2,7 +2,8 @@
 
 A site whose ham the global model finds spammy (long technical comments with
 links and code, say) teaches SpamGuard so with its own `submit-ham` reports and
-moderator decisions, effective at the next check, without a global retrain.
+moderator decisions, without a global retrain: each label queues a refit in the
+background of the process that received it, which other workers see within 2 s.
 See `service.py` for the trust boundary and `fit.py` for the model.
 
 The two entry points below are what checking calls: `adjust` when a comment is
@@ -13,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy.orm import Session
 
 from spamguard import storage
 from spamguard.comment import Comment
@@ -40,7 +40,7 @@ def adjust(site: Site, scorer: Any, comment: Comment, probability: float, reason
                                       global_logit)
 
 
-def feedback_recorded(session: Session, site: Site, comment: Comment) -> None:
-    """Refit `site`'s correction now that it sent a label (test calls never train)."""
+def feedback_recorded(site: Site, comment: Comment) -> None:
+    """Queue a refit of `site`'s correction now that it sent a label (test calls never train)."""
     if not comment.is_test:
-        adapter(current_app).feedback_recorded(session, site.id, current_app.extensions["spamguard.models"].current())
+        adapter(current_app).refit_later(site.id, current_app.extensions["spamguard.models"].current())

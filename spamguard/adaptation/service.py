@@ -9,10 +9,11 @@ global model scores within ``cap`` of the threshold.  Akismet's test triggers
 and the honeypot are decided before any probability (`scoring.decision`), so no
 correction can turn them.
 
-Refits are cheap (a few hundred rows, seven parameters): one runs right after
-each label the site sends, in that request; one runs in the background when the
-global model changed or the fit is older than the refit interval (this also
-picks up withdrawn moderator decisions).  Fitted corrections are kept per
+Refits are cheap (a few hundred rows, seven parameters; each row is scored by
+the global model once per process and model version) and run in a background
+thread of the process: after each label the site sends, and when the global
+model changed or the fit is older than the refit interval (which also picks up
+withdrawn moderator decisions).  Fitted corrections are kept per
 process for a couple of seconds, like the site cache, so other workers see a
 refit within that time without a query per check.
 """
@@ -115,7 +116,8 @@ class SiteAdapter:
         # (model version, "f"/"c", row id) -> (global logit, text, words): a refit scores only new rows.
         self._rows: OrderedDict[tuple[str, str, int], tuple[float, str, set[str]]] = OrderedDict()
         self._lock = threading.Lock()
-        self._pending: dict[int, Future[None]] = {}
+        self._pending: dict[int, Future[None]] = {}  # site id -> its queued or running refit
+        self._again: set[int] = set()  # sites asked for while their refit was running
         self._executor: ThreadPoolExecutor | None = None
 
     # -- scoring -------------------------------------------------------------------------------
@@ -217,10 +219,8 @@ class SiteAdapter:
         self._remember(site_id, model)
         return model
 
-    def feedback_recorded(self, session: Session, site_id: int, scorer: Any) -> None:
-        """Refit right after the site sent a label; the label is stored already, so a failure only logs."""
-        if not self.settings.enabled:
-            return
+    def refit_quietly(self, session: Session, site_id: int, scorer: Any) -> None:
+        """`refit`, logging instead of raising: the labels are stored already, the next refit retries."""
         try:
             self.refit(session, site_id, scorer)
         except Exception:
@@ -228,24 +228,30 @@ class SiteAdapter:
             log.exception("site adaptation refit failed", extra={"site_id": site_id})
 
     def refit_later(self, site_id: int, scorer: Any) -> None:
-        """Queue one background refit of the site (at most one pending per site)."""
-        if self.session_factory is None:
+        """Refit the site in this process's background thread, soon: after each label it sends, and when
+        its correction is stale.  Requests never wait for a fit (a cold one scores a few hundred rows).
+        Asked again while one is queued or running, the site is refitted once more afterwards, so the
+        newest label is always in the last fit."""
+        if not self.settings.enabled or self.session_factory is None:
             return
         with self._lock:
             if site_id in self._pending:
+                self._again.add(site_id)
                 return
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spamguard-adapt")
             self._pending[site_id] = self._executor.submit(self._refit_job, site_id, scorer)
 
     def _refit_job(self, site_id: int, scorer: Any) -> None:
-        try:
-            assert self.session_factory is not None
+        assert self.session_factory is not None
+        while True:
             with self.session_factory() as session:
-                self.feedback_recorded(session, site_id, scorer)
-        finally:
+                self.refit_quietly(session, site_id, scorer)
             with self._lock:
-                self._pending.pop(site_id, None)
+                if site_id not in self._again:
+                    self._pending.pop(site_id, None)
+                    return
+                self._again.discard(site_id)
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Wait for the queued background refits (tests, shutdown)."""

@@ -48,6 +48,10 @@ class Blogs:
         return (float(response.headers["X-Spamguard-Score"]), response.headers["X-Spamguard-Verdict"],
                 response.get_data(as_text=True), response.headers.get("X-Spamguard-Reasons", ""))
 
+    def settle(self) -> None:
+        """Wait for the background refits the labels queued (counted futures, no sleeping)."""
+        adaptation.adapter(self.app).wait_idle()
+
     def report(self, name: str, label: str, comment: dict) -> None:
         assert self.post(name, f"submit-{label}", comment).get_data(as_text=True) == THANKS
 
@@ -103,6 +107,7 @@ def test_a_blog_teaches_its_own_technical_ham_and_nobody_elses(blogs):
         b.moderate("tech", "ham", comment)
     for comment in obvious[:5]:
         b.moderate("tech", "spam", comment)
+    b.settle()
 
     after = [b.check("tech", c) for c in fresh]
     kept = sum(1 for r in after if r[2] == "false")
@@ -130,6 +135,7 @@ def test_without_adaptation_the_same_labels_do_not_get_there(blogs):
         b.check("tech", comment)
     for comment in past[:30]:
         b.report("tech", "ham", comment)
+    b.settle()
     after = [b.check("tech", c) for c in fresh]
     assert sum(1 for r in after if r[1] == "ham") < 0.5 * len(fresh)
     with b.app.app_context():
@@ -148,6 +154,7 @@ def test_poisoning_moves_only_the_poisoners_own_verdicts_and_only_within_the_cap
     victim_before = [b.check("victim", c) for c in fresh]
     for comment in reported:  # the poisoner says its spam is ham
         b.report("poisoner", "ham", comment)
+    b.settle()
 
     poisoned = [b.check("poisoner", c) for c in fresh]
     victim_after = [b.check("victim", c) for c in fresh]
@@ -176,6 +183,7 @@ def test_below_the_minimum_label_count_nothing_changes(blogs):
     extra = technical(rng)
     b.check("tech", dict(extra, is_test="1"))
     b.report("tech", "ham", dict(extra, is_test="1"))
+    b.settle()
     with b.app.app_context():
         assert storage.get_session().get(SiteAdaptation, b.ids["tech"]) is None
     for comment in fresh:
@@ -190,6 +198,7 @@ def test_a_stale_correction_is_refitted_in_the_background(blogs):
     for comment in past:
         b.check("tech", comment)
         b.report("tech", "ham", comment)
+    b.settle()
     with b.app.app_context():
         first = storage.get_session().get(SiteAdaptation, b.ids["tech"]).fitted_at
     adapter = adaptation.adapter(b.app)
