@@ -85,11 +85,20 @@ def vector(comment: Comment, global_logit: float, ham_vocab: frozenset[str] | se
     ]
 
 
-def vocabulary(documents: Iterable[set[str]]) -> tuple[list[str], Counter[str]]:
-    """The VOCAB_SIZE words most labelled comments of one class use (at least MIN_DOC_FREQ of them),
-    and the document frequencies."""
+def vocabulary(documents: Iterable[set[str]], background: list[set[str]]) -> tuple[list[str], Counter[str]]:
+    """The words that mark one class of a site's labelled comments, and their document frequencies.
+
+    A word is kept when at least MIN_DOC_FREQ labelled comments use it and they use it more often
+    than the site's other comments (`background`) do: "thanks" or "version" is everyone's, "nozzle" is
+    this blog's ham.  The VOCAB_SIZE words with the largest difference are kept."""
     df: Counter[str] = Counter()
+    n = 0
     for tokens in documents:
         df.update(tokens)
-    kept = sorted((w for w, n in df.items() if n >= MIN_DOC_FREQ), key=lambda w: (-df[w], w))[:VOCAB_SIZE]
+        n += 1
+    bg: Counter[str] = Counter()
+    for tokens in background:
+        bg.update(tokens)
+    lift = {w: c / max(n, 1) - bg[w] / max(len(background), 1) for w, c in df.items() if c >= MIN_DOC_FREQ}
+    kept = sorted((w for w, d in lift.items() if d > 0), key=lambda w: (-lift[w], w))[:VOCAB_SIZE]
     return kept, df

@@ -184,8 +184,9 @@ class SiteAdapter:
         background = [self._row(scorer, "c", cid, fields) for cid, fields in checks if cid not in labelled_checks]
         background = background[:BACKGROUND_ROWS]
 
-        ham_vocab, ham_df = features.vocabulary(t for y, _c, _l, _t, t in labelled if y == 0.0)
-        spam_vocab, spam_df = features.vocabulary(t for y, _c, _l, _t, t in labelled if y == 1.0)
+        others = [tokens for _c, _l, _t, tokens in background]
+        ham_vocab, ham_df = features.vocabulary((t for y, _c, _l, _t, t in labelled if y == 0.0), others)
+        spam_vocab, spam_df = features.vocabulary((t for y, _c, _l, _t, t in labelled if y == 1.0), others)
         ham_set, spam_set = set(ham_vocab), set(spam_vocab)
         rows = [Row(features.vector(c, logit, ham_set, spam_set, text=text, tokens=tokens,
                                     ham_df=ham_df if y == 0.0 else None, spam_df=spam_df if y == 1.0 else None),

@@ -26,8 +26,10 @@ def test_features_are_bounded_and_named():
 
 
 def test_a_labelled_comment_does_not_vouch_for_its_own_words():
-    vocab, df = features.vocabulary([{"nozzle", "bed"}, {"nozzle", "unique"}, {"nozzle", "bed"}])
+    vocab, df = features.vocabulary([{"nozzle", "bed", "thanks"}, {"nozzle", "unique", "thanks"}, {"nozzle", "bed"}],
+                                    [{"thanks", "cheap"}, {"thanks"}])
     assert "unique" not in vocab and {"nozzle", "bed"} <= set(vocab)
+    assert "thanks" not in vocab  # everyone's word, not this site's ham's
     tokens = {"nozzle", "bed"}
     assert features._overlap(tokens, set(vocab)) == 1.0
     # Leave-one-out: "bed" has two documents, one of them this one: only "nozzle" has two others.
