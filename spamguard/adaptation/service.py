@@ -140,7 +140,7 @@ class SiteAdapter:
         if model is None:
             return probability, reasons
         if model.model_version != scorer.version or model.fitted_at + self.settings.refit_seconds < self.clock():
-            self.refit_later(site_id, scorer)
+            self.refit_later(site_id, scorer, new_label=False)
         delta, parts = model.adjust(comment, global_logit)
         if abs(delta) < REASON_MIN:
             return probability, reasons
@@ -228,16 +228,17 @@ class SiteAdapter:
             session.rollback()
             log.exception("site adaptation refit failed", extra={"site_id": site_id})
 
-    def refit_later(self, site_id: int, scorer: Any) -> None:
+    def refit_later(self, site_id: int, scorer: Any, *, new_label: bool = True) -> None:
         """Refit the site in this process's background thread, soon: after each label it sends, and when
         its correction is stale.  Requests never wait for a fit (a cold one scores a few hundred rows).
-        Asked again while one is queued or running, the site is refitted once more afterwards, so the
-        newest label is always in the last fit."""
+        Asked again for a `new_label` while one is queued or running, the site is refitted once more
+        afterwards, so the newest label is always in the last fit."""
         if not self.settings.enabled or self.session_factory is None:
             return
         with self._lock:
             if site_id in self._pending:
-                self._again.add(site_id)
+                if new_label:
+                    self._again.add(site_id)
                 return
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spamguard-adapt")
