@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from spamguard.comment import Comment
@@ -160,6 +160,10 @@ class SiteAdapter:
                     self._rows.popitem(last=False)
         return (comment, *cached)
 
+    def _labels(self, session: Session, site_id: int) -> int:
+        return session.scalar(select(func.count()).select_from(Feedback).where(
+            Feedback.site_id == site_id, Feedback.is_test.is_(False), Feedback.undone_at.is_(None))) or 0
+
     def training_rows(self, session: Session, site_id: int, scorer: Any) -> tuple[list[Row], dict[str, Any]]:
         """The site's own labels (newest per comment, at most max_labels) and unlabelled recent comments."""
         labels = session.execute(
@@ -202,10 +206,14 @@ class SiteAdapter:
 
     def refit(self, session: Session, site_id: int, scorer: Any) -> SiteModel | None:
         """Fit the site's correction from its own rows and store it (or remove it: too few labels)."""
-        rows, info = self.training_rows(session, site_id, scorer)
+        rows: list[Row] = []
+        info = {"n_ham": 0, "n_spam": 0}
+        if self._labels(session, site_id) >= self.settings.min_labels:  # else nothing worth scoring
+            rows, info = self.training_rows(session, site_id, scorer)
         if info["n_ham"] + info["n_spam"] < self.settings.min_labels:
-            session.execute(delete(SiteAdaptation).where(SiteAdaptation.site_id == site_id))
-            session.commit()
+            if session.get(SiteAdaptation, site_id) is not None:  # labels withdrawn since the last fit
+                session.execute(delete(SiteAdaptation).where(SiteAdaptation.site_id == site_id))
+                session.commit()
             self._remember(site_id, None)
             return None
         correction = fit(rows, cap=self.settings.cap, l2=self.settings.l2)
