@@ -36,8 +36,8 @@ def blog_app(blog_model_dir, redis_url, redis_prefix, tmp_path):
     from spamguard import storage
     from spamguard.app import create_app
 
-    def factory(**overrides):
-        url = f"sqlite:///{tmp_path / f'adapt-{uuid.uuid4().hex[:6]}.db'}"
+    def factory(database_url: str | None = None, **overrides):
+        url = database_url or f"sqlite:///{tmp_path / f'adapt-{uuid.uuid4().hex[:6]}.db'}"
         storage.upgrade(url)
         config = {"TESTING": True, "DATABASE_URL": url, "REDIS_URL": redis_url,
                   "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:",

@@ -77,8 +77,8 @@ def _spam_answers(results) -> int:
 
 @pytest.fixture
 def blogs(blog_app):
-    def factory(*names, **settings):
-        b = Blogs(blog_app(**settings))
+    def factory(*names, database_url=None, **settings):
+        b = Blogs(blog_app(database_url, **settings))
         for name in names:
             b.add(name)
         return b
@@ -190,10 +190,12 @@ def test_below_the_minimum_label_count_nothing_changes(blogs):
         assert "this site's moderators" not in b.check("tech", comment)[3]
 
 
-def test_a_stale_correction_is_refitted_in_the_background(blogs):
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_stale_correction_is_refitted_in_the_background(blogs, database, request):
     """After the refit interval (or a new global model) the next check queues one refit, off the request."""
     rng = random.Random(14)
-    b = blogs("tech", SPAMGUARD_SITE_ADAPT_REFIT_SECONDS=0.0)
+    url = request.getfixturevalue("pg_url") if database == "postgresql" else None
+    b = blogs("tech", database_url=url, SPAMGUARD_SITE_ADAPT_REFIT_SECONDS=0.0)
     past = [technical(rng) for _ in range(12)]
     for comment in past:
         b.check("tech", comment)
