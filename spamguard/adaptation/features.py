@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
+from dataclasses import dataclass
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -39,26 +40,38 @@ _CODE_RE = re.compile(
     re.MULTILINE)
 
 
-def words(text: str) -> set[str]:
+@dataclass(frozen=True)
+class Parts:
+    """What the features need of one comment, small enough to keep for every row a refit reuses."""
+
+    text: tuple[float, ...]   # length, links, code, author e-mail: the features that do not depend on the site
+    tokens: tuple[str, ...]   # its distinct content words
+
+
+def words(text: str) -> tuple[str, ...]:
     """Distinct content words (letters only, no stop words), at most MAX_WORDS, casefolded."""
-    out: set[str] = set()
+    out: dict[str, None] = {}
     for match in _WORD_RE.finditer(text):
         word = match.group(0).casefold()
         if word not in ENGLISH_STOP_WORDS:
-            out.add(word)
+            out[word] = None
             if len(out) >= MAX_WORDS:
                 break
-    return out
+    return tuple(out)
 
 
-def content(comment: Comment) -> str:
-    return normalise_text(comment.comment_content[:MAX_CHARS])
+def parts(comment: Comment) -> Parts:
+    text = normalise_text(comment.comment_content[:MAX_CHARS])
+    return Parts((min(1.0, math.log1p(len(text)) / LONG),
+                  min(1.0, len(find_urls(text)) / 3.0),
+                  1.0 if _CODE_RE.search(text) else 0.0,
+                  1.0 if "@" in comment.comment_author_email else 0.0), words(text))
 
 
-def _overlap(tokens: set[str], vocab: frozenset[str] | set[str], own: Counter[str] | None = None) -> float:
+def _overlap(tokens: tuple[str, ...], vocab: Container[str], own: Counter[str] | None = None) -> float:
     """Fraction of the comment's words in `vocab`; with `own` (document frequencies of the vocabulary's
     own training rows), a word counts only if other comments use it too (leave-one-out)."""
-    if not tokens or not vocab:
+    if not tokens:
         return 0.0
     if own is None:
         hits = sum(1 for t in tokens if t in vocab)
@@ -67,25 +80,15 @@ def _overlap(tokens: set[str], vocab: frozenset[str] | set[str], own: Counter[st
     return hits / len(tokens)
 
 
-def vector(comment: Comment, global_logit: float, ham_vocab: frozenset[str] | set[str],
-           spam_vocab: frozenset[str] | set[str], *, text: str | None = None, tokens: set[str] | None = None,
+def vector(p: Parts, global_logit: float, ham_vocab: Container[str], spam_vocab: Container[str], *,
            ham_df: Counter[str] | None = None, spam_df: Counter[str] | None = None) -> list[float]:
     """The feature vector, in NAMES order.  `ham_df`/`spam_df` are passed only for training rows of
     that class, so a labelled comment does not vouch for its own words."""
-    text = content(comment) if text is None else text
-    tokens = words(text) if tokens is None else tokens
-    return [
-        max(-1.0, min(1.0, global_logit / GLOBAL_SCALE)),
-        min(1.0, math.log1p(len(text)) / LONG),
-        min(1.0, len(find_urls(text)) / 3.0),
-        1.0 if _CODE_RE.search(text) else 0.0,
-        1.0 if "@" in comment.comment_author_email else 0.0,
-        _overlap(tokens, ham_vocab, ham_df),
-        _overlap(tokens, spam_vocab, spam_df),
-    ]
+    return [max(-1.0, min(1.0, global_logit / GLOBAL_SCALE)), *p.text,
+            _overlap(p.tokens, ham_vocab, ham_df), _overlap(p.tokens, spam_vocab, spam_df)]
 
 
-def vocabulary(documents: Iterable[set[str]], background: list[set[str]]) -> tuple[list[str], Counter[str]]:
+def vocabulary(documents: Iterable[tuple[str, ...]], background: list[tuple[str, ...]]) -> tuple[list[str], Counter[str]]:
     """The words that mark one class of a site's labelled comments, and their document frequencies.
 
     A word is kept when at least MIN_DOC_FREQ labelled comments use it and they use it more often

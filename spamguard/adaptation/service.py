@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 2.0
 MAX_CACHED_SITES = 10_000
-MAX_CACHED_ROWS = 50_000
+MAX_CACHED_ROWS = 20_000  # a few KB each: tens of MB at most
 BACKGROUND_ROWS = 200      # the site's most recent unlabelled comments: the anchors (see fit.py)
 ANCHOR_WEIGHT = 1.0       # per anchor, times the squared correction, less the more it shares the ham's words
 HAM_WORDS = features.NAMES.index("ham_words")
@@ -77,7 +77,7 @@ class SiteModel:
 
     def adjust(self, comment: Comment, logit: float) -> tuple[float, list[tuple[float, str]]]:
         """(correction in log-odds, its largest parts) for `comment` whose global log-odds is `logit`."""
-        z = features.vector(comment, logit, self.ham_words, self.spam_words)
+        z = features.vector(features.parts(comment), logit, self.ham_words, self.spam_words)
         return self.correction(z), self.correction.parts(z)
 
     @classmethod
@@ -113,8 +113,8 @@ class SiteAdapter:
         self.session_factory = session_factory
         self.clock = clock
         self._models: dict[int, tuple[float, SiteModel | None]] = {}
-        # (model version, "f"/"c", row id) -> (global logit, text, words): a refit scores only new rows.
-        self._rows: OrderedDict[tuple[str, str, int], tuple[float, str, set[str]]] = OrderedDict()
+        # (model version, "f"/"c", row id) -> (global logit, parts): a refit scores only new rows.
+        self._rows: OrderedDict[tuple[str, str, int], tuple[float, features.Parts]] = OrderedDict()
         self._lock = threading.Lock()
         self._pending: dict[int, Future[None]] = {}  # site id -> its queued or running refit
         self._again: set[int] = set()  # sites asked for while their refit was running
@@ -147,18 +147,18 @@ class SiteAdapter:
         return _sigmoid(_logit(probability) + delta), [reason(delta, parts)] + reasons
 
     # -- fitting -------------------------------------------------------------------------------
-    def _row(self, scorer: Any, kind: str, row_id: int, fields: dict[str, Any]) -> tuple[Comment, float, str, set[str]]:
-        comment = Comment.from_json(fields or {})
+    def _row(self, scorer: Any, kind: str, row_id: int, fields: dict[str, Any]) -> tuple[float, features.Parts]:
+        """(global log-odds, feature parts) of a stored comment, scored once per process and model version."""
         key = (scorer.version, kind, row_id)
         cached = self._rows.get(key)
         if cached is None:
-            text = features.content(comment)
-            cached = (float(scorer.score(comment).logit), text, features.words(text))
+            comment = Comment.from_json(fields or {})
+            cached = (float(scorer.score(comment).logit), features.parts(comment))
             with self._lock:
                 self._rows[key] = cached
                 while len(self._rows) > MAX_CACHED_ROWS:
                     self._rows.popitem(last=False)
-        return (comment, *cached)
+        return cached
 
     def _labels(self, session: Session, site_id: int) -> int:
         return session.scalar(select(func.count()).select_from(Feedback).where(
@@ -171,14 +171,14 @@ class SiteAdapter:
             .where(Feedback.site_id == site_id, Feedback.is_test.is_(False), Feedback.undone_at.is_(None))
             .order_by(Feedback.id.desc()).limit(self.settings.max_labels * 2)).all()
         seen: set[Any] = set()
-        labelled = []
+        labelled: list[tuple[float, float, features.Parts]] = []
         for fb_id, check_id, label, fields in labels:
-            comment, logit, text, tokens = self._row(scorer, "f", fb_id, fields)
-            key = ("c", check_id) if check_id is not None else ("t", text)
+            logit, p = self._row(scorer, "f", fb_id, fields)
+            key = ("c", check_id) if check_id is not None else ("t", p.tokens, p.text)
             if key in seen or label not in ("spam", "ham"):
                 continue
             seen.add(key)
-            labelled.append((1.0 if label == "spam" else 0.0, comment, logit, text, tokens))
+            labelled.append((1.0 if label == "spam" else 0.0, logit, p))
             if len(labelled) >= self.settings.max_labels:
                 break
         labelled_checks = {k[1] for k in seen if k[0] == "c"}
@@ -188,15 +188,14 @@ class SiteAdapter:
         background = [self._row(scorer, "c", cid, fields) for cid, fields in checks if cid not in labelled_checks]
         background = background[:BACKGROUND_ROWS]
 
-        others = [tokens for _c, _l, _t, tokens in background]
-        ham_vocab, ham_df = features.vocabulary((t for y, _c, _l, _t, t in labelled if y == 0.0), others)
-        spam_vocab, spam_df = features.vocabulary((t for y, _c, _l, _t, t in labelled if y == 1.0), others)
+        others = [p.tokens for _logit, p in background]
+        ham_vocab, ham_df = features.vocabulary((p.tokens for y, _l, p in labelled if y == 0.0), others)
+        spam_vocab, spam_df = features.vocabulary((p.tokens for y, _l, p in labelled if y == 1.0), others)
         ham_set, spam_set = set(ham_vocab), set(spam_vocab)
-        rows = [Row(features.vector(c, logit, ham_set, spam_set, text=text, tokens=tokens,
-                                    ham_df=ham_df if y == 0.0 else None, spam_df=spam_df if y == 1.0 else None),
-                    logit, y) for y, c, logit, text, tokens in labelled]
-        for c, logit, text, tokens in background:
-            z = features.vector(c, logit, ham_set, spam_set, text=text, tokens=tokens)
+        rows = [Row(features.vector(p, logit, ham_set, spam_set, ham_df=ham_df if y == 0.0 else None,
+                                    spam_df=spam_df if y == 1.0 else None), logit, y) for y, logit, p in labelled]
+        for logit, p in background:
+            z = features.vector(p, logit, ham_set, spam_set)
             # An unlabelled comment that shares the labelled ham's words is likely one more of those the
             # site did not bother to report: it must not hold the correction back.  One unlike them must.
             rows.append(Row(z, logit, None, ANCHOR_WEIGHT * (1.0 - z[HAM_WORDS]) ** 4))

@@ -13,24 +13,24 @@ TECH = ("Traceback (most recent call last): File \"slicer.py\", line 12, in <mod
 
 
 def test_features_are_bounded_and_named():
-    z = features.vector(Comment(comment_content=TECH * 50, comment_author_email="a@b.example"), 40.0,
-                        {"nozzle", "traceback"}, {"cheap"})
+    z = features.vector(features.parts(Comment(comment_content=TECH * 50, comment_author_email="a@b.example")),
+                        40.0, {"nozzle", "traceback"}, {"cheap"})
     assert len(z) == len(features.NAMES)
     assert all(-1.0 <= v <= 1.0 for v in z)
     assert z[features.NAMES.index("global")] == 1.0
     assert z[features.NAMES.index("code")] == 1.0
     assert z[features.NAMES.index("links")] > 0
     assert z[features.NAMES.index("ham_words")] > 0 and z[features.NAMES.index("spam_words")] == 0
-    plain = features.vector(Comment(comment_content="Nice ride today."), -3.0, set(), set())
+    plain = features.vector(features.parts(Comment(comment_content="Nice ride today.")), -3.0, set(), set())
     assert plain[features.NAMES.index("code")] == 0.0 and plain[features.NAMES.index("links")] == 0.0
 
 
 def test_a_labelled_comment_does_not_vouch_for_its_own_words():
-    vocab, df = features.vocabulary([{"nozzle", "bed", "thanks"}, {"nozzle", "unique", "thanks"}, {"nozzle", "bed"}],
-                                    [{"thanks", "cheap"}, {"thanks"}])
+    vocab, df = features.vocabulary([("nozzle", "bed", "thanks"), ("nozzle", "unique", "thanks"), ("nozzle", "bed")],
+                                    [("thanks", "cheap"), ("thanks",)])
     assert "unique" not in vocab and {"nozzle", "bed"} <= set(vocab)
     assert "thanks" not in vocab  # everyone's word, not this site's ham's
-    tokens = {"nozzle", "bed"}
+    tokens = ("nozzle", "bed")
     assert features._overlap(tokens, set(vocab)) == 1.0
     # Leave-one-out: "bed" has two documents, one of them this one: only "nozzle" has two others.
     assert features._overlap(tokens, set(vocab), df) == 0.5
