@@ -54,6 +54,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def build_services(app: Flask) -> Services:
     """Every service with its dependencies passed in: the only place they are wired together."""
+    from spamguard.adaptation import Settings as AdaptationSettings
+    from spamguard.adaptation import SiteAdapter
     from spamguard.api.site_cache import SiteCache
     from spamguard.checking import CheckService
     from spamguard.gate import CheckGate
@@ -76,7 +78,8 @@ def build_services(app: Flask) -> Services:
         # Started on the first request, not here: gunicorn may fork after create_app.
         app.before_request(maintenance.ensure_started)
     checks = CheckService(models, quota, state.reputation, CheckGate(state.state, quota, state.reputation),
-                          discard_trigger=config["SPAMGUARD_DISCARD_TRIGGER"])
+                          discard_trigger=config["SPAMGUARD_DISCARD_TRIGGER"],
+                          adapter=SiteAdapter(AdaptationSettings.from_config(config), session_factory))
     return Services(
         db=session_factory, models=models, state=state.state, quota=quota, reputation=state.reputation,
         jobs=JobQueue(queue_url(config), config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"],

@@ -29,14 +29,12 @@ from spamguard.scoring.features import analyse
 from spamguard.storage.models import Check, Feedback, Site, utcnow
 
 if TYPE_CHECKING:
+    from spamguard.adaptation import SiteAdapter
     from spamguard.quota import Quota, Refusal
     from spamguard.reputation import ReputationStore
     from spamguard.scoring.model import ModelHolder, Scorer
 
 log = logging.getLogger(__name__)
-
-# A later stage's say on the model's log-odds (per-site adaptation, ...): (comment, site, logit) -> (logit, reasons).
-LogitAdjuster = Callable[[Comment, Site, float], tuple[float, list[str]]]
 
 
 @dataclass
@@ -78,7 +76,7 @@ class CheckService:
     reputation: ReputationStore | None
     gate: CheckGate | None = None  # admission, usage and reputation state in one backend round trip
     discard_trigger: str = ""
-    adjusters: tuple[LogitAdjuster, ...] = ()
+    adapter: SiteAdapter | None = None  # each site's own correction, fitted from that site's labels only
     clock: Callable[[], float] = time.perf_counter  # only for the check-duration metric
 
     def rewired(self, **parts) -> CheckService:
@@ -107,11 +105,10 @@ class CheckService:
             logit, rep_reasons = self.reputation.adjust(logit, reputation)
             if rep_reasons:
                 adjusted, reasons = True, rep_reasons + reasons
-        for adjuster in self.adjusters:
-            logit, more = adjuster(comment, site, logit)
-            if more:
-                adjusted, reasons = True, more + reasons
         probability = _sigmoid(logit) if adjusted else score.probability
+        if self.adapter is not None:  # corrects the *global* log-odds, so reputation cannot feed it back
+            probability, reasons = self.adapter.apply(session, site.id, scorer, comment, probability, reasons,
+                                                      score.logit)
         thresholds = merge_thresholds(scorer.thresholds, site.thresholds)
         decision = decide(comment, probability, reasons, thresholds, self.discard_trigger)
         guid = uuid.uuid4().hex
@@ -165,6 +162,8 @@ class CheckService:
         FEEDBACK.labels(label, source).inc()  # every door (API, moderator) counts here, once
         if decided:
             delivery.decision_saved()
+        if self.adapter is not None and not comment.is_test:
+            self.adapter.refit_later(site.id, self.models.current())  # in the background: never waits for a fit
         if self.reputation is not None and not comment.is_test:
             try:
                 if self.reputation.record_feedback(comment, label, site.id, shared=site.share_reputation):

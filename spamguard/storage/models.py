@@ -209,3 +209,20 @@ class UsageMonthly(Base):
     api_calls: Mapped[int] = mapped_column(default=0)  # per-verdict counts come from the checks table
 
     __table_args__ = (UniqueConstraint("site_id", "month", name="uq_usage_site_month"),)
+
+
+class SiteAdaptation(Base):
+    """A site's own correction of the global model's log-odds, fitted from that site's labels only.
+
+    One row per site (spamguard.adaptation); no row = no correction.  `params` holds the
+    bias, the feature weights, the cap and the site's ham/spam vocabularies.
+    """
+
+    __tablename__ = "site_adaptations"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    params: Mapped[dict[str, Any]]
+    model_version: Mapped[str] = mapped_column(String(64), default="")  # the global model it was fitted on
+    n_ham: Mapped[int] = mapped_column(default=0)
+    n_spam: Mapped[int] = mapped_column(default=0)
+    fitted_at: Mapped[datetime] = mapped_column(default=utcnow)
