@@ -1,6 +1,6 @@
 """The retrain job that `spamguard worker` runs.
 
-`spamguard.limits.jobs.JobQueue` enqueues it by name ("model_training.jobs.retrain"),
+`spamguard.jobs.JobQueue` enqueues it by name ("model_training.jobs.retrain"),
 so only the worker's job process imports training code.
 """
 from __future__ import annotations

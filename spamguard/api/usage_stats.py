@@ -3,7 +3,7 @@
 Folded from `storage.queries.stats.site_tallies` (the `checks` and `feedback`
 tables, which know each call's blog and verdict; the moderation stats page folds
 the same rows).  (`/1.2/usage-limit` reads the Redis usage counters of
-`spamguard.limits` instead.)  `is_test` calls count towards `api_calls` (spec §3
+`spamguard.quota` instead.)  `is_test` calls count towards `api_calls` (spec §3
 suggestion) but never towards the spam/ham/missed/false-positive statistics; a
 report counts in the month of the check it is about.
 """

@@ -1,7 +1,7 @@
 """The background loop that saves usage counters and replays feedback: counted runs, no clock.
 
 The two tasks are stand-ins that count their calls (their own Redis behaviour is tested in
-tests/limits); what is under test here is the loop: both tasks every pass, a failing task never
+tests/limits and tests/backends); what is under test here is the loop: both tasks every pass, a failing task never
 stops the other, one thread per process, and a last flush at shutdown.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import threading
 import pytest
 
 from spamguard import storage
-from spamguard.limits import maintenance
-from spamguard.limits.maintenance import Maintenance, build_services
+from spamguard.jobs import maintenance
+from spamguard.jobs.maintenance import Maintenance, build_state
 
 WAIT = 30.0  # seconds before a test gives up waiting for an event; never a measurement
 
@@ -72,7 +72,7 @@ def test_one_pass_runs_both_tasks_each_in_its_own_session(session_factory):
 def test_a_failing_task_is_logged_and_does_not_stop_the_other(session_factory, caplog):
     usage, feedback = Task(error=ConnectionError("redis down")), Task(result=2)
     loop = Maintenance(Usage(usage), Reputation(feedback), session_factory)
-    with caplog.at_level(logging.WARNING, logger="spamguard.limits.maintenance"):
+    with caplog.at_level(logging.WARNING, logger="spamguard.jobs.maintenance"):
         assert loop.run_once() == {"usage_rows": 0, "feedback_rows": 2}
     [record] = caplog.records
     assert (record.event, record.task, record.error) == ("maintenance_error", "usage_rows", "ConnectionError")
@@ -121,7 +121,7 @@ def test_services_are_built_from_the_settings_without_connecting(session_factory
     config = {"REDIS_URL": "redis://127.0.0.1:6379/3", "SPAMGUARD_REDIS_PREFIX": "unit:",
               "SPAMGUARD_REDIS_TIMEOUT": 0.2, "SPAMGUARD_MONTHLY_LIMIT": 1000,
               "SPAMGUARD_RATE_LIMIT_COMMENTER_IP": "7/minute", "SPAMGUARD_REPUTATION_MIN_SITES": 4}
-    services = build_services(config, session_factory)
+    services = build_state(config, session_factory)
     assert (services.state.prefix, services.state.timeout) == ("unit:", 0.2)
     assert services.usage.state is services.state and services.usage.default_limit == 1000
     assert services.reputation.state is services.state and services.reputation.min_sites == 4
