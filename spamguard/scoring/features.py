@@ -241,11 +241,11 @@ NUMERIC_META = (
     # Obfuscation and host lists (normalize.py); absent from the public corpora's ham, so their
     # weights come from the few corpus rows that have them and from site feedback.
     "mixed_script_words", "spaced_letters", "spelled_out_dot", "link_shorteners", "link_referrer_spam",
-    "email_disposable", *signals.NAMES,
+    "email_disposable", "blocklist_terms", "link_blocklist", *signals.NAMES,
 )
 
 
-DOMAIN_LISTS = ("shorteners", "referrer_spam")
+DOMAIN_LISTS = ("shorteners", "referrer_spam", "blocklist")
 
 
 def meta_dict(comment: Comment) -> dict[str, float]:
@@ -256,7 +256,13 @@ def meta_dict(comment: Comment) -> dict[str, float]:
     if self_links:
         features["self_links"] = 1.0
     features.update(normalize.obfuscation_signals(content))
-    urls = find_urls(normalize.deobfuscate(content))
+    plain = normalize.deobfuscate(content)
+    # Comment-bot phrases ("buy cheap", "online casino"): learnable from every corpus's spam, so the
+    # weight transfers to spam kinds no corpus holds (pharma, casino, SEO).
+    phrases = normalize.blocklist_hits(plain)
+    if phrases:
+        features["blocklist_terms"] = math.log1p(phrases)
+    urls = find_urls(plain)
     if urls:
         features["n_links"] = math.log1p(len(urls))
         for domain in {url_domain(u) for u in urls}:
