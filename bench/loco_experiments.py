@@ -12,6 +12,7 @@ leave-one-corpus-out only.
 """
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections import Counter
@@ -22,9 +23,13 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
+from sklearn.pipeline import FeatureUnion, Pipeline  # noqa: E402
+
 from model_training import data as data_mod  # noqa: E402
 from model_training import train as train_mod  # noqa: E402
 from model_training.evaluate import ranking_metrics  # noqa: E402
+from spamguard.scoring.features import CommentText, MetaFeatures  # noqa: E402
 
 
 def weights(kind: str, examples: list[data_mod.Example]) -> np.ndarray:
@@ -35,6 +40,38 @@ def weights(kind: str, examples: list[data_mod.Example]) -> np.ndarray:
         return np.array([min(1.0, 2000.0 / counts[e.source]) for e in examples])
     counts = Counter((e.source, e.label) for e in examples)
     return np.array([1000.0 / counts[e.source, e.label] for e in examples])
+
+
+class NoPunctText(CommentText):
+    """Prepared text without punctuation other than money signs: punctuation style is corpus identity."""
+
+    def transform(self, X):  # type: ignore[no-untyped-def]
+        return [_PUNCT_RE.sub(" ", t) for t in super().transform(X)]
+
+
+_PUNCT_RE = re.compile(r"[^\w\s$£€]")
+
+
+def _union(text_cls: type, char: bool = True, word: bool = True, token: str = r"(?u)\b\w\w+\b|[^\w\s]",
+           analyzer: str = "char_wb") -> FeatureUnion:
+    parts = []
+    if word:
+        parts.append(("word", Pipeline([("text", text_cls()), ("tfidf", TfidfVectorizer(
+            ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=300_000, token_pattern=token))])))
+    if char:
+        parts.append(("char", Pipeline([("text", text_cls()), ("tfidf", TfidfVectorizer(
+            analyzer=analyzer, ngram_range=(2, 5), min_df=2, sublinear_tf=True, max_features=300_000))])))
+    parts.append(("meta", MetaFeatures()))
+    return FeatureUnion(parts)
+
+
+FEATURE_SETS = {
+    "default": train_mod.make_features,
+    "nopunct": lambda: _union(NoPunctText, token=r"(?u)\b\w\w+\b|[$£€]"),
+    "wordonly": lambda: _union(CommentText, char=False),
+    "charonly": lambda: _union(CommentText, word=False),
+    "nopunct_char": lambda: _union(NoPunctText, word=False),
+}
 
 
 def se_nested(X, y, w, sources, folds, results, C: float) -> float:
@@ -70,7 +107,7 @@ def main(variants: list[str]) -> None:
         feat = opts.get("feat", "default")
         if feat not in cache:
             t = time.perf_counter()
-            features = train_mod.make_features(**({} if feat == "default" else {"variant": feat}))
+            features = FEATURE_SETS[feat]()
             X = features.fit_transform([e.comment for e in train]).tocsr()
             meta = dict(features.transformer_list).get("meta")
             cache[feat] = (X, meta)

@@ -271,6 +271,10 @@ def meta_dict(comment: Comment) -> dict[str, float]:
                 for name in DOMAIN_LISTS:
                     if normalize.in_list(domain, name):
                         features[f"link_{name}"] = 1.0
+    # Shape is measured on the prose: a bare 90-character link is not a "long comment", and its
+    # digits and slashes are not the writer's style (held-out Stack Exchange ham that was only a link
+    # scored as spam on length alone).
+    content = " ".join(_URL_RE.sub(" ", plain).split())
     n = len(content)
     features["length"] = math.log1p(n)
     letters = [c for c in content if c.isalpha()]
