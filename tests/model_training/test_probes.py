@@ -1,0 +1,45 @@
+"""Behaviour of a model trained on the bundled corpora (the session's quick model): obvious spam is
+answered spam at the model's own `spam` threshold, and ham that merely talks about subscribers or
+channels is not.  These are verdicts of a trained model, so they can fail when the recipe regresses.
+"""
+from __future__ import annotations
+
+import pytest
+
+from spamguard.comment import Comment
+from spamguard.scoring.registry import Registry
+
+OBVIOUS_SPAM = [
+    "Buy cheap viagra online http://pharma.example/buy now!!!",
+    "Great post! I will share it. My site: http://casino-online.example best online casino bonus",
+    "CHECK OUT MY CHANNEL!!! subscribe to my channel please http://youtube.com/user/xyz",
+    "Make $5000 a week working from home! Click here: http://bit.ly/easy-money",
+]
+SUBSCRIBER_TALK = [
+    "wow, 20 million subscribers already",
+    "this must be the biggest channel on the site now",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(model_dir):
+    model, manifest = Registry(model_dir).load()
+    return model, manifest["thresholds"]
+
+
+@pytest.mark.parametrize("text", OBVIOUS_SPAM)
+def test_obvious_spam_is_answered_spam(trained, text):
+    model, thresholds = trained
+    assert model.predict_proba([Comment(comment_content=text)])[0] >= thresholds["spam"]
+
+
+@pytest.mark.parametrize("text", SUBSCRIBER_TALK)
+def test_talking_about_subscribers_is_not_spam(trained, text):
+    model, thresholds = trained
+    assert model.predict_proba([Comment(comment_content=text)])[0] < thresholds["spam"]
+
+
+def test_calibration_is_not_flat(trained):
+    """Platt slope on the held-out decisions: flat (≪ 1) means the probabilities say little."""
+    model, _ = trained
+    assert model.a > 0.5
