@@ -129,7 +129,7 @@ def out_of_domain_evaluation(examples: list[Example], result: Any, n_jobs: int =
     """
     from joblib import Parallel, delayed
 
-    from model_training.train import fit_decisions, loco_folds, per_corpus_platt, worst_corpus_thresholds
+    from model_training.train import _platt, fit_decisions, loco_folds, worst_corpus_thresholds
 
     X, w, C = result.matrix, result.weights, result.params["C"]
     y = np.array([e.label for e in examples])
@@ -159,7 +159,7 @@ def out_of_domain_evaluation(examples: list[Example], result: Any, n_jobs: int =
         c_in = np.concatenate([np.full(int(np.sum(sources == i)), i) for i, _ in pairs])
         if y_in.min() == y_in.max():
             continue
-        a, b = per_corpus_platt(d_in, y_in, c_in)
+        a, b = _platt(d_in, y_in)
         p_in = 1.0 / (1.0 + np.exp(-(a * d_in + b)))
         th = worst_corpus_thresholds(y_in, p_in, c_in)
         p_out = 1.0 / (1.0 + np.exp(-(a * result.oof_decision[te] + b)))

@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 
 from model_training import data
-from spamguard.scoring.features import meta_dict
+from spamguard.scoring.features import find_urls, meta_dict
+from spamguard.scoring.normalize import blocklist_hits
 
 
 def test_youtube_files_parse_line_aware_including_eminem_broken_quote():
@@ -31,7 +32,7 @@ def test_dedupe_on_normalised_text_before_any_split():
     assert len(keys) == len(set(keys))
     raw_total = (len(data.load_youtube(dedupe=False)) + len(data.load_sms(dedupe=False))
                  + len(data.load_stackexchange(dedupe=False)) + len(data.load_instagram(dedupe=False)))
-    assert len(corpus) < raw_total - 700  # 403 SMS + ~200 YouTube + ~200 Instagram exact repeats at least
+    assert len([e for e in corpus if e.source != "synthetic"]) < raw_total - 700  # 403 SMS + ~200 YouTube + ~200 Instagram exact repeats at least
     lmfao = [e for e in corpus if e.group == "youtube:lmfao"]
     assert sum(data.text_key(e.text) == "check out this video on youtube:" for e in lmfao) == 1
     assert {e.group for e in corpus if e.source in ("sms", "youtube")} == {
@@ -80,6 +81,13 @@ def test_instagram_drops_texts_with_both_labels():
         labels.setdefault(data.text_key(e.text), set()).add(e.label)
     assert all(len(v) == 1 for v in labels.values())
     assert not any(data.text_key(e.text).startswith("inbox me i can help you fix it") for e in raw)
+
+
+def test_link_drop_spam_is_blocklist_phrases_around_a_link():
+    drops = data.load_link_drops()
+    assert len(drops) > 250 and all(e.label == 1 and e.source == "synthetic" for e in drops)
+    assert all(find_urls(e.text) and blocklist_hits(e.text) for e in drops)
+    assert data.load_link_drops() == drops  # deterministic
 
 
 def test_synthetic_spam_only_trains():
