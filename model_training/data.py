@@ -223,44 +223,13 @@ def load_synthetic(path: Path = CONSTRUCTS_FILE, per_template: int = 4, seed: in
     return dedupe_examples(examples)
 
 
-LINK_DROP_ROWS = 300
-
-
-def load_link_drops(n: int = LINK_DROP_ROWS, seed: int = 20261128) -> list[Example]:
-    """Synthetic link-drop spam: comment-bot blocklist phrases (1-3) around a link, training only.
-
-    None of the real corpora holds the oldest kind of blog spam (pharma, casino, loans, replicas:
-    keyword phrases and a link), so without these rows a model trained on them answered "Buy cheap
-    viagra online http://…" ham.  Phrases are the blocklist's multi-word entries (the same list the
-    ``blocklist_terms`` feature reads); hosts are made of the phrase's words.  Source ``synthetic``:
-    never held out, never in the gate set.
-    """
-    import random
-
-    from spamguard.scoring.normalize import blocklist_phrases
-
-    rng = random.Random(seed)
-    phrases = sorted(p for p in blocklist_phrases() if " " in p)
-    if not phrases:
-        return []
-    forms = ("{p} {u}", "{p}! {u}", "{u} {p}", "{p}, {q}: {u}", "{p} - {u} - {q}", "{P} {u} {q}")
-    examples = []
-    for i in range(n):
-        p, q = rng.choice(phrases), rng.choice(phrases)
-        host = "-".join(rng.choice(phrases).split()[:2]) + rng.choice((".com", ".net", ".info", ".org", ".biz", ".ru"))
-        url = f"http://{host}/" + rng.choice(("", "buy", "shop/", "index.php?id=" + str(rng.randint(1, 999))))
-        text = rng.choice(forms).format(p=p, q=q, P=p.upper(), u=url)
-        examples.append(Example(Comment(comment_content=normalise_text(text)), 1, f"synthetic:links:{i}", "synthetic"))
-    return dedupe_examples(examples)
-
-
 def load_corpora(dedupe: bool = True) -> list[Example]:
     """Every bundled corpus, deduplicated on normalised text across all of them (first occurrence kept).
 
     Synthetic spam comes last, so a realisation that equals a real comment is dropped, not the real one.
     """
     examples = (load_youtube(dedupe=False) + load_sms(dedupe=False) + load_stackexchange(dedupe=False)
-                + load_instagram(dedupe=False) + load_synthetic() + load_link_drops())
+                + load_instagram(dedupe=False) + load_synthetic())
     return dedupe_examples(examples) if dedupe else examples
 
 

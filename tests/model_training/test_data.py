@@ -4,8 +4,7 @@ from __future__ import annotations
 import re
 
 from model_training import data
-from spamguard.scoring.features import find_urls, meta_dict
-from spamguard.scoring.normalize import blocklist_hits
+from spamguard.scoring.features import meta_dict
 
 
 def test_youtube_files_parse_line_aware_including_eminem_broken_quote():
@@ -81,13 +80,6 @@ def test_instagram_drops_texts_with_both_labels():
         labels.setdefault(data.text_key(e.text), set()).add(e.label)
     assert all(len(v) == 1 for v in labels.values())
     assert not any(data.text_key(e.text).startswith("inbox me i can help you fix it") for e in raw)
-
-
-def test_link_drop_spam_is_blocklist_phrases_around_a_link():
-    drops = data.load_link_drops()
-    assert len(drops) > 250 and all(e.label == 1 and e.source == "synthetic" for e in drops)
-    assert all(find_urls(e.text) and blocklist_hits(e.text) for e in drops)
-    assert data.load_link_drops() == drops  # deterministic
 
 
 def test_synthetic_spam_only_trains():
