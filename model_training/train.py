@@ -114,6 +114,9 @@ def build_pipeline(C: float = QUICK_C, **feature_params: Any) -> Pipeline:
 
 
 def _platt(decisions: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    # Pooled on purpose: fitted per held-out corpus and averaged, the intercepts (each fold's model
+    # scores its unseen corpus high) put the thresholds at 0.97-0.999 (measured); the pooled slope
+    # (~0.33) is what out-of-domain scores support.
     lr = LogisticRegression(C=1e4, solver="lbfgs").fit(decisions.reshape(-1, 1), y)
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
@@ -158,7 +161,8 @@ def fit_loco(examples: list[Example], grid: Sequence[float] = C_GRID, n_jobs: in
 
     The TF-IDF vocabularies and idf are fitted once on every example (no labels are used); a
     column that only the held-out corpus has gets no weight from the training rows, so this
-    shortcut does not leak labels.  C maximises the *worst* held-out corpus's recall at 1 % FPR.
+    shortcut does not leak labels.  C maximises the held-out corpora's mean recall at 1 % FPR
+    (then the worst one's).
     """
     comments = [e.comment for e in examples]
     y = np.array([e.label for e in examples])
@@ -179,9 +183,12 @@ def fit_loco(examples: list[Example], grid: Sequence[float] = C_GRID, n_jobs: in
 
     scores = {C: per_corpus(dec[C]) for C in grid}
 
-    def rank(C: float) -> tuple[float, float, float]:
+    def rank(C: float) -> tuple[float, float, float, float]:
+        # Mean over held-out corpora (each counts once) first: the worst corpus alone (Instagram, recall
+        # ≈ 0.05 at any C) decided C by differences of one comment and cost the others a third of their recall.
         with_spam = [m for m in scores[C].values() if "recall_at_1pct_fpr" in m]
-        return (min((m["recall_at_1pct_fpr"] for m in with_spam), default=0.0),
+        recalls = [m["recall_at_1pct_fpr"] for m in with_spam]
+        return (float(np.mean(recalls)) if recalls else 0.0, min(recalls, default=0.0),
                 float(np.mean([m["roc_auc"] for m in with_spam])) if with_spam else 0.0, -C)
 
     best = max(grid, key=rank)

@@ -8,8 +8,8 @@ Usage: python scripts/import_shared_data.py [/work/shared/data]
 * Instagram scam comments (MIT repository): comments-rated.csv only (never the "plus-reported" file,
   whose appended rows leak the label through case and punctuation), byte for byte.
 * WordPress comment-bot spintax templates (MIT), byte for byte.
-* Referrer-spam hosts (public domain), disposable e-mail domains (CC0) and shortener hosts (MIT), byte for
-  byte, into spamguard/scoring/lists/ (features need them at serving time).
+* Referrer-spam hosts (public domain), disposable e-mail domains (CC0), shortener hosts and the comment-bot
+  blocklist (MIT), byte for byte, into spamguard/scoring/lists/ (features need them at serving time).
 """
 from __future__ import annotations
 
@@ -73,6 +73,7 @@ def main(argv: list[str]) -> None:
                                ("disposable-email-domains", "disposable_email_blocklist.conf", "disposable_email.txt"),
                                ("disposable-email-domains", "LICENSE.txt", "LICENSE-disposable-email.txt"),
                                ("wordpress-comment-blacklist", "shorteners.txt", "shorteners.txt"),
+                               ("wordpress-comment-blacklist", "blacklist.txt", "blocklist.txt"),
                                ("wordpress-comment-blacklist", "license.txt", "LICENSE-wordpress-comment-blacklist.txt")):
         shutil.copyfile(src / folder / name, lists / dest)
 

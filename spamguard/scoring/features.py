@@ -330,11 +330,11 @@ NUMERIC_META = (
     # Obfuscation and host lists (normalize.py); absent from the public corpora's ham, so their
     # weights come from the few corpus rows that have them and from site feedback.
     "mixed_script_words", "spaced_letters", "spelled_out_dot", "link_shorteners", "link_referrer_spam",
-    "email_disposable", *signals.NAMES,
+    "email_disposable", "blocklist_terms", "link_blocklist", *signals.NAMES,
 )
 
 
-DOMAIN_LISTS = ("shorteners", "referrer_spam")
+DOMAIN_LISTS = ("shorteners", "referrer_spam", "blocklist")
 
 
 _ASCII = [chr(i) for i in range(128)]
@@ -365,6 +365,12 @@ def meta_dict(comment: Comment) -> dict[str, float]:
     if analysis.self_links:
         features["self_links"] = 1.0
     features.update(normalize.obfuscation_signals(content))
+    plain = analysis.plain
+    # Comment-bot phrases ("buy cheap", "online casino"): learnable from every corpus's spam, so the
+    # weight transfers to spam kinds no corpus holds (pharma, casino, SEO).
+    phrases = normalize.blocklist_hits(plain)
+    if phrases:
+        features["blocklist_terms"] = math.log1p(phrases)
     urls = analysis.urls
     if urls:
         features["n_links"] = math.log1p(len(urls))
@@ -374,6 +380,10 @@ def meta_dict(comment: Comment) -> dict[str, float]:
                 for name in DOMAIN_LISTS:
                     if normalize.in_list(domain, name):
                         features[f"link_{name}"] = 1.0
+    # Shape is measured on the prose: a bare 90-character link is not a "long comment", and its
+    # digits and slashes are not the writer's style (held-out Stack Exchange ham that was only a link
+    # scored as spam on length alone).
+    content = " ".join(_URL_RE.sub(" ", plain).split())
     n = len(content)
     features["length"] = math.log1p(n)
     letters, upper, digits, punct = _char_counts(content)

@@ -400,6 +400,7 @@ META_NAMES = {
     "mixed_script_words": "letters from mixed alphabets", "spaced_letters": "spaced-out letters",
     "spelled_out_dot": "domain written with 'dot'", "link_shorteners": "link shortener",
     "link_referrer_spam": "link to a known spam domain", "email_disposable": "disposable email address",
+    "blocklist_terms": "known comment-spam phrases", "link_blocklist": "link to a blocklisted domain",
     "ak_js_default": "page script never ran", "ak_js_not_posted": "form posted without the page script",
     "ak_js_fast": "submitted seconds after the page loaded", "nonce_failed": "form nonce failed",
     "nonce_passed": "form nonce passed", "logged_in": "logged-in user", "no_accept_language": "no browser language header",

@@ -154,3 +154,53 @@ def in_list(host: str, name: str) -> bool:
     hosts = domain_list(name)
     labels = host.lower().removeprefix("www.").split(".")[-8:]
     return any(".".join(labels[i:]) in hosts for i in range(len(labels) - 1))
+
+
+# --------------------------------------------------------------------------- comment-bot phrases
+
+# Entries of the comment-bot blocklist (lists/blocklist.txt, splorp/wordpress-comment-blacklist) are
+# substring rules for names, e-mails and URLs; only the plain ASCII word sequences (1-3 words, at
+# least 4 characters) are used here, as whole words: a *count* feature whose weight the model learns
+# (never a label or a rule: the list over-blocks ham).  Non-ASCII entries are skipped so that
+# "non-Latin script ⇒ spam" cannot enter through them; the list's most frequent ham hits (informal
+# spellings and fragments measured in its README) are dropped.
+_PHRASE_ENTRY_RE = re.compile(r"[a-z0-9]++(?: [a-z0-9]++){0,2}")
+# Words keep inner apostrophes ("doesn't" is not the entry "doesn t"); URL parts are not phrases.
+_PHRASE_WORD_RE = re.compile(r"[^\W_]++(?:['’][^\W_]++)*+")
+_URL_WORDS = frozenset({"http", "https", "www", "com", "net", "org", "html", "php"})
+_HAM_HITTERS = frozenset({"didnt", "doesnt", "dont know", "im not", "lol i", "hi hi", "long long", "code generat"})
+MAX_PHRASE_WORDS = 3
+
+
+@functools.cache
+def blocklist_phrases() -> frozenset[str]:
+    path = LISTS_DIR / "blocklist.txt"
+    if not path.exists():
+        return frozenset()
+    phrases = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = " ".join(line.strip().lower().split())
+        if len(entry) >= 4 and _PHRASE_ENTRY_RE.fullmatch(entry) and entry not in _HAM_HITTERS \
+                and len(set(entry.replace(" ", ""))) > 2 and not _URL_WORDS.intersection(entry.split()):
+            phrases.add(entry)
+    return frozenset(phrases)
+
+
+def blocklist_hits(text: str) -> int:
+    """Distinct comment-bot phrases in ``text`` as whole words (casefolded; a plural ``s`` is ignored).
+
+    Linear: at most ``MAX_PHRASE_WORDS`` set look-ups (twice, with and without the ``s``) per word.
+    """
+    phrases = blocklist_phrases()
+    words = _PHRASE_WORD_RE.findall((text or "")[:MAX_CHARS].casefold())
+    found = set()
+    for i in range(len(words)):
+        for n in range(1, MAX_PHRASE_WORDS + 1):
+            if i + n > len(words):
+                break
+            gram = " ".join(words[i:i + n])
+            if gram in phrases:
+                found.add(gram)
+            elif gram.endswith("s") and gram[:-1] in phrases:
+                found.add(gram[:-1])
+    return len(found)

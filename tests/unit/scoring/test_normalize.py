@@ -7,7 +7,7 @@ import pytest
 
 from spamguard.comment import Comment
 from spamguard.scoring.features import find_urls, meta_dict, prepare_text
-from spamguard.scoring.normalize import MAX_CHARS, deobfuscate, in_list, obfuscation_signals
+from spamguard.scoring.normalize import MAX_CHARS, blocklist_hits, deobfuscate, in_list, obfuscation_signals
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -92,3 +92,25 @@ def test_hostile_input_is_capped_and_linear(attack):
     assert len(out) <= 2 * MAX_CHARS
     # CPU budget with a very wide margin: quadratic behaviour on 20 k characters takes far longer.
     assert time.process_time() - start < 5.0
+
+
+@pytest.mark.parametrize("spam, phrase_count", [
+    ("Buy cheap viagra online now", 2),                 # "buy cheap", "viagra"
+    ("Great post! best online casino bonus here", 4),
+    ("PAYDAY LOANS today", 1),                          # case and a plural "s"
+])
+def test_comment_bot_phrases_are_counted_as_whole_words(spam, phrase_count):
+    assert blocklist_hits(spam) == phrase_count
+
+
+@pytest.mark.parametrize("ham", ["It doesn't fit, see http://www.example.org/manual",  # URL parts, apostrophes
+                                 "wow, 20 million subscribers already", "The casinos of Monaco",
+                                 "I didnt know that", "viagrafalls is not a word"])
+def test_ham_and_word_fragments_do_not_count(ham):
+    assert blocklist_hits(ham) == 0
+
+
+def test_blocklist_features_reach_the_model():
+    meta = meta_dict(Comment(comment_content="buy cheap viagra at http://0-100.ru/ today"))
+    assert meta["blocklist_terms"] > 0
+    assert blocklist_hits("x " * MAX_CHARS) == 0  # capped input, nothing to find
