@@ -12,8 +12,9 @@ quickly trained model, creates a key and an admin, then:
 2. drives an open-loop mix at --load x that rate for --duration seconds: 85 % checks,
    8 % submit-spam/ham, 7 % moderator decisions through the web UI (login + CSRF); at 1/3 a
    retrain from the admin UI (run by the worker), at 1/2 the spare version promoted in the admin UI;
-3. prints, per 30 s window, requests, 5xx, p50/p99, and the RSS of every gunicorn worker,
-   then the totals: 5xx count, p99 over time and RSS growth per worker (target: 0 and < 10 %).
+3. prints, per --window (60 s), requests, 5xx, p50/p99; the RSS of every gunicorn worker every
+   --rss-every seconds from the soak's start; then the totals: 5xx count, p99 over time and RSS
+   growth per worker from the start and from the first sample after --warmup (target: 0 and < 10 %).
 """
 from __future__ import annotations
 
@@ -231,7 +232,11 @@ def main() -> None:
     parser.add_argument("--calibrate", type=float, default=20.0, help="seconds to measure the maximum")
     parser.add_argument("--load", type=float, default=0.8, help="fraction of the maximum to drive")
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--window", type=float, default=30.0)
+    parser.add_argument("--window", type=float, default=60.0, help="seconds per latency window")
+    parser.add_argument("--rss-every", type=float, default=30.0, help="seconds between RSS samples")
+    parser.add_argument("--warmup", type=float, default=60.0,
+                        help="seconds before the RSS baseline: first requests on every thread build lazy state "
+                             "(per-thread DB connections, compiled SQL, page templates, malloc arenas)")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
@@ -281,9 +286,11 @@ def main() -> None:
         stop = threading.Event()
 
         def sample_rss() -> None:
-            while not stop.wait(args.window):
+            while True:
                 for pid, value in rss_of_workers(server.pid).items():
                     rss[pid].append(value)
+                if stop.wait(args.rss_every):
+                    return
 
         sampler = threading.Thread(target=sample_rss, daemon=True)
         sampler.start()
@@ -299,14 +306,19 @@ def main() -> None:
             print("event", line)
         total = sum(len(v) for v in recorder.latencies.values())
         print(f"requests {total} ({dict(recorder.kinds)}), 5xx/transport errors {sum(recorder.errors.values())}")
+        warm = int(args.warmup // args.rss_every)
+        print(f"RSS per worker every {args.rss_every:.0f}s from the soak's start (after calibration); "
+              f"growth from the start and from the first sample after {args.warmup:.0f}s of warm-up")
         for pid, values in sorted(rss.items()):
-            if len(values) >= 2:
-                growth = (values[-1] - values[0]) / values[0]
-                series = " ".join(f"{v / 2**20:.0f}" for v in values)
-                print(f"worker {pid}: RSS {values[0] / 2**20:.0f} -> {values[-1] / 2**20:.0f} MiB "
-                      f"({growth:+.1%}); per window: {series} MiB (a promotion loads a second model)")
+            series = " ".join(f"{v / 2**20:.0f}" for v in values)
+            if len(values) > warm + 1:
+                from_start = (values[-1] - values[0]) / values[0]
+                from_warm = (values[-1] - values[warm]) / values[warm]
+                print(f"worker {pid}: RSS {values[0] / 2**20:.0f} -> {values[-1] / 2**20:.0f} MiB, growth "
+                      f"{from_start:+.1%} from start, {from_warm:+.1%} after warm-up "
+                      f"({values[warm] / 2**20:.0f} MiB); samples: {series} MiB")
             else:
-                print(f"worker {pid}: RSS samples {values} (worker restarted or run too short)")
+                print(f"worker {pid}: RSS samples {series} MiB (worker restarted or run too short)")
     finally:
         for process in (worker, server):
             os.killpg(process.pid, signal.SIGTERM)

@@ -216,10 +216,11 @@ def split_self_links(content: str, permalink: str) -> tuple[str, int]:
     return _URL_RE.sub(repl, content), count
 
 
-def comment_text(comment: Comment) -> str:
+def comment_text(comment: Comment, *, memo: bool = True) -> str:
+    """``memo=False`` on the request path: the memo helps training, which sees each text many times."""
     content = normalise_text(comment.comment_content)
     content, _ = split_self_links(content, comment.permalink)
-    return prepare_text(content)
+    return prepare_text(content) if memo else _prepare(content)
 
 
 class CommentText(BaseEstimator, TransformerMixin):

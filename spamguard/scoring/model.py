@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from spamguard.comment import Comment
+from spamguard.memory import release_freed_memory
 from spamguard.scoring.explain import useful_feature
 from spamguard.scoring.features import (
     EMAIL_TOKEN,
@@ -135,7 +136,8 @@ class SpamModel:
     # -- scoring -------------------------------------------------------------------------------
     def contributions(self, comment: Comment) -> tuple[float, list[tuple[str, str, float]]]:
         """Raw decision value and (block, feature, contribution) for one comment."""
-        text = comment_text(comment)
+        # Not memoised: a served comment is seldom seen again, and a memo of them only grows the worker.
+        text = comment_text(comment, memo=False)
         total = self.intercept
         parts: list[tuple[str, str, float]] = []
         for block in self.blocks:
@@ -371,8 +373,15 @@ class ModelHolder:
         if failures:
             log.info("model %s verifies again after %d failed attempts", version, failures)
         self._broken.pop(version, None)
-        self._scorer = scorer  # atomic swap
+        replaced, self._scorer = self._scorer, scorer  # atomic swap
         log.info("model %s loaded", version)
+        if replaced is not None:
+            del replaced
+            # Freed model pages stay mapped otherwise (a step in RSS per promotion); a few seconds
+            # later in-flight checks no longer hold the old model.
+            timer = threading.Timer(5.0, release_freed_memory)
+            timer.daemon = True
+            timer.start()
         return True
 
     def _fall_back(self, broken: str, now: float) -> None:
