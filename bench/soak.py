@@ -72,6 +72,7 @@ class Recorder:
         self.lock = threading.Lock()
         self.latencies: dict[int, list[float]] = defaultdict(list)
         self.errors: dict[int, int] = defaultdict(int)
+        self.transport: dict[int, int] = defaultdict(int)  # no answer within the client's 10 s timeout
         self.kinds: dict[str, int] = defaultdict(int)
 
     def add(self, kind: str, seconds: float, status: int) -> None:
@@ -79,8 +80,10 @@ class Recorder:
         with self.lock:
             self.latencies[slot].append(seconds)
             self.kinds[kind] += 1
-            if status >= 500 or status == 0:
+            if status >= 500:
                 self.errors[slot] += 1
+            elif status == 0:
+                self.transport[slot] += 1
 
 
 def pct(values: list[float], q: float) -> float:
@@ -297,15 +300,21 @@ def main() -> None:
         soak(url, key, rate, args.duration, args.threads, moderator, recorder, events, spare_version)
         stop.set()
 
-        print(f"{'window':>8} {'requests':>9} {'5xx':>5} {'p50 ms':>8} {'p99 ms':>8}")
+        print(f"{'window':>8} {'requests':>9} {'5xx':>5} {'no answer':>9} {'p50 ms':>8} {'p99 ms':>8}")
         for slot in sorted(recorder.latencies):
             values = recorder.latencies[slot]
-            print(f"{slot * args.window:7.0f}s {len(values):9d} {recorder.errors[slot]:5d} "
+            print(f"{slot * args.window:7.0f}s {len(values):9d} {recorder.errors[slot]:5d} {recorder.transport[slot]:9d} "
                   f"{pct(values, 0.5) * 1000:8.1f} {pct(values, 0.99) * 1000:8.1f}")
         for line in events:
             print("event", line)
         total = sum(len(v) for v in recorder.latencies.values())
-        print(f"requests {total} ({dict(recorder.kinds)}), 5xx/transport errors {sum(recorder.errors.values())}")
+        print(f"requests {total} ({dict(recorder.kinds)}), 5xx {sum(recorder.errors.values())}, "
+              f"no answer within 10 s {sum(recorder.transport.values())}")
+        log.flush()
+        problems = [line for line in (work / "server.log").read_text(errors="replace").splitlines()
+                    if '"ERROR"' in line or "CRITICAL" in line or "Traceback" in line or "WORKER TIMEOUT" in line]
+        for line in problems[:20]:
+            print("server log:", line[:300])
         warm = int(args.warmup // args.rss_every)
         print(f"RSS per worker every {args.rss_every:.0f}s from the soak's start (after calibration); "
               f"growth from the start and from the first sample after {args.warmup:.0f}s of warm-up")
