@@ -1,25 +1,26 @@
 """Keeping a long-running worker's resident memory flat (glibc malloc settings; no-ops elsewhere).
 
-A worker's RSS grows for two reasons that are not live objects (bench/soak_memory.py shows both):
+Two ways a worker's RSS grows without live objects behind it (bench/soak_memory.py measures the second):
 
 - every thread that allocates gets its own glibc arena (up to 8 per core), and each arena keeps its
   high-water mark: :func:`limit_malloc_arenas`, called in the gunicorn master before it forks, caps
   them (the effect of ``MALLOC_ARENA_MAX=2``, inherited by the forked workers);
-- a model hot-reload frees a whole model (≈ 35 MB of small objects) between long-lived ones; glibc
-  keeps the freed pages mapped: :func:`release_freed_memory` returns them after the swap.
+- a model hot-reload frees a whole model (≈ 35 MB of small objects); glibc keeps the freed pages
+  mapped: :func:`release_freed_memory` returns them after the swap.  It returns what malloc holds;
+  pymalloc arenas that request-lived objects have settled into stay mapped, so under traffic a
+  promotion still leaves a step (see README, "Measured numbers").
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
-import logging
-
-log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8  # <malloc.h>
 
 
+@functools.cache  # find_library runs `ldconfig -p`
 def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     try:
@@ -36,9 +37,13 @@ def limit_malloc_arenas(arenas: int) -> bool:
     return bool(libc and libc.mallopt(M_ARENA_MAX, int(arenas)) == 1)
 
 
-def release_freed_memory() -> None:
-    """Collect garbage, then give free heap pages back to the OS (after dropping a large object graph)."""
+def release_freed_memory() -> bool:
+    """Collect garbage, then give free heap pages back to the OS (after dropping a large object graph).
+
+    False where the libc cannot trim (only the garbage collection ran)."""
     gc.collect()
     libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
