@@ -25,6 +25,7 @@ import tempfile
 import threading
 import tracemalloc
 import uuid
+import weakref
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +56,7 @@ def main() -> None:
 
     from spamguard import sites, storage
     from spamguard.app import create_app
+    from spamguard.memory import release_freed_memory
     from spamguard.scoring.registry import Registry
 
     work = Path(tempfile.mkdtemp(prefix="sg-soakmem-"))
@@ -116,10 +118,16 @@ def main() -> None:
     first = tracemalloc.take_snapshot() if not args.no_trace else None
     for i in range(args.snapshots):
         if args.promote and i == args.snapshots // 2:
+            previous = weakref.ref(app.extensions["spamguard.models"].current())
             registry.promote(other[0], reason="soak_memory")
             print(f"          promoted {other[0]}")
         batch(step)
         gc.collect()
+        if args.promote and i >= args.snapshots // 2:
+            before = rss_mb()
+            release_freed_memory()
+            print(f"          previous model still referenced: {previous() is not None}; "
+                  f"RSS {before:.1f} MB, {rss_mb():.1f} MB after another gc + malloc_trim")
         traced = tracemalloc.get_traced_memory()[0] / 2**20
         print(f"{(i + 1) * step:>9} {rss_mb():8.1f} {traced:10.1f}")
         if not args.no_trace:

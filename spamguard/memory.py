@@ -16,6 +16,8 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+import threading
+import time
 
 M_ARENA_MAX = -8  # <malloc.h>
 
@@ -47,3 +49,21 @@ def release_freed_memory() -> bool:
         return False
     libc.malloc_trim(0)
     return True
+
+
+def release_freed_memory_later(delays: tuple[float, ...] = (5.0, 60.0)) -> threading.Thread:
+    """:func:`release_freed_memory` at each delay (seconds from now) in a daemon thread.
+
+    The first pass runs once in-flight requests have let go of what was dropped; under traffic a
+    later one still returned about 40 MB after a model swap (bench/soak_memory.py --promote).
+    """
+    def run() -> None:
+        waited = 0.0
+        for delay in delays:
+            time.sleep(max(0.0, delay - waited))
+            waited = delay
+            release_freed_memory()
+
+    thread = threading.Thread(target=run, name="release-freed-memory", daemon=True)
+    thread.start()
+    return thread

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from spamguard.comment import Comment
-from spamguard.memory import release_freed_memory
+from spamguard.memory import release_freed_memory_later
 from spamguard.scoring.explain import useful_feature
 from spamguard.scoring.features import (
     EMAIL_TOKEN,
@@ -379,9 +379,7 @@ class ModelHolder:
             del replaced
             # Freed model pages stay mapped otherwise (a step in RSS per promotion); a few seconds
             # later in-flight checks no longer hold the old model.
-            timer = threading.Timer(5.0, release_freed_memory)
-            timer.daemon = True
-            timer.start()
+            release_freed_memory_later()
         return True
 
     def _fall_back(self, broken: str, now: float) -> None:

@@ -7,7 +7,7 @@ import weakref
 from pathlib import Path
 
 from spamguard.comment import Comment
-from spamguard.memory import limit_malloc_arenas, release_freed_memory
+from spamguard.memory import limit_malloc_arenas, release_freed_memory, release_freed_memory_later
 from spamguard.scoring import features
 from spamguard.scoring.model import ModelHolder
 
@@ -54,3 +54,9 @@ def test_memory_helpers_work_on_glibc():
     """The platforms SpamGuard ships on (Debian, the Docker image) have glibc: both calls must take effect."""
     assert limit_malloc_arenas(8)
     assert release_freed_memory()
+
+
+def test_delayed_release_runs_every_pass():
+    thread = release_freed_memory_later((0.0, 0.01))
+    thread.join(timeout=30)
+    assert not thread.is_alive()
