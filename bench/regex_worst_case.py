@@ -84,7 +84,7 @@ def function_families() -> dict[str, Callable[[str], object]]:
         permalink=s, blog=s, referrer=s)
     return {
         "normalise_text": features.normalise_text,
-        "prepare_text": features._prepare,
+        "prepare_text": features.prepare_text,
         "comment_text": lambda s: features.comment_text(Comment(comment_content=s, permalink="http://a.com/x")),
         "meta_dict": lambda s: features.meta_dict(every_field(s)),
         "reputation.signals": lambda s: reputation.signals(every_field(s)),

@@ -12,8 +12,9 @@ quickly trained model, creates a key and an admin, then:
 2. drives an open-loop mix at --load x that rate for --duration seconds: 85 % checks,
    8 % submit-spam/ham, 7 % moderator decisions through the web UI (login + CSRF); at 1/3 a
    retrain from the admin UI (run by the worker), at 1/2 the spare version promoted in the admin UI;
-3. prints, per 30 s window, requests, 5xx, p50/p99, and the RSS of every gunicorn worker,
-   then the totals: 5xx count, p99 over time and RSS growth per worker (target: 0 and < 10 %).
+3. prints, per --window (60 s), requests, 5xx, p50/p99; the RSS of every gunicorn worker every
+   --rss-every seconds from the soak's start; then the totals: 5xx count, p99 over time and RSS
+   growth per worker from the start and from the first sample after --warmup (target: 0 and < 10 %).
 """
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ class Recorder:
         self.lock = threading.Lock()
         self.latencies: dict[int, list[float]] = defaultdict(list)
         self.errors: dict[int, int] = defaultdict(int)
+        self.transport: dict[int, int] = defaultdict(int)  # no answer within the client's 10 s timeout
         self.kinds: dict[str, int] = defaultdict(int)
 
     def add(self, kind: str, seconds: float, status: int) -> None:
@@ -78,8 +80,10 @@ class Recorder:
         with self.lock:
             self.latencies[slot].append(seconds)
             self.kinds[kind] += 1
-            if status >= 500 or status == 0:
+            if status >= 500:
                 self.errors[slot] += 1
+            elif status == 0:
+                self.transport[slot] += 1
 
 
 def pct(values: list[float], q: float) -> float:
@@ -231,7 +235,11 @@ def main() -> None:
     parser.add_argument("--calibrate", type=float, default=20.0, help="seconds to measure the maximum")
     parser.add_argument("--load", type=float, default=0.8, help="fraction of the maximum to drive")
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--window", type=float, default=30.0)
+    parser.add_argument("--window", type=float, default=60.0, help="seconds per latency window")
+    parser.add_argument("--rss-every", type=float, default=30.0, help="seconds between RSS samples")
+    parser.add_argument("--warmup", type=float, default=60.0,
+                        help="seconds before the RSS baseline: first requests on every thread build lazy state "
+                             "(per-thread DB connections, compiled SQL, page templates, malloc arenas)")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
@@ -281,32 +289,45 @@ def main() -> None:
         stop = threading.Event()
 
         def sample_rss() -> None:
-            while not stop.wait(args.window):
+            while True:
                 for pid, value in rss_of_workers(server.pid).items():
                     rss[pid].append(value)
+                if stop.wait(args.rss_every):
+                    return
 
         sampler = threading.Thread(target=sample_rss, daemon=True)
         sampler.start()
         soak(url, key, rate, args.duration, args.threads, moderator, recorder, events, spare_version)
         stop.set()
 
-        print(f"{'window':>8} {'requests':>9} {'5xx':>5} {'p50 ms':>8} {'p99 ms':>8}")
+        print(f"{'window':>8} {'requests':>9} {'5xx':>5} {'no answer':>9} {'p50 ms':>8} {'p99 ms':>8}")
         for slot in sorted(recorder.latencies):
             values = recorder.latencies[slot]
-            print(f"{slot * args.window:7.0f}s {len(values):9d} {recorder.errors[slot]:5d} "
+            print(f"{slot * args.window:7.0f}s {len(values):9d} {recorder.errors[slot]:5d} {recorder.transport[slot]:9d} "
                   f"{pct(values, 0.5) * 1000:8.1f} {pct(values, 0.99) * 1000:8.1f}")
         for line in events:
             print("event", line)
         total = sum(len(v) for v in recorder.latencies.values())
-        print(f"requests {total} ({dict(recorder.kinds)}), 5xx/transport errors {sum(recorder.errors.values())}")
+        print(f"requests {total} ({dict(recorder.kinds)}), 5xx {sum(recorder.errors.values())}, "
+              f"no answer within 10 s {sum(recorder.transport.values())}")
+        log.flush()
+        problems = [line for line in (work / "server.log").read_text(errors="replace").splitlines()
+                    if '"ERROR"' in line or "CRITICAL" in line or "Traceback" in line or "WORKER TIMEOUT" in line]
+        for line in problems[:20]:
+            print("server log:", line[:300])
+        warm = int(args.warmup // args.rss_every)
+        print(f"RSS per worker every {args.rss_every:.0f}s from the soak's start (after calibration); "
+              f"growth from the start and from the first sample after {args.warmup:.0f}s of warm-up")
         for pid, values in sorted(rss.items()):
-            if len(values) >= 2:
-                growth = (values[-1] - values[0]) / values[0]
-                series = " ".join(f"{v / 2**20:.0f}" for v in values)
-                print(f"worker {pid}: RSS {values[0] / 2**20:.0f} -> {values[-1] / 2**20:.0f} MiB "
-                      f"({growth:+.1%}); per window: {series} MiB (a promotion loads a second model)")
+            series = " ".join(f"{v / 2**20:.0f}" for v in values)
+            if len(values) > warm + 1:
+                from_start = (values[-1] - values[0]) / values[0]
+                from_warm = (values[-1] - values[warm]) / values[warm]
+                print(f"worker {pid}: RSS {values[0] / 2**20:.0f} -> {values[-1] / 2**20:.0f} MiB, growth "
+                      f"{from_start:+.1%} from start, {from_warm:+.1%} after warm-up "
+                      f"({values[warm] / 2**20:.0f} MiB); samples: {series} MiB")
             else:
-                print(f"worker {pid}: RSS samples {values} (worker restarted or run too short)")
+                print(f"worker {pid}: RSS samples {series} MiB (worker restarted or run too short)")
     finally:
         for process in (worker, server):
             os.killpg(process.pid, signal.SIGTERM)

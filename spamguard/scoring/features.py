@@ -20,7 +20,6 @@ Design notes
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import html
 import math
@@ -160,18 +159,10 @@ def _deleet(match: re.Match[str]) -> str:
 def prepare_text(text: str) -> str:
     """Text as the vectorisers see it: normalised, casefolded, URLs → ``urlx``, leet undone, long numbers → 0s.
 
-    Short texts are memoised (training featurises the same comment for the word
-    and the char block and in every CV fold); long ones are not, to bound memory.
+    Not memoised by text: a serving worker seldom sees a comment twice, so a memo only grows it;
+    training featurises each comment several times (blocks, folds) through the per-comment
+    :func:`analyse`, which is memoised on the comment object instead.
     """
-    return _prepare_cached(text) if len(text) <= 2048 else _prepare(text)
-
-
-@functools.lru_cache(maxsize=1 << 15)
-def _prepare_cached(text: str) -> str:
-    return _prepare(text)
-
-
-def _prepare(text: str) -> str:
     return _finish_prepare(normalize.deobfuscate(normalise_text(text)))
 
 

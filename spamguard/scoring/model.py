@@ -32,6 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from spamguard.comment import Comment
+from spamguard.memory import release_freed_memory_later
 from spamguard.scoring.explain import useful_feature
 from spamguard.scoring.features import (
     EMAIL_TOKEN,
@@ -589,8 +590,13 @@ class ModelHolder:
         if failures:
             log.info("model %s verifies again after %d failed attempts", version, failures)
         self._broken.pop(version, None)
-        self._scorer = scorer  # atomic swap
+        replaced, self._scorer = self._scorer, scorer  # atomic swap
         log.info("model %s loaded", version)
+        if replaced is not None:
+            del replaced
+            # Freed model pages stay mapped otherwise (a step in RSS per promotion); a few seconds
+            # later in-flight checks no longer hold the old model.
+            release_freed_memory_later()
         return True
 
     def _fall_back(self, broken: str, now: float) -> None:

@@ -37,7 +37,7 @@ def every_field(text: str) -> Comment:
 # Every consumer of request text outside the HTTP layer, called as the service and the trainer call it.
 CONSUMERS = {
     "normalise_text": features.normalise_text,
-    "prepare_text": features._prepare,  # the uncached body of prepare_text
+    "prepare_text": features.prepare_text,
     "comment_text": lambda s: features.comment_text(every_field(s)),
     "meta_dict": lambda s: features.meta_dict(every_field(s)),
     "reputation.signals": lambda s: reputation.signals(every_field(s)),
