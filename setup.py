@@ -1,5 +1,6 @@
 """Only for what pyproject.toml cannot say: ship the checkout's data/ (the bundled corpora) as package
 `spamguard_corpora`, so an installed SpamGuard can train without a checkout."""
+
 from setuptools import find_packages, setup
 
 setup(

@@ -8,6 +8,7 @@ Sends N comment-checks (a realistic mix: ordinary comments, link spam,
 WordPress-sized bodies, test triggers) from a few threads over keep-alive
 connections, then prints p50/p90/p99/max latency and throughput.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,17 +43,25 @@ SPAM = [
     "Best casino bonus 2024 >>> http://casino-bonus.example/win free spins, free money, click now",
     "Nice post. Visit my site for cheap replica watches http://replica-watch.example",
 ]
-WORDPRESS_EXTRA = "&".join(f"HTTP_X_HEADER_{i}=value-{i}" for i in range(40)) + \
-    "&comment_context%5B0%5D=Tag+one&comment_context%5B1%5D=News&referrer&user_role&akismet_comment_nonce=passed"
+WORDPRESS_EXTRA = (
+    "&".join(f"HTTP_X_HEADER_{i}=value-{i}" for i in range(40))
+    + "&comment_context%5B0%5D=Tag+one&comment_context%5B1%5D=News&referrer&user_role&akismet_comment_nonce=passed"
+)
 
 
 def make_body(key: str, rng: random.Random) -> bytes:
     roll = rng.random()
-    fields = {"api_key": key, "blog": BLOG, "user_ip": f"198.51.100.{rng.randint(1, 254)}",
-              "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0",
-              "comment_type": "comment", "permalink": f"{BLOG}/2024/05/post-{rng.randint(1, 50)}/",
-              "comment_author": rng.choice(["Maria", "Jan", "Kim", "Alex"]), "blog_lang": "en_US",
-              "blog_charset": "UTF-8"}
+    fields = {
+        "api_key": key,
+        "blog": BLOG,
+        "user_ip": f"198.51.100.{rng.randint(1, 254)}",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0",
+        "comment_type": "comment",
+        "permalink": f"{BLOG}/2024/05/post-{rng.randint(1, 50)}/",
+        "comment_author": rng.choice(["Maria", "Jan", "Kim", "Alex"]),
+        "blog_lang": "en_US",
+        "blog_charset": "UTF-8",
+    }
     if roll < 0.65:
         fields["comment_content"] = rng.choice(HAM)
     elif roll < 0.88:
@@ -91,17 +100,40 @@ def start_server(model_dir: str | None, workers: int) -> tuple[subprocess.Popen,
     with storage.make_sessionmaker(database_url)() as session:
         _site, key = sites.create_site(session, BLOG, secret="bench")
     (work / "metrics").mkdir()
-    env = {**os.environ, "DATABASE_URL": database_url, "SPAMGUARD_MODEL_DIR": model_dir,
-           "SPAMGUARD_VAR_DIR": str(work), "SECRET_KEY": "bench", "SPAMGUARD_KEY_SECRET": "bench",
-           "SPAMGUARD_LOG_LEVEL": "WARNING",
-           "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
-           "SPAMGUARD_REDIS_PREFIX": f"sgbench:{os.getpid()}:"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SPAMGUARD_MODEL_DIR": model_dir,
+        "SPAMGUARD_VAR_DIR": str(work),
+        "SECRET_KEY": "bench",
+        "SPAMGUARD_KEY_SECRET": "bench",
+        "SPAMGUARD_LOG_LEVEL": "WARNING",
+        "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
+        "SPAMGUARD_REDIS_PREFIX": f"sgbench:{os.getpid()}:",
+    }
     port = free_port()
     log = open(work / "gunicorn.log", "wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--access-logfile", "/dev/null", "spamguard.wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "/dev/null",
+            "spamguard.wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -184,8 +216,10 @@ def main() -> None:
             stop_server(server)
     ms = sorted(v * 1000 for v in latencies)
     print(f"{len(ms)} comment-checks, {args.threads} threads, keep-alive, {elapsed:.2f} s")
-    print(f"latency ms: p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  "
-          f"p99 {percentile(ms, 99):.1f}  max {ms[-1]:.1f}  mean {statistics.fmean(ms):.1f}")
+    print(
+        f"latency ms: p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  "
+        f"p99 {percentile(ms, 99):.1f}  max {ms[-1]:.1f}  mean {statistics.fmean(ms):.1f}"
+    )
     print(f"throughput: {len(ms) / elapsed:.0f} req/s")
     print("answers:", ", ".join(f"{label!r}: {n}" for label, n in sorted(outcomes.items())))
     bad = sum(n for label, n in outcomes.items() if not label.startswith("200 "))

@@ -10,6 +10,7 @@ the commands Redis itself ran per check (`INFO commandstats` deltas, which inclu
 inside Lua scripts; other users of the same server add noise), the CPU time per check of this
 process without the profiler, and the top functions by cumulative time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,6 +56,7 @@ class RedisCounter:
             return original_pipe(self_pipe, connection, commands, *rest)
 
         from redis.client import Pipeline
+
         original_pipe = Pipeline._execute_pipeline
         Connection.send_command = send_command
         Pipeline._execute_pipeline = pipeline_send
@@ -76,21 +78,30 @@ def main() -> None:
     model_dir = args.model_dir
     if model_dir is None:
         from model_training.train import train_and_register
+
         model_dir = str(work / "models")
         train_and_register(model_dir, quick=True, progress=False)
     url = f"sqlite:///{work / 'sg.db'}"
     upgrade(url)
-    app = create_app({"DATABASE_URL": url, "SPAMGUARD_MODEL_DIR": model_dir, "TESTING": True,
-                      "SPAMGUARD_REDIS_PREFIX": f"sgprof:{uuid.uuid4().hex[:8]}:",
-                      "SPAMGUARD_BACKGROUND_TASKS": False})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SPAMGUARD_MODEL_DIR": model_dir,
+            "TESTING": True,
+            "SPAMGUARD_REDIS_PREFIX": f"sgprof:{uuid.uuid4().hex[:8]}:",
+            "SPAMGUARD_BACKGROUND_TASKS": False,
+        }
+    )
     with app.app_context():
         site, key = sites.create_site(get_session(), "https://blog.example", secret=app.config["SPAMGUARD_KEY_SECRET"])
         site.rate_limit = "1000000 per second"
         get_session().commit()
     client = app.test_client()
     import logging
+
     logging.getLogger("spamguard").setLevel(logging.WARNING)
     import random
+
     rng = random.Random(1)
     bodies = [make_body(key, rng) for _ in range(50)]
     for body in bodies[:5]:  # warm-up: model load, first connections
@@ -101,20 +112,23 @@ def main() -> None:
     stats_before = state.client.info("commandstats")
     cpu_started = time.process_time()
     for i in range(args.checks):
-        answer = client.post("/1.1/comment-check", data=bodies[i % len(bodies)],
-                             content_type="application/x-www-form-urlencoded")
+        answer = client.post(
+            "/1.1/comment-check", data=bodies[i % len(bodies)], content_type="application/x-www-form-urlencoded"
+        )
         assert answer.status_code == 200 and answer.text in ("true", "false"), answer.text
     cpu_per_check = (time.process_time() - cpu_started) / args.checks
     stats_after = state.client.info("commandstats")
-    server = {name: int(stats_after[name]["calls"]) - int(stats_before.get(name, {}).get("calls", 0))
-              for name in stats_after}
+    server = {
+        name: int(stats_after[name]["calls"]) - int(stats_before.get(name, {}).get("calls", 0)) for name in stats_after
+    }
     counter = RedisCounter()
     counter.install()
     profile = cProfile.Profile()
     profile.enable()
     for i in range(args.checks):
-        answer = client.post("/1.1/comment-check", data=bodies[i % len(bodies)],
-                             content_type="application/x-www-form-urlencoded")
+        answer = client.post(
+            "/1.1/comment-check", data=bodies[i % len(bodies)], content_type="application/x-www-form-urlencoded"
+        )
         assert answer.status_code == 200 and answer.text in ("true", "false"), answer.text
     profile.disable()
     services(app).state.delete_prefix()
@@ -124,8 +138,10 @@ def main() -> None:
     print(f"redis commands per check: {sum(counter.commands.values()) / n:.2f}")
     for name, count in counter.commands.most_common():
         print(f"  {name:<12} {count / n:.2f}")
-    print(f"commands redis ran per check (incl. inside scripts; INFO commandstats, shared server): "
-          f"{sum(v for k, v in server.items() if k != 'cmdstat_info') / n:.2f}")
+    print(
+        f"commands redis ran per check (incl. inside scripts; INFO commandstats, shared server): "
+        f"{sum(v for k, v in server.items() if k != 'cmdstat_info') / n:.2f}"
+    )
     for name, count in sorted(server.items(), key=lambda kv: -kv[1])[:12]:
         if count:
             print(f"  {name.removeprefix('cmdstat_'):<16} {count / n:.2f}")

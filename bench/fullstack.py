@@ -11,6 +11,7 @@ alternating trivial → SpamGuard, at 16 connections (throughput) and at 2 conne
 Prints req/s, p50 and p99 per run, the median over rounds, the SpamGuard/trivial throughput ratio,
 the number of non-200 or malformed answers, and each SpamGuard worker's RSS after the run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,12 +77,33 @@ def lua_string(data: bytes) -> str:
     return '"' + "".join(f"\\{b:03d}" if b < 32 or b > 126 or chr(b) in '"\\' else chr(b) for b in data) + '"'
 
 
-def start_gunicorn(app: str, env: dict[str, str], workers: int, threads: int, log: Path) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(
+    app: str, env: dict[str, str], workers: int, threads: int, log: Path
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--access-logfile", "/dev/null", app],
-        cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--access-logfile",
+            "/dev/null",
+            app,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -125,11 +147,16 @@ def ms(value: str) -> float:
 def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(script), url],
-        check=True, capture_output=True, text=True).stdout
-    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-              "p50": ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
-              "p99": ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
-              "bad": int(re.search(r"^BAD (\d+)", out, re.M).group(1))}
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result = {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+        "p99": ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
+        "bad": int(re.search(r"^BAD (\d+)", out, re.M).group(1)),
+    }
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     result["bad"] += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
     return result
@@ -171,23 +198,34 @@ def main() -> None:
     script.write_text(WRK_SCRIPT % ", ".join(lua_string(b) for b in bodies))
 
     (work / "metrics").mkdir()
-    env = {**os.environ, "DATABASE_URL": database_url, "SPAMGUARD_MODEL_DIR": model_dir,
-           "SPAMGUARD_VAR_DIR": str(work), "SECRET_KEY": "bench", "SPAMGUARD_KEY_SECRET": KEY_SECRET, "SPAMGUARD_LOG_LEVEL": "WARNING",
-           "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"), "SPAMGUARD_REDIS_PREFIX": f"sgfull:{os.getpid()}:"}
-    print(f"starting SpamGuard and the trivial endpoint ({args.workers} gthread workers x {args.threads} threads each)",
-          flush=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SPAMGUARD_MODEL_DIR": model_dir,
+        "SPAMGUARD_VAR_DIR": str(work),
+        "SECRET_KEY": "bench",
+        "SPAMGUARD_KEY_SECRET": KEY_SECRET,
+        "SPAMGUARD_LOG_LEVEL": "WARNING",
+        "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
+        "SPAMGUARD_REDIS_PREFIX": f"sgfull:{os.getpid()}:",
+    }
+    print(
+        f"starting SpamGuard and the trivial endpoint ({args.workers} gthread workers x {args.threads} threads each)",
+        flush=True,
+    )
     service, service_url = start_gunicorn("spamguard.wsgi:app", env, args.workers, args.threads, work / "service.log")
-    trivial, trivial_url = start_gunicorn("bench.trivial_app:app", env, args.workers, args.threads,
-                                          work / "trivial.log")
+    trivial, trivial_url = start_gunicorn(
+        "bench.trivial_app:app", env, args.workers, args.threads, work / "trivial.log"
+    )
     results: dict[tuple[str, int], list[dict[str, float]]] = {}
     try:
         for connections in (16, 2):
             for round_no in range(args.rounds):
                 for name, url in (("trivial", trivial_url), ("spamguard", service_url)):
-                    print(f"  wrk {connections} connections, {args.seconds} s, round {round_no + 1}: {name}",
-                          flush=True)
-                    results.setdefault((name, connections), []).append(
-                        run_wrk(url, script, connections, args.seconds))
+                    print(
+                        f"  wrk {connections} connections, {args.seconds} s, round {round_no + 1}: {name}", flush=True
+                    )
+                    results.setdefault((name, connections), []).append(run_wrk(url, script, connections, args.seconds))
         rss = worker_rss_mb(service.pid)
     finally:
         stop(service)
@@ -195,8 +233,10 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print(f"{'endpoint':<10} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'bad':>5}   (median of "
-          f"{args.rounds} rounds)")
+    print(
+        f"{'endpoint':<10} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'bad':>5}   (median of "
+        f"{args.rounds} rounds)"
+    )
     median: dict[tuple[str, int], dict[str, float]] = {}
     for (name, connections), runs in results.items():
         median[(name, connections)] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}

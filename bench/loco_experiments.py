@@ -10,6 +10,7 @@ feature set on the training part of the bundled corpora (as ``fit_loco`` does). 
 held-out corpus, ROC-AUC / recall at 1 % FPR and the worst corpus, so recipes are chosen by
 leave-one-corpus-out only.
 """
+
 from __future__ import annotations
 
 import re
@@ -52,15 +53,52 @@ class NoPunctText(CommentText):
 _PUNCT_RE = re.compile(r"[^\w\s$£€]")
 
 
-def _union(text_cls: type, char: bool = True, word: bool = True, token: str = r"(?u)\b\w\w+\b|[^\w\s]",
-           analyzer: str = "char_wb") -> FeatureUnion:
+def _union(
+    text_cls: type,
+    char: bool = True,
+    word: bool = True,
+    token: str = r"(?u)\b\w\w+\b|[^\w\s]",
+    analyzer: str = "char_wb",
+) -> FeatureUnion:
     parts = []
     if word:
-        parts.append(("word", Pipeline([("text", text_cls()), ("tfidf", TfidfVectorizer(
-            ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=300_000, token_pattern=token))])))
+        parts.append(
+            (
+                "word",
+                Pipeline(
+                    [
+                        ("text", text_cls()),
+                        (
+                            "tfidf",
+                            TfidfVectorizer(
+                                ngram_range=(1, 2),
+                                min_df=2,
+                                sublinear_tf=True,
+                                max_features=300_000,
+                                token_pattern=token,
+                            ),
+                        ),
+                    ]
+                ),
+            )
+        )
     if char:
-        parts.append(("char", Pipeline([("text", text_cls()), ("tfidf", TfidfVectorizer(
-            analyzer=analyzer, ngram_range=(2, 5), min_df=2, sublinear_tf=True, max_features=300_000))])))
+        parts.append(
+            (
+                "char",
+                Pipeline(
+                    [
+                        ("text", text_cls()),
+                        (
+                            "tfidf",
+                            TfidfVectorizer(
+                                analyzer=analyzer, ngram_range=(2, 5), min_df=2, sublinear_tf=True, max_features=300_000
+                            ),
+                        ),
+                    ]
+                ),
+            )
+        )
     parts.append(("meta", MetaFeatures()))
     return FeatureUnion(parts)
 
@@ -80,8 +118,9 @@ def se_nested(X, y, w, sources, folds, results, C: float) -> float:
     se = [r[C] for (c, _, _), r in zip(folds, results, strict=True) if c == "stackexchange"]
     if not se:
         return float("nan")
-    splits = [(np.flatnonzero((sources != "stackexchange") & (sources != i)), np.flatnonzero(sources == i))
-              for i in names]
+    splits = [
+        (np.flatnonzero((sources != "stackexchange") & (sources != i)), np.flatnonzero(sources == i)) for i in names
+    ]
     inner = [train_mod.fit_decisions(X, y, w, tr, te, (C,))[C] for tr, te in splits]
     d_in = np.concatenate(inner)
     y_in = np.concatenate([y[te] for _, te in splits])
@@ -132,8 +171,10 @@ def main(variants: list[str]) -> None:
                 if "roc_auc" in m:
                     worst = min(worst, m["recall_at_1pct_fpr"])
                     cells.append(f"{c} {m['roc_auc']:.3f}/{m['recall_at_1pct_fpr']:.3f}")
-            print(f"{name} C={C}: worst {worst:.3f} | " + " | ".join(cells)
-                  + f"  ({time.perf_counter() - t:.0f}s)", flush=True)
+            print(
+                f"{name} C={C}: worst {worst:.3f} | " + " | ".join(cells) + f"  ({time.perf_counter() - t:.0f}s)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Scenarios (each on a fresh SQLite database, CSRF off, wrong passwords):
   many-ips            N POSTs from N different IPs at one username
 Prints one line per scenario: verifications, 429 answers, process CPU seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,13 +32,20 @@ def make_app(work: Path):
 
     url = f"sqlite:///{work / f'{uuid.uuid4().hex[:6]}.db'}"
     storage.upgrade(url)
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "SPAMGUARD_KEY_SECRET": "bench",
-                      "SPAMGUARD_MODEL_DIR": str(work / "models"), "SPAMGUARD_BACKGROUND_TASKS": False,
-                      "SPAMGUARD_REDIS_PREFIX": f"sgbench:{uuid.uuid4().hex[:8]}:", "WTF_CSRF_ENABLED": False,
-                      "SPAMGUARD_LOG_LEVEL": "ERROR"})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": "bench",
+            "SPAMGUARD_KEY_SECRET": "bench",
+            "SPAMGUARD_MODEL_DIR": str(work / "models"),
+            "SPAMGUARD_BACKGROUND_TASKS": False,
+            "SPAMGUARD_REDIS_PREFIX": f"sgbench:{uuid.uuid4().hex[:8]}:",
+            "WTF_CSRF_ENABLED": False,
+            "SPAMGUARD_LOG_LEVEL": "ERROR",
+        }
+    )
     with app.extensions["spamguard.db"]() as db:
-        db.add(User(username="alice", password_hash=passwords.hash_password("correct horse battery"),
-                    role="moderator"))
+        db.add(User(username="alice", password_hash=passwords.hash_password("correct horse battery"), role="moderator"))
         db.commit()
     return app
 
@@ -57,8 +65,13 @@ def run(app, jobs: list[tuple[str, str]], threads: int = 1) -> tuple[int, int, f
 
     def post(job):
         username, ip = job
-        return app.test_client().post("/login", data={"username": username, "password": "wrong password!"},
-                                      environ_base={"REMOTE_ADDR": ip}).status_code
+        return (
+            app.test_client()
+            .post(
+                "/login", data={"username": username, "password": "wrong password!"}, environ_base={"REMOTE_ADDR": ip}
+            )
+            .status_code
+        )
 
     try:
         with ThreadPoolExecutor(threads) as pool:
@@ -80,8 +93,10 @@ def main() -> None:
     }
     for name, (jobs, threads) in scenarios.items():
         verified, refused, cpu = run(make_app(work), jobs, threads)
-        print(f"{name:<20} posts={len(jobs):>4} argon2_verifications={verified:>4} refused_429={refused:>4} "
-              f"cpu_seconds={cpu:6.2f}")
+        print(
+            f"{name:<20} posts={len(jobs):>4} argon2_verifications={verified:>4} refused_429={refused:>4} "
+            f"cpu_seconds={cpu:6.2f}"
+        )
 
 
 if __name__ == "__main__":

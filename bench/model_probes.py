@@ -4,6 +4,7 @@
 
 Prints each probe's calibrated probability and the band it falls in at the version's thresholds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,16 +44,21 @@ def main() -> None:
     args = parser.parse_args()
     if args.model_dir is None:
         from spamguard.config import from_env
+
         args.model_dir = from_env()["SPAMGUARD_MODEL_DIR"]
     registry = Registry(args.model_dir)
     version = args.version or registry.current_version()
     model, manifest = registry.load(version)
     th = manifest["thresholds"]
-    print(f"version {version} thresholds unsure {th['unsure']:.3f} spam {th['spam']:.3f} "
-          f"discard {th['discard']:.3f} calibration a={model.a:.3f} b={model.b:.3f}")
+    print(
+        f"version {version} thresholds unsure {th['unsure']:.3f} spam {th['spam']:.3f} "
+        f"discard {th['discard']:.3f} calibration a={model.a:.3f} b={model.b:.3f}"
+    )
 
     def band(p: float) -> str:
-        return "discard" if p >= th["discard"] else "spam" if p >= th["spam"] else "unsure" if p >= th["unsure"] else "ham"
+        return (
+            "discard" if p >= th["discard"] else "spam" if p >= th["spam"] else "unsure" if p >= th["unsure"] else "ham"
+        )
 
     for kind, texts in (("spam", SPAM), ("ham", HAM)):
         probs = model.predict_proba([Comment(comment_content=t) for t in texts])

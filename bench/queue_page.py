@@ -11,6 +11,7 @@ and tab-count queries.  Tab counts are cached per process for COUNT_TTL seconds
 (see spamguard/storage/queries/queue.py); the "counts uncached" rows switch the cache
 off so every request pays for the GROUP BY.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,10 @@ from spamguard.moderation import passwords  # noqa: E402
 from spamguard.storage.models import Check, Site, User  # noqa: E402
 from spamguard.storage.queries import queue as listing  # noqa: E402
 
-WORDS = ("cheap pills casino bonus great post thanks loans crypto free watch seo backlinks hello "
-         "interesting article agree disagree click here visit my site").split()
+WORDS = (
+    "cheap pills casino bonus great post thanks loans crypto free watch seo backlinks hello "
+    "interesting article agree disagree click here visit my site"
+).split()
 
 
 def seed(url: str, rows: int) -> None:
@@ -51,23 +54,45 @@ def seed(url: str, rows: int) -> None:
     started = time.perf_counter()
     for _ in range(rows):
         verdict = rng.choices(("ham", "spam", "unsure", "discard"), (55, 30, 10, 5))[0]
-        score = {"ham": rng.uniform(0, .4), "unsure": rng.uniform(.4, .7), "spam": rng.uniform(.7, .97),
-                 "discard": rng.uniform(.97, 1)}[verdict]
+        score = {
+            "ham": rng.uniform(0, 0.4),
+            "unsure": rng.uniform(0.4, 0.7),
+            "spam": rng.uniform(0.7, 0.97),
+            "discard": rng.uniform(0.97, 1),
+        }[verdict]
         reviewed = rng.random() < 0.1
         content = " ".join(rng.choices(WORDS, k=rng.randint(5, 60)))
         author = f"author{rng.randint(1, 5000)}"
         email = f"{author}@example.com"
         ip = f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
-        batch.append({
-            "guid": uuid.uuid4().hex, "site_id": sites[rng.randrange(20)].id, "blog": "https://blog.example",
-            "user_ip": ip, "comment_author": author, "comment_author_email": email, "comment_content": content,
-            "content_hash": uuid.uuid4().hex, "is_test": rng.random() < 0.01, "score": score, "verdict": verdict,
-            "fields": {"comment_content": content, "comment_author": author, "comment_author_email": email,
-                       "user_ip": ip, "user_agent": "Mozilla/5.0", "extra": {}},
-            "reasons": ["links: 2", "new author"], "model_version": "bench",
-            "created_at": now - timedelta(seconds=rng.randint(0, 60 * 86400)),
-            "reviewed_at": now if reviewed else None, "review_label": "spam" if reviewed else None,
-        })
+        batch.append(
+            {
+                "guid": uuid.uuid4().hex,
+                "site_id": sites[rng.randrange(20)].id,
+                "blog": "https://blog.example",
+                "user_ip": ip,
+                "comment_author": author,
+                "comment_author_email": email,
+                "comment_content": content,
+                "content_hash": uuid.uuid4().hex,
+                "is_test": rng.random() < 0.01,
+                "score": score,
+                "verdict": verdict,
+                "fields": {
+                    "comment_content": content,
+                    "comment_author": author,
+                    "comment_author_email": email,
+                    "user_ip": ip,
+                    "user_agent": "Mozilla/5.0",
+                    "extra": {},
+                },
+                "reasons": ["links: 2", "new author"],
+                "model_version": "bench",
+                "created_at": now - timedelta(seconds=rng.randint(0, 60 * 86400)),
+                "reviewed_at": now if reviewed else None,
+                "review_label": "spam" if reviewed else None,
+            }
+        )
         if len(batch) == 10000:
             db.execute(insert(Check), batch)
             batch = []
@@ -79,17 +104,28 @@ def seed(url: str, rows: int) -> None:
     db.commit()
     print(f"seeded {rows} checks in {time.perf_counter() - started:.1f}s")
     f = listing.QueueFilters()
-    stmt = (select(Check.id, Check.created_at).where(and_(*listing._conditions(f, "spam")))
-            .order_by(Check.created_at.desc(), Check.id.desc()).limit(51))
+    stmt = (
+        select(Check.id, Check.created_at)
+        .where(and_(*listing._conditions(f, "spam")))
+        .order_by(Check.created_at.desc(), Check.id.desc())
+        .limit(51)
+    )
     sql = str(stmt.compile(db.bind, compile_kwargs={"literal_binds": True}))
     plan = [row[-1] for row in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
     print("queue branch plan:", " | ".join(plan))
     f = listing.QueueFilters(sort="score")
-    stmt = (select(Check.id, Check.score).where(and_(*listing._conditions(f, "ham")))
-            .order_by(Check.score.desc(), Check.id.desc()).limit(51))
+    stmt = (
+        select(Check.id, Check.score)
+        .where(and_(*listing._conditions(f, "ham")))
+        .order_by(Check.score.desc(), Check.id.desc())
+        .limit(51)
+    )
     print("score branch plan:", _plan(db, stmt))
-    stmt = (select(Check.verdict, func.count()).where(Check.reviewed_at.is_(None), Check.is_test.is_(False))
-            .group_by(Check.verdict))
+    stmt = (
+        select(Check.verdict, func.count())
+        .where(Check.reviewed_at.is_(None), Check.is_test.is_(False))
+        .group_by(Check.verdict)
+    )
     print("tab count plan:", _plan(db, stmt))
     db.close()
 
@@ -125,8 +161,14 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="sg-bench-"))
     url = f"sqlite:///{tmp / 'bench.db'}"
     seed(url, args.rows)
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "SPAMGUARD_MODEL_DIR": str(tmp / "models"),
-                      "SPAMGUARD_BACKGROUND_TASKS": False})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": "bench",
+            "SPAMGUARD_MODEL_DIR": str(tmp / "models"),
+            "SPAMGUARD_BACKGROUND_TASKS": False,
+        }
+    )
     client = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
     login = client.post("/login", data={"username": "bench", "password": "bench password", "csrf_token": token})
@@ -143,8 +185,20 @@ def main() -> int:
         report("GET /moderation (page 1)", timed(client, "/moderation", n)),
         report("page 21 (keyset cursor)", timed(client, deep, n)),
         report("site filter", timed(client, "/moderation?site=3", n)),
-        report("verdict=unsure + score 0.5-0.6", timed(client, "/moderation?verdict=unsure&min_score=0.5&max_score=0.6", n)),
-        report("date range (one week)", timed(client, "/moderation?from=" + (datetime.now(UTC) - timedelta(days=14)).date().isoformat() + "&to=" + (datetime.now(UTC) - timedelta(days=7)).date().isoformat(), n)),
+        report(
+            "verdict=unsure + score 0.5-0.6", timed(client, "/moderation?verdict=unsure&min_score=0.5&max_score=0.6", n)
+        ),
+        report(
+            "date range (one week)",
+            timed(
+                client,
+                "/moderation?from="
+                + (datetime.now(UTC) - timedelta(days=14)).date().isoformat()
+                + "&to="
+                + (datetime.now(UTC) - timedelta(days=7)).date().isoformat(),
+                n,
+            ),
+        ),
         report("text search q=casino", timed(client, "/moderation?q=casino", max(20, n // 4))),
         report("text search, rare word", timed(client, "/moderation?q=zzzz-not-there", max(20, n // 4))),
         report("tab: needs review", timed(client, "/moderation?tab=review", n)),

@@ -12,6 +12,7 @@ many characters; the table shows the slowest generator and its CPU seconds
 --cap seconds is not run at larger sizes: its time there is extrapolated
 from the growth between its last two sizes and printed with "~".
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,27 +40,47 @@ OLD_PATTERNS: dict[str, re.Pattern[str]] = {
     "features._URL_RE": re.compile(
         r"(?:(?:https?|ftp)://|www\.)[^\s<>\"']+"
         r"|\b(?:[a-z0-9-]+\.)+(?:com|net|org|info|biz|ru|cn|ly|gl|co|io|me|tk|uk|us|tv|xyz|top|online|site)"
-        r"(?:/[^\s<>\"']*)?\b", IGNORECASE),
+        r"(?:/[^\s<>\"']*)?\b",
+        IGNORECASE,
+    ),
     "features._EMAIL_RE": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
     "features._WORD_RE": re.compile(r"[\w@$]*[a-z][\w@$]*"),
     "features._HREF_RE": re.compile(r"""<a\s[^>]*?href\s*=\s*["']?([^"'\s>]+)[^>]*>""", IGNORECASE),
     "features._TAG_RE": re.compile(r"</?[a-z][a-z0-9]*(?:\s[^<>]*)?/?>", IGNORECASE),
     "data._YT_HEAD_RE": re.compile(
-        r"^(?P<id>[^,]*),(?P<author>.*?),(?P<date>[0-9T:.\-]*),(?P<content>.*),(?P<label>[01])$"),
+        r"^(?P<id>[^,]*),(?P<author>.*?),(?P<date>[0-9T:.\-]*),(?P<content>.*),(?P<label>[01])$"
+    ),
 }
 
 # Every compiled regex in spamguard/ and model_training/ that sees request or comment text.
 REGEXES = (
-    (features, "_BR_RE"), (features, "_ZERO_WIDTH_RE"), (features, "_C1_RE"), (features, "_URL_RE"),
-    (features, "_EMAIL_RE"), (features, "_WORD_RE"), (features, "_LONG_NUMBER_RE"), (features, "_HREF_RE"),
-    (features, "_TAG_RE"), (features, "_BOT_UA_RE"), (features, "_REPEAT_RE"), (data, "_YT_HEAD_RE"),
-    (data, "_SHAPE_DROP_RE"), (reputation, "_HOST_RE"), (form, "CONTEXT_NAME"), (sites, "KEY_PATTERN"),
+    (features, "_BR_RE"),
+    (features, "_ZERO_WIDTH_RE"),
+    (features, "_C1_RE"),
+    (features, "_URL_RE"),
+    (features, "_EMAIL_RE"),
+    (features, "_WORD_RE"),
+    (features, "_LONG_NUMBER_RE"),
+    (features, "_HREF_RE"),
+    (features, "_TAG_RE"),
+    (features, "_BOT_UA_RE"),
+    (features, "_REPEAT_RE"),
+    (data, "_YT_HEAD_RE"),
+    (data, "_SHAPE_DROP_RE"),
+    (reputation, "_HOST_RE"),
+    (form, "CONTEXT_NAME"),
+    (sites, "KEY_PATTERN"),
     (usage_stats, "MONTH"),
 )
 
 # Used with .match() only (anchored at the start), and timed that way.
-MATCHED_AT_START = {"data._YT_HEAD_RE", "reputation._HOST_RE", "form.CONTEXT_NAME", "sites.KEY_PATTERN",
-                    "usage_stats.MONTH"}
+MATCHED_AT_START = {
+    "data._YT_HEAD_RE",
+    "reputation._HOST_RE",
+    "form.CONTEXT_NAME",
+    "sites.KEY_PATTERN",
+    "usage_stats.MONTH",
+}
 
 
 def regex_families(old: bool) -> dict[str, Callable[[str], object]]:
@@ -80,8 +101,15 @@ def regex_families(old: bool) -> dict[str, Callable[[str], object]]:
 def function_families() -> dict[str, Callable[[str], object]]:
     """Everything that reads comment text, called the way the service and the trainer call it."""
     every_field = lambda s: Comment(  # noqa: E731
-        comment_content=s, comment_author=s, comment_author_email=s, comment_author_url=s, user_agent=s,
-        permalink=s, blog=s, referrer=s)
+        comment_content=s,
+        comment_author=s,
+        comment_author_email=s,
+        comment_author_url=s,
+        user_agent=s,
+        permalink=s,
+        blog=s,
+        referrer=s,
+    )
     return {
         "normalise_text": features.normalise_text,
         "prepare_text": features.prepare_text,
@@ -112,11 +140,40 @@ def _prefixed(prefix: str, fragment: str) -> Callable[[int], str]:
 
 
 GENERATORS: dict[str, Callable[[int], str]] = {
-    **{repr(f): _repeat(f) for f in (
-        "a.", "a@", "a-", "@@", "1a$", "1", "é", "a.a@", ".-", "a,", "1,", "0,a,", "x@a.-", "<a ", "<a href=",
-        "<a href=x ", "<br", "<br ", "http://a.", "www.a ", "a.com/!", "&amp;", "&lt;a href=", "\u200b", "\x92",
-        "ﬃ", " ", "aaa", "-a",
-    )},
+    **{
+        repr(f): _repeat(f)
+        for f in (
+            "a.",
+            "a@",
+            "a-",
+            "@@",
+            "1a$",
+            "1",
+            "é",
+            "a.a@",
+            ".-",
+            "a,",
+            "1,",
+            "0,a,",
+            "x@a.-",
+            "<a ",
+            "<a href=",
+            "<a href=x ",
+            "<br",
+            "<br ",
+            "http://a.",
+            "www.a ",
+            "a.com/!",
+            "&amp;",
+            "&lt;a href=",
+            "\u200b",
+            "\x92",
+            "ﬃ",
+            " ",
+            "aaa",
+            "-a",
+        )
+    },
     "'<br'+' '*n": _prefixed("<br", " "),
     "'<a href='+'x'*n": _prefixed("<a href=", "x"),
     "'x@a'+'-'*n": _prefixed("x@a", "-"),
@@ -141,8 +198,15 @@ def run(families: dict[str, Callable[[str], object]], sizes: list[int], cap: flo
             measured: list[float] = []
             for i, size in enumerate(sizes):
                 if measured and (measured[-1] > cap or size > measure_up_to):  # extrapolate
-                    growth = max(math.log(max(measured[-1], 1e-6) / max(measured[-2], 1e-6)) /
-                                 math.log(sizes[i - 1] / sizes[i - 2]), 1.0) if len(measured) > 1 else 2.0
+                    growth = (
+                        max(
+                            math.log(max(measured[-1], 1e-6) / max(measured[-2], 1e-6))
+                            / math.log(sizes[i - 1] / sizes[i - 2]),
+                            1.0,
+                        )
+                        if len(measured) > 1
+                        else 2.0
+                    )
                     value, guessed = measured[-1] * (size / sizes[i - 1]) ** growth, True
                     measured.append(value)
                 else:
@@ -163,8 +227,12 @@ def main() -> None:
     parser.add_argument("--old", action="store_true", help="time the pre-issue-8 patterns (regex families only)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096, 16384, 65536])
     parser.add_argument("--cap", type=float, default=2.0, help="CPU seconds after which larger sizes are extrapolated")
-    parser.add_argument("--measure-up-to", type=int, default=1 << 30,
-                        help="extrapolate every size above this one (for the slow old code)")
+    parser.add_argument(
+        "--measure-up-to",
+        type=int,
+        default=1 << 30,
+        help="extrapolate every size above this one (for the slow old code)",
+    )
     parser.add_argument("--only", default="", help="run only families whose name contains this")
     parser.add_argument("--functions-only", action="store_true", help="skip the per-regex families")
     args = parser.parse_args()

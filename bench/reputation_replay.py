@@ -16,6 +16,7 @@ model-only recall is optimistic and the comparison is weaker.
 
     python bench/reputation_replay.py [--redis redis://127.0.0.1:6379/0] [--model-dir var/models]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,9 @@ def text_model(train):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    pipe = make_pipeline(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2),
-                         LogisticRegression(C=4.0, max_iter=2000))
+    pipe = make_pipeline(
+        TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2), LogisticRegression(C=4.0, max_iter=2000)
+    )
     pipe.fit([e.text for e in train], [e.label for e in train])
     return lambda comments: pipe.decision_function([c.comment_content for c in comments])
 
@@ -72,13 +74,15 @@ def build_stream(examples, rng: random.Random, n_sites: int, n_campaigns: int, h
     sites = [f"https://site{i}.example" for i in range(n_sites)]
     campaigns = []
     for c in range(n_campaigns):
-        campaigns.append({
-            "ips": [f"198.51.{c}.{rng.randrange(1, 254)}" for _ in range(3)],
-            "domains": [f"promo{c}-{k}.example" for k in range(2)],
-            "mail": f"deals{c}.example",
-            # A campaign hits a subset of the sites.
-            "sites": rng.sample(range(n_sites), k=max(3, n_sites // 2)),
-        })
+        campaigns.append(
+            {
+                "ips": [f"198.51.{c}.{rng.randrange(1, 254)}" for _ in range(3)],
+                "domains": [f"promo{c}-{k}.example" for k in range(2)],
+                "mail": f"deals{c}.example",
+                # A campaign hits a subset of the sites.
+                "sites": rng.sample(range(n_sites), k=max(3, n_sites // 2)),
+            }
+        )
     benign = [f"site-{i}.example" for i in range(2000)]
     stream = []
     for e in examples:
@@ -97,8 +101,13 @@ def build_stream(examples, rng: random.Random, n_sites: int, n_campaigns: int, h
             email = f"person{rng.randrange(10**6)}@mail{rng.randrange(500)}.example"
             if rng.random() < 0.3:
                 text = f"{text} https://{rng.choice(benign)}/page"
-        comment = Comment(blog=sites[site], user_ip=ip, comment_author=e.comment.comment_author,
-                          comment_author_email=email, comment_content=text)
+        comment = Comment(
+            blog=sites[site],
+            user_ip=ip,
+            comment_author=e.comment.comment_author,
+            comment_author_email=email,
+            comment_content=text,
+        )
         stream.append((ts, site, comment, e.label))
     stream.sort(key=lambda r: r[0])
     return stream
@@ -160,11 +169,15 @@ def main() -> None:
     rl_base, _ = recall_at_fpr(base[late], labels[late])
     rl_rep, _ = recall_at_fpr(adjusted[late], labels[late])
     print(f"model: {model_name}")
-    print(f"stream: {len(stream)} comments ({int(labels.sum())} spam) over {args.hours:.0f} h, "
-          f"{args.sites} sites, {args.campaigns} spam campaigns; reports: {args.report_spam:.0%} of spam, "
-          f"{args.report_ham:.0%} of ham, 1-6 h late")
-    print(f"replay: {elapsed:.1f} s ({1000 * elapsed / len(stream):.2f} ms per comment incl. lookup + record), "
-          f"{n_adjusted} comments adjusted")
+    print(
+        f"stream: {len(stream)} comments ({int(labels.sum())} spam) over {args.hours:.0f} h, "
+        f"{args.sites} sites, {args.campaigns} spam campaigns; reports: {args.report_spam:.0%} of spam, "
+        f"{args.report_ham:.0%} of ham, 1-6 h late"
+    )
+    print(
+        f"replay: {elapsed:.1f} s ({1000 * elapsed / len(stream):.2f} ms per comment incl. lookup + record), "
+        f"{n_adjusted} comments adjusted"
+    )
     print(f"recall @ 1% FPR, model only:        {r_base:.3f}")
     print(f"recall @ 1% FPR, model + reputation: {r_rep:.3f}")
     print(f"after the first 12 h (warm counters): model only {rl_base:.3f}, model + reputation {rl_rep:.3f}")

@@ -12,6 +12,7 @@ waiting for a core, the CPU time does not.  The sklearn reference is ``pipeline.
 per call (what a naive server would do) and ``SpamModel.predict_proba`` on a batch; the largest
 |fast − sklearn| probability difference over all the comments is printed too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,6 +61,7 @@ def main() -> None:
     model_dir = Path(args.model_dir) if args.model_dir else None
     if model_dir is None or Registry(model_dir).current_version() is None:
         from model_training.train import train_and_register
+
         model_dir = Path(tempfile.mkdtemp())
         train_and_register(model_dir, quick=True, progress=False)
     version = Registry(model_dir).current_version()
@@ -69,9 +71,15 @@ def main() -> None:
     comments = []
     for i in range(args.n):
         c = base[i % len(base)]
-        comments.append(Comment(comment_content=f"{c.comment_content} #{i}", user_agent="Mozilla/5.0" if i % 2 else "",
-                                comment_author_email=f"u{i}@example.com" if i % 2 else "",
-                                referrer="https://blog.example/post" if i % 2 else "", permalink=c.permalink))
+        comments.append(
+            Comment(
+                comment_content=f"{c.comment_content} #{i}",
+                user_agent="Mozilla/5.0" if i % 2 else "",
+                comment_author_email=f"u{i}@example.com" if i % 2 else "",
+                referrer="https://blog.example/post" if i % 2 else "",
+                permalink=c.permalink,
+            )
+        )
     for c in fresh(comments[:200]):  # warm-up: imports, lazily built tables
         scorer.score(c)
     fast_wall, fast_cpu = timed(scorer.score, fresh(comments))
@@ -83,10 +91,14 @@ def main() -> None:
     per_batch = (time.perf_counter() - t) / len(batch)
     got = np.array([scorer.score(c).probability for c in fresh(batch)])
     lengths = [len(c.comment_content) for c in comments]
-    print(f"model {version} ({model_dir}); fast path "
-          f"{'REFUSED: ' + scorer.model.fast_path_refused if scorer.model.fast_path_refused else 'on'}")
-    print(f"{len(comments)} distinct comments, median length {np.median(lengths):.0f} chars; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"model {version} ({model_dir}); fast path "
+        f"{'REFUSED: ' + scorer.model.fast_path_refused if scorer.model.fast_path_refused else 'on'}"
+    )
+    print(
+        f"{len(comments)} distinct comments, median length {np.median(lengths):.0f} chars; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     print(f"Scorer.score (fast path, with reasons)  wall: {pct(fast_wall)}")
     print(f"                                   thread CPU: {pct(fast_cpu)}")
     print(f"pipeline.predict_proba([c]) per call    wall: {pct(naive_wall)}")

@@ -17,6 +17,7 @@ before → after.  A last line replays the poisoning case: the site reports K of
 
     python bench/site_adaptation.py [--labels 10,30,100,300] [--cap 4]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,11 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=Settings.cap)
     parser.add_argument("--history", type=int, default=1500, help="past ham comments of the blog")
     parser.add_argument("--l2", default=str(Settings.l2), help="comma-separated L2 strengths to compare")
-    parser.add_argument("--anchor-weight", default=str(service.ANCHOR_WEIGHT),
-                        help="comma-separated anchor weights to compare (see spamguard/adaptation/fit.py)")
+    parser.add_argument(
+        "--anchor-weight",
+        default=str(service.ANCHOR_WEIGHT),
+        help="comma-separated anchor weights to compare (see spamguard/adaptation/fit.py)",
+    )
     args = parser.parse_args()
     rng = random.Random(SEED)
 
@@ -71,8 +75,10 @@ def main() -> None:
     result = fit_quick([e for e in train if e.source != "stackexchange"])
     scorer = Scorer(result.model, "bench-global", result.thresholds)
     th = result.thresholds
-    print(f"global model (no Stack Exchange in training) fitted in {time.perf_counter() - started:.0f} s; "
-          f"thresholds unsure {th['unsure']:.3f} spam {th['spam']:.3f}")
+    print(
+        f"global model (no Stack Exchange in training) fitted in {time.perf_counter() - started:.0f} s; "
+        f"thresholds unsure {th['unsure']:.3f} spam {th['spam']:.3f}"
+    )
 
     ham = [e for e in corpora if e.source == "stackexchange"]
     spam = [e for e in gate if e.label == 1 and e.source != "stackexchange"]
@@ -89,8 +95,10 @@ def main() -> None:
     test_ham_logit, test_spam_logit = logits(ham_test), logits(spam_test)
     past_ham_logit = logits(ham_past)
     flagged = [e for e, lg in zip(ham_past, past_ham_logit, strict=True) if 1 / (1 + np.exp(-lg)) >= th["unsure"]]
-    print(f"blog: {len(ham_past)} past ham ({len(flagged)} flagged by the global model), {len(spam_past)} past spam;"
-          f" held-out test: {len(ham_test)} ham, {len(spam_test)} spam (other threads)")
+    print(
+        f"blog: {len(ham_past)} past ham ({len(flagged)} flagged by the global model), {len(spam_past)} past spam;"
+        f" held-out test: {len(ham_test)} ham, {len(spam_test)} spam (other threads)"
+    )
 
     def run(k: int, ham_reports, spam_reports, l2: float):
         with tempfile.TemporaryDirectory() as tmp:
@@ -99,18 +107,36 @@ def main() -> None:
             make = storage.make_sessionmaker(url)
             with make() as session:
                 site, _key = sites.create_site(session, "https://blog.example", secret="bench")
-                reported = {id(e.comment): label for label, group in (("ham", ham_reports), ("spam", spam_reports))
-                            for e in group}
+                reported = {
+                    id(e.comment): label
+                    for label, group in (("ham", ham_reports), ("spam", spam_reports))
+                    for e in group
+                }
                 for e in ham_past + spam_past:  # the blog's past traffic, every comment checked once
                     c = e.comment
-                    check = Check(guid=uuid.uuid4().hex, site_id=site.id, comment_content=c.comment_content,
-                                  content_hash=content_hash(c), fields=c.to_json(), score=0.5, verdict="unsure",
-                                  reasons=[], created_at=utcnow())
+                    check = Check(
+                        guid=uuid.uuid4().hex,
+                        site_id=site.id,
+                        comment_content=c.comment_content,
+                        content_hash=content_hash(c),
+                        fields=c.to_json(),
+                        score=0.5,
+                        verdict="unsure",
+                        reasons=[],
+                        created_at=utcnow(),
+                    )
                     session.add(check)
                     session.flush()
                     if id(c) in reported:
-                        session.add(Feedback(site_id=site.id, check_id=check.id, label=reported[id(c)], source="api",
-                                             fields=c.to_json()))
+                        session.add(
+                            Feedback(
+                                site_id=site.id,
+                                check_id=check.id,
+                                label=reported[id(c)],
+                                source="api",
+                                fields=c.to_json(),
+                            )
+                        )
                 session.commit()
                 adapter = SiteAdapter(Settings(cap=args.cap, l2=l2))
                 t0 = time.perf_counter()
@@ -125,8 +151,12 @@ def main() -> None:
         after_ham = [lg + model.adjust(e.comment, lg)[0] for e, lg in zip(ham_test, test_ham_logit, strict=True)]
         apply_ms = (time.process_time() - t0) * 1000 / len(ham_test)
         after_spam = [lg + model.adjust(e.comment, lg)[0] for e, lg in zip(spam_test, test_spam_logit, strict=True)]
-        return (after_ham, after_spam, (seconds, warm, apply_ms),
-                min(a - b for a, b in zip(after_spam, test_spam_logit, strict=True)))
+        return (
+            after_ham,
+            after_spam,
+            (seconds, warm, apply_ms),
+            min(a - b for a, b in zip(after_spam, test_spam_logit, strict=True)),
+        )
 
     b_hb, b_hf = _rates(test_ham_logit, th)
     b_sr, b_sf = _rates(test_spam_logit, th)
@@ -139,8 +169,10 @@ def main() -> None:
 
 def table(run, l2, th, args, flagged, spam_past, before) -> None:
     b_hb, b_hf, b_sr, b_sf = before
-    print("| labels (ham + spam) | ham blocked | ham flagged (unsure+) | spam recall @spam | spam flagged @unsure "
-          "| refit cold / warm | correction per check (CPU) |")
+    print(
+        "| labels (ham + spam) | ham blocked | ham flagged (unsure+) | spam recall @spam | spam flagged @unsure "
+        "| refit cold / warm | correction per check (CPU) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for k in [int(x) for x in args.labels.split(",")]:
         ham_reports = flagged[:k]
@@ -152,17 +184,22 @@ def table(run, l2, th, args, flagged, spam_past, before) -> None:
         after_ham, after_spam, (seconds, warm, apply_ms), _shift = out
         a_hb, a_hf = _rates(after_ham, th)
         a_sr, a_sf = _rates(after_spam, th)
-        print(f"| {len(ham_reports)} + {len(spam_reports)} | {b_hb:.1%} → {a_hb:.1%} | {b_hf:.1%} → {a_hf:.1%} "
-              f"| {b_sr:.1%} → {a_sr:.1%} | {b_sf:.1%} → {a_sf:.1%} | {seconds:.1f} s / {warm:.2f} s | {apply_ms:.2f} ms |")
+        print(
+            f"| {len(ham_reports)} + {len(spam_reports)} | {b_hb:.1%} → {a_hb:.1%} | {b_hf:.1%} → {a_hf:.1%} "
+            f"| {b_sr:.1%} → {a_sr:.1%} | {b_sf:.1%} → {a_sf:.1%} | {seconds:.1f} s / {warm:.2f} s | {apply_ms:.2f} ms |"
+        )
     k = max(int(x) for x in args.labels.split(","))
     poisoned = run(k, spam_past[:k], [], l2)
     if poisoned is not None:
         _after_ham, after_spam, _s, shift = poisoned
         a_sr, a_sf = _rates(after_spam, th)
-        print(f"poisoning: the blog reports {min(k, len(spam_past))} of its spam as ham → its own spam recall "
-              f"{b_sr:.1%} → {a_sr:.1%} (@unsure {b_sf:.1%} → {a_sf:.1%}), largest shift {shift:+.2f} log-odds "
-              f"(cap {args.cap}); other sites: unchanged "
-              f"(tests/adaptation/test_service.py)")
+        print(
+            f"poisoning: the blog reports {min(k, len(spam_past))} of its spam as ham → its own spam recall "
+            f"{b_sr:.1%} → {a_sr:.1%} (@unsure {b_sf:.1%} → {a_sf:.1%}), largest shift {shift:+.2f} log-odds "
+            f"(cap {args.cap}); other sites: unchanged "
+            f"(tests/adaptation/test_service.py)"
+        )
+
 
 if __name__ == "__main__":
     main()

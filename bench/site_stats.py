@@ -7,6 +7,7 @@ verdict, 2 % test calls, 5 % with an API report, 3 % reviewed), then times the
 three consumers of the per-site figures and prints their p50 and the figures
 themselves (so two versions of the code can be compared for speed and answers).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,19 +42,44 @@ def seed(session, rows: int, rng: random.Random) -> Site:
     for i in range(rows):
         verdict = rng.choice(VERDICTS)
         reviewed = rng.random() < 0.03
-        checks.append({"guid": uuid.uuid4().hex, "site_id": site.id, "blog": rng.choice(BLOGS), "user_ip": "192.0.2.1",
-                       "comment_author": "a", "comment_author_email": "a@example.com", "comment_content": f"c{i}",
-                       "content_hash": uuid.uuid4().hex, "fields": {}, "is_test": rng.random() < 0.02,
-                       "score": rng.random(), "verdict": verdict, "reasons": [], "model_version": "bench",
-                       "created_at": now - timedelta(seconds=rng.randrange(29 * 86400)),
-                       "reviewed_at": now if reviewed else None,
-                       "review_label": rng.choice(("spam", "ham")) if reviewed else None})
+        checks.append(
+            {
+                "guid": uuid.uuid4().hex,
+                "site_id": site.id,
+                "blog": rng.choice(BLOGS),
+                "user_ip": "192.0.2.1",
+                "comment_author": "a",
+                "comment_author_email": "a@example.com",
+                "comment_content": f"c{i}",
+                "content_hash": uuid.uuid4().hex,
+                "fields": {},
+                "is_test": rng.random() < 0.02,
+                "score": rng.random(),
+                "verdict": verdict,
+                "reasons": [],
+                "model_version": "bench",
+                "created_at": now - timedelta(seconds=rng.randrange(29 * 86400)),
+                "reviewed_at": now if reviewed else None,
+                "review_label": rng.choice(("spam", "ham")) if reviewed else None,
+            }
+        )
     session.execute(insert(Check), checks)
     session.commit()
     ids = [row[0] for row in session.execute(Check.__table__.select().with_only_columns(Check.id))]
-    reports = [{"site_id": site.id, "check_id": cid, "label": rng.choice(("spam", "ham")), "source": "api",
-                "reporter": "", "fields": {}, "is_test": False, "created_at": now, "redis_synced": True}
-               for cid in rng.sample(ids, len(ids) // 20)]
+    reports = [
+        {
+            "site_id": site.id,
+            "check_id": cid,
+            "label": rng.choice(("spam", "ham")),
+            "source": "api",
+            "reporter": "",
+            "fields": {},
+            "is_test": False,
+            "created_at": now,
+            "redis_synced": True,
+        }
+        for cid in rng.sample(ids, len(ids) // 20)
+    ]
     session.execute(insert(Feedback), reports)
     session.commit()
     return site
@@ -81,8 +107,9 @@ def main() -> None:
         month = usage_stats.current_month()
         since = datetime.now(UTC) - timedelta(days=30)
         runs = {
-            "key-sites (this month, 20 blogs)":
-                lambda: usage_stats.key_sites_report(session, site, month, "", "total", 500, 0)[0][:2],
+            "key-sites (this month, 20 blogs)": lambda: usage_stats.key_sites_report(
+                session, site, month, "", "total", 500, 0
+            )[0][:2],
             "get-stats (all)": lambda: usage_stats.stats_report(session, site, "all"),
             "stats page overturn rates": lambda: stats_page.overturn_rates(session, since)[-1],
         }

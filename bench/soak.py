@@ -16,6 +16,7 @@ quickly trained model, creates a key and an admin, then:
    --rss-every seconds from the soak's start; then the totals: 5xx count, p99 over time and RSS
    growth per worker from the start and from the first sample after --warmup (target: 0 and < 10 %).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,9 @@ def rss_of_workers(master_pid: int) -> dict[int, int]:
             stat = Path(f"/proc/{pid}/stat").read_text()
             if int(stat.rsplit(")", 1)[1].split()[1]) != master_pid:
                 continue
-            rss = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                       if line.startswith("VmRSS:"))
+            rss = next(
+                line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmRSS:")
+            )
             out[pid] = int(rss.split()[1]) * 1024
         except (OSError, StopIteration, ValueError, IndexError):
             continue
@@ -99,8 +101,9 @@ class Moderator:
     def __init__(self, url: str) -> None:
         self.client = httpx.Client(base_url=url, timeout=10)
         page = self.client.get("/login").text
-        self.client.post("/login", data={"username": "soak", "password": PASSWORD,
-                                         "csrf_token": TOKEN.search(page).group(1)})
+        self.client.post(
+            "/login", data={"username": "soak", "password": PASSWORD, "csrf_token": TOKEN.search(page).group(1)}
+        )
         self.lock = threading.Lock()
 
     def token(self, path: str) -> str:
@@ -113,18 +116,22 @@ class Moderator:
             if not ids:
                 return page.status_code
             token = TOKEN.search(page.text).group(1)
-            return self.client.post(f"/moderation/checks/{ids[0]}/decide",
-                                    data={"label": random.choice(["spam", "ham"]), "csrf_token": token}).status_code
+            return self.client.post(
+                f"/moderation/checks/{ids[0]}/decide",
+                data={"label": random.choice(["spam", "ham"]), "csrf_token": token},
+            ).status_code
 
     def retrain(self) -> int:
         with self.lock:
-            return self.client.post("/admin/models/retrain", data={"from_db": "1",
-                                                                   "csrf_token": self.token("/admin/models")}).status_code
+            return self.client.post(
+                "/admin/models/retrain", data={"from_db": "1", "csrf_token": self.token("/admin/models")}
+            ).status_code
 
     def promote_previous(self, version: str) -> int:
         with self.lock:
-            return self.client.post("/admin/models/promote", data={"version": version,
-                                                                   "csrf_token": self.token("/admin/models")}).status_code
+            return self.client.post(
+                "/admin/models/promote", data={"version": version, "csrf_token": self.token("/admin/models")}
+            ).status_code
 
 
 def calibrate(url: str, key: str, seconds: float, threads: int) -> float:
@@ -136,8 +143,11 @@ def calibrate(url: str, key: str, seconds: float, threads: int) -> float:
         rng = random.Random(seed)
         with httpx.Client(timeout=10) as client:
             while time.monotonic() < stop:
-                client.post(f"{url}/1.1/comment-check", content=make_body(key, rng),
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+                client.post(
+                    f"{url}/1.1/comment-check",
+                    content=make_body(key, rng),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
                 with lock:
                     done[0] += 1
 
@@ -149,8 +159,17 @@ def calibrate(url: str, key: str, seconds: float, threads: int) -> float:
     return done[0] / seconds
 
 
-def soak(url: str, key: str, rate: float, duration: float, threads: int, moderator: Moderator,
-         recorder: Recorder, events: list[str], spare_version: str) -> None:
+def soak(
+    url: str,
+    key: str,
+    rate: float,
+    duration: float,
+    threads: int,
+    moderator: Moderator,
+    recorder: Recorder,
+    events: list[str],
+    spare_version: str,
+) -> None:
     """Open loop: request i is due at start + i / rate, whatever earlier ones took."""
     start = time.monotonic()
     next_slot = [0]
@@ -176,13 +195,19 @@ def soak(url: str, key: str, rate: float, duration: float, threads: int, moderat
                 kind = "check"
                 try:
                     if roll < 0.85:
-                        status = client.post(f"{url}/1.1/comment-check", content=make_body(key, rng),
-                                             headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code
+                        status = client.post(
+                            f"{url}/1.1/comment-check",
+                            content=make_body(key, rng),
+                            headers={"Content-Type": "application/x-www-form-urlencoded"},
+                        ).status_code
                     elif roll < 0.93:
                         kind = "feedback"
                         endpoint = rng.choice(["submit-spam", "submit-ham"])
-                        status = client.post(f"{url}/1.1/{endpoint}", content=make_body(key, rng),
-                                             headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code
+                        status = client.post(
+                            f"{url}/1.1/{endpoint}",
+                            content=make_body(key, rng),
+                            headers={"Content-Type": "application/x-www-form-urlencoded"},
+                        ).status_code
                     else:
                         kind = "decision"
                         status = moderator.decide()
@@ -237,38 +262,75 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--window", type=float, default=60.0, help="seconds per latency window")
     parser.add_argument("--rss-every", type=float, default=30.0, help="seconds between RSS samples")
-    parser.add_argument("--warmup", type=float, default=60.0,
-                        help="seconds before the RSS baseline: first requests on every thread build lazy state "
-                             "(per-thread DB connections, compiled SQL, page templates, malloc arenas)")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=60.0,
+        help="seconds before the RSS baseline: first requests on every thread build lazy state "
+        "(per-thread DB connections, compiled SQL, page templates, malloc arenas)",
+    )
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="spamguard-soak-"))
     prefix = f"soak{os.getpid()}:"
-    env = {**os.environ, "DATABASE_URL": args.database_url or f"sqlite:///{work / 'soak.db'}",
-           "REDIS_URL": args.redis_url, "SPAMGUARD_REDIS_PREFIX": prefix, "SPAMGUARD_MODEL_DIR": str(work / "models"),
-           "SPAMGUARD_VAR_DIR": str(work), "SECRET_KEY": "soak", "SPAMGUARD_LOG_LEVEL": "WARNING",
-           "SPAMGUARD_ENV_FILE": os.devnull, "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
-           "SPAMGUARD_RATE_LIMIT_KEY": "1000000/minute"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url or f"sqlite:///{work / 'soak.db'}",
+        "REDIS_URL": args.redis_url,
+        "SPAMGUARD_REDIS_PREFIX": prefix,
+        "SPAMGUARD_MODEL_DIR": str(work / "models"),
+        "SPAMGUARD_VAR_DIR": str(work),
+        "SECRET_KEY": "soak",
+        "SPAMGUARD_LOG_LEVEL": "WARNING",
+        "SPAMGUARD_ENV_FILE": os.devnull,
+        "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
+        "SPAMGUARD_RATE_LIMIT_KEY": "1000000/minute",
+    }
     (work / "metrics").mkdir()
     cli = [sys.executable, "-m", "spamguard.cli"]
     subprocess.run(cli + ["db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run(cli + ["model", "train", "--quick"], env=env, check=True, capture_output=True)
     # A second, registered but not promoted version: what the mid-soak promotion switches to.
-    spare = subprocess.run(cli + ["model", "train", "--quick", "--no-promote"], env=env, check=True,
-                           capture_output=True, text=True).stdout
+    spare = subprocess.run(
+        cli + ["model", "train", "--quick", "--no-promote"], env=env, check=True, capture_output=True, text=True
+    ).stdout
     spare_version = re.search(r"registered (\S+)", spare).group(1)
-    key = subprocess.run(cli + ["keys", "create", "--site", "https://blog.example"], env=env, check=True,
-                         capture_output=True, text=True).stdout.split()[-1]
-    subprocess.run(cli + ["users", "create", "--username", "soak", "--role", "admin", "--password-stdin"], env=env,
-                   input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+    key = subprocess.run(
+        cli + ["keys", "create", "--site", "https://blog.example"], env=env, check=True, capture_output=True, text=True
+    ).stdout.split()[-1]
+    subprocess.run(
+        cli + ["users", "create", "--username", "soak", "--role", "admin", "--password-stdin"],
+        env=env,
+        input=PASSWORD + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(work / "server.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:spamguard.gunicorn_conf", "--bind",
-                               f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "/dev/null",
-                               "spamguard.wsgi:app"], env=env, stdout=log, stderr=log, start_new_session=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:spamguard.gunicorn_conf",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--access-logfile",
+            "/dev/null",
+            "spamguard.wsgi:app",
+        ],
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     worker = subprocess.Popen(cli + ["worker"], env=env, stdout=log, stderr=log, start_new_session=True)
     try:
         for _ in range(300):
@@ -280,8 +342,10 @@ def main() -> None:
             time.sleep(0.2)
         maximum = calibrate(url, key, args.calibrate, args.threads)
         rate = maximum * args.load
-        print(f"maximum {maximum:.0f} checks/s over {args.calibrate:.0f}s; soaking at {rate:.0f} req/s "
-              f"({args.load:.0%}) for {args.duration:.0f}s, {args.threads} client threads")
+        print(
+            f"maximum {maximum:.0f} checks/s over {args.calibrate:.0f}s; soaking at {rate:.0f} req/s "
+            f"({args.load:.0%}) for {args.duration:.0f}s, {args.threads} client threads"
+        )
         moderator = Moderator(url)
         recorder = Recorder(args.window)
         events: list[str] = []
@@ -303,29 +367,40 @@ def main() -> None:
         print(f"{'window':>8} {'requests':>9} {'5xx':>5} {'no answer':>9} {'p50 ms':>8} {'p99 ms':>8}")
         for slot in sorted(recorder.latencies):
             values = recorder.latencies[slot]
-            print(f"{slot * args.window:7.0f}s {len(values):9d} {recorder.errors[slot]:5d} {recorder.transport[slot]:9d} "
-                  f"{pct(values, 0.5) * 1000:8.1f} {pct(values, 0.99) * 1000:8.1f}")
+            print(
+                f"{slot * args.window:7.0f}s {len(values):9d} {recorder.errors[slot]:5d} {recorder.transport[slot]:9d} "
+                f"{pct(values, 0.5) * 1000:8.1f} {pct(values, 0.99) * 1000:8.1f}"
+            )
         for line in events:
             print("event", line)
         total = sum(len(v) for v in recorder.latencies.values())
-        print(f"requests {total} ({dict(recorder.kinds)}), 5xx {sum(recorder.errors.values())}, "
-              f"no answer within 10 s {sum(recorder.transport.values())}")
+        print(
+            f"requests {total} ({dict(recorder.kinds)}), 5xx {sum(recorder.errors.values())}, "
+            f"no answer within 10 s {sum(recorder.transport.values())}"
+        )
         log.flush()
-        problems = [line for line in (work / "server.log").read_text(errors="replace").splitlines()
-                    if '"ERROR"' in line or "CRITICAL" in line or "Traceback" in line or "WORKER TIMEOUT" in line]
+        problems = [
+            line
+            for line in (work / "server.log").read_text(errors="replace").splitlines()
+            if '"ERROR"' in line or "CRITICAL" in line or "Traceback" in line or "WORKER TIMEOUT" in line
+        ]
         for line in problems[:20]:
             print("server log:", line[:300])
         warm = int(args.warmup // args.rss_every)
-        print(f"RSS per worker every {args.rss_every:.0f}s from the soak's start (after calibration); "
-              f"growth from the start and from the first sample after {args.warmup:.0f}s of warm-up")
+        print(
+            f"RSS per worker every {args.rss_every:.0f}s from the soak's start (after calibration); "
+            f"growth from the start and from the first sample after {args.warmup:.0f}s of warm-up"
+        )
         for pid, values in sorted(rss.items()):
             series = " ".join(f"{v / 2**20:.0f}" for v in values)
             if len(values) > warm + 1:
                 from_start = (values[-1] - values[0]) / values[0]
                 from_warm = (values[-1] - values[warm]) / values[warm]
-                print(f"worker {pid}: RSS {values[0] / 2**20:.0f} -> {values[-1] / 2**20:.0f} MiB, growth "
-                      f"{from_start:+.1%} from start, {from_warm:+.1%} after warm-up "
-                      f"({values[warm] / 2**20:.0f} MiB); samples: {series} MiB")
+                print(
+                    f"worker {pid}: RSS {values[0] / 2**20:.0f} -> {values[-1] / 2**20:.0f} MiB, growth "
+                    f"{from_start:+.1%} from start, {from_warm:+.1%} after warm-up "
+                    f"({values[warm] / 2**20:.0f} MiB); samples: {series} MiB"
+                )
             else:
                 print(f"worker {pid}: RSS samples {series} MiB (worker restarted or run too short)")
     finally:

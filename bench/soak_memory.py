@@ -13,6 +13,7 @@ Python-traced total, and at the end the allocation sites that grew most since th
 RSS that grows while the traced total does not is allocator retention (arenas, fragmentation),
 not live Python objects.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,10 +77,19 @@ def main() -> None:
     url = f"sqlite:///{work / 'soak.db'}"
     storage.upgrade(url)
     prefix = f"sgsoakmem:{uuid.uuid4().hex[:8]}:"
-    app = create_app({"DATABASE_URL": url, "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-                      "SPAMGUARD_REDIS_PREFIX": prefix, "SPAMGUARD_MODEL_DIR": model_dir, "SECRET_KEY": "soak",
-                      "SPAMGUARD_KEY_SECRET": "soak", "SPAMGUARD_RATE_LIMIT_KEY": "100000000/minute",
-                      "SPAMGUARD_MODEL_RELOAD_SECONDS": 0.5, "SPAMGUARD_LOG_LEVEL": "WARNING"})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "SPAMGUARD_REDIS_PREFIX": prefix,
+            "SPAMGUARD_MODEL_DIR": model_dir,
+            "SECRET_KEY": "soak",
+            "SPAMGUARD_KEY_SECRET": "soak",
+            "SPAMGUARD_RATE_LIMIT_KEY": "100000000/minute",
+            "SPAMGUARD_MODEL_RELOAD_SECONDS": 0.5,
+            "SPAMGUARD_LOG_LEVEL": "WARNING",
+        }
+    )
     with app.app_context():
         _site, key = sites.create_site(storage.get_session(), "https://blog.example", secret="soak")
     original = registry.current_version()
@@ -100,8 +110,10 @@ def main() -> None:
                 next(counter)
 
     def batch(n: int) -> None:
-        threads = [threading.Thread(target=drive, args=(n // args.threads, random.randrange(1 << 30)))
-                   for _ in range(args.threads)]
+        threads = [
+            threading.Thread(target=drive, args=(n // args.threads, random.randrange(1 << 30)))
+            for _ in range(args.threads)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -126,8 +138,10 @@ def main() -> None:
         if args.promote and i >= args.snapshots // 2:
             before = rss_mb()
             release_freed_memory()
-            print(f"          previous model still referenced: {previous() is not None}; "
-                  f"RSS {before:.1f} MB, {rss_mb():.1f} MB after another gc + malloc_trim")
+            print(
+                f"          previous model still referenced: {previous() is not None}; "
+                f"RSS {before:.1f} MB, {rss_mb():.1f} MB after another gc + malloc_trim"
+            )
         traced = tracemalloc.get_traced_memory()[0] / 2**20
         print(f"{(i + 1) * step:>9} {rss_mb():8.1f} {traced:10.1f}")
         if not args.no_trace:
@@ -135,7 +149,10 @@ def main() -> None:
     if args.promote:
         registry.promote(original, reason="soak_memory restore")
     if first is not None:
-        skip = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")]
+        skip = [
+            tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+        ]
         diff = snapshots[-1].filter_traces(skip).compare_to(first.filter_traces(skip), "traceback")
         print(f"\ntop {args.top} growth since the first snapshot (size diff, count diff, where):")
         for stat in diff[: args.top]:

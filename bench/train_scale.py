@@ -30,6 +30,7 @@ retrain, extrapolated, needs well over 4 GB (and about 1,000+ CPU-s) with this p
 the target needs a streamed vocabulary fit (document frequencies counted in chunks, then pruned)
 and sequential or shared-memory folds, not a faster machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,32 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-FILLER = ["really", "omg", "lol", "please", "guys", "today", "new", "best", "video", "song", "free", "check",
-          "wow", "love", "great", "you", "my", "this", "!!!", "so", "haha", "thanks", "link", "watch"]
+FILLER = [
+    "really",
+    "omg",
+    "lol",
+    "please",
+    "guys",
+    "today",
+    "new",
+    "best",
+    "video",
+    "song",
+    "free",
+    "check",
+    "wow",
+    "love",
+    "great",
+    "you",
+    "my",
+    "this",
+    "!!!",
+    "so",
+    "haha",
+    "thanks",
+    "link",
+    "watch",
+]
 DOMAINS = ["bit.ly", "goo.gl", "tinyurl.com", "example.com", "promo-deals.tk", "youtube.com", "shop.xyz"]
 LEET = str.maketrans({"e": "3", "a": "4", "o": "0", "i": "1", "s": "5"})
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -163,19 +188,30 @@ def run_one(n: int, jobs: int, profile: bool) -> dict:
         if profile:
             import cProfile
             import pstats
+
             profiler = cProfile.Profile()
             result = profiler.runcall(fit_loco, examples, n_jobs=jobs)
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
         else:
             result = fit_loco(examples, n_jobs=jobs)
         wall = time.perf_counter() - t1
-    worst = min((m["recall_at_1pct_fpr"] for m in result.loco.values() if "recall_at_1pct_fpr" in m),
-                default=float("nan"))
-    return {"n": n, "synthesised_from": n_originals, "c_grid": list(C_GRID), "jobs": jobs,
-            "build_data_s": round(t_data, 1), "fit_wall_s": round(wall, 1), "fit_cpu_s": round(sampler.cpu_seconds, 1),
-            "peak_rss_mb_tree": round(sampler.peak_bytes / 2**20), "peak_rss_mb_main": round(_vm_hwm_mb()),
-            "rss_mb_before_fit": round(hwm_before), "n_features": int(result.matrix.shape[1]),
-            "loco_worst_recall_at_1pct_fpr": round(float(worst), 4)}
+    worst = min(
+        (m["recall_at_1pct_fpr"] for m in result.loco.values() if "recall_at_1pct_fpr" in m), default=float("nan")
+    )
+    return {
+        "n": n,
+        "synthesised_from": n_originals,
+        "c_grid": list(C_GRID),
+        "jobs": jobs,
+        "build_data_s": round(t_data, 1),
+        "fit_wall_s": round(wall, 1),
+        "fit_cpu_s": round(sampler.cpu_seconds, 1),
+        "peak_rss_mb_tree": round(sampler.peak_bytes / 2**20),
+        "peak_rss_mb_main": round(_vm_hwm_mb()),
+        "rss_mb_before_fit": round(hwm_before),
+        "n_features": int(result.matrix.shape[1]),
+        "loco_worst_recall_at_1pct_fpr": round(float(worst), 4),
+    }
 
 
 def _vm_hwm_mb() -> float:
@@ -196,13 +232,22 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(args.one, args.jobs, args.profile)))
         return
-    print("production pipeline (model_training.train.fit_loco) on comments SYNTHESISED by resampling and "
-          "perturbing the bundled corpora; peak RSS over the process tree", flush=True)
+    print(
+        "production pipeline (model_training.train.fit_loco) on comments SYNTHESISED by resampling and "
+        "perturbing the bundled corpora; peak RSS over the process tree",
+        flush=True,
+    )
     for n in [int(s) for s in args.sizes.split(",")]:
         t = time.perf_counter()
         cmd = [sys.executable, __file__, "--one", str(n), "--jobs", str(args.jobs)] + (["--profile"] * args.profile)
-        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None if args.profile else subprocess.PIPE,
-                             text=True, check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        out = subprocess.run(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=None if args.profile else subprocess.PIPE,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         if out.returncode:
             print((out.stderr or "")[-2000:])
             raise SystemExit(out.returncode)

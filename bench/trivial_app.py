@@ -3,6 +3,7 @@
 Nothing else: no key, no Redis, no model, no database. Whatever SpamGuard serves below this is the
 cost of the work a check does on top of Flask and gunicorn.
 """
+
 from flask import Flask, Response, request
 
 app = Flask("trivial")

@@ -1,4 +1,5 @@
 """`python -m model_training ...` == `spamguard model ...`."""
+
 from model_training.cli import main
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Corpus quirks handled (see ``data/*/README.md``):
 * Synthetic spam (spintax expansions of real comment-bot templates) is training-only: its source
   ``synthetic`` never enters an evaluation set or the gate set.
 """
+
 from __future__ import annotations
 
 import csv
@@ -56,8 +57,13 @@ CONSTRUCTS_FILE = DATA_DIR / "wordpress-comment-blacklist" / "constructs.txt"
 EVAL_CORPORA = ("youtube", "sms", "stackexchange", "instagram")
 
 # The five videos (README table): permalink of the page each comment was left on.
-YOUTUBE_VIDEO_IDS = {"psy": "9bZkp7q19f0", "katyperry": "CevxZvSJLk8", "lmfao": "KQ6zr6kCPj8",
-                     "eminem": "uelHwf8o7_U", "shakira": "pRpeEdMmmQ0"}
+YOUTUBE_VIDEO_IDS = {
+    "psy": "9bZkp7q19f0",
+    "katyperry": "CevxZvSJLk8",
+    "lmfao": "KQ6zr6kCPj8",
+    "eminem": "uelHwf8o7_U",
+    "shakira": "pRpeEdMmmQ0",
+}
 # id, author, date of a line whose label was split off: the first ",<date>," ends the author (the lazy
 # author then costs one short date scan per comma, linear where a greedy content group was quadratic).
 _YT_HEAD_RE = re.compile(r"(?P<id>[^,]*+),(?P<author>.*?),(?P<date>[0-9T:.\-]*+),")
@@ -108,7 +114,7 @@ def _parse_youtube_line(line: str) -> tuple[str, str, str, int] | None:
     match = _YT_HEAD_RE.match(body) if comma and label in ("0", "1") else None
     if not match:
         raise ValueError(f"unparseable YouTube line: {line[:80]!r}")
-    content = body[match.end():]
+    content = body[match.end() :]
     if content.startswith('"') and content.count('"') % 2 == 1:
         content = content[1:]
     content = content.replace('""', '"')
@@ -131,8 +137,11 @@ def load_youtube(directory: Path = YOUTUBE_DIR, dedupe: bool = True) -> list[Exa
     for path in sorted(Path(directory).glob("Youtube0*.csv")):
         video = path.stem.split("-", 1)[1].lower()
         for _cid, author, content, label in read_youtube_file(path):
-            comment = Comment(comment_content=normalise_text(content), comment_author=normalise_text(author),
-                              permalink=f"https://www.youtube.com/watch?v={YOUTUBE_VIDEO_IDS.get(video, '')}")
+            comment = Comment(
+                comment_content=normalise_text(content),
+                comment_author=normalise_text(author),
+                permalink=f"https://www.youtube.com/watch?v={YOUTUBE_VIDEO_IDS.get(video, '')}",
+            )
             examples.append(Example(comment, label, f"youtube:{video}", "youtube"))
     return dedupe_examples(examples) if dedupe else examples
 
@@ -166,8 +175,7 @@ def load_stackexchange(path: Path = STACKEXCHANGE_FILE, dedupe: bool = True) -> 
         for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_MINIMAL):
             site = row["site"]
             text = normalise_text(_plain_markdown(row["text"]))
-            comment = Comment(comment_content=text,
-                              permalink=f"https://{site}/questions/{row['post_id']}")
+            comment = Comment(comment_content=text, permalink=f"https://{site}/questions/{row['post_id']}")
             examples.append(Example(comment, 0, f"stackexchange:{site}/{row['post_id']}", "stackexchange"))
     return dedupe_examples(examples) if dedupe else examples
 
@@ -181,8 +189,11 @@ def load_instagram(path: Path = INSTAGRAM_FILE, dedupe: bool = True) -> list[Exa
     labels: dict[str, set[int]] = {}
     for text, label in rows:
         labels.setdefault(text_key(text), set()).add(label)
-    examples = [Example(Comment(comment_content=text), label, "instagram", "instagram")
-                for text, label in rows if len(labels[text_key(text)]) == 1]
+    examples = [
+        Example(Comment(comment_content=text), label, "instagram", "instagram")
+        for text, label in rows
+        if len(labels[text_key(text)]) == 1
+    ]
     return dedupe_examples(examples) if dedupe else examples
 
 
@@ -218,8 +229,9 @@ def load_synthetic(path: Path = CONSTRUCTS_FILE, per_template: int = 4, seed: in
     for t_index, template in enumerate(_spintax_templates(path.read_text(encoding="utf-8"))):
         texts = {_expand(template, rng) for _ in range(per_template)}
         for text in sorted(texts):
-            examples.append(Example(Comment(comment_content=normalise_text(text)), 1,
-                                    f"synthetic:{t_index}", "synthetic"))
+            examples.append(
+                Example(Comment(comment_content=normalise_text(text)), 1, f"synthetic:{t_index}", "synthetic")
+            )
     return dedupe_examples(examples)
 
 
@@ -228,8 +240,13 @@ def load_corpora(dedupe: bool = True) -> list[Example]:
 
     Synthetic spam comes last, so a realisation that equals a real comment is dropped, not the real one.
     """
-    examples = (load_youtube(dedupe=False) + load_sms(dedupe=False) + load_stackexchange(dedupe=False)
-                + load_instagram(dedupe=False) + load_synthetic())
+    examples = (
+        load_youtube(dedupe=False)
+        + load_sms(dedupe=False)
+        + load_stackexchange(dedupe=False)
+        + load_instagram(dedupe=False)
+        + load_synthetic()
+    )
     return dedupe_examples(examples) if dedupe else examples
 
 
@@ -282,14 +299,14 @@ def load_feedback(session: Any, cap_per_key: int) -> list[Example]:
         if per_site.get(site_id, 0) >= cap_per_key:
             continue
         per_site[site_id] = per_site.get(site_id, 0) + 1
-        examples.append(Example(comment, int(label == "spam"), f"site:{site_id}", "db",
-                                trusted=source == "moderator"))
+        examples.append(Example(comment, int(label == "spam"), f"site:{site_id}", "db", trusted=source == "moderator"))
     examples.reverse()  # oldest first, deterministic
     return examples
 
 
-def load_site_ham(session: Any, site_ids: Iterable[int], now: Any, window_days: float,
-                  cap_per_site: int) -> tuple[list[Example], list[Example]]:
+def load_site_ham(
+    session: Any, site_ids: Iterable[int], now: Any, window_days: float, cap_per_site: int
+) -> tuple[list[Example], list[Example]]:
     """The reporting sites' own ordinary comments: (implicit negatives for training, recent ham for the gate).
 
     A check answered ``ham`` that nobody reported (no feedback on it or on the same content, no
@@ -308,20 +325,34 @@ def load_site_ham(session: Any, site_ids: Iterable[int], now: Any, window_days: 
     site_ids = sorted(set(site_ids))
     if not site_ids:
         return [], []
-    reported = {(site_id, h) for site_id, h in session.execute(
-        select(Check.site_id, Check.content_hash).join(Feedback, Feedback.check_id == Check.id)
-        .where(Check.site_id.in_(site_ids)))}
-    reported_ids = set(session.scalars(select(Feedback.check_id).where(Feedback.check_id.is_not(None),
-                                                                     Feedback.site_id.in_(site_ids))))
-    reported_text = {(site_id, text_key(Comment.from_json(dict(fields or {})).comment_content))
-                     for site_id, fields in session.execute(
-                         select(Feedback.site_id, Feedback.fields).where(Feedback.site_id.in_(site_ids)))}
+    reported = {
+        (site_id, h)
+        for site_id, h in session.execute(
+            select(Check.site_id, Check.content_hash)
+            .join(Feedback, Feedback.check_id == Check.id)
+            .where(Check.site_id.in_(site_ids))
+        )
+    }
+    reported_ids = set(
+        session.scalars(select(Feedback.check_id).where(Feedback.check_id.is_not(None), Feedback.site_id.in_(site_ids)))
+    )
+    reported_text = {
+        (site_id, text_key(Comment.from_json(dict(fields or {})).comment_content))
+        for site_id, fields in session.execute(
+            select(Feedback.site_id, Feedback.fields).where(Feedback.site_id.in_(site_ids))
+        )
+    }
     cutoff = now - timedelta(days=window_days)
     rows = session.execute(
         select(Check.id, Check.site_id, Check.content_hash, Check.fields, Check.created_at)
-        .where(Check.site_id.in_(site_ids), Check.verdict == "ham", Check.is_test.is_(False),
-               Check.review_label.is_(None) | (Check.review_label == "ham"))
-        .order_by(Check.created_at.desc(), Check.id.desc())).all()
+        .where(
+            Check.site_id.in_(site_ids),
+            Check.verdict == "ham",
+            Check.is_test.is_(False),
+            Check.review_label.is_(None) | (Check.review_label == "ham"),
+        )
+        .order_by(Check.created_at.desc(), Check.id.desc())
+    ).all()
     old: dict[int, list[Example]] = {}
     recent: dict[int, list[Example]] = {}
     seen: set[tuple[int, str]] = set()
@@ -329,8 +360,13 @@ def load_site_ham(session: Any, site_ids: Iterable[int], now: Any, window_days: 
         comment = Comment.from_json(dict(fields or {}))
         comment.comment_content = normalise_text(comment.comment_content)
         key = text_key(comment.comment_content)
-        if (not key or check_id in reported_ids or (site_id, h) in reported or (site_id, key) in reported_text
-                or (site_id, key) in seen):
+        if (
+            not key
+            or check_id in reported_ids
+            or (site_id, h) in reported
+            or (site_id, key) in reported_text
+            or (site_id, key) in seen
+        ):
             continue
         seen.add((site_id, key))
         created = created if created.tzinfo else created.replace(tzinfo=now.tzinfo)

@@ -4,6 +4,7 @@ Honesty rules: data is deduplicated before any split; splits are by corpus (or v
 calibration and thresholds for a held-out corpus come from an *inner* leave-one-corpus-out
 over the other corpora only; the held-out corpus is scored once.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,8 @@ def ranking_metrics(y: Any, scores: Any) -> dict[str, float]:
     if y.min() == y.max():
         return {"n": len(y), "n_spam": int(y.sum())}
     return {
-        "n": len(y), "n_spam": int(y.sum()),
+        "n": len(y),
+        "n_spam": int(y.sum()),
         "roc_auc": float(roc_auc_score(y, scores)),
         "average_precision": float(average_precision_score(y, scores)),
         "recall_at_1pct_fpr": recall_at_fpr(y, scores, 0.01),
@@ -71,8 +73,9 @@ def full_metrics(y: Any, probs: Any, threshold: float) -> dict[str, Any]:
     return {**ranking_metrics(y, probs), "at_spam_threshold": threshold_metrics(y, probs, threshold)}
 
 
-def thresholds_from_validation(y: Any, probs: Any, spam_fpr: float = 0.01, discard_fpr: float = 0.001,
-                               unsure_fpr: float = 0.05) -> dict[str, float]:
+def thresholds_from_validation(
+    y: Any, probs: Any, spam_fpr: float = 0.01, discard_fpr: float = 0.001, unsure_fpr: float = 0.05
+) -> dict[str, float]:
     """Thresholds from out-of-fold validation probabilities.
 
     ``spam``: lowest probability at which at most 1 % of validation ham is ≥ it;
@@ -96,21 +99,26 @@ def thresholds_from_validation(y: Any, probs: Any, spam_fpr: float = 0.01, disca
 
 # --------------------------------------------------------------------------- protocols
 
-def baseline_scores(train: list[Example], test: list[Example], random_state: int = 0,
-                    weights: np.ndarray | None = None) -> np.ndarray:
+
+def baseline_scores(
+    train: list[Example], test: list[Example], random_state: int = 0, weights: np.ndarray | None = None
+) -> np.ndarray:
     """Plain word TF-IDF + LogisticRegression on the raw (normalised) content."""
     vec = TfidfVectorizer()
     X = vec.fit_transform([e.text for e in train])
     clf = LogisticRegression(max_iter=2000, random_state=random_state).fit(
-        X, [e.label for e in train], sample_weight=weights)
+        X, [e.label for e in train], sample_weight=weights
+    )
     return clf.decision_function(vec.transform([e.text for e in test]))
 
 
 def length_only_scores(train: list[Example], test: list[Example], weights: np.ndarray | None = None) -> np.ndarray:
     """A leak check: logistic regression on log(length) alone (with its square, so 'medium' can win)."""
+
     def feats(exs: list[Example]) -> np.ndarray:
         n = np.log1p([len(e.text) for e in exs])
-        return np.column_stack([n, n ** 2])
+        return np.column_stack([n, n**2])
+
     clf = LogisticRegression(max_iter=1000).fit(feats(train), [e.label for e in train], sample_weight=weights)
     return clf.decision_function(feats(test))
 
@@ -144,13 +152,18 @@ def out_of_domain_evaluation(examples: list[Example], result: Any, n_jobs: int =
     groups = np.array([e.group for e in examples])
     splits += [(np.flatnonzero(groups != v), np.flatnonzero(groups == v)) for v in videos]
     jobs = [delayed(fit_decisions)(X, y, w, tr, te, (C,)) for tr, te in splits]
-    jobs += [delayed(_baselines_for_fold)([examples[j] for j in tr], [examples[j] for j in te], w[tr])
-             for _, tr, te in folds]
-    jobs += [delayed(baseline_scores)([e for e in examples if e.group != v], [e for e in examples if e.group == v],
-                                      weights=w[groups != v]) for v in videos]
+    jobs += [
+        delayed(_baselines_for_fold)([examples[j] for j in tr], [examples[j] for j in te], w[tr]) for _, tr, te in folds
+    ]
+    jobs += [
+        delayed(baseline_scores)(
+            [e for e in examples if e.group != v], [e for e in examples if e.group == v], weights=w[groups != v]
+        )
+        for v in videos
+    ]
     out = Parallel(n_jobs=n_jobs)(jobs)
-    inner_dec, lovo_dec = out[:len(inner)], out[len(inner):len(splits)]
-    base_loco, base_lovo = out[len(splits):len(splits) + len(folds)], out[len(splits) + len(folds):]
+    inner_dec, lovo_dec = out[: len(inner)], out[len(inner) : len(splits)]
+    base_loco, base_lovo = out[len(splits) : len(splits) + len(folds)], out[len(splits) + len(folds) :]
 
     nested = {}
     for o, _, te in folds:
@@ -165,28 +178,40 @@ def out_of_domain_evaluation(examples: list[Example], result: Any, n_jobs: int =
         th = worst_corpus_thresholds(y_in, p_in, c_in)
         p_out = 1.0 / (1.0 + np.exp(-(a * result.oof_decision[te] + b)))
         at = threshold_metrics(y[te], p_out, th["spam"])
-        nested[o] = {"inner_thresholds": th, "ham_blocked_at_spam_threshold": at["fpr"],
-                     "recall_at_spam_threshold": at["recall"],
-                     "ham_blocked_at_unsure_threshold": threshold_metrics(y[te], p_out, th["unsure"])["fpr"]}
+        nested[o] = {
+            "inner_thresholds": th,
+            "ham_blocked_at_spam_threshold": at["fpr"],
+            "recall_at_spam_threshold": at["recall"],
+            "ham_blocked_at_unsure_threshold": threshold_metrics(y[te], p_out, th["unsure"])["fpr"],
+        }
     loco_baseline = {c: ranking_metrics(y[te], b[0]) for (c, _, te), b in zip(folds, base_loco)}
     loco_length = {c: ranking_metrics(y[te], b[1]) for (c, _, te), b in zip(folds, base_loco)}
     a, b = result.model.a, result.model.b
     lovo_y = np.concatenate([y[groups == v] for v in videos]) if videos else np.array([])
     lovo_p = np.concatenate([d[C] for d in lovo_dec]) if videos else np.array([])
     lovo_b = np.concatenate(base_lovo) if videos else np.array([])
-    lovo = {"folds": [{"name": v, "model": ranking_metrics(y[groups == v], d[C]),
-                       "baseline": ranking_metrics(y[groups == v], bb)}
-                      for v, d, bb in zip(videos, lovo_dec, base_lovo)],
-            "pooled": ranking_metrics(lovo_y, a * lovo_p + b) if videos else {},
-            "pooled_baseline": ranking_metrics(lovo_y, lovo_b) if videos else {}}
+    lovo = {
+        "folds": [
+            {"name": v, "model": ranking_metrics(y[groups == v], d[C]), "baseline": ranking_metrics(y[groups == v], bb)}
+            for v, d, bb in zip(videos, lovo_dec, base_lovo)
+        ],
+        "pooled": ranking_metrics(lovo_y, a * lovo_p + b) if videos else {},
+        "pooled_baseline": ranking_metrics(lovo_y, lovo_b) if videos else {},
+    }
     all_te = np.concatenate([te for _, _, te in folds])
     # Baseline scores are per-fold logits: pooled only for the curve, never for a threshold.
     pooled_b = np.concatenate([b[0] for b in base_loco])
-    return {"loco_nested": nested, "loco_baseline": loco_baseline, "loco_length_only": loco_length, "lovo": lovo,
-            "loco_baseline_pooled": {**ranking_metrics(y[all_te], pooled_b), "_y": y[all_te], "_b": pooled_b}}
+    return {
+        "loco_nested": nested,
+        "loco_baseline": loco_baseline,
+        "loco_length_only": loco_length,
+        "lovo": lovo,
+        "loco_baseline_pooled": {**ranking_metrics(y[all_te], pooled_b), "_y": y[all_te], "_b": pooled_b},
+    }
 
 
 # --------------------------------------------------------------------------- outputs
+
 
 def _strip_private(obj: Any) -> Any:
     if isinstance(obj, dict):
@@ -245,64 +270,112 @@ def write_report(out_dir: Path, metrics: dict[str, Any], curves: dict[str, tuple
     plotted = plot_curves({k: (np.asarray(y), np.asarray(s)) for k, (y, s) in curves.items()}, out_dir)
     tr = metrics["training"]
     lines = [f"# Model report {metrics.get('version', '')}", ""]
-    lines += [(f"Trained on {tr['n_examples']} deduplicated examples ({tr['n_spam']} spam); "
-               f"params {tr['params']}; wall time {tr.get('seconds', 0):.1f}s."),
-              "", "Training rows per corpus: " + ", ".join(f"{k} {v}" for k, v in sorted(tr.get("corpora", {}).items())),
-              ""]
+    lines += [
+        (
+            f"Trained on {tr['n_examples']} deduplicated examples ({tr['n_spam']} spam); "
+            f"params {tr['params']}; wall time {tr.get('seconds', 0):.1f}s."
+        ),
+        "",
+        "Training rows per corpus: " + ", ".join(f"{k} {v}" for k, v in sorted(tr.get("corpora", {}).items())),
+        "",
+    ]
     th = metrics["thresholds"]
-    lines += ["## Thresholds (leave-one-corpus-out, worst held-out corpus)", "",
-              (f"unsure ≥ {th['unsure']:.4f} (≤5 % ham on every held-out corpus), spam ≥ {th['spam']:.4f} (≤1 %), "
-               f"discard ≥ {th['discard']:.4f} (≤0.1 %)."), ""]
+    lines += [
+        "## Thresholds (leave-one-corpus-out, worst held-out corpus)",
+        "",
+        (
+            f"unsure ≥ {th['unsure']:.4f} (≤5 % ham on every held-out corpus), spam ≥ {th['spam']:.4f} (≤1 %), "
+            f"discard ≥ {th['discard']:.4f} (≤0.1 %)."
+        ),
+        "",
+    ]
     ev = metrics.get("evaluation", {})
-    lines += ["## Headline: leave-one-corpus-out (train on every other corpus, score the held-out one)", "",
-              "| held-out corpus | n | spam | ROC-AUC | recall@1%FPR | ham blocked @spam thr. | recall @spam thr. | "
-              "nested: ham blocked | nested: recall | baseline AUC | baseline recall@1%FPR | length-only AUC |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Headline: leave-one-corpus-out (train on every other corpus, score the held-out one)",
+        "",
+        "| held-out corpus | n | spam | ROC-AUC | recall@1%FPR | ham blocked @spam thr. | recall @spam thr. | "
+        "nested: ham blocked | nested: recall | baseline AUC | baseline recall@1%FPR | length-only AUC |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for c, m in metrics["loco"].items():
         at = m["at_shipped_thresholds"]
         nest = ev.get("loco_nested", {}).get(c, {})
         base = ev.get("loco_baseline", {}).get(c, {})
         length = ev.get("loco_length_only", {}).get(c, {})
-        lines.append(f"| {c} | {m.get('n')} | {m.get('n_spam')} | {_fmt(m.get('roc_auc', '-'))} | "
-                     f"{_fmt(m.get('recall_at_1pct_fpr', '-'))} | {_fmt(at['fpr'])} | "
-                     f"{_fmt(at['recall']) if m.get('n_spam') else '-'} | "
-                     f"{_fmt(nest.get('ham_blocked_at_spam_threshold', '-'))} | "
-                     f"{_fmt(nest.get('recall_at_spam_threshold', '-')) if m.get('n_spam') else '-'} | "
-                     f"{_fmt(base.get('roc_auc', '-'))} | {_fmt(base.get('recall_at_1pct_fpr', '-'))} | "
-                     f"{_fmt(length.get('roc_auc', '-'))} |")
-    lines += ["", ("*ham blocked / recall @spam thr.*: the shipped thresholds applied to the held-out scores they were "
-                   "chosen on (so ≤ 1 % by construction). *nested*: thresholds chosen by an inner leave-one-corpus-out "
-                   "that never saw the held-out corpus: what a new kind of site can expect. Baseline: word TF-IDF + "
-                   "logistic regression on the same folds; length-only: logistic regression on comment length alone "
-                   "(a leak check). Stack Exchange is ham only: AUC and recall do not apply."), ""]
+        lines.append(
+            f"| {c} | {m.get('n')} | {m.get('n_spam')} | {_fmt(m.get('roc_auc', '-'))} | "
+            f"{_fmt(m.get('recall_at_1pct_fpr', '-'))} | {_fmt(at['fpr'])} | "
+            f"{_fmt(at['recall']) if m.get('n_spam') else '-'} | "
+            f"{_fmt(nest.get('ham_blocked_at_spam_threshold', '-'))} | "
+            f"{_fmt(nest.get('recall_at_spam_threshold', '-')) if m.get('n_spam') else '-'} | "
+            f"{_fmt(base.get('roc_auc', '-'))} | {_fmt(base.get('recall_at_1pct_fpr', '-'))} | "
+            f"{_fmt(length.get('roc_auc', '-'))} |"
+        )
+    lines += [
+        "",
+        (
+            "*ham blocked / recall @spam thr.*: the shipped thresholds applied to the held-out scores they were "
+            "chosen on (so ≤ 1 % by construction). *nested*: thresholds chosen by an inner leave-one-corpus-out "
+            "that never saw the held-out corpus: what a new kind of site can expect. Baseline: word TF-IDF + "
+            "logistic regression on the same folds; length-only: logistic regression on comment length alone "
+            "(a leak check). Stack Exchange is ham only: AUC and recall do not apply."
+        ),
+        "",
+    ]
     rows = [("fixed gate set", metrics["gate"])]
     if "lovo" in ev:
         rows.append(("YouTube leave-one-video-out, pooled", ev["lovo"]["pooled"]))
         rows.append(("YouTube leave-one-video-out, pooled, baseline", ev["lovo"]["pooled_baseline"]))
-    lines += ["## In-domain checks", "", "| set | n | spam | ROC-AUC | AP | recall@1%FPR | recall@0.5%FPR |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "## In-domain checks",
+        "",
+        "| set | n | spam | ROC-AUC | AP | recall@1%FPR | recall@0.5%FPR |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, m in rows:
-        lines.append(f"| {name} | {m.get('n')} | {m.get('n_spam')} | {_fmt(m.get('roc_auc'))} | "
-                     f"{_fmt(m.get('average_precision'))} | {_fmt(m.get('recall_at_1pct_fpr'))} | "
-                     f"{_fmt(m.get('recall_at_0.5pct_fpr'))} |")
+        lines.append(
+            f"| {name} | {m.get('n')} | {m.get('n_spam')} | {_fmt(m.get('roc_auc'))} | "
+            f"{_fmt(m.get('average_precision'))} | {_fmt(m.get('recall_at_1pct_fpr'))} | "
+            f"{_fmt(m.get('recall_at_0.5pct_fpr'))} |"
+        )
     g = metrics["gate"].get("at_spam_threshold")
     if g:
         c = g["confusion"]
-        lines += ["", (f"Gate set at the spam threshold: precision {_fmt(g['precision'])}, recall {_fmt(g['recall'])}, "
-                       f"ham blocked {_fmt(g['fpr'])} (tn/fp/fn/tp {c['tn']}/{c['fp']}/{c['fn']}/{c['tp']}).")]
+        lines += [
+            "",
+            (
+                f"Gate set at the spam threshold: precision {_fmt(g['precision'])}, recall {_fmt(g['recall'])}, "
+                f"ham blocked {_fmt(g['fpr'])} (tn/fp/fn/tp {c['tn']}/{c['fp']}/{c['fn']}/{c['tp']})."
+            ),
+        ]
     if "lovo" in ev:
-        lines += ["", "| held-out video | ROC-AUC | recall@1%FPR | baseline AUC | baseline recall@1%FPR |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| held-out video | ROC-AUC | recall@1%FPR | baseline AUC | baseline recall@1%FPR |",
+            "|---|---|---|---|---|",
+        ]
         for f in ev["lovo"]["folds"]:
             m, b = f["model"], f["baseline"]
-            lines.append(f"| {f['name']} | {_fmt(m.get('roc_auc'))} | {_fmt(m.get('recall_at_1pct_fpr'))} | "
-                         f"{_fmt(b.get('roc_auc'))} | {_fmt(b.get('recall_at_1pct_fpr'))} |")
-    lines += ["", ("Protocol: every corpus deduplicated on normalised text (across corpora) before any split; the "
-                   "gate set is a fixed hash-selected 20 % of the real corpora that no model trains on. Synthetic "
-                   "spintax spam and site feedback only ever train. C, Platt calibration and thresholds come from "
-                   "leave-one-corpus-out on the training part; TF-IDF vocabularies are fitted once without labels."),
-              "", ("![ROC](roc.png) ![PR](pr.png)" if plotted
-                         else "(No plots: install the `plots` extra, `pip install spamguard[plots]`.)"), ""]
+            lines.append(
+                f"| {f['name']} | {_fmt(m.get('roc_auc'))} | {_fmt(m.get('recall_at_1pct_fpr'))} | "
+                f"{_fmt(b.get('roc_auc'))} | {_fmt(b.get('recall_at_1pct_fpr'))} |"
+            )
+    lines += [
+        "",
+        (
+            "Protocol: every corpus deduplicated on normalised text (across corpora) before any split; the "
+            "gate set is a fixed hash-selected 20 % of the real corpora that no model trains on. Synthetic "
+            "spintax spam and site feedback only ever train. C, Platt calibration and thresholds come from "
+            "leave-one-corpus-out on the training part; TF-IDF vocabularies are fitted once without labels."
+        ),
+        "",
+        (
+            "![ROC](roc.png) ![PR](pr.png)"
+            if plotted
+            else "(No plots: install the `plots` extra, `pip install spamguard[plots]`.)"
+        ),
+        "",
+    ]
     (out_dir / "report.md").write_text("\n".join(lines))
 
 
@@ -323,8 +396,14 @@ def evaluate_version(model_dir: str | Path, version: str | None = None) -> dict[
     sources = np.array([e.source for e in gate])
     y = np.array([e.label for e in gate])
     result["per_corpus_at_spam_threshold"] = {
-        c: {"ham_blocked": float(np.mean(probs[(sources == c) & (y == 0)] >= manifest["thresholds"]["spam"])),
-            "recall": (float(np.mean(probs[(sources == c) & (y == 1)] >= manifest["thresholds"]["spam"]))
-                       if np.any((sources == c) & (y == 1)) else None)}
-        for c in sorted(set(sources))}
+        c: {
+            "ham_blocked": float(np.mean(probs[(sources == c) & (y == 0)] >= manifest["thresholds"]["spam"])),
+            "recall": (
+                float(np.mean(probs[(sources == c) & (y == 1)] >= manifest["thresholds"]["spam"]))
+                if np.any((sources == c) & (y == 1))
+                else None
+            ),
+        }
+        for c in sorted(set(sources))
+    }
     return {"version": version, "gate": result, "stored": manifest.get("metrics", {})}

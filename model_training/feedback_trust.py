@@ -15,6 +15,7 @@ appended) this leaves the word out of the vocabulary: the model cannot learn
 it, whatever its label.  Matching is on casefolded, normalised text; a word
 that only differs by case or normalisation from trusted text is supported.
 """
+
 from __future__ import annotations
 
 import re
@@ -69,6 +70,7 @@ def _masked_text(text: str, pieces: set[str], domains: set[str]) -> tuple[str, i
             return match.group(0)
         masked += 1
         return " "
+
     for is_link, part in _segments(normalise_text(text)):
         if is_link and url_domain(part) not in domains:
             masked += 1
@@ -98,8 +100,9 @@ def vouched_words(feedback: list[Example], min_sites: int = MIN_REPORTING_SITES)
     return vouched | {piece for piece, g in groups.items() if len(g) >= min_sites}
 
 
-def mask_unsupported(trusted: list[Example], feedback: list[Example],
-                     min_sites: int = MIN_REPORTING_SITES) -> tuple[list[Example], int]:
+def mask_unsupported(
+    trusted: list[Example], feedback: list[Example], min_sites: int = MIN_REPORTING_SITES
+) -> tuple[list[Example], int]:
     """Mask, in untrusted feedback, every feature no trusted example or ``min_sites`` sites support.
 
     Returns (feedback with masked copies of the untrusted examples, number of features masked).

@@ -10,6 +10,7 @@ appending one of them costs more recall than ``tolerance`` beyond what the
 same word costs the current model (any word dilutes a short text a little;
 that part is not the candidate's fault).
 """
+
 from __future__ import annotations
 
 import re
@@ -28,10 +29,10 @@ _WORD_RE = re.compile(r"^\w\w+$")
 class TriggerCheck:
     passed: bool
     reason: str
-    recall: float = 0.0                  # candidate, gate spam as is
+    recall: float = 0.0  # candidate, gate spam as is
     worst_token: str = ""
-    worst_recall: float = 0.0            # candidate, gate spam + worst_token
-    worst_current_drop: float = 0.0      # what it costs the current model (measured only when it matters)
+    worst_recall: float = 0.0  # candidate, gate spam + worst_token
+    worst_current_drop: float = 0.0  # what it costs the current model (measured only when it matters)
     tokens: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -52,8 +53,11 @@ def moved_toward_ham(current: Any, candidate: Any, k: int = TOP_K, exempt: froze
     Tokens made only of ``exempt`` words (what several sites' feedback vouches for) are skipped.
     """
     before, after = word_weights(current), word_weights(candidate)
-    deltas = {tok: w - before.get(tok, 0.0) for tok, w in after.items()
-              if not (exempt and all(word in exempt for word in tok.split()))}
+    deltas = {
+        tok: w - before.get(tok, 0.0)
+        for tok, w in after.items()
+        if not (exempt and all(word in exempt for word in tok.split()))
+    }
     ranked = sorted((d, tok) for tok, d in deltas.items() if d < 0)
     return [tok for _d, tok in ranked[:k]]
 
@@ -66,9 +70,16 @@ def _with_token(comments: list[Comment], token: str) -> list[Comment]:
     return [replace(c, comment_content=f"{c.comment_content} {token}") for c in comments]
 
 
-def trigger_check(current: Any, current_threshold: float, candidate: Any, candidate_threshold: float,
-                  gate_spam: list[Comment], tolerance: float, k: int = TOP_K,
-                  exempt: frozenset[str] = frozenset()) -> TriggerCheck:
+def trigger_check(
+    current: Any,
+    current_threshold: float,
+    candidate: Any,
+    candidate_threshold: float,
+    gate_spam: list[Comment],
+    tolerance: float,
+    k: int = TOP_K,
+    exempt: frozenset[str] = frozenset(),
+) -> TriggerCheck:
     """Re-score gate-set spam with each most-moved word appended; fail on a recall drop over ``tolerance``."""
     tokens = moved_toward_ham(current, candidate, k, exempt)
     recall = _recall(candidate, gate_spam, candidate_threshold)
@@ -90,6 +101,8 @@ def trigger_check(current: Any, current_threshold: float, candidate: Any, candid
     excess, token, cand, cur_drop = worst
     passed = excess <= tolerance
     verdict = "exceeds" if not passed else "within"
-    reason = (f"appending {token!r} to gate spam: recall {recall:.3f} -> {cand:.3f} "
-              f"(current model loses {cur_drop:.3f}); {verdict} tolerance {tolerance}")
+    reason = (
+        f"appending {token!r} to gate spam: recall {recall:.3f} -> {cand:.3f} "
+        f"(current model loses {cur_drop:.3f}); {verdict} tolerance {tolerance}"
+    )
     return TriggerCheck(passed, reason, recall, token, cand, cur_drop, tokens)

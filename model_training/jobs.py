@@ -3,6 +3,7 @@
 `spamguard.jobs.JobQueue` enqueues it by name ("model_training.jobs.retrain"),
 so only the worker's job process imports training code.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,9 @@ def retrain(model_dir: str, database_url: str | None, quick: bool = False, api_f
     started = time.monotonic()
     outcome = "failed"
     try:
-        result = train_and_register(model_dir, quick=quick, progress=False, from_db_session=session,
-                                    api_feedback=api_feedback)
+        result = train_and_register(
+            model_dir, quick=quick, progress=False, from_db_session=session, api_feedback=api_feedback
+        )
         outcome = "promoted" if result.get("promoted") else "registered"
     finally:
         if session is not None:

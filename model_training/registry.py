@@ -3,6 +3,7 @@
 The registry itself (artifacts, verification, promotion) lives in
 `spamguard.scoring.registry`, which serving owns.
 """
+
 from __future__ import annotations
 
 

@@ -4,6 +4,7 @@ Model = ``Pipeline([("features", make_features()), ("clf", LogisticRegression(cl
 Calibration: a 1-D logistic (Platt) fit on the held-out decision values of every corpus;
 each threshold is the highest any held-out corpus needs (``worst_corpus_thresholds``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -86,9 +87,11 @@ def example_weights(examples: list[Example]) -> np.ndarray:
       ``FEEDBACK_WEIGHT``.
     """
     counts = Counter(e.source for e in examples if e.source != "db")
-    w = np.array([min(1.0, CORPUS_WEIGHT_CAP / counts[e.source]) if e.source != "db" else FEEDBACK_WEIGHT
-                  for e in examples])
+    w = np.array(
+        [min(1.0, CORPUS_WEIGHT_CAP / counts[e.source]) if e.source != "db" else FEEDBACK_WEIGHT for e in examples]
+    )
     corpus_weight = float(w[[e.source != "db" for e in examples]].sum()) if examples else 0.0
+
     # Per site, spam reports, ham reports and implicit negatives (load_site_ham) have separate budgets.
     def kind(e: Example) -> str:
         return "implicit" if e.implicit else ("spam" if e.label else "ham")
@@ -105,8 +108,9 @@ def example_weights(examples: list[Example]) -> np.ndarray:
 
 
 def make_classifier(C: float) -> LogisticRegression:
-    return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", dual=True, max_iter=1000,
-                              random_state=RANDOM_STATE)
+    return LogisticRegression(
+        C=C, class_weight="balanced", solver="liblinear", dual=True, max_iter=1000, random_state=RANDOM_STATE
+    )
 
 
 def build_pipeline(C: float = QUICK_C, **feature_params: Any) -> Pipeline:
@@ -124,29 +128,45 @@ def _platt(decisions: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 def loco_folds(examples: list[Example]) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(held-out corpus, train rows, test rows): every evaluation corpus once; synthetic and DB rows always train."""
     sources = np.array([e.source for e in examples])
-    return [(c, np.flatnonzero(sources != c), np.flatnonzero(sources == c))
-            for c in data_mod.EVAL_CORPORA if (sources == c).any()]
+    return [
+        (c, np.flatnonzero(sources != c), np.flatnonzero(sources == c))
+        for c in data_mod.EVAL_CORPORA
+        if (sources == c).any()
+    ]
 
 
-def fit_decisions(X: Any, y: np.ndarray, w: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray,
-                  grid: Sequence[float]) -> dict[float, np.ndarray]:
+def fit_decisions(
+    X: Any, y: np.ndarray, w: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray, grid: Sequence[float]
+) -> dict[float, np.ndarray]:
     """One classifier per C on the training rows; decision values on the test rows."""
-    return {C: make_classifier(C).fit(X[train_idx], y[train_idx], sample_weight=w[train_idx])
-            .decision_function(X[test_idx]) for C in grid}
+    return {
+        C: make_classifier(C).fit(X[train_idx], y[train_idx], sample_weight=w[train_idx]).decision_function(X[test_idx])
+        for C in grid
+    }
 
 
-def parallel_decisions(X: Any, y: np.ndarray, w: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]],
-                       grid: Sequence[float], n_jobs: int) -> list[dict[float, np.ndarray]]:
+def parallel_decisions(
+    X: Any,
+    y: np.ndarray,
+    w: np.ndarray,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    grid: Sequence[float],
+    n_jobs: int,
+) -> list[dict[float, np.ndarray]]:
     if n_jobs == 1 or len(splits) < 2:
         return [fit_decisions(X, y, w, tr, te, grid) for tr, te in splits]
     from joblib import Parallel, delayed
+
     return Parallel(n_jobs=n_jobs)(delayed(fit_decisions)(X, y, w, tr, te, grid) for tr, te in splits)
 
 
 def worst_corpus_thresholds(y: np.ndarray, probs: np.ndarray, corpus: np.ndarray) -> dict[str, float]:
     """Each threshold is the highest any held-out corpus needs: the promised FPR holds on the worst one."""
-    per = [thresholds_from_validation(y[corpus == c], probs[corpus == c]) for c in np.unique(corpus)
-           if np.sum(y[corpus == c] == 0) >= MIN_THRESHOLD_HAM]
+    per = [
+        thresholds_from_validation(y[corpus == c], probs[corpus == c])
+        for c in np.unique(corpus)
+        if np.sum(y[corpus == c] == 0) >= MIN_THRESHOLD_HAM
+    ]
     if not per:
         return thresholds_from_validation(y, probs)
     th = {k: max(t[k] for t in per) for k in ("unsure", "spam", "discard")}
@@ -155,8 +175,9 @@ def worst_corpus_thresholds(y: np.ndarray, probs: np.ndarray, corpus: np.ndarray
     return th
 
 
-def fit_loco(examples: list[Example], grid: Sequence[float] = C_GRID, n_jobs: int = 1,
-             progress: bool = False) -> FitResult:
+def fit_loco(
+    examples: list[Example], grid: Sequence[float] = C_GRID, n_jobs: int = 1, progress: bool = False
+) -> FitResult:
     """Fit the features once, choose C by leave-one-corpus-out, calibrate and set thresholds on it, refit.
 
     The TF-IDF vocabularies and idf are fitted once on every example (no labels are used); a
@@ -188,8 +209,12 @@ def fit_loco(examples: list[Example], grid: Sequence[float] = C_GRID, n_jobs: in
         # ≈ 0.05 at any C) decided C by differences of one comment and cost the others a third of their recall.
         with_spam = [m for m in scores[C].values() if "recall_at_1pct_fpr" in m]
         recalls = [m["recall_at_1pct_fpr"] for m in with_spam]
-        return (float(np.mean(recalls)) if recalls else 0.0, min(recalls, default=0.0),
-                float(np.mean([m["roc_auc"] for m in with_spam])) if with_spam else 0.0, -C)
+        return (
+            float(np.mean(recalls)) if recalls else 0.0,
+            min(recalls, default=0.0),
+            float(np.mean([m["roc_auc"] for m in with_spam])) if with_spam else 0.0,
+            -C,
+        )
 
     best = max(grid, key=rank)
     a, b = _platt(dec[best], yo)
@@ -198,10 +223,16 @@ def fit_loco(examples: list[Example], grid: Sequence[float] = C_GRID, n_jobs: in
     clf = make_classifier(best).fit(X, y, sample_weight=w)
     apply_priors(features, clf, X, a)
     model = SpamModel(Pipeline([("features", features), ("clf", clf)]), (a, b), {"C": best})
-    loco = {c: {**scores[best][c],
-                "at_shipped_thresholds": threshold_metrics(yo[corpus == c], probs[corpus == c], thresholds["spam"]),
-                "_y": yo[corpus == c], "_p": probs[corpus == c], "_rows": rows[corpus == c]}
-            for c in np.unique(corpus)}
+    loco = {
+        c: {
+            **scores[best][c],
+            "at_shipped_thresholds": threshold_metrics(yo[corpus == c], probs[corpus == c], thresholds["spam"]),
+            "_y": yo[corpus == c],
+            "_p": probs[corpus == c],
+            "_rows": rows[corpus == c],
+        }
+        for c in np.unique(corpus)
+    }
     cv = {"protocol": "leave-one-corpus-out", "grid": {str(C): scores[C] for C in grid}, "chosen_C": best}
     oof_dec = np.full(len(y), np.nan)
     oof_dec[rows] = dec[best]
@@ -260,8 +291,14 @@ def _versions() -> dict[str, str]:
     import joblib
     import scipy
     import sklearn
-    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__, "joblib": joblib.__version__}
+
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "joblib": joblib.__version__,
+    }
 
 
 def _gate_metrics(model: SpamModel, gate_set: list[Example], spam_threshold: float) -> dict[str, Any]:
@@ -269,10 +306,20 @@ def _gate_metrics(model: SpamModel, gate_set: list[Example], spam_threshold: flo
     return full_metrics([e.label for e in gate_set], probs, spam_threshold), probs
 
 
-def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_session: Any = None,
-                       promote: bool = True, tolerance: float | None = None, cap_per_key: int | None = None,
-                       evaluate: bool | None = None, n_jobs: int = 2, progress: bool = True,
-                       api_feedback: bool = True, now: datetime | None = None) -> dict[str, Any]:
+def train_and_register(
+    model_dir: str | Path,
+    *,
+    quick: bool = False,
+    from_db_session: Any = None,
+    promote: bool = True,
+    tolerance: float | None = None,
+    cap_per_key: int | None = None,
+    evaluate: bool | None = None,
+    n_jobs: int = 2,
+    progress: bool = True,
+    api_feedback: bool = True,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """Train on the corpora (+ DB feedback), evaluate, register, and promote through the gate.
 
     Returns the manifest (with ``promoted`` and ``gate_decision``).  ``quick``:
@@ -294,11 +341,15 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
     quarantined = masked = 0
     if from_db_session is not None:
         held_out = data_mod.gate_keys(gate_set)
-        feedback = [e for e in data_mod.load_feedback(from_db_session, cap_per_key)
-                    if data_mod.text_key(e.text) not in held_out and (api_feedback or e.trusted)]
+        feedback = [
+            e
+            for e in data_mod.load_feedback(from_db_session, cap_per_key)
+            if data_mod.text_key(e.text) not in held_out and (api_feedback or e.trusted)
+        ]
         reporting = {int(e.group.split(":", 1)[1]) for e in feedback if e.label == 1}
-        implicit, site_ham = data_mod.load_site_ham(from_db_session, reporting, now or datetime.now(UTC),
-                                                    config["SPAMGUARD_IMPLICIT_HAM_DAYS"], cap_per_key)
+        implicit, site_ham = data_mod.load_site_ham(
+            from_db_session, reporting, now or datetime.now(UTC), config["SPAMGUARD_IMPLICIT_HAM_DAYS"], cap_per_key
+        )
         feedback, quarantined = screen_untrusted(train, feedback + implicit)
         feedback, masked = mask_unsupported(train, feedback)
         train = train + feedback
@@ -309,18 +360,26 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
         result = fit_loco(train, n_jobs=n_jobs, progress=progress)
     gate_result, gate_probs = _gate_metrics(result.model, gate_set, result.thresholds["spam"])
     metrics: dict[str, Any] = {
-        "training": {"n_examples": len(train), "n_spam": int(sum(e.label for e in train)),
-                     "n_feedback": len(feedback), "n_feedback_quarantined": quarantined,
-                     "n_features_masked": masked, "params": result.params, "cv": result.cv,
-                     "corpora": dict(Counter(f"{e.source}:{'spam' if e.label else 'ham'}" for e in train))},
+        "training": {
+            "n_examples": len(train),
+            "n_spam": int(sum(e.label for e in train)),
+            "n_feedback": len(feedback),
+            "n_feedback_quarantined": quarantined,
+            "n_features_masked": masked,
+            "params": result.params,
+            "cv": result.cv,
+            "corpora": dict(Counter(f"{e.source}:{'spam' if e.label else 'ham'}" for e in train)),
+        },
         "thresholds": result.thresholds,
         "oof": full_metrics(result.oof_y, result.oof_p, result.thresholds["spam"]),
         "loco": result.loco,
         "gate": gate_result,
     }
     gate_result["loco_worst_recall_at_1pct_fpr"] = loco_worst(result.loco)
-    curves = {"leave-one-corpus-out": (result.oof_y, result.oof_p),
-              "gate set": (np.array([e.label for e in gate_set]), gate_probs)}
+    curves = {
+        "leave-one-corpus-out": (result.oof_y, result.oof_p),
+        "gate set": (np.array([e.label for e in gate_set]), gate_probs),
+    }
     if evaluate:
         metrics["evaluation"] = out_of_domain_evaluation(train, result, n_jobs=n_jobs)
         base = metrics["evaluation"]["loco_baseline_pooled"]
@@ -330,11 +389,20 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
     digest, size = data_mod.dataset_digest(train)
     gate_digest, _ = data_mod.dataset_digest(gate_set)
     manifest = {
-        "created": None, "kind": "quick" if quick else "full",
-        "training_data": {"sha256": digest, "bytes": size, "n_examples": len(train), "n_feedback": len(feedback),
-                          "n_feedback_quarantined": quarantined, "n_features_masked": masked},
+        "created": None,
+        "kind": "quick" if quick else "full",
+        "training_data": {
+            "sha256": digest,
+            "bytes": size,
+            "n_examples": len(train),
+            "n_feedback": len(feedback),
+            "n_feedback_quarantined": quarantined,
+            "n_features_masked": masked,
+        },
         "gate_set": {"sha256": gate_digest, "n": len(gate_set)},
-        "libraries": _versions(), "params": result.params, "thresholds": result.thresholds,
+        "libraries": _versions(),
+        "params": result.params,
+        "thresholds": result.thresholds,
         "metrics": _summary(metrics),
     }
     manifest["created"] = datetime.now(UTC).isoformat()
@@ -356,9 +424,15 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
         except Exception as exc:  # noqa: BLE001 - a broken current model must not block a good candidate
             log.warning("current model %s unusable for the gate (%s); treating as absent", current, exc)
     if current_metrics is not None:  # backdoor check: words that moved toward ham, appended to gate spam
-        triggers = trigger_check(current_model, current_manifest["thresholds"]["spam"], result.model,
-                                 result.thresholds["spam"], [e.comment for e in gate_set if e.label == 1],
-                                 config["SPAMGUARD_TRIGGER_TOLERANCE"], exempt=frozenset(vouched_words(feedback)))
+        triggers = trigger_check(
+            current_model,
+            current_manifest["thresholds"]["spam"],
+            result.model,
+            result.thresholds["spam"],
+            [e.comment for e in gate_set if e.label == 1],
+            config["SPAMGUARD_TRIGGER_TOLERANCE"],
+            exempt=frozenset(vouched_words(feedback)),
+        )
     ok, why = gate(gate_result, current_metrics, tolerance)
     if ok and triggers is not None and not triggers.passed:
         ok, why = False, f"trigger test: {triggers.reason}"
@@ -369,16 +443,22 @@ def train_and_register(model_dir: str | Path, *, quick: bool = False, from_db_se
     if promote and ok:
         registry.promote(version, reason=f"auto: {why}")
         promoted = True
-    decision = {"passed": ok, "reason": why, "compared_with": current, "promoted": promoted,
-                "trigger_test": triggers.as_dict() if triggers else None,
-                "current_gate_metrics": _pick(current_metrics) if current_metrics else None}
+    decision = {
+        "passed": ok,
+        "reason": why,
+        "compared_with": current,
+        "promoted": promoted,
+        "trigger_test": triggers.as_dict() if triggers else None,
+        "current_gate_metrics": _pick(current_metrics) if current_metrics else None,
+    }
     manifest = registry.update_manifest(version, gate_decision=decision)
     manifest["promoted"] = promoted
     return manifest
 
 
-def site_ham_gate(result: FitResult, spam_threshold: float, site_ham: list[Example], registry: Registry,
-                  current: str | None) -> tuple[bool, str]:
+def site_ham_gate(
+    result: FitResult, spam_threshold: float, site_ham: list[Example], registry: Registry, current: str | None
+) -> tuple[bool, str]:
     """Refuse a candidate that newly blocks the reporting sites' recent, unreported ham.
 
     "Newly": at the candidate's spam threshold but not at the current model's (when there is
@@ -401,8 +481,10 @@ def site_ham_gate(result: FitResult, spam_threshold: float, site_ham: list[Examp
 
 
 def _pick(m: dict[str, Any]) -> dict[str, Any]:
-    return {k: m.get(k) for k in ("n", "n_spam", "roc_auc", "average_precision", "recall_at_1pct_fpr",
-                                  "recall_at_0.5pct_fpr")}
+    return {
+        k: m.get(k)
+        for k in ("n", "n_spam", "roc_auc", "average_precision", "recall_at_1pct_fpr", "recall_at_0.5pct_fpr")
+    }
 
 
 def loco_worst(loco: dict[str, Any]) -> float:
@@ -412,17 +494,26 @@ def loco_worst(loco: dict[str, Any]) -> float:
 
 
 def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
-    out = {"oof": _pick(metrics["oof"]), "gate": _pick(metrics["gate"]),
-           "gate_at_spam_threshold": metrics["gate"].get("at_spam_threshold"),
-           "train_seconds": metrics["training"].get("seconds"),
-           "loco_worst_recall_at_1pct_fpr": loco_worst(metrics["loco"]),
-           "loco": {c: {**_pick(m), "ham_blocked_at_spam_threshold": m["at_shipped_thresholds"]["fpr"],
-                        "recall_at_spam_threshold": m["at_shipped_thresholds"]["recall"]}
-                    for c, m in metrics["loco"].items()}}
+    out = {
+        "oof": _pick(metrics["oof"]),
+        "gate": _pick(metrics["gate"]),
+        "gate_at_spam_threshold": metrics["gate"].get("at_spam_threshold"),
+        "train_seconds": metrics["training"].get("seconds"),
+        "loco_worst_recall_at_1pct_fpr": loco_worst(metrics["loco"]),
+        "loco": {
+            c: {
+                **_pick(m),
+                "ham_blocked_at_spam_threshold": m["at_shipped_thresholds"]["fpr"],
+                "recall_at_spam_threshold": m["at_shipped_thresholds"]["recall"],
+            }
+            for c, m in metrics["loco"].items()
+        },
+    }
     if "evaluation" in metrics:
         ev = metrics["evaluation"]
-        out["loco_nested"] = {c: {k: v for k, v in m.items() if not k.startswith("_")}
-                              for c, m in ev["loco_nested"].items()}
+        out["loco_nested"] = {
+            c: {k: v for k, v in m.items() if not k.startswith("_")} for c, m in ev["loco_nested"].items()
+        }
         out["loco_baseline"] = {c: _pick(m) for c, m in ev["loco_baseline"].items()}
         out["loco_length_only"] = {c: _pick(m) for c, m in ev["loco_length_only"].items()}
         out["lovo_pooled"] = _pick(ev["lovo"]["pooled"])

@@ -11,6 +11,7 @@ Usage: python scripts/import_shared_data.py [/work/shared/data]
 * Referrer-spam hosts (public domain), disposable e-mail domains (CC0), shortener hosts and the comment-bot
   blocklist (MIT), byte for byte, into spamguard/scoring/lists/ (features need them at serving time).
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,7 +42,8 @@ def stackexchange(src: Path) -> None:
         site_rows = []
         for row in ET.parse(src / site / "Comments.xml").getroot():
             author = row.get("UserDisplayName") or (
-                f"https://{site}/users/{row.get('UserId')}" if row.get("UserId") else "anonymous (deleted account)")
+                f"https://{site}/users/{row.get('UserId')}" if row.get("UserId") else "anonymous (deleted account)"
+            )
             lic = row.get("ContentLicense")
             lic = f"CC BY-SA {lic.split()[-1]}" if lic else _cc(row.get("CreationDate", ""))
             site_rows.append((site, row.get("Id"), row.get("PostId"), author, lic, row.get("Text", "")))
@@ -69,12 +71,14 @@ def main(argv: list[str]) -> None:
     copy(src, "wordpress-comment-blacklist", ("constructs.txt", "license.txt"))
     # Host lists are read at serving time, so they live in the package (spamguard/scoring/lists/).
     lists = Path(__file__).resolve().parent.parent / "spamguard" / "scoring" / "lists"
-    for folder, name, dest in (("referrer-spam-domains", "spammers.txt", "referrer_spam.txt"),
-                               ("disposable-email-domains", "disposable_email_blocklist.conf", "disposable_email.txt"),
-                               ("disposable-email-domains", "LICENSE.txt", "LICENSE-disposable-email.txt"),
-                               ("wordpress-comment-blacklist", "shorteners.txt", "shorteners.txt"),
-                               ("wordpress-comment-blacklist", "blacklist.txt", "blocklist.txt"),
-                               ("wordpress-comment-blacklist", "license.txt", "LICENSE-wordpress-comment-blacklist.txt")):
+    for folder, name, dest in (
+        ("referrer-spam-domains", "spammers.txt", "referrer_spam.txt"),
+        ("disposable-email-domains", "disposable_email_blocklist.conf", "disposable_email.txt"),
+        ("disposable-email-domains", "LICENSE.txt", "LICENSE-disposable-email.txt"),
+        ("wordpress-comment-blacklist", "shorteners.txt", "shorteners.txt"),
+        ("wordpress-comment-blacklist", "blacklist.txt", "blocklist.txt"),
+        ("wordpress-comment-blacklist", "license.txt", "LICENSE-wordpress-comment-blacklist.txt"),
+    ):
         shutil.copyfile(src / folder / name, lists / dest)
 
 

@@ -1,4 +1,5 @@
 """SpamGuard: a self-hosted comment-spam filter that speaks the Akismet API."""
+
 from typing import Any
 
 __all__ = ["create_app"]

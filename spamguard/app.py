@@ -1,4 +1,5 @@
 """The application factory: the only place where SpamGuard is wired together."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -70,24 +71,40 @@ def build_services(app: Flask) -> Services:
     models.refresh()  # load now, in each worker, so the first check does not pay for it
     session_factory = app.extensions["spamguard.db"]  # set by storage.init_app
     state = build_state(config, session_factory)
-    quota = Quota(KeyRateLimiter(state.state, config["SPAMGUARD_RATE_LIMIT_KEY"], state.usage.monthly_policy),
-                  state.usage)
+    quota = Quota(
+        KeyRateLimiter(state.state, config["SPAMGUARD_RATE_LIMIT_KEY"], state.usage.monthly_policy), state.usage
+    )
     maintenance = None
     if config.get("SPAMGUARD_BACKGROUND_TASKS", True):
         maintenance = Maintenance(state.usage, state.reputation, session_factory, config["SPAMGUARD_FLUSH_SECONDS"])
         # Started on the first request, not here: gunicorn may fork after create_app.
         app.before_request(maintenance.ensure_started)
-    checks = CheckService(models, quota, state.reputation, CheckGate(state.state, quota, state.reputation),
-                          discard_trigger=config["SPAMGUARD_DISCARD_TRIGGER"],
-                          adapter=SiteAdapter(AdaptationSettings.from_config(config), session_factory))
+    checks = CheckService(
+        models,
+        quota,
+        state.reputation,
+        CheckGate(state.state, quota, state.reputation),
+        discard_trigger=config["SPAMGUARD_DISCARD_TRIGGER"],
+        adapter=SiteAdapter(AdaptationSettings.from_config(config), session_factory),
+    )
     return Services(
-        db=session_factory, models=models, state=state.state, quota=quota, reputation=state.reputation,
-        jobs=JobQueue(queue_url(config), config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"],
-                      config["DATABASE_URL"]),
-        checks=checks, site_cache=SiteCache(config["SPAMGUARD_KEY_SECRET"]),
-        heartbeat=WorkerHeartbeat(queue_connection(queue_url(config), timeout=max(0.2, config["SPAMGUARD_REDIS_TIMEOUT"])),
-                                  config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"]),
-        maintenance=maintenance)
+        db=session_factory,
+        models=models,
+        state=state.state,
+        quota=quota,
+        reputation=state.reputation,
+        jobs=JobQueue(
+            queue_url(config), config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"], config["DATABASE_URL"]
+        ),
+        checks=checks,
+        site_cache=SiteCache(config["SPAMGUARD_KEY_SECRET"]),
+        heartbeat=WorkerHeartbeat(
+            queue_connection(queue_url(config), timeout=max(0.2, config["SPAMGUARD_REDIS_TIMEOUT"])),
+            config["SPAMGUARD_REDIS_PREFIX"],
+            config["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"],
+        ),
+        maintenance=maintenance,
+    )
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -6,6 +6,7 @@ passed in.  The Akismet API, the JSON API and the moderation UI all go through
 it, so a verdict, its reasons and its training data are the same whichever door
 a comment came in by; the views only parse and render.
 """
+
 from __future__ import annotations
 
 import logging
@@ -97,8 +98,9 @@ class CheckService:
             result.alerts.update(self.quota.usage.alerts_for(site, gate.api_calls))
         return CheckOutcome(result=result)
 
-    def _decide_and_store(self, session: Session, site: Site, comment: Comment, scorer: Scorer,
-                          reputation: Reputation) -> CheckResult:
+    def _decide_and_store(
+        self, session: Session, site: Site, comment: Comment, scorer: Scorer, reputation: Reputation
+    ) -> CheckResult:
         score = scorer.score(comment)
         logit, reasons, adjusted = score.logit, list(score.reasons), False
         if self.reputation is not None:
@@ -107,24 +109,42 @@ class CheckService:
                 adjusted, reasons = True, rep_reasons + reasons
         probability = _sigmoid(logit) if adjusted else score.probability
         if self.adapter is not None:  # corrects the *global* log-odds, so reputation cannot feed it back
-            probability, reasons = self.adapter.apply(session, site.id, scorer, comment, probability, reasons,
-                                                      score.logit)
+            probability, reasons = self.adapter.apply(
+                session, site.id, scorer, comment, probability, reasons, score.logit
+            )
         thresholds = merge_thresholds(scorer.thresholds, site.thresholds)
         decision = decide(comment, probability, reasons, thresholds, self.discard_trigger)
         guid = uuid.uuid4().hex
         # A Core INSERT, not an ORM unit of work: the row is write-only here, so the session's
         # flush bookkeeping (identity map, snapshots, post-fetch) is pure overhead on the hot path.
-        inserted: Any = session.execute(insert(Check).values(
-            guid=guid, site_id=site.id, blog=comment.blog[:2048], user_ip=comment.user_ip[:64],
-            comment_author=comment.comment_author[:512], comment_author_email=comment.comment_author_email[:512],
-            comment_content=comment.comment_content, content_hash=content_hash(comment), fields=comment.to_json(),
-            is_test=comment.is_test, score=probability, verdict=decision.verdict, reasons=decision.reasons[:10],
-            model_version=scorer.version, created_at=utcnow(),
-        ))
+        inserted: Any = session.execute(
+            insert(Check).values(
+                guid=guid,
+                site_id=site.id,
+                blog=comment.blog[:2048],
+                user_ip=comment.user_ip[:64],
+                comment_author=comment.comment_author[:512],
+                comment_author_email=comment.comment_author_email[:512],
+                comment_content=comment.comment_content,
+                content_hash=content_hash(comment),
+                fields=comment.to_json(),
+                is_test=comment.is_test,
+                score=probability,
+                verdict=decision.verdict,
+                reasons=decision.reasons[:10],
+                model_version=scorer.version,
+                created_at=utcnow(),
+            )
+        )
         session.commit()
-        return CheckResult(guid=guid, probability=probability, verdict=decision.verdict,
-                           reasons=decision.reasons, model_version=scorer.version,
-                           check_id=inserted.inserted_primary_key[0])
+        return CheckResult(
+            guid=guid,
+            probability=probability,
+            verdict=decision.verdict,
+            reasons=decision.reasons,
+            model_version=scorer.version,
+            check_id=inserted.inserted_primary_key[0],
+        )
 
     # --- feedback ------------------------------------------------------------------------
 
@@ -132,9 +152,19 @@ class CheckService:
         """Reports share the key's rate window, not its monthly allowance (that counts checks)."""
         return self.quota.refusal_for(site, monthly=False) if self.quota is not None else None
 
-    def record_feedback(self, session: Session, site: Site, comment: Comment, label: str, *, source: str = "api",
-                        reporter: str = "", guid: str = "", check: Check | None = None,
-                        audit: Callable[[Feedback], object] | None = None) -> Feedback:
+    def record_feedback(
+        self,
+        session: Session,
+        site: Site,
+        comment: Comment,
+        label: str,
+        *,
+        source: str = "api",
+        reporter: str = "",
+        guid: str = "",
+        check: Check | None = None,
+        audit: Callable[[Feedback], object] | None = None,
+    ) -> Feedback:
         """Store a spam/ham label (database first), then let reputation counters learn from it.
 
         The row is committed before Redis is touched, so a Redis outage loses
@@ -146,8 +176,15 @@ class CheckService:
             raise ValueError(f"label must be spam or ham, not {label!r}")
         if check is None:
             check = find_original(session, site, comment, guid)
-        feedback = Feedback(site_id=site.id, check_id=check.id if check else None, label=label, source=source,
-                            reporter=reporter[:200], fields=comment.to_json(), is_test=comment.is_test)
+        feedback = Feedback(
+            site_id=site.id,
+            check_id=check.id if check else None,
+            label=label,
+            source=source,
+            reporter=reporter[:200],
+            fields=comment.to_json(),
+            is_test=comment.is_test,
+        )
         session.add(feedback)
         decided = check is not None and source == "moderator"
         if decided:

@@ -5,6 +5,7 @@ spamguard/config.py) from the environment or `.env`.  Operator mistakes end in
 one line saying what to do (a bad setting, an unreachable or unmigrated
 database), never a traceback; listings are for people, `--json` for scripts.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -87,8 +88,9 @@ class OperatorErrors(LazyGroup):
         except (OperationalError, ProgrammingError) as exc:
             message = _first_line(exc)
             if "no such table" in message or "does not exist" in message and "relation" in message:
-                raise click.ClickException("the database has no SpamGuard tables yet: run `spamguard db upgrade`") \
-                    from None
+                raise click.ClickException(
+                    "the database has no SpamGuard tables yet: run `spamguard db upgrade`"
+                ) from None
             url = os.environ.get("DATABASE_URL") or _config()["DATABASE_URL"]
             raise click.ClickException(f"cannot use the database at {_safe_url(url)}: {message}") from None
         except DBAPIError as exc:
@@ -135,10 +137,17 @@ def keys() -> None:
 
 
 def _site_row(site: Site) -> dict:
-    return {"id": site.id, "url": site.url, "key_hint": site.key_hint, "state": "revoked" if site.is_revoked else "active",
-            "revoked_at": site.revoked_at.isoformat() if site.revoked_at else None,
-            "thresholds": site.thresholds or None, "rate_limit": site.rate_limit, "monthly_limit": site.monthly_limit,
-            "share_reputation": site.share_reputation}
+    return {
+        "id": site.id,
+        "url": site.url,
+        "key_hint": site.key_hint,
+        "state": "revoked" if site.is_revoked else "active",
+        "revoked_at": site.revoked_at.isoformat() if site.revoked_at else None,
+        "thresholds": site.thresholds or None,
+        "rate_limit": site.rate_limit,
+        "monthly_limit": site.monthly_limit,
+        "share_reputation": site.share_reputation,
+    }
 
 
 def _thresholds_text(thresholds: dict | None) -> str:
@@ -155,8 +164,11 @@ def keys_create(url: str, as_json: bool) -> None:
     storage.upgrade(_config()["DATABASE_URL"])
     with _session() as session:
         site, key = sites.create_site(session, url, secret=_key_secret())
-        _emit({**_site_row(site), "key": key},
-              f"created site {site.id} for {site.url} (hint {site.key_hint}); store this key now, it is not shown again:\n{key}", as_json)
+        _emit(
+            {**_site_row(site), "key": key},
+            f"created site {site.id} for {site.url} (hint {site.key_hint}); store this key now, it is not shown again:\n{key}",
+            as_json,
+        )
 
 
 @keys.command("list")
@@ -172,8 +184,10 @@ def keys_list(as_json: bool) -> None:
             click.echo("no keys yet: spamguard keys create --site URL")
         for site in rows:
             state = f"revoked {site.revoked_at:%Y-%m-%d}" if site.is_revoked else "active"
-            limits = f"thresholds {_thresholds_text(site.thresholds)}, rate {site.rate_limit or 'default'}, " \
-                     f"monthly {site.monthly_limit or 'default'}"
+            limits = (
+                f"thresholds {_thresholds_text(site.thresholds)}, rate {site.rate_limit or 'default'}, "
+                f"monthly {site.monthly_limit or 'default'}"
+            )
             sharing = "shared" if site.share_reputation else "private"
             click.echo(f"{site.id:>4}  hint {site.key_hint}  {state:<18}  {sharing:<8} {site.url}  ({limits})")
 
@@ -188,9 +202,11 @@ def keys_rotate(key: str, as_json: bool) -> None:
         if rotated is None:
             raise click.ClickException("no active site has that key")
         site, new_key = rotated
-        _emit({**_site_row(site), "key": new_key},
-              f"site {site.id} ({site.url}) has a new key; the old one no longer works. Store it now:\n{new_key}",
-              as_json)
+        _emit(
+            {**_site_row(site), "key": new_key},
+            f"site {site.id} ({site.url}) has a new key; the old one no longer works. Store it now:\n{new_key}",
+            as_json,
+        )
 
 
 @keys.command("revoke")
@@ -211,14 +227,28 @@ def keys_revoke(key: str) -> None:
 @click.option("--reset-thresholds", is_flag=True, help="Use the model's thresholds again.")
 @click.option("--rate-limit", help="This key's rate limit, e.g. '100/second' ('' = the default).")
 @click.option("--monthly-limit", type=click.IntRange(0), help="Monthly call allowance (0 = unlimited).")
-@click.option("--share/--no-share", default=None,
-              help="Take part in cross-site reputation (default), or keep this site's reports to itself "
-                   "and ignore other sites' reports.")
+@click.option(
+    "--share/--no-share",
+    default=None,
+    help="Take part in cross-site reputation (default), or keep this site's reports to itself "
+    "and ignore other sites' reports.",
+)
 @click.option("--webhook", help="URL that receives this site's decisions, signed (prints the signing secret).")
 @click.option("--no-webhook", is_flag=True, help="Stop sending decisions to the site's webhook.")
 @click.option("--rotate-webhook-secret", is_flag=True, help="Issue a new webhook signing secret (printed).")
-def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate_limit, monthly_limit,
-                   share, webhook, no_webhook: bool, rotate_webhook_secret: bool) -> None:
+def keys_configure(
+    key: str,
+    unsure,
+    spam,
+    discard,
+    reset_thresholds: bool,
+    rate_limit,
+    monthly_limit,
+    share,
+    webhook,
+    no_webhook: bool,
+    rotate_webhook_secret: bool,
+) -> None:
     """Override KEY's verdict thresholds and limits (the model's and the settings' otherwise)."""
     with _session() as session:
         site = sites.find_site(session, key, secret=_key_secret())
@@ -226,15 +256,23 @@ def keys_configure(key: str, unsure, spam, discard, reset_thresholds: bool, rate
             raise click.ClickException("no active site has that key")
         try:
             changed_sharing = sites.configure_site(
-                session, site, thresholds={"unsure": unsure, "spam": spam, "discard": discard},
-                reset_thresholds=reset_thresholds, rate_limit=rate_limit, monthly_limit=monthly_limit, share=share)
+                session,
+                site,
+                thresholds={"unsure": unsure, "spam": spam, "discard": discard},
+                reset_thresholds=reset_thresholds,
+                rate_limit=rate_limit,
+                monthly_limit=monthly_limit,
+                share=share,
+            )
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--rate-limit") from exc
         if changed_sharing:
             _replay_reports(session, site.id)
-        click.echo(f"site {site.id}: thresholds {_thresholds_text(site.thresholds)}, "
-                   f"rate limit {site.rate_limit or 'default'}, monthly limit {site.monthly_limit or 'default'}, "
-                   f"sharing={'on' if site.share_reputation else 'off'}")
+        click.echo(
+            f"site {site.id}: thresholds {_thresholds_text(site.thresholds)}, "
+            f"rate limit {site.rate_limit or 'default'}, monthly limit {site.monthly_limit or 'default'}, "
+            f"sharing={'on' if site.share_reputation else 'off'}"
+        )
         _configure_webhook(session, site, webhook, no_webhook, rotate_webhook_secret)
 
 
@@ -262,14 +300,19 @@ def _configure_webhook(session, site: Site, url: str | None, remove: bool, rotat
         click.echo("webhook removed" if webhooks.remove_webhook(session, site) else "no webhook was set")
         return
     try:
-        secret = (webhooks.set_webhook(session, site, url, delivery_settings, rotate) if url is not None
-                  else webhooks.rotate_secret(session, site, delivery_settings))
+        secret = (
+            webhooks.set_webhook(session, site, url, delivery_settings, rotate)
+            if url is not None
+            else webhooks.rotate_secret(session, site, delivery_settings)
+        )
     except UnsafeURL as exc:
         raise click.BadParameter(str(exc), param_hint="--webhook") from exc
     if secret is None:
         raise click.ClickException("this site has no webhook; set one with --webhook URL")
-    click.echo("webhook signing secret (verify X-SpamGuard-Signature with it; shown again only by "
-               "--rotate-webhook-secret, which replaces it):")
+    click.echo(
+        "webhook signing secret (verify X-SpamGuard-Signature with it; shown again only by "
+        "--rotate-webhook-secret, which replaces it):"
+    )
     click.echo(secret)
 
 
@@ -277,9 +320,12 @@ def _configure_webhook(session, site: Site, url: str | None, remove: bool, rotat
 @click.option("--host", default=None, help="Listen address [default: host of SPAMGUARD_BIND].")
 @click.option("--port", default=None, type=int, help="Listen port [default: port of SPAMGUARD_BIND].")
 @click.option("--workers", default=None, type=click.IntRange(1), help="Worker processes [default: SPAMGUARD_WORKERS].")
-@click.option("--threads", default=None, type=click.IntRange(1), help="Threads per worker [default: SPAMGUARD_THREADS].")
-@click.option("--train/--no-train", default=True, show_default=True,
-              help="Train a model first when the registry has none.")
+@click.option(
+    "--threads", default=None, type=click.IntRange(1), help="Threads per worker [default: SPAMGUARD_THREADS]."
+)
+@click.option(
+    "--train/--no-train", default=True, show_default=True, help="Train a model first when the registry has none."
+)
 def serve(host: str | None, port: int | None, workers: int | None, threads: int | None, train: bool) -> None:
     """Run the service under gunicorn (migrating a fresh database first)."""
     config = _config()
@@ -289,15 +335,27 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
             raise click.ClickException("no promoted model: run `spamguard model train` first")
         click.echo("no model yet: training one from the bundled corpora (about a minute)")
         # A child process: training code and its memory never enter the serving process.
-        trained = subprocess.run([sys.executable, "-m", "model_training", "--model-dir",
-                                  config["SPAMGUARD_MODEL_DIR"], "train"], check=False)
+        trained = subprocess.run(
+            [sys.executable, "-m", "model_training", "--model-dir", config["SPAMGUARD_MODEL_DIR"], "train"], check=False
+        )
         if trained.returncode != 0:
             raise click.ClickException("training the first model failed (see above)")
     bind_host, _, bind_port = config["SPAMGUARD_BIND"].rpartition(":")
     bind = f"{host or bind_host}:{port or bind_port}"
-    args = [sys.executable, "-m", "gunicorn", "-c", "python:spamguard.gunicorn_conf", "--bind", bind,
-            "--workers", str(workers or config["SPAMGUARD_WORKERS"]),
-            "--threads", str(threads or config["SPAMGUARD_THREADS"]), "spamguard.wsgi:app"]
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:spamguard.gunicorn_conf",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers or config["SPAMGUARD_WORKERS"]),
+        "--threads",
+        str(threads or config["SPAMGUARD_THREADS"]),
+        "spamguard.wsgi:app",
+    ]
     click.echo(f"serving on http://{bind}")
     os.execv(sys.executable, args)
 

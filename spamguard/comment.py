@@ -4,6 +4,7 @@ One `Comment` is what a client told us about one piece of user content, already
 normalised (strings stripped of NULs, dates parsed, `comment_context` shapes
 merged).  Everything that is not a named Akismet field stays in `extra`.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -12,9 +13,21 @@ from typing import Any
 
 # Akismet's named comment fields (spec §2.2), in the order clients document them.
 TEXT_FIELDS = (
-    "blog", "user_ip", "user_agent", "referrer", "permalink", "comment_type",
-    "comment_author", "comment_author_email", "comment_author_url", "comment_content",
-    "blog_lang", "blog_charset", "user_role", "recheck_reason", "honeypot_field_name",
+    "blog",
+    "user_ip",
+    "user_agent",
+    "referrer",
+    "permalink",
+    "comment_type",
+    "comment_author",
+    "comment_author_email",
+    "comment_author_url",
+    "comment_content",
+    "blog_lang",
+    "blog_charset",
+    "user_role",
+    "recheck_reason",
+    "honeypot_field_name",
 )
 DATE_FIELDS = ("comment_date_gmt", "comment_post_modified_gmt")
 

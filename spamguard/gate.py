@@ -11,6 +11,7 @@ share one slot.
 Fail-open as everywhere (`RedisState.call`): with the backend down the call is
 allowed, reputation is unknown and usage is not counted.
 """
+
 from __future__ import annotations
 
 import time
@@ -99,20 +100,46 @@ class CheckGate:
         shared = bool(getattr(site, "share_reputation", True))
         read_keys: list[str] = []
         burst_key: str | None = None
-        plan: dict[str, Any] = {"signal_keys": [], "hour_field": "", "blog_field": "", "ttl": 0,
-                                "burst_member": "", "burst_window": 0}
+        plan: dict[str, Any] = {
+            "signal_keys": [],
+            "hour_field": "",
+            "blog_field": "",
+            "ttl": 0,
+            "burst_member": "",
+            "burst_window": 0,
+        }
         if self.reputation is not None:
             read_keys, burst_key = self.reputation.read_keys(comment, site.id, now)
             plan = self.reputation.write_plan(comment, site.id, shared, now)
         record = self.reputation is not None and not comment.is_test
         write_keys = plan["signal_keys"] if record else []
-        keys = [*rate_keys, self.usage.key(site.id, month), self.usage.dirty_key, *read_keys,
-                *([burst_key] if burst_key else []), *write_keys]
+        keys = [
+            *rate_keys,
+            self.usage.key(site.id, month),
+            self.usage.dirty_key,
+            *read_keys,
+            *([burst_key] if burst_key else []),
+            *write_keys,
+        ]
         window = float(plan["burst_window"])
-        args: list[Any] = [len(rate_keys), len(read_keys), len(write_keys), int(bool(burst_key)),
-                           self.usage.enforced_limit(site, now), KEY_TTL, f"{site.id}:{month}", int(record),
-                           repr(now), repr(now - window), plan["burst_member"], int(window) + 60,
-                           plan["hour_field"], plan["blog_field"], plan["ttl"], *rate_args]
+        args: list[Any] = [
+            len(rate_keys),
+            len(read_keys),
+            len(write_keys),
+            int(bool(burst_key)),
+            self.usage.enforced_limit(site, now),
+            KEY_TTL,
+            f"{site.id}:{month}",
+            int(record),
+            repr(now),
+            repr(now - window),
+            plan["burst_member"],
+            int(window) + 60,
+            plan["hour_field"],
+            plan["blog_field"],
+            plan["ttl"],
+            *rate_args,
+        ]
         answer = self.state.call("check", lambda r: self._script(keys=keys, args=args), None)
         if answer is None:
             return GateResult()
@@ -123,7 +150,7 @@ class CheckGate:
             return GateResult(refusal=self._refused(self.ratelimit.result_of(items, answer[1:3])))
         reputation = Reputation()
         if self.reputation is not None:
-            hashes = [_as_dict(flat) for flat in answer[5:5 + len(read_keys)]]
+            hashes = [_as_dict(flat) for flat in answer[5 : 5 + len(read_keys)]]
             burst = int(answer[4]) if burst_key else None
             reputation = self.reputation.summarise(comment, site.id, shared, hashes, burst, now)
         return GateResult(reputation=reputation, api_calls=int(answer[3]))

@@ -1,6 +1,7 @@
 """gunicorn settings for SpamGuard (`gunicorn -c python:spamguard.gunicorn_conf`; flags from `spamguard serve`
 take precedence).  Values come from the validated settings, so a bad SPAMGUARD_BIND/WORKERS/THREADS (or any
 other setting) stops the master before it forks, with a message naming the variable."""
+
 import os
 import sys
 import tempfile

@@ -12,6 +12,7 @@ The worker heartbeat is one sorted set in Redis (`<prefix>workers`, member
 `host:pid`, score = last beat), so any instance, the admin page and /metrics
 see every worker on every host, and Redis Cluster needs no multi-key command.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,7 +27,6 @@ from spamguard.services import services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
-
 
 
 def worker_status(app) -> dict[str, Any]:
@@ -45,8 +45,12 @@ def model_status(app) -> dict[str, Any]:
     if scorer is None:
         return {"ok": False, "version": None, "error": "no promoted model loaded"}
     trained = model_trained_at(scorer)
-    return {"ok": True, "version": scorer.version, "trained_at": trained and _iso(trained),
-            "age_seconds": round(time.time() - trained) if trained else None}
+    return {
+        "ok": True,
+        "version": scorer.version,
+        "trained_at": trained and _iso(trained),
+        "age_seconds": round(time.time() - trained) if trained else None,
+    }
 
 
 def loaded_scorer(app):
@@ -104,8 +108,12 @@ def healthz() -> Response:
 def readyz() -> Response:
     """Readiness: 200 when verdicts can be given and stored, else 503; details for humans and alerts."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # werkzeug's proxy is untyped
-    checks = {"database": database_status(app), "model": model_status(app), "redis": redis_status(app),
-              "worker": worker_status(app)}
+    checks = {
+        "database": database_status(app),
+        "model": model_status(app),
+        "redis": redis_status(app),
+        "worker": worker_status(app),
+    }
     ready = checks["database"]["ok"] and checks["model"]["ok"]
     degraded = ready and not (checks["redis"]["ok"] and checks["worker"]["ok"])
     status = "degraded" if degraded else ("ready" if ready else "not_ready")

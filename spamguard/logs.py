@@ -5,6 +5,7 @@ the same formatter, so every line has `time`, `level`, `logger` and `message`;
 lines written while a request is served also carry its `request_id` (taken
 from a sane `X-Request-ID` header or generated, and echoed in the response).
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,13 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def json_formatter() -> JsonFormatter:
-    return JsonFormatter("{levelname}{name}{message}", style="{", timestamp="time",
-                         rename_fields={"levelname": "level", "name": "logger"}, json_ensure_ascii=False)
+    return JsonFormatter(
+        "{levelname}{name}{message}",
+        style="{",
+        timestamp="time",
+        rename_fields={"levelname": "level", "name": "logger"},
+        json_ensure_ascii=False,
+    )
 
 
 class RequestContextFilter(logging.Filter):

@@ -10,6 +10,7 @@ Two ways a worker's RSS grows without live objects behind it (bench/soak_memory.
   pymalloc arenas that request-lived objects have settled into stay mapped, so under traffic a
   promotion still leaves a step (see README, "Measured numbers").
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -57,6 +58,7 @@ def release_freed_memory_later(delays: tuple[float, ...] = (5.0, 60.0)) -> threa
     The first pass runs once in-flight requests have let go of what was dropped; under traffic a
     later one still returned about 40 MB after a model swap (bench/soak_memory.py --promote).
     """
+
     def run() -> None:
         waited = 0.0
         for delay in delays:

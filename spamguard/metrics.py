@@ -9,6 +9,7 @@ same shared numbers and nothing has to be kept in step.
 
 `SPAMGUARD_METRICS_TOKEN` set: /metrics wants `Authorization: Bearer <token>`.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -37,26 +38,40 @@ _check_log = logging.getLogger("spamguard.checks")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 BACKLOG_VERDICTS = ("unsure", "spam", "discard")  # unreviewed comments a moderator may still act on
 
-HTTP_REQUESTS = Counter("spamguard_http_requests_total", "HTTP requests answered, by route, method and status",
-                        ["endpoint", "method", "status"])
-HTTP_SECONDS = Histogram("spamguard_http_request_duration_seconds", "Time to answer an HTTP request, by route",
-                         ["endpoint", "method"], buckets=LATENCY_BUCKETS)
+HTTP_REQUESTS = Counter(
+    "spamguard_http_requests_total",
+    "HTTP requests answered, by route, method and status",
+    ["endpoint", "method", "status"],
+)
+HTTP_SECONDS = Histogram(
+    "spamguard_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route",
+    ["endpoint", "method"],
+    buckets=LATENCY_BUCKETS,
+)
 CHECKS = Counter("spamguard_checks_total", "Comment checks answered, by verdict and site id", ["verdict", "site"])
 CHECK_SECONDS = Histogram("spamguard_check_seconds", "Time to score and store one comment", buckets=LATENCY_BUCKETS)
-FEEDBACK = Counter("spamguard_feedback_total", "Labels recorded (decisions), by label and source (api, moderator)",
-                   ["label", "source"])
+FEEDBACK = Counter(
+    "spamguard_feedback_total", "Labels recorded (decisions), by label and source (api, moderator)", ["label", "source"]
+)
 REFUSALS = Counter("spamguard_refusals_total", "API calls refused, by reason", ["reason"])
 DB_ERRORS = Counter("spamguard_db_errors_total", "Database errors seen while serving, by operation", ["op"])
 # Per-process resource use, as gauges every worker sets (prometheus_client's own process
 # collector only reports the process that serves /metrics in multiprocess mode).
-PROCESS_RSS = Gauge("spamguard_process_resident_memory_bytes", "Resident memory of each serving process",
-                    multiprocess_mode="liveall")
-PROCESS_CPU = Gauge("spamguard_process_cpu_seconds", "CPU time used by each serving process",
-                    multiprocess_mode="liveall")
-PROCESS_FDS = Gauge("spamguard_process_open_fds", "Open file descriptors of each serving process",
-                    multiprocess_mode="liveall")
-PROCESS_START = Gauge("spamguard_process_start_time_seconds", "Start time of each serving process (unix time)",
-                      multiprocess_mode="liveall")
+PROCESS_RSS = Gauge(
+    "spamguard_process_resident_memory_bytes", "Resident memory of each serving process", multiprocess_mode="liveall"
+)
+PROCESS_CPU = Gauge(
+    "spamguard_process_cpu_seconds", "CPU time used by each serving process", multiprocess_mode="liveall"
+)
+PROCESS_FDS = Gauge(
+    "spamguard_process_open_fds", "Open file descriptors of each serving process", multiprocess_mode="liveall"
+)
+PROCESS_START = Gauge(
+    "spamguard_process_start_time_seconds",
+    "Start time of each serving process (unix time)",
+    multiprocess_mode="liveall",
+)
 
 _PROCESS_EVERY = 5.0  # seconds between refreshes of the process gauges in one process
 _last_process_update = float("-inf")
@@ -67,10 +82,19 @@ def record_check(result, site_id: int | None, seconds: float, api: str) -> None:
     """Count, time and log one answered check (the log line an operator greps for a GUID)."""
     CHECK_SECONDS.observe(seconds)
     CHECKS.labels(result.verdict, str(site_id) if site_id is not None else "none").inc()
-    _check_log.info("check", extra={"event": "check", "api": api, "guid": result.guid, "site": site_id,
-                                    "verdict": result.verdict, "score": round(result.probability, 4),
-                                    "model_version": result.model_version,
-                                    "latency_ms": round(seconds * 1000, 2)})
+    _check_log.info(
+        "check",
+        extra={
+            "event": "check",
+            "api": api,
+            "guid": result.guid,
+            "site": site_id,
+            "verdict": result.verdict,
+            "score": round(result.probability, 4),
+            "model_version": result.model_version,
+            "latency_ms": round(seconds * 1000, 2),
+        },
+    )
 
 
 def record_refusal(reason: str) -> None:
@@ -143,10 +167,13 @@ class SharedStateCollector:
         from spamguard import health
 
         app = self.app
-        info = GaugeMetricFamily("spamguard_model_info", "The model this process serves (value 1)",
-                                 labels=["version", "kind"])
-        trained = GaugeMetricFamily("spamguard_model_trained_timestamp_seconds",
-                                    "When the served model was trained (unix time); age = time() - this")
+        info = GaugeMetricFamily(
+            "spamguard_model_info", "The model this process serves (value 1)", labels=["version", "kind"]
+        )
+        trained = GaugeMetricFamily(
+            "spamguard_model_trained_timestamp_seconds",
+            "When the served model was trained (unix time); age = time() - this",
+        )
         gate = GaugeMetricFamily("spamguard_model_gate_metric", "Gate metrics of the served model", labels=["metric"])
         loaded = GaugeMetricFamily("spamguard_model_loaded", "1 when a promoted model is loaded, else 0")
         scorer = health.loaded_scorer(app)
@@ -162,8 +189,9 @@ class SharedStateCollector:
                     gate.add_metric([name], float(value))
         yield from (info, trained, gate, loaded)
 
-        backlog = GaugeMetricFamily("spamguard_moderation_backlog", "Unreviewed flagged comments, by verdict",
-                                    labels=["verdict"])
+        backlog = GaugeMetricFamily(
+            "spamguard_moderation_backlog", "Unreviewed flagged comments, by verdict", labels=["verdict"]
+        )
         for verdict, count in self._backlog_counts().items():
             backlog.add_metric([verdict], count)
         yield backlog
@@ -188,10 +216,10 @@ class SharedStateCollector:
         try:
             with services(self.app).db() as session:
                 rows = session.execute(
-                    select(Check.verdict, func.count()).where(Check.reviewed_at.is_(None),
-                                                             Check.verdict.in_(BACKLOG_VERDICTS),
-                                                             Check.is_test.is_(False))
-                    .group_by(Check.verdict)).all()
+                    select(Check.verdict, func.count())
+                    .where(Check.reviewed_at.is_(None), Check.verdict.in_(BACKLOG_VERDICTS), Check.is_test.is_(False))
+                    .group_by(Check.verdict)
+                ).all()
             counts.update({verdict: int(n) for verdict, n in rows})
         except Exception:
             DB_ERRORS.labels(op="metrics_backlog").inc()
@@ -227,12 +255,14 @@ def retrain_metrics(app: Flask):
         raw = services(app).jobs.connection.hgetall(_retrain_key(app.config["SPAMGUARD_REDIS_PREFIX"]))
     except Exception:
         raw = {}
-    values = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-              for k, v in raw.items()}
+    values = {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v) for k, v in raw.items()
+    }
     for outcome in ("promoted", "registered", "failed"):
         runs.add_metric([outcome], float(values.get(f"runs:{outcome}", 0)))
-    duration.add_metric([], count_value=int(float(values.get("seconds_count", 0))),
-                        sum_value=float(values.get("seconds_sum", 0)))
+    duration.add_metric(
+        [], count_value=int(float(values.get("seconds_count", 0))), sum_value=float(values.get("seconds_sum", 0))
+    )
     if values.get("last_success"):
         last.add_metric([], float(values["last_success"]))
     yield from (runs, duration, last)
@@ -250,8 +280,12 @@ def _authorised() -> bool:
 @bp.get("/metrics")
 def metrics() -> Response:
     if not _authorised():
-        return Response("metrics need Authorization: Bearer <SPAMGUARD_METRICS_TOKEN>\n", status=401,
-                        mimetype="text/plain", headers={"WWW-Authenticate": "Bearer"})
+        return Response(
+            "metrics need Authorization: Bearer <SPAMGUARD_METRICS_TOKEN>\n",
+            status=401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     update_process_metrics(force=True)
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -5,6 +5,7 @@ Views and helpers call `services()` instead of looking objects up in
 not a KeyError at request time.  This module imports the service types for the
 type checker only: every layer may import it without creating a cycle.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -31,11 +32,11 @@ EXTENSION = "spamguard.services"
 class Services:
     db: sessionmaker[Session]
     models: ModelHolder
-    state: RedisState          # the request path's Redis (or memory) backend behind the fail-open policy
-    quota: Quota               # rate limits, monthly usage and its alerts
+    state: RedisState  # the request path's Redis (or memory) backend behind the fail-open policy
+    quota: Quota  # rate limits, monthly usage and its alerts
     reputation: ReputationStore
     jobs: JobQueue
-    checks: CheckService       # the one comment-check pipeline
+    checks: CheckService  # the one comment-check pipeline
     site_cache: SiteCache
     heartbeat: WorkerHeartbeat  # reads the workers' beats (readyz, /metrics, admin page)
     maintenance: Maintenance | None = None
@@ -56,7 +57,9 @@ def override(app: Flask, **changes: Any) -> Services:
     pipeline is rebuilt on the new parts so it never keeps a stale reference."""
     current = services(app)
     updated = replace(current, **changes)
-    updated = replace(updated, checks=updated.checks.rewired(models=updated.models, quota=updated.quota,
-                                                              reputation=updated.reputation))
+    updated = replace(
+        updated,
+        checks=updated.checks.rewired(models=updated.models, quota=updated.quota, reputation=updated.reputation),
+    )
     install(app, updated)
     return updated

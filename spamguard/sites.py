@@ -11,6 +11,7 @@ Rows from before the HMAC (`key_scheme = 'sha256'`, plain SHA-256) still match:
 the lookup asks for both digests in one `IN` on the unique index, and a legacy
 row is re-hashed to HMAC the first time its key is used.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -110,9 +111,16 @@ def revoke_site(session: Session, site_id: int) -> bool:
 THRESHOLD_KEYS = ("unsure", "spam", "discard")
 
 
-def configure_site(session: Session, site: Site, *, thresholds: dict[str, float | None] | None = None,
-                   reset_thresholds: bool = False, rate_limit: str | None = None, monthly_limit: int | None = None,
-                   share: bool | None = None) -> bool:
+def configure_site(
+    session: Session,
+    site: Site,
+    *,
+    thresholds: dict[str, float | None] | None = None,
+    reset_thresholds: bool = False,
+    rate_limit: str | None = None,
+    monthly_limit: int | None = None,
+    share: bool | None = None,
+) -> bool:
     """Override a site's thresholds and limits (None leaves a setting as it is) and commit.
 
     `rate_limit=''` and `monthly_limit=0` go back to the defaults; a rate limit that
@@ -124,8 +132,9 @@ def configure_site(session: Session, site: Site, *, thresholds: dict[str, float 
 
         parse_many(rate_limit.strip())  # ValueError names what is wrong
     merged = {} if reset_thresholds else dict(site.thresholds or {})
-    merged.update({name: value for name, value in (thresholds or {}).items()
-                   if name in THRESHOLD_KEYS and value is not None})
+    merged.update(
+        {name: value for name, value in (thresholds or {}).items() if name in THRESHOLD_KEYS and value is not None}
+    )
     site.thresholds = merged or None
     if rate_limit is not None:
         site.rate_limit = rate_limit.strip() or None

@@ -4,6 +4,7 @@ Each test run gets its own Redis key prefix and its own PostgreSQL database and
 removes them afterwards; SQLite databases live in pytest's tmp_path.
 Missing services are a failure, not a skip: CI must not pass without them.
 """
+
 from __future__ import annotations
 
 import json
@@ -159,20 +160,36 @@ def live_server(model_dir, redis_url, redis_prefix, tmp_path_factory):
     work = tmp_path_factory.mktemp("live")
     database_url = f"sqlite:///{work / 'spamguard.db'}"
     storage.upgrade(database_url)
-    env = {"DATABASE_URL": database_url, "SPAMGUARD_MODEL_DIR": str(model_dir), "REDIS_URL": redis_url,
-           "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:", "SPAMGUARD_VAR_DIR": str(work),
-           "SECRET_KEY": "live-test-secret", "SPAMGUARD_KEY_SECRET": "live-test-key-secret",
-           "SPAMGUARD_LOG_LEVEL": "WARNING"}
-    created = subprocess.run([sys.executable, "-m", "spamguard.cli", "keys", "create", "--site", LIVE_SITE],
-                             cwd=ROOT, env={**os.environ, "SPAMGUARD_ENV_FILE": os.devnull, **env},
-                             capture_output=True, text=True, timeout=120)
+    env = {
+        "DATABASE_URL": database_url,
+        "SPAMGUARD_MODEL_DIR": str(model_dir),
+        "REDIS_URL": redis_url,
+        "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:",
+        "SPAMGUARD_VAR_DIR": str(work),
+        "SECRET_KEY": "live-test-secret",
+        "SPAMGUARD_KEY_SECRET": "live-test-key-secret",
+        "SPAMGUARD_LOG_LEVEL": "WARNING",
+    }
+    created = subprocess.run(
+        [sys.executable, "-m", "spamguard.cli", "keys", "create", "--site", LIVE_SITE],
+        cwd=ROOT,
+        env={**os.environ, "SPAMGUARD_ENV_FILE": os.devnull, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if created.returncode != 0:
         pytest.fail(f"`spamguard keys create` failed:\n{created.stderr[-3000:]}")
     server = LiveServer(env, work, workers=2, name="gunicorn")
     try:
         server.wait_ready()
-        yield {"url": server.url, "key": created.stdout.strip().splitlines()[-1], "database_url": database_url,
-               "log": server.log_path, "process": server.process}
+        yield {
+            "url": server.url,
+            "key": created.stdout.strip().splitlines()[-1],
+            "database_url": database_url,
+            "log": server.log_path,
+            "process": server.process,
+        }
     finally:
         server.stop()
 
@@ -196,8 +213,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.unit)
         elif item.get_closest_marker("slow") or fixtures & E2E_FIXTURES or "integrations" in item.path.parts:
             item.add_marker(pytest.mark.e2e)
-        elif fixtures & SERVICE_FIXTURES or any(hasattr(getattr(item, "module", None), name)
-                                                for name in ("REDIS_URL", "PG_URL")):
+        elif fixtures & SERVICE_FIXTURES or any(
+            hasattr(getattr(item, "module", None), name) for name in ("REDIS_URL", "PG_URL")
+        ):
             item.add_marker(pytest.mark.integration)
         else:
             item.add_marker(pytest.mark.unit)
@@ -252,8 +270,11 @@ def _unit_tier_has_no_services(request, monkeypatch):
     def pg_connect(conninfo: str = "", **kwargs):
         # A dead address (a test of "database unreachable") is fine; the PostgreSQL server's port is not.
         own = {"autocommit", "prepare_threshold", "context", "row_factory", "cursor_factory"}  # not conninfo
-        params = psycopg.conninfo.conninfo_to_dict(psycopg.conninfo.make_conninfo(
-            conninfo, **{name: value for name, value in kwargs.items() if name not in own}))
+        params = psycopg.conninfo.conninfo_to_dict(
+            psycopg.conninfo.make_conninfo(
+                conninfo, **{name: value for name, value in kwargs.items() if name not in own}
+            )
+        )
         pg_ports = str(params.get("port") or os.environ.get("PGPORT") or 5432).split(",")
         if any(int(port) in ports for port in pg_ports if port.strip().isdigit()):
             attempts.append(f"psycopg.connect to port {params.get('port') or 5432}")
@@ -266,5 +287,8 @@ def _unit_tier_has_no_services(request, monkeypatch):
     monkeypatch.setattr(psycopg, "connect", pg_connect)  # an alias bound at import, used by SQLAlchemy
     yield
     if attempts:
-        pytest.fail(f"a unit test reached Redis/PostgreSQL ({'; '.join(sorted(set(attempts)))}): "
-                    "move it out of the unit tier or give it an in-memory backend", pytrace=False)
+        pytest.fail(
+            f"a unit test reached Redis/PostgreSQL ({'; '.join(sorted(set(attempts)))}): "
+            "move it out of the unit tier or give it an in-memory backend",
+            pytrace=False,
+        )

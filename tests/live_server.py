@@ -3,6 +3,7 @@
 The one launcher of the suite: the session's `live_server` fixture (tests/conftest.py) and the tests that
 need servers of their own (scale-out, live logs) use it.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,9 +35,24 @@ class LiveServer:
         env = {**os.environ, "SPAMGUARD_ENV_FILE": os.devnull, **env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "python:spamguard.gunicorn_conf",
-                 "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "spamguard.wsgi:app"],
-                cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    "python:spamguard.gunicorn_conf",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(workers),
+                    "spamguard.wsgi:app",
+                ],
+                cwd=work,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def wait_ready(self, timeout: float = 90) -> LiveServer:
         deadline = time.monotonic() + timeout

@@ -1,4 +1,5 @@
 """Registry copies for tests that need a model directory of their own."""
+
 from __future__ import annotations
 
 import shutil

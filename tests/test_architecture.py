@@ -1,4 +1,5 @@
 """Package boundaries that CI enforces: the import-linter contracts in pyproject.toml."""
+
 from __future__ import annotations
 
 import subprocess
@@ -33,11 +34,14 @@ job.delete()
 print(json.dumps({"func": job.func_name, "training": sorted(m for m in sys.modules if m.startswith("model_training"))}))
 """
     app = make_app()
-    config = {k: app.config[k] for k in ("DATABASE_URL", "REDIS_URL", "SPAMGUARD_REDIS_PREFIX", "SPAMGUARD_MODEL_DIR",
-                                         "SECRET_KEY")}
+    config = {
+        k: app.config[k]
+        for k in ("DATABASE_URL", "REDIS_URL", "SPAMGUARD_REDIS_PREFIX", "SPAMGUARD_MODEL_DIR", "SECRET_KEY")
+    }
     config["SPAMGUARD_BACKGROUND_TASKS"] = False
-    done = subprocess.run([sys.executable, "-c", script, json.dumps(config)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(config)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out == {"func": "model_training.jobs.retrain", "training": []}

@@ -9,6 +9,7 @@ See `service.py` for the trust boundary and `fit.py` for the model.
 `create_app` builds one `SiteAdapter` and hands it to the check pipeline, which
 calls `apply` when a comment is scored and `refit_later` after a label is stored.
 """
+
 from __future__ import annotations
 
 from .service import Settings, SiteAdapter, SiteModel

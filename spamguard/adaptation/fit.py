@@ -16,6 +16,7 @@ fit must find what tells the reported comments apart from the rest of the
 site's traffic instead of lowering every score.  The L2 penalty pulls every
 parameter to 0, so few or contradictory labels give (almost) no correction.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,7 @@ from .features import NAMES
 @dataclass(frozen=True)
 class Row:
     z: list[float]
-    logit: float      # the global model's log-odds: the offset
+    logit: float  # the global model's log-odds: the offset
     target: float | None  # 1 spam, 0 ham; None: an unlabelled comment of the site (an anchor)
     weight: float = 1.0
 

@@ -17,6 +17,7 @@ withdrawn moderator decisions).  Fitted corrections are kept per
 process for a couple of seconds, like the site cache, so other workers see a
 refit within that time without a query per check.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,10 +44,10 @@ log = logging.getLogger(__name__)
 CACHE_SECONDS = 2.0
 MAX_CACHED_SITES = 10_000
 MAX_CACHED_ROWS = 20_000  # a few KB each: tens of MB at most
-BACKGROUND_ROWS = 200      # the site's most recent unlabelled comments: the anchors (see fit.py)
-ANCHOR_WEIGHT = 1.0       # per anchor, times the squared correction, less the more it shares the ham's words
+BACKGROUND_ROWS = 200  # the site's most recent unlabelled comments: the anchors (see fit.py)
+ANCHOR_WEIGHT = 1.0  # per anchor, times the squared correction, less the more it shares the ham's words
 HAM_WORDS = features.NAMES.index("ham_words")
-REASON_MIN = 0.1           # smaller corrections are not worth a reason
+REASON_MIN = 0.1  # smaller corrections are not worth a reason
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,13 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Any) -> Settings:
-        return cls(enabled=config["SPAMGUARD_SITE_ADAPTATION"], min_labels=config["SPAMGUARD_SITE_ADAPT_MIN_LABELS"],
-                   max_labels=config["SPAMGUARD_SITE_ADAPT_MAX_LABELS"], cap=config["SPAMGUARD_SITE_ADAPT_CAP"],
-                   refit_seconds=config["SPAMGUARD_SITE_ADAPT_REFIT_SECONDS"])
+        return cls(
+            enabled=config["SPAMGUARD_SITE_ADAPTATION"],
+            min_labels=config["SPAMGUARD_SITE_ADAPT_MIN_LABELS"],
+            max_labels=config["SPAMGUARD_SITE_ADAPT_MAX_LABELS"],
+            cap=config["SPAMGUARD_SITE_ADAPT_CAP"],
+            refit_seconds=config["SPAMGUARD_SITE_ADAPT_REFIT_SECONDS"],
+        )
 
 
 @dataclass(frozen=True)
@@ -83,10 +88,13 @@ class SiteModel:
     @classmethod
     def from_row(cls, row: SiteAdaptation) -> SiteModel:
         p = row.params
-        return cls(Correction(float(p["bias"]), {n: float(p["weights"].get(n, 0.0)) for n in features.NAMES},
-                              float(p["cap"])),
-                   frozenset(p.get("ham_words", ())), frozenset(p.get("spam_words", ())), row.model_version,
-                   row.fitted_at.timestamp())
+        return cls(
+            Correction(float(p["bias"]), {n: float(p["weights"].get(n, 0.0)) for n in features.NAMES}, float(p["cap"])),
+            frozenset(p.get("ham_words", ())),
+            frozenset(p.get("spam_words", ())),
+            row.model_version,
+            row.fitted_at.timestamp(),
+        )
 
 
 def reason(delta: float, parts: list[tuple[float, str]]) -> str:
@@ -107,8 +115,12 @@ def _sigmoid(x: float) -> float:
 
 
 class SiteAdapter:
-    def __init__(self, settings: Settings, session_factory: Callable[[], Session] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: Callable[[], Session] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self.session_factory = session_factory
         self.clock = clock
@@ -131,8 +143,16 @@ class SiteAdapter:
         self._remember(site_id, model)
         return model
 
-    def apply(self, session: Session, site_id: int, scorer: Any, comment: Comment, probability: float,
-              reasons: list[str], global_logit: float) -> tuple[float, list[str]]:
+    def apply(
+        self,
+        session: Session,
+        site_id: int,
+        scorer: Any,
+        comment: Comment,
+        probability: float,
+        reasons: list[str],
+        global_logit: float,
+    ) -> tuple[float, list[str]]:
         """`probability` moved by the site's correction (computed from the *global* log-odds), and reasons."""
         if not self.settings.enabled or comment.is_test:
             return probability, reasons
@@ -161,15 +181,23 @@ class SiteAdapter:
         return cached
 
     def _labels(self, session: Session, site_id: int) -> int:
-        return session.scalar(select(func.count()).select_from(Feedback).where(
-            Feedback.site_id == site_id, Feedback.is_test.is_(False), Feedback.undone_at.is_(None))) or 0
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(Feedback)
+                .where(Feedback.site_id == site_id, Feedback.is_test.is_(False), Feedback.undone_at.is_(None))
+            )
+            or 0
+        )
 
     def training_rows(self, session: Session, site_id: int, scorer: Any) -> tuple[list[Row], dict[str, Any]]:
         """The site's own labels (newest per comment, at most max_labels) and unlabelled recent comments."""
         labels = session.execute(
             select(Feedback.id, Feedback.check_id, Feedback.label, Feedback.fields)
             .where(Feedback.site_id == site_id, Feedback.is_test.is_(False), Feedback.undone_at.is_(None))
-            .order_by(Feedback.id.desc()).limit(self.settings.max_labels * 2)).all()
+            .order_by(Feedback.id.desc())
+            .limit(self.settings.max_labels * 2)
+        ).all()
         seen: set[Any] = set()
         labelled: list[tuple[float, float, features.Parts]] = []
         for fb_id, check_id, label, fields in labels:
@@ -183,8 +211,11 @@ class SiteAdapter:
                 break
         labelled_checks = {k[1] for k in seen if k[0] == "c"}
         checks = session.execute(
-            select(Check.id, Check.fields).where(Check.site_id == site_id, Check.is_test.is_(False))
-            .order_by(Check.id.desc()).limit(BACKGROUND_ROWS + len(labelled_checks))).all()
+            select(Check.id, Check.fields)
+            .where(Check.site_id == site_id, Check.is_test.is_(False))
+            .order_by(Check.id.desc())
+            .limit(BACKGROUND_ROWS + len(labelled_checks))
+        ).all()
         background = [self._row(scorer, "c", cid, fields) for cid, fields in checks if cid not in labelled_checks]
         background = background[:BACKGROUND_ROWS]
 
@@ -192,16 +223,33 @@ class SiteAdapter:
         ham_vocab, ham_df = features.vocabulary((p.tokens for y, _l, p in labelled if y == 0.0), others)
         spam_vocab, spam_df = features.vocabulary((p.tokens for y, _l, p in labelled if y == 1.0), others)
         ham_set, spam_set = set(ham_vocab), set(spam_vocab)
-        rows = [Row(features.vector(p, logit, ham_set, spam_set, ham_df=ham_df if y == 0.0 else None,
-                                    spam_df=spam_df if y == 1.0 else None), logit, y) for y, logit, p in labelled]
+        rows = [
+            Row(
+                features.vector(
+                    p,
+                    logit,
+                    ham_set,
+                    spam_set,
+                    ham_df=ham_df if y == 0.0 else None,
+                    spam_df=spam_df if y == 1.0 else None,
+                ),
+                logit,
+                y,
+            )
+            for y, logit, p in labelled
+        ]
         for logit, p in background:
             z = features.vector(p, logit, ham_set, spam_set)
             # An unlabelled comment that shares the labelled ham's words is likely one more of those the
             # site did not bother to report: it must not hold the correction back.  One unlike them must.
             rows.append(Row(z, logit, None, ANCHOR_WEIGHT * (1.0 - z[HAM_WORDS]) ** 4))
         n_spam = sum(1 for y, *_ in labelled if y == 1.0)
-        return rows, {"ham_words": ham_vocab, "spam_words": spam_vocab, "n_ham": len(labelled) - n_spam,
-                      "n_spam": n_spam}
+        return rows, {
+            "ham_words": ham_vocab,
+            "spam_words": spam_vocab,
+            "n_ham": len(labelled) - n_spam,
+            "n_spam": n_spam,
+        }
 
     def refit(self, session: Session, site_id: int, scorer: Any) -> SiteModel | None:
         """Fit the site's correction from its own rows and store it (or remove it: too few labels)."""
@@ -216,8 +264,13 @@ class SiteAdapter:
             self._remember(site_id, None)
             return None
         correction = fit(rows, cap=self.settings.cap, l2=self.settings.l2)
-        params = {"bias": correction.bias, "weights": correction.weights, "cap": correction.cap,
-                  "ham_words": info["ham_words"], "spam_words": info["spam_words"]}
+        params = {
+            "bias": correction.bias,
+            "weights": correction.weights,
+            "cap": correction.cap,
+            "ham_words": info["ham_words"],
+            "spam_words": info["spam_words"],
+        }
         row = session.get(SiteAdaptation, site_id) or SiteAdaptation(site_id=site_id)
         row.params, row.model_version, row.fitted_at = params, scorer.version, utcnow()
         row.n_ham, row.n_spam = info["n_ham"], info["n_spam"]

@@ -4,6 +4,7 @@ Every API-level outcome is HTTP 200 with an exact text body; other statuses are
 only for transport problems (404, 405, 413, 503).  Each endpoint is answered
 under both /1.1/ and /1.2/ (spec §1.1).
 """
+
 from __future__ import annotations
 
 import csv
@@ -74,11 +75,18 @@ def json_answer(data: Any) -> Response:
 
 def route(name: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
     """Register a view under /1.1/<name> and /1.2/<name>; no automatic OPTIONS so 405 says `Allow: POST`."""
+
     def register(view: Callable) -> Callable:
         for version in ("1.1", "1.2"):
-            bp.add_url_rule(f"/{version}/{name}", endpoint=name.replace("-", "_"), view_func=view,
-                            methods=list(methods), provide_automatic_options=False)
+            bp.add_url_rule(
+                f"/{version}/{name}",
+                endpoint=name.replace("-", "_"),
+                view_func=view,
+                methods=list(methods),
+                provide_automatic_options=False,
+            )
         return view
+
     return register
 
 
@@ -134,20 +142,27 @@ def verdict_headers(result: CheckResult) -> dict[str, str]:
     headers = {"X-akismet-guid": result.guid}
     if result.verdict == DISCARD:
         headers["X-akismet-pro-tip"] = "discard"
-    headers.update({
-        "X-Spamguard-Score": f"{result.probability:.4f}",
-        "X-Spamguard-Verdict": result.verdict,
-        "X-Spamguard-Reasons": "; ".join(result.reasons[:5]),
-    })
+    headers.update(
+        {
+            "X-Spamguard-Score": f"{result.probability:.4f}",
+            "X-Spamguard-Verdict": result.verdict,
+            "X-Spamguard-Reasons": "; ".join(result.reasons[:5]),
+        }
+    )
     headers.update(result.alerts)
     return headers
 
 
 def refused(refusal: Refusal) -> Response:
     """Over the limit (spec §5): fail open with `false`, but WordPress holds the comment (X-akismet-error)."""
-    headers = {"X-akismet-guid": uuid.uuid4().hex, "X-akismet-error": refusal.reason,
-               "X-akismet-alert-code": refusal.alert_code, "X-akismet-alert-msg": refusal.alert_msg,
-               "Retry-After": str(refusal.retry_after), **refusal.headers}
+    headers = {
+        "X-akismet-guid": uuid.uuid4().hex,
+        "X-akismet-error": refusal.reason,
+        "X-akismet-alert-code": refusal.alert_code,
+        "X-akismet-alert-msg": refusal.alert_msg,
+        "Retry-After": str(refusal.retry_after),
+        **refusal.headers,
+    }
     return text("false", headers=headers)
 
 
@@ -169,8 +184,9 @@ def comment_check() -> Response:
     if callback and result.check_id is not None:
         # Akismet's asynchronous verdicts (§2.6): a provisional `false` that WordPress keeps pending
         # until the moderator's (or the timeout policy's) decision is POSTed to the callback.
-        recheck = delivery.register_callback(get_session(), site, result.check_id, result.verdict, callback, key,
-                                             delivery.settings())
+        recheck = delivery.register_callback(
+            get_session(), site, result.check_id, result.verdict, callback, key, delivery.settings()
+        )
         if recheck is not None:
             headers["X-akismet-recheck-after"] = str(recheck)
     return text("true" if result.is_spam else "false", headers=headers)
@@ -184,8 +200,12 @@ def refused_report(refusal: Refusal) -> Response:
     Python and npm raise, the PHP SDK raises its RateLimitException, WordPress ignores it.
     """
     response = failure(refusal.reason, f"{refusal.alert_msg} Retry after {refusal.retry_after} s.", 429)
-    for name, value in {"X-akismet-error": refusal.reason, "X-akismet-alert-code": refusal.alert_code,
-                        "X-akismet-alert-msg": refusal.alert_msg, "Retry-After": refusal.retry_after}.items():
+    for name, value in {
+        "X-akismet-error": refusal.reason,
+        "X-akismet-alert-code": refusal.alert_code,
+        "X-akismet-alert-msg": refusal.alert_msg,
+        "Retry-After": refusal.retry_after,
+    }.items():
         response.headers[name] = header_value(value)
     return response
 
@@ -200,8 +220,15 @@ def report(label: str) -> Response:
     if refusal is not None:
         return refused_report(refusal)
     comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
-    checks.record_feedback(get_session(), site, comment, label, source="api",
-                    reporter=fields.get("reporter") or "", guid=(fields.get("guid") or "").strip())
+    checks.record_feedback(
+        get_session(),
+        site,
+        comment,
+        label,
+        source="api",
+        reporter=fields.get("reporter") or "",
+        guid=(fields.get("guid") or "").strip(),
+    )
     return text(THANKS)
 
 
@@ -259,16 +286,26 @@ def key_sites() -> Response:
     order = order if order in KEY_SITES_ORDERS else "total"
     limit = _int(fields.get("limit"), 500, 1, 5000)
     offset = _int(fields.get("offset"), 0, 0, 10**9)
-    rows, total = usage_stats.key_sites_report(get_session(), site, month, (fields.get("filter") or "").strip(),
-                                               order, limit, offset)
+    rows, total = usage_stats.key_sites_report(
+        get_session(), site, month, (fields.get("filter") or "").strip(), order, limit, offset
+    )
     if (fields.get("format") or "").strip().lower() == "csv":
         out = io.StringIO()
         out.write(f"Active sites for {key} during {month} (limit:{limit}, offset: {offset}, total: {total})\n")
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(CSV_HEADER)
         for row in rows:
-            writer.writerow([row["site"], row["api_calls"], row["spam"], row["ham"], row["missed_spam"],
-                             row["false_positives"], "true" if row["is_revoked"] else "false"])
+            writer.writerow(
+                [
+                    row["site"],
+                    row["api_calls"],
+                    row["spam"],
+                    row["ham"],
+                    row["missed_spam"],
+                    row["false_positives"],
+                    "true" if row["is_revoked"] else "false",
+                ]
+            )
         return Response(out.getvalue().rstrip("\n"), mimetype="text/csv")
     return json_answer({month: rows, "limit": limit, "offset": offset, "total": total})
 
@@ -286,9 +323,18 @@ def get_subscription() -> Response:
     if error:
         return error
     # `active` is what lets WordPress save the key from its settings screen.
-    return json_answer({"status": "active", "account_name": site.url, "account_type": "free-api-key",
-                        "next_billing_date": None, "user_email": "", "user_login": "", "ID": site.id,
-                        "api_key": keys.verify_key_candidate(fields).lower()})
+    return json_answer(
+        {
+            "status": "active",
+            "account_name": site.url,
+            "account_type": "free-api-key",
+            "next_billing_date": None,
+            "user_email": "",
+            "user_login": "",
+            "ID": site.id,
+            "api_key": keys.verify_key_candidate(fields).lower(),
+        }
+    )
 
 
 @route("get-stats")

@@ -9,6 +9,7 @@ body cannot blow up memory or the stored row, and only charsets real clients sen
 are decoded: Python can "decode" with punycode (quadratic), utf-7, idna or
 compression codecs, none of which a comment form uses.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -38,10 +39,26 @@ FORM_TYPES = {"", "application/x-www-form-urlencoded"}
 # Charsets clients send (WordPress's blog_charset, the SDKs' Content-Type), by codec name: single-byte
 # tables, UTF-8 and the legacy CJK encodings of old WordPress installs, all decoded by C code in
 # linear time.  A label naming any other codec is refused; a label naming none falls back to UTF-8.
-ALLOWED_CHARSETS = frozenset(codecs.lookup(label).name for label in (
-    "utf-8", "us-ascii", "iso-8859-1", "windows-1252", "iso-8859-15", "iso-8859-2", "windows-1250",
-    "windows-1251", "koi8-r", "shift_jis", "euc-jp", "gbk", "gb2312", "big5", "euc-kr",
-))
+ALLOWED_CHARSETS = frozenset(
+    codecs.lookup(label).name
+    for label in (
+        "utf-8",
+        "us-ascii",
+        "iso-8859-1",
+        "windows-1252",
+        "iso-8859-15",
+        "iso-8859-2",
+        "windows-1250",
+        "windows-1251",
+        "koi8-r",
+        "shift_jis",
+        "euc-jp",
+        "gbk",
+        "gb2312",
+        "big5",
+        "euc-kr",
+    )
+)
 MAX_CHARSET_LABEL = 40  # longer than any real label: treated as no label
 
 
@@ -96,7 +113,7 @@ def _charset(pairs: Iterable[tuple[bytes, bytes]], header_charset: str | None) -
     if codec is None:
         for name, value in pairs:
             if name == b"blog_charset":
-                codec = codec_for(value[:MAX_CHARSET_LABEL + 1].decode("ascii", errors="ignore"))
+                codec = codec_for(value[: MAX_CHARSET_LABEL + 1].decode("ascii", errors="ignore"))
                 break
     return codec or "utf-8"
 

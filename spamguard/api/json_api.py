@@ -3,6 +3,7 @@
 Errors are `{"error": {"code": <stable code>, "message": ...}}` with a 4xx
 status; bad input never produces a 5xx.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,12 @@ def authenticate(fields: MultiDict[str, str]) -> Site:
     if not key and auth[:7].lower() == "bearer ":
         key = auth[7:].strip()
     if not key:
-        raise ApiError(401, "missing_api_key", "Send api_key in the body or an Authorization: Bearer header.",
-                       {"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "missing_api_key",
+            "Send api_key in the body or an Authorization: Bearer header.",
+            {"WWW-Authenticate": "Bearer"},
+        )
     site = services().site_cache.find(get_session(), key)
     if site is None:
         raise ApiError(401, "invalid_api_key", "Unknown or revoked API key.", {"WWW-Authenticate": "Bearer"})
@@ -92,11 +97,17 @@ def check() -> Response:
         raise ApiError(429, "rate_limited", outcome.refusal.reason, {"Retry-After": str(outcome.refusal.retry_after)})
     result = outcome.result
     return jsonify(
-        guid=result.guid, verdict=result.verdict, score=round(result.probability, 4), reasons=result.reasons,
-        model_version=result.model_version, is_test=comment.is_test,
+        guid=result.guid,
+        verdict=result.verdict,
+        score=round(result.probability, 4),
+        reasons=result.reasons,
+        model_version=result.model_version,
+        is_test=comment.is_test,
         # What an Akismet client would have been told for the same comment.
-        akismet={"result": "true" if result.is_spam else "false",
-                 "pro_tip": "discard" if result.verdict == DISCARD else None},
+        akismet={
+            "result": "true" if result.is_spam else "false",
+            "pro_tip": "discard" if result.verdict == DISCARD else None,
+        },
         alerts=result.alerts,
     )
 
@@ -126,10 +137,15 @@ def feedback() -> Response:
     else:
         require(fields, "blog", "user_ip")
         comment = form.comment_from_fields(fields, max_chars)
-    row = checks.record_feedback(session, site, comment, label, source="api", reporter=fields.get("reporter") or "",
-                          guid=guid, check=original)
-    return jsonify(status="recorded", feedback_id=row.id, label=label,
-                   matched_guid=row.check.guid if row.check_id and row.check else None)
+    row = checks.record_feedback(
+        session, site, comment, label, source="api", reporter=fields.get("reporter") or "", guid=guid, check=original
+    )
+    return jsonify(
+        status="recorded",
+        feedback_id=row.id,
+        label=label,
+        matched_guid=row.check.guid if row.check_id and row.check else None,
+    )
 
 
 @bp.errorhandler(ApiError)
@@ -142,16 +158,24 @@ def api_error(error: ApiError) -> Response:
 @bp.errorhandler(HTTPException)
 def http_error(error: HTTPException) -> Response:
     code = {413: "body_too_large", 405: "method_not_allowed", 400: "bad_request"}.get(
-        error.code or 400, (error.name or "error").lower().replace(" ", "_"))
-    headers = {name: error.get_response().headers[name] for name in ("Allow", "Retry-After")
-               if error.get_response().headers.get(name)}
+        error.code or 400, (error.name or "error").lower().replace(" ", "_")
+    )
+    headers = {
+        name: error.get_response().headers[name]
+        for name in ("Allow", "Retry-After")
+        if error.get_response().headers.get(name)
+    }
     return error_response(error.code or 400, code, error.description or error.name, headers)
 
 
 def storage_unavailable(error: Exception) -> Response:
     current_app.logger.error("database unavailable: %s", error, extra={"path": request.path})
-    return error_response(503, "storage_unavailable", "Storage is temporarily unavailable; retry later.",
-                          {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)})
+    return error_response(
+        503,
+        "storage_unavailable",
+        "Storage is temporarily unavailable; retry later.",
+        {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+    )
 
 
 for _error in UNAVAILABLE:
@@ -160,5 +184,6 @@ for _error in UNAVAILABLE:
 
 @bp.errorhandler(NoModelError)
 def no_model(error: NoModelError) -> Response:
-    return error_response(503, "no_model", "No spam model is loaded.",
-                          {"Retry-After": str(math.ceil(error.retry_after))})
+    return error_response(
+        503, "no_model", "No spam model is loaded.", {"Retry-After": str(math.ceil(error.retry_after))}
+    )

@@ -3,6 +3,7 @@
 Only *finding* the key lives here; `sites.find_site` decides whether it is
 valid.  Nothing is guessed: a request whose key cannot be found is "missing".
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -41,6 +42,8 @@ def verify_key_candidate(fields: MultiDict[str, str]) -> str:
 
 def api_key_candidate(request: Request, fields: MultiDict[str, str], base_hosts: Iterable[str]) -> str:
     """Every other endpoint: body/query `api_key` → Host subdomain → Basic username → ''."""
-    return ((fields.get("api_key") or "").strip()
-            or key_from_host(request.headers.get("Host"), base_hosts)
-            or key_from_basic_auth(request))
+    return (
+        (fields.get("api_key") or "").strip()
+        or key_from_host(request.headers.get("Host"), base_hosts)
+        or key_from_basic_auth(request)
+    )

@@ -11,6 +11,7 @@ a key created elsewhere works at once.
 Hits are handed out with `session.merge(load=False)`: the caller gets a Site
 attached to its own session, exactly like a fresh query, without touching the DB.
 """
+
 from __future__ import annotations
 
 import threading

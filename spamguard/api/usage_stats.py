@@ -7,6 +7,7 @@ the same rows).  (`/1.2/usage-limit` reads the Redis usage counters of
 suggestion) but never towards the spam/ham/missed/false-positive statistics; a
 report counts in the month of the check it is about.
 """
+
 from __future__ import annotations
 
 import re
@@ -71,16 +72,19 @@ def _counters(session: Session, site: Site, start: datetime | None, end: datetim
     return rows
 
 
-def key_sites_report(session: Session, site: Site, month: str, name_filter: str, order: str,
-                     limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+def key_sites_report(
+    session: Session, site: Site, month: str, name_filter: str, order: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
     """The `/1.2/key-sites` page (spec §2.4): site rows (counters as strings) and the total before paging."""
     start, end = month_bounds(month)
     rows = _counters(session, site, start, end)
     names = [name for name in rows if name_filter.lower() in name]
     column = "api_calls" if order == "total" else order
     names.sort(key=lambda name: (-rows[name][column], name))
-    page = [{"site": name, **{c: str(rows[name][c]) for c in COUNTERS}, "is_revoked": site.is_revoked}
-            for name in names[offset:offset + limit]]
+    page = [
+        {"site": name, **{c: str(rows[name][c]) for c in COUNTERS}, "is_revoked": site.is_revoked}
+        for name in names[offset : offset + limit]
+    ]
     return page, len(names)
 
 
@@ -98,6 +102,11 @@ def stats_report(session: Session, site: Site, period: str) -> dict[str, Any]:
     judged = totals["spam"] + totals["ham"]
     wrong = totals["missed_spam"] + totals["false_positives"]
     accuracy = 100.0 * (judged - min(wrong, judged)) / judged if judged else 100.0
-    return {"spam": totals["spam"], "ham": totals["ham"], "missed_spam": totals["missed_spam"],
-            "false_positives": totals["false_positives"], "accuracy": f"{accuracy:.2f}",
-            "time_saved": totals["spam"] * SECONDS_SAVED_PER_SPAM}
+    return {
+        "spam": totals["spam"],
+        "ham": totals["ham"],
+        "missed_spam": totals["missed_spam"],
+        "false_positives": totals["false_positives"],
+        "accuracy": f"{accuracy:.2f}",
+        "time_saved": totals["spam"] * SECONDS_SAVED_PER_SPAM,
+    }

@@ -9,6 +9,7 @@ neither are cron rechecks of stored rows (they carry `recheck_reason`).  So only
 a first check from the plugin is unslashed, with PHP's `stripslashes()` semantics,
 so the model and the report matching both see what the visitor wrote.
 """
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ so when it is down or slow every caller gets a neutral default instead of an
 error.  A short circuit breaker stops each request from paying the timeout
 again while Redis is known to be down.
 """
+
 from __future__ import annotations
 
 import logging
@@ -74,13 +75,17 @@ def make_client(url: str, timeout: float) -> redis.Redis:
     if is_cluster_url(url):
         from redis.cluster import RedisCluster
 
-        first_node = url[len(CLUSTER_SCHEME):].split(",")[0]
+        first_node = url[len(CLUSTER_SCHEME) :].split(",")[0]
         # RedisCluster speaks the same command API as Redis (what callers use), not a subclass of it.
-        cluster: Any = RedisCluster.from_url(f"redis://{first_node}", socket_connect_timeout=max(timeout, 0.5),
-                                     socket_timeout=timeout, decode_responses=True,
-                                     # one retry, for a MOVED/ASK after a slot changed hands (redis-py >= 6
-                                     # takes it from the Retry object; cluster_error_retry_attempts is deprecated)
-                                     retry=Retry(NoBackoff(), 1))
+        cluster: Any = RedisCluster.from_url(
+            f"redis://{first_node}",
+            socket_connect_timeout=max(timeout, 0.5),
+            socket_timeout=timeout,
+            decode_responses=True,
+            # one retry, for a MOVED/ASK after a slot changed hands (redis-py >= 6
+            # takes it from the Retry object; cluster_error_retry_attempts is deprecated)
+            retry=Retry(NoBackoff(), 1),
+        )
         return cluster
     return redis.Redis.from_url(
         url,
@@ -102,9 +107,17 @@ class RedisState:
     return `default` immediately (counted under the same metric).
     """
 
-    def __init__(self, url: str, prefix: str, timeout: float = 0.05, *,
-                 breaker_seconds: float = 1.5, log_interval: float = 30.0,
-                 client: redis.Redis | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        timeout: float = 0.05,
+        *,
+        breaker_seconds: float = 1.5,
+        log_interval: float = 30.0,
+        client: redis.Redis | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.url = url
         self.clock = clock  # the breaker's clock (tests inject one)
         self.prefix = cluster_prefix(prefix) if is_cluster_url(url) else prefix
@@ -144,10 +157,16 @@ class RedisState:
             if now - self._last_log.get(op, -1e9) < self.log_interval:
                 return
             self._last_log[op] = now
-        log.warning("redis unavailable, failing open", extra={
-            "event": "redis_unavailable", "op": op, "error": type(exc).__name__,
-            "detail": str(exc)[:200], "breaker_seconds": self.breaker_seconds,
-        })
+        log.warning(
+            "redis unavailable, failing open",
+            extra={
+                "event": "redis_unavailable",
+                "op": op,
+                "error": type(exc).__name__,
+                "detail": str(exc)[:200],
+                "breaker_seconds": self.breaker_seconds,
+            },
+        )
 
     def reset_breaker(self) -> None:
         self._open_until = 0.0

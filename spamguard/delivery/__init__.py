@@ -1,15 +1,16 @@
 """Decisions flow back to the site: Akismet callbacks, signed per-site webhooks and a pull feed.
 
-  models.py    tables (site_webhooks, callbacks, decisions, deliveries)
-  urls.py      which URLs may be called (SSRF guard)
-  signing.py   webhook secrets and signatures, sealed callback keys
-  outbox.py    decisions → outbox rows → attempts with back-off; timeout policy
-  sender.py    one HTTP POST to a checked address
-  jobs.py      the RQ job and the worker's periodic sweep
-  queries.py   what the admin deliveries page reads, and "retry now"
-  feed.py      GET /api/v1/decisions
-  webhooks.py  per-site webhook configuration (CLI)
+models.py    tables (site_webhooks, callbacks, decisions, deliveries)
+urls.py      which URLs may be called (SSRF guard)
+signing.py   webhook secrets and signatures, sealed callback keys
+outbox.py    decisions → outbox rows → attempts with back-off; timeout policy
+sender.py    one HTTP POST to a checked address
+jobs.py      the RQ job and the worker's periodic sweep
+queries.py   what the admin deliveries page reads, and "retry now"
+feed.py      GET /api/v1/decisions
+webhooks.py  per-site webhook configuration (CLI)
 """
+
 from __future__ import annotations
 
 from flask import Flask, current_app

@@ -4,6 +4,7 @@ For sites that can take neither callbacks nor webhooks (no public URL, strict
 firewall): they poll.  The cursor is the last decision id seen (opaque to
 clients); each page is one index range scan on (site_id, id).
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
@@ -32,8 +33,13 @@ def _number(name: str, default: int, high: int) -> int:
     if not raw:
         return default
     if not raw.isdigit() or len(raw) > 18:
-        raise json_api.ApiError(400, f"invalid_{name}", f"{name} must be a cursor returned by this endpoint."
-                                if name == "since" else f"{name} must be a positive integer.")
+        raise json_api.ApiError(
+            400,
+            f"invalid_{name}",
+            f"{name} must be a cursor returned by this endpoint."
+            if name == "since"
+            else f"{name} must be a positive integer.",
+        )
     return min(int(raw), high)
 
 
@@ -43,14 +49,18 @@ def decisions() -> Response:
     since = _number("since", 0, 10**18)
     limit = max(1, _number("limit", DEFAULT_LIMIT, MAX_LIMIT))
     db = get_session()
-    rows = db.scalars(select(Decision).where(Decision.site_id == site.id, Decision.id > since)
-                      .order_by(Decision.id).limit(limit + 1)).all()
+    rows = db.scalars(
+        select(Decision).where(Decision.site_id == site.id, Decision.id > since).order_by(Decision.id).limit(limit + 1)
+    ).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    checks = {c.id: c for c in db.scalars(select(Check).where(Check.id.in_([r.check_id for r in rows])))} if rows else {}
+    checks = (
+        {c.id: c for c in db.scalars(select(Check).where(Check.id.in_([r.check_id for r in rows])))} if rows else {}
+    )
     next_cursor = str(rows[-1].id) if rows else str(since)
-    return jsonify(decisions=[decision_json(r, checks.get(r.check_id)) for r in rows],
-                   next_cursor=next_cursor, has_more=more)
+    return jsonify(
+        decisions=[decision_json(r, checks.get(r.check_id)) for r in rows], next_cursor=next_cursor, has_more=more
+    )
 
 
 @bp.errorhandler(json_api.ApiError)

@@ -6,6 +6,7 @@ URL and SECRET_KEY from its own environment.  The sweep catches what the job
 missed (Redis down when the decision was made), retries due back-offs, and
 applies the timeout policy.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,7 +39,9 @@ def run_due() -> dict[str, int]:
 class Sweeper:
     """A daemon thread in `spamguard worker` running `process_due` every `interval` seconds."""
 
-    def __init__(self, session_factory: sessionmaker[Session], delivery_settings: DeliverySettings, interval: float) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], delivery_settings: DeliverySettings, interval: float
+    ) -> None:
         self.session_factory, self.settings, self.interval = session_factory, delivery_settings, interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -58,8 +61,10 @@ class Sweeper:
                 with self.session_factory() as session:
                     process_due(session, self.settings)
             except Exception as exc:  # never let one bad pass end the loop
-                log.warning("delivery sweep failed", extra={"event": "delivery_sweep_error",
-                                                           "error": type(exc).__name__, "detail": str(exc)[:200]})
+                log.warning(
+                    "delivery sweep failed",
+                    extra={"event": "delivery_sweep_error", "error": type(exc).__name__, "detail": str(exc)[:200]},
+                )
 
 
 def start_sweeper(interval: float) -> Sweeper:

@@ -3,6 +3,7 @@
 `decisions.id` is the pull feed's cursor: ids only grow, so "everything after
 id N for this site" is one index range scan whatever the table size.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

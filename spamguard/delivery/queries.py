@@ -1,4 +1,5 @@
 """What the admin deliveries page reads, and its one edit (send a delivery again now)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,15 +16,23 @@ RETRYABLE = ("pending", "failed")
 
 def newest(session: Session, statuses: tuple[str, ...], limit: int) -> list[Any]:
     """(Delivery, Decision, site url) rows in those statuses, newest first."""
-    return list(session.execute(
-        select(Delivery, Decision, Site.url).join(Decision, Decision.id == Delivery.decision_id)
-        .join(Site, Site.id == Delivery.site_id).where(Delivery.status.in_(statuses))
-        .order_by(Delivery.id.desc()).limit(limit)).all())
+    return list(
+        session.execute(
+            select(Delivery, Decision, Site.url)
+            .join(Decision, Decision.id == Delivery.decision_id)
+            .join(Site, Site.id == Delivery.site_id)
+            .where(Delivery.status.in_(statuses))
+            .order_by(Delivery.id.desc())
+            .limit(limit)
+        ).all()
+    )
 
 
 def status_counts(session: Session) -> dict[str, int]:
-    return {status: n for status, n in session.execute(
-        select(Delivery.status, func.count()).group_by(Delivery.status)).all()}
+    return {
+        status: n
+        for status, n in session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
+    }
 
 
 def retry_now(delivery: Delivery) -> bool:

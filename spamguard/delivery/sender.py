@@ -1,4 +1,5 @@
 """One HTTP POST to a checked address, with a time limit and a bounded read of the answer."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,8 +37,7 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            request = client.build_request("POST", url, content=body, headers=request_headers,
-                                           extensions=extensions)
+            request = client.build_request("POST", url, content=body, headers=request_headers, extensions=extensions)
             response = client.send(request, stream=True)
             try:
                 data = b""

@@ -1,4 +1,5 @@
 """The delivery settings, read once from the app config (or the worker's environment)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -9,6 +9,7 @@
 * Akismet callback bodies carry the caller's API key, which SpamGuard only
   stores hashed: the key is kept sealed (AES-GCM) until the check is settled.
 """
+
 from __future__ import annotations
 
 import base64
@@ -32,8 +33,9 @@ def new_salt() -> str:
 
 
 def webhook_secret(secret_key: str, site_id: int, salt: str) -> str:
-    return hmac.new(_derive(secret_key, "spamguard-webhook-secret"), f"{site_id}:{salt}".encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        _derive(secret_key, "spamguard-webhook-secret"), f"{site_id}:{salt}".encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:

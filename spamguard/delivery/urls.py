@@ -7,6 +7,7 @@ and by the addresses its host resolves to right before every attempt; the
 request then goes to the address that was checked (see sender.py), so a DNS
 answer that changes in between (rebinding) cannot redirect it.
 """
+
 from __future__ import annotations
 
 import ipaddress

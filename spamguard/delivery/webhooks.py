@@ -1,4 +1,5 @@
 """Per-site webhook configuration (used by `spamguard keys configure --webhook`)."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session

@@ -4,6 +4,7 @@ One sorted set in Redis (`<prefix>workers`, member `host:pid`, score = last
 beat), so any instance sees every worker on every host, and Redis Cluster needs
 no multi-key command.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,14 @@ MISSED_BEATS = 3  # a worker counts as down after this many missed heartbeats
 class WorkerHeartbeat:
     """Writes (`beat`) and reads (`alive`) worker heartbeats; `clock` is injectable for tests."""
 
-    def __init__(self, client, prefix: str, interval: float = 10.0, clock: Callable[[], float] = time.time,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        client,
+        prefix: str,
+        interval: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        name: str | None = None,
+    ) -> None:
         self.client = client
         self.key = f"{prefix}workers"
         self.interval = float(interval)

@@ -4,6 +4,7 @@ Runs as a daemon thread in every web worker process (started on the first
 request, so it also survives gunicorn's fork) and in `spamguard worker`.  Both
 tasks are idempotent, so several processes running them at once is harmless.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -32,14 +33,16 @@ class StateServices:
 def build_state(config, session_factory) -> StateServices:
     state = RedisState(config["REDIS_URL"], config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_REDIS_TIMEOUT"])
     usage = UsageCounter(state, config["SPAMGUARD_MONTHLY_LIMIT"], session_factory)
-    reputation = ReputationStore(state, config["SPAMGUARD_RATE_LIMIT_COMMENTER_IP"],
-                                 config["SPAMGUARD_REPUTATION_MIN_SITES"])
+    reputation = ReputationStore(
+        state, config["SPAMGUARD_RATE_LIMIT_COMMENTER_IP"], config["SPAMGUARD_REPUTATION_MIN_SITES"]
+    )
     return StateServices(state, usage, reputation, session_factory)
 
 
 class Maintenance:
-    def __init__(self, usage: UsageCounter, reputation: ReputationStore, session_factory,
-                 interval: float = 30.0) -> None:
+    def __init__(
+        self, usage: UsageCounter, reputation: ReputationStore, session_factory, interval: float = 30.0
+    ) -> None:
         self.usage = usage
         self.reputation = reputation
         self.session_factory = session_factory
@@ -86,6 +89,13 @@ class Maintenance:
                 with self.session_factory() as session:
                     done[name] = task(session)
             except Exception as exc:
-                log.warning("maintenance task failed", extra={"event": "maintenance_error", "task": name,
-                                                             "error": type(exc).__name__, "detail": str(exc)[:200]})
+                log.warning(
+                    "maintenance task failed",
+                    extra={
+                        "event": "maintenance_error",
+                        "task": name,
+                        "error": type(exc).__name__,
+                        "detail": str(exc)[:200],
+                    },
+                )
         return done

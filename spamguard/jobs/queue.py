@@ -9,6 +9,7 @@ matrices, sklearn fits) is returned to the OS when it ends, a crash or the job
 timeout kills only the child, and a model promoted by the job is picked up by
 the web workers through the registry, not through shared state.
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,12 +53,26 @@ class JobQueue:
         """Queue a retrain; returns the job id.  Raises redis.RedisError when Redis is down
         (the caller shows "try again": retraining is never urgent).  `from_db` adds moderator
         decisions; `api_feedback` also the keys' submit-spam/ham reports (untrusted: opt-in)."""
-        job = self.queue.enqueue(RETRAIN_JOB, self.model_dir, self.database_url if from_db else None, quick,
-                                 from_db and api_feedback,
-                                 job_timeout=RETRAIN_TIMEOUT, result_ttl=7 * 86400, failure_ttl=7 * 86400,
-                                 description="retrain model" + (" with feedback" if from_db else ""))
-        log.info("retrain queued", extra={"event": "retrain_queued", "job_id": job.id, "from_db": from_db,
-                                          "api_feedback": from_db and api_feedback})
+        job = self.queue.enqueue(
+            RETRAIN_JOB,
+            self.model_dir,
+            self.database_url if from_db else None,
+            quick,
+            from_db and api_feedback,
+            job_timeout=RETRAIN_TIMEOUT,
+            result_ttl=7 * 86400,
+            failure_ttl=7 * 86400,
+            description="retrain model" + (" with feedback" if from_db else ""),
+        )
+        log.info(
+            "retrain queued",
+            extra={
+                "event": "retrain_queued",
+                "job_id": job.id,
+                "from_db": from_db,
+                "api_feedback": from_db and api_feedback,
+            },
+        )
         return job.id
 
     def job_status(self, job_id: str) -> dict:
@@ -73,8 +88,13 @@ class JobQueue:
             latest = job.latest_result()
             last_line = (latest.exc_string or "").strip().splitlines()[-1:] if latest else []
             error = last_line[0] if last_line else "failed"
-        return {"id": job.id, "status": status, "result": job.return_value() if status == "finished" else None,
-                "error": error, "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None}
+        return {
+            "id": job.id,
+            "status": status,
+            "result": job.return_value() if status == "finished" else None,
+            "error": error,
+            "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None,
+        }
 
 
 @click.command("worker")
@@ -94,17 +114,20 @@ def worker(burst: bool) -> None:
         raise click.ClickException(str(exc)) from None
     configure_logging(config["SPAMGUARD_LOG_LEVEL"])
     services = build_state(config, storage.make_sessionmaker(config["DATABASE_URL"]))
-    maintenance = Maintenance(services.usage, services.reputation, services.session_factory,
-                              config["SPAMGUARD_FLUSH_SECONDS"])
+    maintenance = Maintenance(
+        services.usage, services.reputation, services.session_factory, config["SPAMGUARD_FLUSH_SECONDS"]
+    )
     maintenance.start()
     from spamguard.delivery.jobs import start_sweeper
 
     sweeper = start_sweeper(config["SPAMGUARD_DELIVERY_SWEEP_SECONDS"])
-    queue = JobQueue(queue_url(config), config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"],
-                     config["DATABASE_URL"])
+    queue = JobQueue(
+        queue_url(config), config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_MODEL_DIR"], config["DATABASE_URL"]
+    )
     # Seen by /readyz, /metrics and the admin page on every instance: "a worker is running".
-    heartbeat = WorkerHeartbeat(queue.connection, config["SPAMGUARD_REDIS_PREFIX"],
-                                config["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"])
+    heartbeat = WorkerHeartbeat(
+        queue.connection, config["SPAMGUARD_REDIS_PREFIX"], config["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"]
+    )
     heartbeat.start()
     try:
         Worker([queue.queue], connection=queue.connection).work(burst=burst, with_scheduler=False)
@@ -123,8 +146,11 @@ def worker_health() -> None:
     from spamguard.jobs.heartbeat import WorkerHeartbeat
 
     config = settings.from_env()
-    heartbeat = WorkerHeartbeat(queue_connection(queue_url(config), timeout=2.0), config["SPAMGUARD_REDIS_PREFIX"],
-                                config["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"])
+    heartbeat = WorkerHeartbeat(
+        queue_connection(queue_url(config), timeout=2.0),
+        config["SPAMGUARD_REDIS_PREFIX"],
+        config["SPAMGUARD_WORKER_HEARTBEAT_SECONDS"],
+    )
     try:
         alive = heartbeat.alive()
     except redis.RedisError as exc:

@@ -4,6 +4,7 @@ One blueprint (`bp`, built in `blueprint`) carries every UI view; CSRF protectio
 and the security headers are attached to this blueprint only, so the Akismet form
 endpoints (`/1.1/*`, `/1.2/*`) and the JSON API (`/api/*`) are untouched.
 """
+
 from __future__ import annotations
 
 from spamguard.moderation.blueprint import bp

@@ -2,6 +2,7 @@
 
 The `spamguard users` commands call these; they never edit rows themselves.
 """
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session

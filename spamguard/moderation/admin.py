@@ -1,4 +1,5 @@
 """Admin pages: model registry (promote, rollback, background retrain), sites/keys, audit log."""
+
 from __future__ import annotations
 
 import logging
@@ -31,7 +32,7 @@ def _jobs():
 def _metrics(manifest: dict) -> list[tuple[str, str]]:
     metrics = manifest.get("metrics") or {}
     out = []
-    for name, value in (metrics.items() if isinstance(metrics, dict) else []):
+    for name, value in metrics.items() if isinstance(metrics, dict) else []:
         if isinstance(value, float):
             value = f"{value:.4f}"
         elif isinstance(value, (dict, list)):
@@ -56,9 +57,17 @@ def admin_models():
         models, history = [], []
         flash("The model registry could not be read.", "error")
     current = next((m for m in models if m.get("promoted")), None)
-    rows = [{"version": m.get("version", ""), "created": m.get("created", ""), "promoted": m.get("promoted"),
-             "metrics": _metrics(m), "thresholds": m.get("thresholds") or {},
-             **models_page.describe(m, current)} for m in models]
+    rows = [
+        {
+            "version": m.get("version", ""),
+            "created": m.get("created", ""),
+            "promoted": m.get("promoted"),
+            "metrics": _metrics(m),
+            "thresholds": m.get("thresholds") or {},
+            **models_page.describe(m, current),
+        }
+        for m in models
+    ]
     db = storage.get_session()
     recent = audit_log.latest(db, "retrain", 5)
     jobs = []
@@ -68,9 +77,16 @@ def admin_models():
             status = _jobs().job_status(job_id) if job_id else {"status": "unknown"}
         except Exception:
             status = {"status": "unknown (Redis unavailable)"}
-        jobs.append({"id": job_id, "at": row.created_at, "status": status.get("status"),
-                     "error": status.get("error"), "from_db": (row.details or {}).get("from_db"),
-                     "api_feedback": (row.details or {}).get("api_feedback")})
+        jobs.append(
+            {
+                "id": job_id,
+                "at": row.created_at,
+                "status": status.get("status"),
+                "error": status.get("error"),
+                "from_db": (row.details or {}).get("from_db"),
+                "api_feedback": (row.details or {}).get("api_feedback"),
+            }
+        )
     from spamguard.health import worker_status
 
     worker = worker_status(current_app._get_current_object())  # type: ignore[attr-defined]  # werkzeug's proxy is untyped
@@ -124,8 +140,7 @@ def admin_retrain():
 @admin_required
 def admin_sites():
     db = storage.get_session()
-    return render_template("moderation/admin_sites.html", sites=all_sites(db),
-                           new_key=None, new_site=None)
+    return render_template("moderation/admin_sites.html", sites=all_sites(db), new_key=None, new_site=None)
 
 
 @admin_required
@@ -138,8 +153,7 @@ def admin_sites_create():
     site, key = site_service.create_site(db, url, secret=current_app.config["SPAMGUARD_KEY_SECRET"])
     audit("site_create", f"site:{site.id}", url=site.url, key_hint=site.key_hint)
     # Rendered directly (no redirect) so the key is shown exactly once and never stored.
-    return render_template("moderation/admin_sites.html", sites=all_sites(db),
-                           new_key=key, new_site=site)
+    return render_template("moderation/admin_sites.html", sites=all_sites(db), new_key=key, new_site=site)
 
 
 @admin_required
@@ -158,7 +172,5 @@ def admin_sites_revoke(site_id: int):
 def admin_audit():
     db = storage.get_session()
     action = request.args.get("action", "").strip()[:64]
-    rows, next_before = audit_log.page(db, before=request.args.get("before", type=int), action=action,
-                                       size=AUDIT_PAGE)
-    return render_template("moderation/admin_audit.html", rows=rows, next_before=next_before,
-                           action=action)
+    rows, next_before = audit_log.page(db, before=request.args.get("before", type=int), action=action, size=AUDIT_PAGE)
+    return render_template("moderation/admin_audit.html", rows=rows, next_before=next_before, action=action)

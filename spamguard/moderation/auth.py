@@ -9,6 +9,7 @@ Sessions carry the user's `session_epoch`; logout and a password change bump
 it, so a copied cookie stops working too.  They expire after
 SPAMGUARD_SESSION_IDLE_HOURS without a request (see `app.create_app`).
 """
+
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for

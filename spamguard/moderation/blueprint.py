@@ -4,6 +4,7 @@ Dependencies run one way: the view modules define plain functions (and import
 `security` for their decorators); this module imports them and the blueprint
 is built from the table below, so no module registers anything by being imported.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint
@@ -37,8 +38,9 @@ ROUTES = (
     ("/admin/deliveries/<int:delivery_id>/retry", deliveries.admin_delivery_retry, POST),
 )
 
-bp = Blueprint("moderation", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/ui-static")
+bp = Blueprint(
+    "moderation", __name__, template_folder="templates", static_folder="static", static_url_path="/ui-static"
+)
 security.install(bp)  # CSRF + security headers on these routes only (not the API blueprints)
 for rule, view, methods in ROUTES:
     bp.add_url_rule(rule, view_func=view, methods=methods)

@@ -1,4 +1,5 @@
 """`spamguard users ...`: moderator and admin accounts for the web UI."""
+
 from __future__ import annotations
 
 import json
@@ -66,9 +67,20 @@ def users_list(as_json: bool) -> None:
     with _session() as session:
         rows = user_queries.all_users(session)
         if as_json:
-            click.echo(json.dumps([{"id": u.id, "username": u.username, "role": u.role, "disabled": u.disabled,
-                                    "created_at": u.created_at.isoformat() if u.created_at else None}
-                                   for u in rows]))
+            click.echo(
+                json.dumps(
+                    [
+                        {
+                            "id": u.id,
+                            "username": u.username,
+                            "role": u.role,
+                            "disabled": u.disabled,
+                            "created_at": u.created_at.isoformat() if u.created_at else None,
+                        }
+                        for u in rows
+                    ]
+                )
+            )
             return
         if not rows:
             click.echo("no users yet: spamguard users create --username NAME --role admin")

@@ -1,4 +1,5 @@
 """Admin page: deliveries that are still pending or have failed, with a "retry now" button."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -20,8 +21,12 @@ def admin_deliveries():
     db = storage.get_session()
     status = request.args.get("status", "")
     statuses = (status,) if status in SHOWN + ("delivered", "cancelled") else SHOWN
-    return render_template("moderation/admin_deliveries.html", rows=queries.newest(db, statuses, PAGE),
-                           counts=queries.status_counts(db), status=status)
+    return render_template(
+        "moderation/admin_deliveries.html",
+        rows=queries.newest(db, statuses, PAGE),
+        counts=queries.status_counts(db),
+        status=status,
+    )
 
 
 @admin_required

@@ -5,6 +5,7 @@ against the thresholds the verdict was decided with; the reasons a person can ac
 on; reputation figures for its IP, e-mail and domains (a read-only Redis lookup);
 other comments from the same IP/e-mail; previous/next in the same queue list.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -76,15 +77,27 @@ def reputation_rows(check: Check) -> tuple[bool, list[dict[str, Any]], dict | No
     for kind, label in REPUTATION_LABELS.items():
         d = rep.detail.get(kind)
         if d:
-            rows.append({"label": label, "value": d["value"], "seen_24h": d["seen_24h"], "seen_7d": d["seen_7d"],
-                         "sites_7d": d["sites_seen_7d"], "spam_sites": d["spam_n_7d"], "ham_sites": d["ham_n_7d"]})
+            rows.append(
+                {
+                    "label": label,
+                    "value": d["value"],
+                    "seen_24h": d["seen_24h"],
+                    "seen_7d": d["seen_7d"],
+                    "sites_7d": d["sites_seen_7d"],
+                    "spam_sites": d["spam_n_7d"],
+                    "ham_sites": d["ham_n_7d"],
+                }
+            )
     return rep.known, rows, rep.detail.get("burst")
 
 
 def score_scale(score: float, thresholds: dict[str, float] | None) -> dict[str, Any]:
     """Geometry (percentages of a 0..1 bar) for the score-against-thresholds picture."""
-    marks = [{"name": n, "value": thresholds[n], "x": round(thresholds[n] * 100, 2)}
-             for n in THRESHOLD_NAMES] if thresholds else []
+    marks = (
+        [{"name": n, "value": thresholds[n], "x": round(thresholds[n] * 100, 2)} for n in THRESHOLD_NAMES]
+        if thresholds
+        else []
+    )
     return {"score": score, "x": round(max(0.0, min(1.0, score)) * 100, 2), "marks": marks}
 
 
@@ -93,16 +106,30 @@ def detail(check_id: int):
     db = storage.get_session()
     check = get_or_404(db, Check, check_id)
     related: dict[str, Sequence[Check]] = dict(queries.related(db, check, RELATED_LIMIT))
-    pending = {label: sum(1 for c in rows if c.reviewed_at is None and not c.is_test)
-               for label, rows in related.items()}
+    pending = {
+        label: sum(1 for c in rows if c.reviewed_at is None and not c.is_test) for label, rows in related.items()
+    }
     feedback = queries.feedback_for(db, check.id)
     thresholds = thresholds_for(check)
     rep_known, rep_rows, burst = reputation_rows(check)
     newer, older = queries.neighbours(db, check)
     reasons = display_reasons(check.reasons)
     user = current_user()
-    return render_template("moderation/detail.html", check=check, fields=shown_fields(check.fields),
-                           paragraphs=paragraphs(check.comment_content), related=related, pending=pending,
-                           feedback=feedback, thresholds=thresholds, scale=score_scale(check.score, thresholds),
-                           rep_known=rep_known, rep_rows=rep_rows, burst=burst, newer=newer, older=older,
-                           reasons=reasons, undoable={fb.id for fb in feedback if undoable(user, fb)})
+    return render_template(
+        "moderation/detail.html",
+        check=check,
+        fields=shown_fields(check.fields),
+        paragraphs=paragraphs(check.comment_content),
+        related=related,
+        pending=pending,
+        feedback=feedback,
+        thresholds=thresholds,
+        scale=score_scale(check.score, thresholds),
+        rep_known=rep_known,
+        rep_rows=rep_rows,
+        burst=burst,
+        newer=newer,
+        older=older,
+        reasons=reasons,
+        undoable={fb.id for fb in feedback if undoable(user, fb)},
+    )

@@ -6,6 +6,7 @@ endpoints) and otherwise returns None so the caller keeps its plain/JSON answer.
 The page is rendered without touching the database, so it works when a 500 came
 from the database itself.
 """
+
 from __future__ import annotations
 
 from flask import Response, render_template, request
@@ -29,16 +30,20 @@ def wants_html() -> bool:
         return False
     if request.accept_mimetypes.best == "application/json":  # ui.js fetches
         return False
-    return "text/html" in (m for m, _q in request.accept_mimetypes) or request.path == "/" or \
-        request.path.startswith(("/moderation", "/admin", "/stats", "/login", "/logout"))
+    return (
+        "text/html" in (m for m, _q in request.accept_mimetypes)
+        or request.path == "/"
+        or request.path.startswith(("/moderation", "/admin", "/stats", "/login", "/logout"))
+    )
 
 
 def html_error_page(code: int) -> Response | None:
     if not wants_html():
         return None
     title, text = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
-    response = Response(render_template("moderation/error.html", code=code, title=title, text=text),
-                        status=code, mimetype="text/html")
+    response = Response(
+        render_template("moderation/error.html", code=code, title=title, text=text), status=code, mimetype="text/html"
+    )
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     response.headers.setdefault("Cache-Control", "no-store")

@@ -1,4 +1,5 @@
 """Row lookups shared by the UI views."""
+
 from __future__ import annotations
 
 from typing import TypeVar

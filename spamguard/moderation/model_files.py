@@ -5,6 +5,7 @@ that is a direct child of it with an allowed type, is ever opened: names are
 compared against the directory listing (never joined from user input first), so
 `..`, absolute paths, symlinks out of the directory and hidden files are refused.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,9 +48,15 @@ def listed_files(root: str | Path, version: str) -> list[str]:
     folder = version_dir(root, version)
     if folder is None:
         return []
-    return sorted(p.name for p in folder.iterdir()
-                  if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
-                  and p.suffix.lower() in SHOWN_TYPES and p.name != MANIFEST)
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.is_file()
+        and not p.is_symlink()
+        and not p.name.startswith(".")
+        and p.suffix.lower() in SHOWN_TYPES
+        and p.name != MANIFEST
+    )
 
 
 def file_path(root: str | Path, version: str, name: str) -> Path | None:

@@ -5,6 +5,7 @@ sets (a dict with e.g. `roc_auc`) becomes a table, so per-corpus or
 leave-one-corpus-out figures added by the trainer show up without changes here.
 Files are served only through `model_files` (listed files of a version dir).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,9 +15,18 @@ from flask import abort, current_app, render_template, send_file
 from spamguard.moderation import model_files
 from spamguard.moderation.security import admin_required
 
-METRIC_COLUMNS = {"n": "n", "n_spam": "spam", "roc_auc": "ROC-AUC", "average_precision": "AP",
-                  "recall_at_1pct_fpr": "recall @1% FPR", "recall_at_0.5pct_fpr": "recall @0.5% FPR",
-                  "precision": "precision", "recall": "recall", "f1": "F1", "fpr": "FPR"}
+METRIC_COLUMNS = {
+    "n": "n",
+    "n_spam": "spam",
+    "roc_auc": "ROC-AUC",
+    "average_precision": "AP",
+    "recall_at_1pct_fpr": "recall @1% FPR",
+    "recall_at_0.5pct_fpr": "recall @0.5% FPR",
+    "precision": "precision",
+    "recall": "recall",
+    "f1": "F1",
+    "fpr": "FPR",
+}
 HEADLINE = ("roc_auc", "recall_at_1pct_fpr")
 
 
@@ -84,11 +94,16 @@ def describe(manifest: dict[str, Any], current: dict[str, Any] | None) -> dict[s
     files = model_files.listed_files(root, version)
     decision = manifest.get("gate_decision") if isinstance(manifest.get("gate_decision"), dict) else {}
     train_seconds = (manifest.get("metrics") or {}).get("train_seconds")
-    return {"headline": headline(manifest), "tables": metric_tables(manifest.get("metrics") or {}),
-            "comparison": comparison(manifest, current), "gate_decision": decision,
-            "report": "report.md" in files, "plots": [f for f in files if f.endswith(".png")],
-            "train_seconds": train_seconds if isinstance(train_seconds, (int, float)) else None,
-            "kind": manifest.get("kind", "")}
+    return {
+        "headline": headline(manifest),
+        "tables": metric_tables(manifest.get("metrics") or {}),
+        "comparison": comparison(manifest, current),
+        "gate_decision": decision,
+        "report": "report.md" in files,
+        "plots": [f for f in files if f.endswith(".png")],
+        "train_seconds": train_seconds if isinstance(train_seconds, (int, float)) else None,
+        "kind": manifest.get("kind", ""),
+    }
 
 
 @admin_required
@@ -97,9 +112,16 @@ def model_report(version: str):
     if path is None:
         abort(404)
     text = path.read_text(encoding="utf-8", errors="replace")[:500_000]
-    return render_template("moderation/model_report.html", version=version, text=text,
-                           plots=[f for f in model_files.listed_files(current_app.config["SPAMGUARD_MODEL_DIR"],
-                                                                      version) if f.endswith(".png")])
+    return render_template(
+        "moderation/model_report.html",
+        version=version,
+        text=text,
+        plots=[
+            f
+            for f in model_files.listed_files(current_app.config["SPAMGUARD_MODEL_DIR"], version)
+            if f.endswith(".png")
+        ],
+    )
 
 
 @admin_required

@@ -5,6 +5,7 @@ decision view answers a plain form POST with a redirect (the page works without
 script) and a `fetch` from ui.js (Accept: application/json) with JSON, so the
 queue can update in place.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -48,10 +49,20 @@ def queue():
     rows, next_before, search_next = listing.load_page(db, f)
     sites = all_sites(db)
     counts = listing.tab_counts(listing.counts.get(db, f.site_id, f.tests))
-    return render_template("moderation/queue.html", rows=rows, f=f, sites=sites, next_before=next_before,
-                           search_next=search_next, search_window=listing.SEARCH_WINDOW, tabs=listing.TABS,
-                           counts=counts, sorts=listing.SORTS, count_ttl=int(listing.COUNT_TTL),
-                           display_reasons=display_reasons)
+    return render_template(
+        "moderation/queue.html",
+        rows=rows,
+        f=f,
+        sites=sites,
+        next_before=next_before,
+        search_next=search_next,
+        search_window=listing.SEARCH_WINDOW,
+        tabs=listing.TABS,
+        counts=counts,
+        sorts=listing.SORTS,
+        count_ttl=int(listing.COUNT_TTL),
+        display_reasons=display_reasons,
+    )
 
 
 def _label() -> str:
@@ -76,9 +87,17 @@ def decide(db, check: Check, label: str) -> Feedback | None:
     verdict = check.verdict
     # The audit row joins the label's own transaction (with its delivery outbox rows): all or nothing.
     feedback = record_feedback(
-        db, site, Comment.from_json(check.fields or {}), label, source="moderator", reporter=user.username,
-        check=check, audit=lambda fb: audit("decide", f"check:{check.id}", user=user, commit=False, label=label,
-                                            feedback_id=fb.id, verdict=verdict))
+        db,
+        site,
+        Comment.from_json(check.fields or {}),
+        label,
+        source="moderator",
+        reporter=user.username,
+        check=check,
+        audit=lambda fb: audit(
+            "decide", f"check:{check.id}", user=user, commit=False, label=label, feedback_id=fb.id, verdict=verdict
+        ),
+    )
     listing.counts.clear()
     return feedback
 
@@ -102,8 +121,14 @@ def _answer(message: str, category: str, done_checks: list[int], feedback_ids: l
         db = storage.get_session()
         site_id = request.form.get("site", type=int)
         counts = listing.tab_counts(listing.counts.get(db, site_id, request.form.get("tests") == "1"))
-        return jsonify(message=message, category=category, checks=done_checks, feedback_ids=feedback_ids,
-                       label=label, counts=counts)
+        return jsonify(
+            message=message,
+            category=category,
+            checks=done_checks,
+            feedback_ids=feedback_ids,
+            label=label,
+            counts=counts,
+        )
     flash(message, category)
     return _back(url_for("moderation.queue"))
 
@@ -179,8 +204,9 @@ def decide_all_from(check_id: int):
         abort(400, f"this comment has no {noun}")
     checks = listing.pending_from(db, by, value, MAX_BULK_BY)
     done_checks, done_feedback = _decide_many(db, checks, label)
-    audit("bulk_decide_by", f"{by}:{value}"[:200], label=label, by=by, check_ids=done_checks,
-          feedback_ids=done_feedback)
+    audit(
+        "bulk_decide_by", f"{by}:{value}"[:200], label=label, by=by, check_ids=done_checks, feedback_ids=done_feedback
+    )
     message = _many_message(len(done_checks), len(done_checks), label, f" from this {noun}")
     return _answer(message, "info", done_checks, done_feedback, label)
 
@@ -209,8 +235,7 @@ def undo_feedback(db, feedback: Feedback) -> bool:
     db.commit()
     listing.counts.clear()
     # Best effort: with Redis down the withdrawn label simply ages out of the reputation windows.
-    services().reputation.retract_feedback(
-        Comment.from_json(feedback.fields), feedback.site_id)
+    services().reputation.retract_feedback(Comment.from_json(feedback.fields), feedback.site_id)
     return True
 
 
@@ -234,6 +259,8 @@ def undo():
     else:
         message = "Nothing to undo: that decision was already withdrawn."
     if refused:
-        message += (f" {refused} decision{'s' if refused != 1 else ''} by other moderators left as they are "
-                    "(only an admin may undo those).")
+        message += (
+            f" {refused} decision{'s' if refused != 1 else ''} by other moderators left as they are "
+            "(only an admin may undo those)."
+        )
     return _answer(message, "error" if refused else "info", [c for c in restored if c], [], None)

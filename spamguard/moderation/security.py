@@ -5,6 +5,7 @@ app-wide hook does nothing; this blueprint's own before_request calls `protect()
 The API blueprints therefore never see CSRF checks, and every POST of the UI does
 (set WTF_CSRF_ENABLED=False to switch it off, e.g. in a test that wants to).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,9 +21,11 @@ from spamguard.storage.models import AuditLog, User
 from spamguard.storage.queries import audit as audit_log
 
 # script-src/connect-src 'self': only the UI's own static ui.js, which posts decisions with fetch.
-CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -116,8 +119,7 @@ def admin_required(view: Callable) -> Callable:
     return wrapper
 
 
-def audit(action: str, target: str = "", user: User | None = None, commit: bool = True,
-          **details: Any) -> AuditLog:
+def audit(action: str, target: str = "", user: User | None = None, commit: bool = True, **details: Any) -> AuditLog:
     """Append one audit row (who, what, when, from which client IP)."""
     user = user if user is not None else current_user()
     details.setdefault("ip", client_ip())

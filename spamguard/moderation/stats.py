@@ -3,6 +3,7 @@
 The figures come from `storage.queries.stats` (the same per-site tallies as the
 Akismet key-sites answer); this module only folds and draws them.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -39,8 +40,13 @@ def chart(counts: dict[str, dict[str, int]], today: date) -> dict:
                 y -= h
                 segments.append({"verdict": verdict, "y": round(y, 1), "height": h, "count": n})
         bars.append({"day": d, "x": x, "segments": segments, "total": sum(counts.get(d, {}).values())})
-    return {"bars": bars, "peak": peak, "width": DAYS * (BAR_WIDTH + BAR_GAP), "height": CHART_HEIGHT,
-            "bar_width": BAR_WIDTH}
+    return {
+        "bars": bars,
+        "peak": peak,
+        "width": DAYS * (BAR_WIDTH + BAR_GAP),
+        "height": CHART_HEIGHT,
+        "bar_width": BAR_WIDTH,
+    }
 
 
 def overturn_rates(db, since, include_tests: bool = False) -> list[dict]:
@@ -83,6 +89,12 @@ def stats():
     tests = request.args.get("tests") == "1"
     counts = queries.daily_counts(db, since, tests)
     overturned = queries.recently_overturned(db, since, tests)
-    return render_template("moderation/stats.html", chart=chart(counts, today),
-                           rates=overturn_rates(db, since, tests), overturned=overturned, verdicts=VERDICTS,
-                           days=DAYS, tests=tests)
+    return render_template(
+        "moderation/stats.html",
+        chart=chart(counts, today),
+        rates=overturn_rates(db, since, tests),
+        overturned=overturned,
+        verdicts=VERDICTS,
+        days=DAYS,
+        tests=tests,
+    )

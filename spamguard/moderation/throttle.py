@@ -13,6 +13,7 @@ cannot use up the global budget.  The counters live in the database, not in
 Redis: Redis fails open by design (its state is derived), a login limit must
 not, and the database is already shared by every worker.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,23 +36,27 @@ class LoginLimits:
 
     @classmethod
     def from_config(cls, config) -> LoginLimits:
-        return cls(config["SPAMGUARD_LOGIN_MAX_FAILURES"], config["SPAMGUARD_LOGIN_MAX_PER_IP"],
-                   config["SPAMGUARD_LOGIN_MAX_GLOBAL"])
+        return cls(
+            config["SPAMGUARD_LOGIN_MAX_FAILURES"],
+            config["SPAMGUARD_LOGIN_MAX_PER_IP"],
+            config["SPAMGUARD_LOGIN_MAX_GLOBAL"],
+        )
 
 
 @dataclass(frozen=True)
 class Refusal:
-    scope: str         # "ip", "user" or "global"
-    retry_after: int   # seconds until that window ends
-    first: bool        # the first refusal of this window (audited once, not per request)
+    scope: str  # "ip", "user" or "global"
+    retry_after: int  # seconds until that window ends
+    first: bool  # the first refusal of this window (audited once, not per request)
 
 
 def _user_scope(username: str, ip: str) -> str:
     return f"user:{username}|ip:{ip}"
 
 
-def reserve(db: Session, username: str, ip: str, limits: LoginLimits,
-            clock: Callable[[], float] = time.time) -> Refusal | None:
+def reserve(
+    db: Session, username: str, ip: str, limits: LoginLimits, clock: Callable[[], float] = time.time
+) -> Refusal | None:
     """Take one attempt from each counter in turn; a Refusal when one is used up (verify nothing then)."""
     now = int(clock())
     for name, scope, limit, window in (

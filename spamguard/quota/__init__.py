@@ -4,6 +4,7 @@ Feedback asks `Quota.refusal_for(site, monthly=False)`; comment-check takes its
 limits, usage count and alerts through the check gate (`spamguard.gate`).  The state lives in the backend
 (`spamguard.backends`); monthly history is flushed to `UsageMonthly`.
 """
+
 from __future__ import annotations
 
 from spamguard.metrics import record_refusal
@@ -12,8 +13,19 @@ from .ratelimit import ALERT_OVER_LIMIT, ALERT_OVER_LIMIT_REPEATED, KeyRateLimit
 from .refusal import OVER_LIMIT_ALERT, Refusal, refusal_from
 from .usage import UsageCounter, month_of
 
-__all__ = ["ALERT_OVER_LIMIT", "ALERT_OVER_LIMIT_REPEATED", "OVER_LIMIT_ALERT", "KeyRateLimiter", "LimitResult",
-           "Quota", "Refusal", "UsageCounter", "month_of", "parse_limits", "refusal_from"]
+__all__ = [
+    "ALERT_OVER_LIMIT",
+    "ALERT_OVER_LIMIT_REPEATED",
+    "OVER_LIMIT_ALERT",
+    "KeyRateLimiter",
+    "LimitResult",
+    "Quota",
+    "Refusal",
+    "UsageCounter",
+    "month_of",
+    "parse_limits",
+    "refusal_from",
+]
 
 
 class Quota:

@@ -7,6 +7,7 @@ Limits are written as the `limits` library parses them ("200/second;
 5000/minute"); each is a fixed window that starts at its first hit (the same
 counting Flask-Limiter's fixed-window strategy did), shared by every worker.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,9 +45,9 @@ return {0}
 @dataclass(frozen=True)
 class LimitResult:
     allowed: bool
-    retry_after: int = 0          # whole seconds until a retry can succeed; 0 when allowed
-    reason: str = ""              # "rate" (per-second/minute window) or "monthly" (usage throttle)
-    limit: str = ""               # the limit that refused, e.g. "200 per 1 second"
+    retry_after: int = 0  # whole seconds until a retry can succeed; 0 when allowed
+    reason: str = ""  # "rate" (per-second/minute window) or "monthly" (usage throttle)
+    limit: str = ""  # the limit that refused, e.g. "200 per 1 second"
     alert_code: str = ALERT_OVER_LIMIT
 
 
@@ -58,8 +59,9 @@ def parse_limits(spec: str) -> tuple[RateLimitItem, ...]:
 class KeyRateLimiter:
     """Counts calls per API key; fails open when the backend does."""
 
-    def __init__(self, state: RedisState, default_spec: str,
-                 monthly_policy: Callable[[object], LimitResult] | None = None) -> None:
+    def __init__(
+        self, state: RedisState, default_spec: str, monthly_policy: Callable[[object], LimitResult] | None = None
+    ) -> None:
         self.state = state
         self.default_spec = default_spec
         # Usage-based refusal (three consecutive months over, spec §5).
@@ -72,8 +74,9 @@ class KeyRateLimiter:
             try:
                 return parse_limits(override)
             except ValueError:
-                log.warning("bad per-site rate limit, using default",
-                            extra={"event": "bad_rate_limit", "site_id": site.id})
+                log.warning(
+                    "bad per-site rate limit, using default", extra={"event": "bad_rate_limit", "site_id": site.id}
+                )
         return parse_limits(self.default_spec)
 
     def window_keys(self, site_id: int, items: tuple[RateLimitItem, ...]) -> tuple[list[str], list[int]]:

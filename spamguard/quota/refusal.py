@@ -1,4 +1,5 @@
 """What a caller over its limits is told, in a form both APIs render (spec §5)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,7 +26,15 @@ def refusal_from(result: LimitResult) -> Refusal | None:
     if result.allowed:
         return None
     if result.reason == "monthly":
-        return Refusal("Usage limit exceeded", max(1, result.retry_after), result.alert_code,
-                       "This key is over its monthly usage limit; calls are refused until it resets.")
-    return Refusal("Rate limit exceeded", max(1, result.retry_after), result.alert_code,
-                   f"This key is over its rate limit ({result.limit}).")
+        return Refusal(
+            "Usage limit exceeded",
+            max(1, result.retry_after),
+            result.alert_code,
+            "This key is over its monthly usage limit; calls are refused until it resets.",
+        )
+    return Refusal(
+        "Rate limit exceeded",
+        max(1, result.retry_after),
+        result.alert_code,
+        f"This key is over its rate limit ({result.limit}).",
+    )

@@ -9,6 +9,7 @@ processes, writes the same numbers.  If Redis lost its data (restart without
 persistence) its counters are smaller than the DB's; the flush then adds the DB
 value back into Redis atomically instead of overwriting history with zeros.
 """
+
 from __future__ import annotations
 
 import logging
@@ -95,6 +96,7 @@ class UsageCounter:
             pipe.sadd(self.dirty_key, member)
             pipe.execute()
             return True
+
         return self.state.call("usage.record", run, False)
 
     # --- reads -------------------------------------------------------------------------
@@ -133,22 +135,21 @@ class UsageCounter:
 
     def _history(self, session: Session, site_id: int, months: list[str]) -> dict[str, int]:
         from spamguard.storage.models import UsageMonthly as UM
-        rows = session.execute(
-            select(UM.month, UM.api_calls).where(UM.site_id == site_id, UM.month.in_(months))
-        ).all()
+
+        rows = session.execute(select(UM.month, UM.api_calls).where(UM.site_id == site_id, UM.month.in_(months))).all()
         return {m: calls for m, calls in rows}
 
     def _db_row(self, session: Session | None, site_id: int, month: str):
         from spamguard.storage.models import UsageMonthly as UM
+
         session = session or _current_session()
         if session is None:
             return None
-        return session.execute(
-            select(UM).where(UM.site_id == site_id, UM.month == month)
-        ).scalar_one_or_none()
+        return session.execute(select(UM).where(UM.site_id == site_id, UM.month == month)).scalar_one_or_none()
 
-    def usage_report(self, site, extended: bool = False, session: Session | None = None,
-                     now: float | None = None) -> dict:
+    def usage_report(
+        self, site, extended: bool = False, session: Session | None = None, now: float | None = None
+    ) -> dict:
         """The /1.2/usage-limit JSON answer (spec §2.5), exactly in its shape."""
         session = session or _current_session()
         month = month_of(now)
@@ -204,9 +205,13 @@ class UsageCounter:
             code, msg = "10504", "Your site is close to its monthly API usage limit for a third month."
         else:
             return {}
-        return {"X-akismet-alert-code": code, "X-akismet-alert-msg": msg,
-                "X-akismet-alert-api-calls": str(usage), "X-akismet-alert-usage-limit": str(limit),
-                "X-akismet-alert-upgrade-via-support": "false"}
+        return {
+            "X-akismet-alert-code": code,
+            "X-akismet-alert-msg": msg,
+            "X-akismet-alert-api-calls": str(usage),
+            "X-akismet-alert-usage-limit": str(limit),
+            "X-akismet-alert-upgrade-via-support": "false",
+        }
 
     def enforced_limit(self, site, now: float | None = None) -> int:
         """The monthly allowance to refuse beyond now (0: none), for the check gate's script."""
@@ -240,8 +245,9 @@ class UsageCounter:
             with self.session_factory() as session:
                 return self.months_over(session, site, month, limit)
         except Exception as exc:  # the DB being down must not refuse calls either
-            log.warning("usage history unavailable", extra={"event": "usage_history_error",
-                                                           "error": type(exc).__name__})
+            log.warning(
+                "usage history unavailable", extra={"event": "usage_history_error", "error": type(exc).__name__}
+            )
             return 0
 
     def _rebase_call(self, key: str, base: list):
@@ -269,6 +275,7 @@ class UsageCounter:
                 raise
             r.expire(taken, 86400)
             return sorted(r.smembers(taken))
+
         members = self.state.call("usage.flush", take, [])
         if not members:
             return 0
@@ -277,9 +284,7 @@ class UsageCounter:
             for member in members:
                 site_id_s, month = member.split(":", 1)
                 site_id = int(site_id_s)
-                row = session.execute(
-                    select(UM).where(UM.site_id == site_id, UM.month == month)
-                ).scalar_one_or_none()
+                row = session.execute(select(UM).where(UM.site_id == site_id, UM.month == month)).scalar_one_or_none()
                 base: list = [KEY_TTL]
                 for f in FIELDS:
                     base += [f, int(getattr(row, f) or 0) if row is not None else 0]
@@ -295,8 +300,9 @@ class UsageCounter:
             session.commit()
         except Exception:
             session.rollback()
-            self.state.call("usage.flush", lambda r: (r.sunionstore(self.dirty_key, [self.dirty_key, taken]),
-                                                       r.delete(taken)), None)
+            self.state.call(
+                "usage.flush", lambda r: (r.sunionstore(self.dirty_key, [self.dirty_key, taken]), r.delete(taken)), None
+            )
             raise
         self.state.call("usage.flush", lambda r: r.delete(taken), None)
         return written
@@ -306,15 +312,18 @@ def _notice_level(limit: int, usage: int, over_before: int) -> str:
     if not limit or usage <= limit:
         return "NOTICE_NONE"
     return {0: "NOTICE_FIRST_MONTH_OVER_LIMIT", 1: "NOTICE_SECOND_MONTH_OVER_LIMIT"}.get(
-        over_before, "NOTICE_THIRD_MONTH_OVER_LIMIT" if over_before == 2 else "NOTICE_FOUR_PLUS_MONTHS_OVER_LIMIT")
+        over_before, "NOTICE_THIRD_MONTH_OVER_LIMIT" if over_before == 2 else "NOTICE_FOUR_PLUS_MONTHS_OVER_LIMIT"
+    )
 
 
 def _current_session() -> Session | None:
     try:
         from flask import has_app_context
+
         if not has_app_context():
             return None
         from spamguard.storage import get_session
+
         return get_session()
     except Exception:  # pragma: no cover - storage not wired
         return None

@@ -22,6 +22,7 @@ Every read sums the buckets with exponential decay (24 h window, 12 h half-life;
 7 d window, 2 d half-life).  Every function takes `now` so tests drive the clock.
 Values are stored hashed: no raw IPs or e-mails in Redis key names.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,12 +49,13 @@ KINDS = ("ip", "email", "author_domain", "link")
 MAX_LINK_DOMAINS = 5
 # Log-odds weight per signal: how far one unit of Beta-smoothed evidence moves the verdict.
 WEIGHTS = {"ip": 0.6, "email": 0.8, "author_domain": 0.8, "link": 1.0}
-SIGNAL_CAP = 2.0     # most any one signal may move the log-odds
-TOTAL_CAP = 4.0      # most reputation as a whole may move it
-PRIOR = 1.0          # Beta(1, 1) pseudo-counts: no reports -> exactly zero adjustment
+SIGNAL_CAP = 2.0  # most any one signal may move the log-odds
+TOTAL_CAP = 4.0  # most reputation as a whole may move it
+PRIOR = 1.0  # Beta(1, 1) pseudo-counts: no reports -> exactly zero adjustment
 LABELS = {"ip": "IP", "email": "author e-mail", "author_domain": "author URL domain", "link": "link domain"}
 
 _HOST_RE = re.compile(r"^[a-z0-9.-]+$")
+
 
 @dataclass
 class Reputation:
@@ -149,10 +151,12 @@ class ReputationStore:
                 pipe.expire(plan["burst_key"], int(self.burst_window) + 60)
             pipe.execute()
             return True
+
         return self.state.call("reputation.record_check", run, False)
 
-    def record_feedback(self, comment: Comment, label: str, site_id: int, *, shared: bool = True,
-                        now: float | None = None) -> bool:
+    def record_feedback(
+        self, comment: Comment, label: str, site_id: int, *, shared: bool = True, now: float | None = None
+    ) -> bool:
         """Record a spam/ham report from `site_id`; the site's latest label per value wins.
 
         `shared=False` (the site opted out) stores it for the site's own checks only.
@@ -182,6 +186,7 @@ class ReputationStore:
                     pipe.expire(key, DAYS_KEPT * DAY)
             pipe.execute()
             return True
+
         return self.state.call("reputation.record_feedback", run, False)
 
     # --- reads -----------------------------------------------------------------------
@@ -189,13 +194,15 @@ class ReputationStore:
     def read_keys(self, comment: Comment, site_id: int, now: float) -> tuple[list[str], str | None]:
         """The hashes a lookup reads (signal × day, in `signals` order) and the IP burst key (None without IP)."""
         day = int(now // DAY)
-        keys = [self._day_key(kind, value, d) for kind, value in signals(comment)
-                for d in range(day - DAYS_KEPT + 1, day + 1)]
+        keys = [
+            self._day_key(kind, value, d)
+            for kind, value in signals(comment)
+            for d in range(day - DAYS_KEPT + 1, day + 1)
+        ]
         ip = comment.user_ip.strip().lower()
         return keys, (self._burst_key(site_id, ip) if ip else None)
 
-    def lookup(self, comment: Comment, site_id: int, *, shared: bool = True,
-               now: float | None = None) -> Reputation:
+    def lookup(self, comment: Comment, site_id: int, *, shared: bool = True, now: float | None = None) -> Reputation:
         """Decayed reputation of the comment as `site_id` may see it; `known=False` when Redis is down."""
         now = time.time() if now is None else now
         keys, burst_key = self.read_keys(comment, site_id, now)
@@ -207,20 +214,22 @@ class ReputationStore:
             if burst_key:
                 pipe.zcount(burst_key, now - self.burst_window, now)
             return pipe.execute()
+
         raw = self.state.call("reputation.lookup", run, None)
         if raw is None:
             return Reputation()
-        return self.summarise(comment, site_id, shared, raw[:len(keys)], int(raw[-1]) if burst_key else None, now)
+        return self.summarise(comment, site_id, shared, raw[: len(keys)], int(raw[-1]) if burst_key else None, now)
 
-    def summarise(self, comment: Comment, site_id: int, shared: bool, hashes: list[dict], burst: int | None,
-                  now: float) -> Reputation:
+    def summarise(
+        self, comment: Comment, site_id: int, shared: bool, hashes: list[dict], burst: int | None, now: float
+    ) -> Reputation:
         """What `lookup` makes of the hashes it read (also used by the check gate's one round trip);
         the trust rules are applied here, to what was read."""
         rep = Reputation(known=True)
         per_kind: dict[str, list[dict]] = {}
         view = _View(site_id, shared, self.min_sites)
         for i, (kind, value) in enumerate(signals(comment)):
-            chunk = hashes[i * DAYS_KEPT:(i + 1) * DAYS_KEPT]
+            chunk = hashes[i * DAYS_KEPT : (i + 1) * DAYS_KEPT]
             per_kind.setdefault(kind, []).append(_summarise(value, chunk, now, view))
         for kind, stats_list in per_kind.items():
             # Several link domains: judge by the most reported one.
@@ -236,9 +245,12 @@ class ReputationStore:
         ip = comment.user_ip.strip().lower()
         return {
             "signal_keys": [self._day_key(kind, value, day) for kind, value in signals(comment)] if shared else [],
-            "hour_field": f"c:{hour}", "blog_field": "b:" + _digest(domain_of(comment.blog) or comment.blog),
-            "ttl": DAYS_KEPT * DAY, "burst_key": self._burst_key(site_id, ip) if ip else None,
-            "burst_member": f"{now!r}:{uuid.uuid4().hex[:8]}", "burst_window": self.burst_window,
+            "hour_field": f"c:{hour}",
+            "blog_field": "b:" + _digest(domain_of(comment.blog) or comment.blog),
+            "ttl": DAYS_KEPT * DAY,
+            "burst_key": self._burst_key(site_id, ip) if ip else None,
+            "burst_member": f"{now!r}:{uuid.uuid4().hex[:8]}",
+            "burst_window": self.burst_window,
         }
 
     # --- verdict adjustment -----------------------------------------------------------
@@ -264,14 +276,19 @@ class ReputationStore:
         now = time.time() if now is None else now
         since = datetime.fromtimestamp(now - DAYS_KEPT * DAY, UTC)
         marked = session.execute(
-            update(Feedback).where(Feedback.site_id == site_id, Feedback.created_at >= since,
-                                   Feedback.is_test.is_(False), Feedback.undone_at.is_(None))
-            .values(redis_synced=False)).rowcount
+            update(Feedback)
+            .where(
+                Feedback.site_id == site_id,
+                Feedback.created_at >= since,
+                Feedback.is_test.is_(False),
+                Feedback.undone_at.is_(None),
+            )
+            .values(redis_synced=False)
+        ).rowcount
         session.commit()
         while self.catch_up(session, now=now):
             pass
         return marked
-
 
     def catch_up(self, session, batch: int = 500, now: float | None = None) -> int:
         """Replay Feedback rows with `redis_synced=False` into Redis, marking them synced.
@@ -288,8 +305,11 @@ class ReputationStore:
             return 0
         now = time.time() if now is None else now
         rows = session.execute(
-            select(Feedback, Site.share_reputation).join(Site, Site.id == Feedback.site_id)
-            .where(Feedback.redis_synced.is_(False)).order_by(Feedback.id).limit(batch)
+            select(Feedback, Site.share_reputation)
+            .join(Site, Site.id == Feedback.site_id)
+            .where(Feedback.redis_synced.is_(False))
+            .order_by(Feedback.id)
+            .limit(batch)
         ).all()
         done = 0
         for row, shared in rows:
@@ -339,6 +359,7 @@ def _summarise(value: str, hashes: list[dict], now: float, view: _View) -> dict:
             elif prefix in hourly:
                 hourly[prefix][int(ident)] = hourly[prefix].get(int(ident), 0) + int(raw)
     for win, (window, half_life) in WINDOWS.items():
+
         def hours(src, window=window, half_life=half_life):
             return sum(n * _weight(now - (hr * HOUR + HOUR / 2), window, half_life) for hr, n in src.items())
 
@@ -352,6 +373,7 @@ def _summarise(value: str, hashes: list[dict], now: float, view: _View) -> dict:
             if len(others) >= view.min_sites:
                 kept.update(others)
             return kept
+
         spam, ham = trusted(latest["s"]), trusted(latest["h"])
         stats[f"seen_{win}"] = hours(hourly["c"])
         stats[f"sites_seen_{win}"] = sites(latest["b"])

@@ -4,6 +4,7 @@ Order matters and follows the spec's §3 recommendation: an administrator is
 always ham, then the guaranteed-spam triggers, then a filled honeypot, then the
 model's probability against the thresholds (the site's overrides first).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -62,8 +63,9 @@ def verdict_for(probability: float, thresholds: Mapping[str, float]) -> str:
     return HAM
 
 
-def decide(comment: Comment, probability: float, reasons: list[str], thresholds: Mapping[str, float],
-           discard_trigger: str = "") -> Decision:
+def decide(
+    comment: Comment, probability: float, reasons: list[str], thresholds: Mapping[str, float], discard_trigger: str = ""
+) -> Decision:
     triggered = trigger_verdict(comment, discard_trigger)
     if triggered is not None:
         return Decision(triggered.verdict, triggered.reasons + reasons)

@@ -5,6 +5,7 @@ tell a person nothing they can act on; explanations keep content words, phrases
 with at least one content word, and metadata signals.  Used when a comment is
 scored and again at display time, so reasons stored by older models read the same.
 """
+
 from __future__ import annotations
 
 import re
@@ -56,6 +57,6 @@ def display_reasons(reasons: list[str] | None, limit: int | None = None) -> list
         side, text = "", reason
         for prefix in ("spam", "ham"):
             if reason.startswith(f"{prefix} signal: "):
-                side, text = prefix, reason[len(prefix) + len(" signal: "):]
+                side, text = prefix, reason[len(prefix) + len(" signal: ") :]
         out.append((side, text))
     return out[:limit] if limit is not None else out

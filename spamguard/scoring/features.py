@@ -18,6 +18,7 @@ Design notes
   metadata.  Numeric columns are scaled by a max-abs factor learned in ``fit``
   (no centring, so 0 stays 0).  The YouTube DATE column is never used.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,16 +69,19 @@ _LONG_NUMBER_RE = re.compile(r"\d{5,}")
 # missing ">" costs one scan per tag, not one per "href" in it).
 _HREF_RE = re.compile(r"""<a\s(?=[^<>]*+>)[^<>]*?href\s*+=\s*+["']?([^"'\s>]++)[^<>]*+>""", re.IGNORECASE)
 _TAG_RE = re.compile(r"</?[a-z][a-z0-9]*+(?:\s[^<>]*+)?/?>", re.IGNORECASE)
-_BOT_UA_RE = re.compile(r"bot|crawl|spider|curl|wget|python|java/|libwww|httpclient|go-http|headless|phantom|scrapy|perl|php",
-                        re.IGNORECASE)
+_BOT_UA_RE = re.compile(
+    r"bot|crawl|spider|curl|wget|python|java/|libwww|httpclient|go-http|headless|phantom|scrapy|perl|php", re.IGNORECASE
+)
 _REPEAT_RE = re.compile(r"(.)\1{2,}")
 # Characters whose decomposition starts with a combining mark (non-starter).  NFKC sorts a run of
 # them with an insertion sort, quadratic in the run's length; Unicode's stream-safe format (UAX
 # #15) caps runs at 30, which no real script needs more than.
 _NON_STARTERS = "".join(
-    re.escape(ch) for ch in map(chr, range(0x20000))
-    if unicodedata.combining(ch) or (unicodedata.decomposition(ch)
-                                     and unicodedata.combining(unicodedata.normalize("NFKD", ch)[0])))
+    re.escape(ch)
+    for ch in map(chr, range(0x20000))
+    if unicodedata.combining(ch)
+    or (unicodedata.decomposition(ch) and unicodedata.combining(unicodedata.normalize("NFKD", ch)[0]))
+)
 _NON_STARTER_RUN_RE = re.compile(f"[{_NON_STARTERS}]{{31,}}+")
 MAX_NON_STARTERS = 30
 # Longest text scored: the default field cap.  Only NFKC's expansions (U+FDFA is 18 characters)
@@ -226,6 +230,7 @@ def split_self_links(content: str, permalink: str) -> tuple[str, int]:
 
 # --------------------------------------------------------------------------- one analysis per comment
 
+
 def is_normalised(text: str) -> bool:
     """Whether ``normalise_text(text) == text``, decided by cheap scans instead of running it.
 
@@ -240,8 +245,9 @@ def is_normalised(text: str) -> bool:
         return False
     if text.isascii():
         return True
-    return not (_C1_RE.search(text) or _ZERO_WIDTH_RE.search(text) or _NON_STARTER_RUN_RE.search(text)) \
-        and unicodedata.is_normalized("NFKC", text)
+    return not (
+        _C1_RE.search(text) or _ZERO_WIDTH_RE.search(text) or _NON_STARTER_RUN_RE.search(text)
+    ) and unicodedata.is_normalized("NFKC", text)
 
 
 class Analysis:
@@ -261,8 +267,9 @@ class Analysis:
         self.plain = normalize.deobfuscate(self.content)
         self.urls: tuple[str, ...] = tuple(find_urls(self.plain))
         # prepare_text normalises its input again; skip that when it provably changes nothing.
-        self.prepared = (_finish_prepare(self.plain, bool(self.urls)) if is_normalised(self.content)
-                         else prepare_text(self.content))
+        self.prepared = (
+            _finish_prepare(self.plain, bool(self.urls)) if is_normalised(self.content) else prepare_text(self.content)
+        )
         self._domains: tuple[str, ...] | None = None
         self._hash: dict[str, str] = {}
 
@@ -290,8 +297,7 @@ class Analysis:
 def analyse(comment: Comment) -> Analysis:
     """The comment's :class:`Analysis`, memoised on the instance while its content and permalink are unchanged."""
     cached = vars(comment).get("_analysis")
-    if (cached is not None and cached.raw == comment.comment_content
-            and cached.permalink == comment.permalink):
+    if cached is not None and cached.raw == comment.comment_content and cached.permalink == comment.permalink:
         return cached
     result = Analysis(comment.comment_content, comment.permalink)
     vars(comment)["_analysis"] = result  # not a dataclass field: invisible to asdict/to_json/eq
@@ -315,13 +321,34 @@ class CommentText(BaseEstimator, TransformerMixin):
 # --------------------------------------------------------------------------- metadata
 
 NUMERIC_META = (
-    "n_links", "self_links", "length", "caps_ratio", "digit_ratio", "punct_ratio", "exclamations", "max_repeat",
-    "has_author_url", "has_email", "author_urlish", "has_user_agent", "ua_bot", "has_referrer",
-    "honeypot_filled", "post_age_days", "post_age_known",
+    "n_links",
+    "self_links",
+    "length",
+    "caps_ratio",
+    "digit_ratio",
+    "punct_ratio",
+    "exclamations",
+    "max_repeat",
+    "has_author_url",
+    "has_email",
+    "author_urlish",
+    "has_user_agent",
+    "ua_bot",
+    "has_referrer",
+    "honeypot_filled",
+    "post_age_days",
+    "post_age_known",
     # Obfuscation and host lists (normalize.py); absent from the public corpora's ham, so their
     # weights come from the few corpus rows that have them and from site feedback.
-    "mixed_script_words", "spaced_letters", "spelled_out_dot", "link_shorteners", "link_referrer_spam",
-    "email_disposable", "blocklist_terms", "link_blocklist", *signals.NAMES,
+    "mixed_script_words",
+    "spaced_letters",
+    "spelled_out_dot",
+    "link_shorteners",
+    "link_referrer_spam",
+    "email_disposable",
+    "blocklist_terms",
+    "link_blocklist",
+    *signals.NAMES,
 )
 
 
@@ -329,9 +356,15 @@ DOMAIN_LISTS = ("shorteners", "referrer_spam", "blocklist")
 
 
 _ASCII = [chr(i) for i in range(128)]
-_DROP = {kind: dict.fromkeys(map(ord, filter(test, _ASCII))) for kind, test in (
-    ("alpha", str.isalpha), ("upper", str.isupper), ("digit", str.isdigit),
-    ("punct", lambda c: unicodedata.category(c).startswith("P")))}
+_DROP = {
+    kind: dict.fromkeys(map(ord, filter(test, _ASCII)))
+    for kind, test in (
+        ("alpha", str.isalpha),
+        ("upper", str.isupper),
+        ("digit", str.isdigit),
+        ("punct", lambda c: unicodedata.category(c).startswith("P")),
+    )
+}
 
 
 def _char_counts(text: str) -> tuple[int, int, int, int]:
@@ -344,8 +377,12 @@ def _char_counts(text: str) -> tuple[int, int, int, int]:
         n = len(text)
         return tuple(n - len(text.translate(_DROP[kind])) for kind in ("alpha", "upper", "digit", "punct"))  # type: ignore[return-value]
     letters = list(filter(str.isalpha, text))
-    return (len(letters), sum(map(str.isupper, letters)), sum(map(str.isdigit, text)),
-            sum(unicodedata.category(c).startswith("P") for c in text))
+    return (
+        len(letters),
+        sum(map(str.isupper, letters)),
+        sum(map(str.isdigit, text)),
+        sum(unicodedata.category(c).startswith("P") for c in text),
+    )
 
 
 def meta_dict(comment: Comment) -> dict[str, float]:
@@ -474,19 +511,55 @@ class MetaFeatures(BaseEstimator, TransformerMixin):
 
 # --------------------------------------------------------------------------- the union
 
-def make_features(word_ngram: tuple[int, int] = (1, 2), char_ngram: tuple[int, int] = (2, 5),
-                  min_df: int = 2, max_features: int | None = 300_000, meta: bool = True) -> FeatureUnion:
+
+def make_features(
+    word_ngram: tuple[int, int] = (1, 2),
+    char_ngram: tuple[int, int] = (2, 5),
+    min_df: int = 2,
+    max_features: int | None = 300_000,
+    meta: bool = True,
+) -> FeatureUnion:
     """The feature union used by every model: word TF-IDF, char_wb TF-IDF, metadata.
 
     Named steps: ``word``, ``char`` (each ``Pipeline(text → tfidf)``) and ``meta``.
     """
     parts: list[tuple[str, Any]] = [
-        ("word", Pipeline([("text", CommentText()), ("tfidf", TfidfVectorizer(
-            ngram_range=word_ngram, min_df=min_df, sublinear_tf=True, max_features=max_features,
-            token_pattern=r"(?u)\b\w\w+\b|[^\w\s]"))])),
-        ("char", Pipeline([("text", CommentText()), ("tfidf", TfidfVectorizer(
-            analyzer="char_wb", ngram_range=char_ngram, min_df=min_df, sublinear_tf=True,
-            max_features=max_features))])),
+        (
+            "word",
+            Pipeline(
+                [
+                    ("text", CommentText()),
+                    (
+                        "tfidf",
+                        TfidfVectorizer(
+                            ngram_range=word_ngram,
+                            min_df=min_df,
+                            sublinear_tf=True,
+                            max_features=max_features,
+                            token_pattern=r"(?u)\b\w\w+\b|[^\w\s]",
+                        ),
+                    ),
+                ]
+            ),
+        ),
+        (
+            "char",
+            Pipeline(
+                [
+                    ("text", CommentText()),
+                    (
+                        "tfidf",
+                        TfidfVectorizer(
+                            analyzer="char_wb",
+                            ngram_range=char_ngram,
+                            min_df=min_df,
+                            sublinear_tf=True,
+                            max_features=max_features,
+                        ),
+                    ),
+                ]
+            ),
+        ),
     ]
     if meta:
         parts.append(("meta", MetaFeatures()))

@@ -11,6 +11,7 @@ are ranked from.  The fast path reproduces ``predict_proba`` to 1e-9 only for th
 vectoriser settings it implements: they are checked at load (:func:`mirror_problems`)
 and a pipeline that differs is scored through sklearn instead, never approximated.
 """
+
 from __future__ import annotations
 
 import functools
@@ -78,26 +79,44 @@ def _sigmoid(x: float) -> float:
 # it reads from the fitted objects: vocabulary_, idf_, ngram_range, the word tokenizer
 # (token_pattern), the union's offsets, MetaFeatures' vocabulary_/scale_, coef_ and intercept_.
 TFIDF_MIRRORED: dict[str, Any] = {
-    "input": "content", "lowercase": True, "strip_accents": None, "preprocessor": None, "tokenizer": None,
-    "stop_words": None, "binary": False, "norm": "l2", "use_idf": True, "smooth_idf": True, "sublinear_tf": True,
+    "input": "content",
+    "lowercase": True,
+    "strip_accents": None,
+    "preprocessor": None,
+    "tokenizer": None,
+    "stop_words": None,
+    "binary": False,
+    "norm": "l2",
+    "use_idf": True,
+    "smooth_idf": True,
+    "sublinear_tf": True,
 }
 ANALYZERS = ("word", "char_wb")
-WORD_CACHE_SIZE = 20_000   # distinct words whose char n-grams are remembered (per block, per model)
-WORD_CACHE_MAX_LEN = 64    # longer "words" are not remembered: bounded memory under hostile input
+WORD_CACHE_SIZE = 20_000  # distinct words whose char n-grams are remembered (per block, per model)
+WORD_CACHE_MAX_LEN = 64  # longer "words" are not remembered: bounded memory under hostile input
 
 
 def _tfidf_problems(name: str, step: Any) -> list[str]:
-    if not (isinstance(step, Pipeline) and [n for n, _ in step.steps] == ["text", "tfidf"]
-            and type(step.named_steps["text"]) is CommentText and type(step.named_steps["tfidf"]) is TfidfVectorizer):
+    if not (
+        isinstance(step, Pipeline)
+        and [n for n, _ in step.steps] == ["text", "tfidf"]
+        and type(step.named_steps["text"]) is CommentText
+        and type(step.named_steps["tfidf"]) is TfidfVectorizer
+    ):
         return [f"{name}: not Pipeline([('text', CommentText()), ('tfidf', TfidfVectorizer(...))])"]
     vec = step.named_steps["tfidf"]
-    problems = [f"{name}.{param}={getattr(vec, param)!r} (fast path needs {want!r})"
-                for param, want in TFIDF_MIRRORED.items() if getattr(vec, param) != want]
+    problems = [
+        f"{name}.{param}={getattr(vec, param)!r} (fast path needs {want!r})"
+        for param, want in TFIDF_MIRRORED.items()
+        if getattr(vec, param) != want
+    ]
     # transform() weighs and normalises with the TfidfTransformer fit() made from these settings.
     inner = getattr(vec, "_tfidf", None)
-    problems += [f"{name}.{param}={getattr(inner, param, None)!r} in the fitted transformer (fast path needs {want!r})"
-                 for param, want in TFIDF_MIRRORED.items()
-                 if param in ("norm", "use_idf", "smooth_idf", "sublinear_tf") and getattr(inner, param, None) != want]
+    problems += [
+        f"{name}.{param}={getattr(inner, param, None)!r} in the fitted transformer (fast path needs {want!r})"
+        for param, want in TFIDF_MIRRORED.items()
+        if param in ("norm", "use_idf", "smooth_idf", "sublinear_tf") and getattr(inner, param, None) != want
+    ]
     if vec.analyzer not in ANALYZERS:
         problems.append(f"{name}.analyzer={vec.analyzer!r} (fast path handles {ANALYZERS})")
     if np.dtype(vec.dtype) != np.float64:
@@ -105,8 +124,7 @@ def _tfidf_problems(name: str, step: Any) -> list[str]:
     low, high = vec.ngram_range
     if not (isinstance(low, int) and isinstance(high, int) and 1 <= low <= high):
         problems.append(f"{name}.ngram_range={vec.ngram_range!r}")
-    if vec.analyzer == "word" and (not isinstance(vec.token_pattern, str)
-                                   or re.compile(vec.token_pattern).groups > 1):
+    if vec.analyzer == "word" and (not isinstance(vec.token_pattern, str) or re.compile(vec.token_pattern).groups > 1):
         problems.append(f"{name}.token_pattern={vec.token_pattern!r}")
     if not hasattr(inner, "idf_") or len(vec.idf_) != len(vec.vocabulary_):
         problems.append(f"{name}: not fitted (idf_/vocabulary_)")
@@ -128,13 +146,19 @@ def mirror_problems(pipeline: Any) -> list[str]:
         if name == "meta":
             if type(transformer) is not MetaFeatures:
                 problems.append("meta: not MetaFeatures")
-            elif not (hasattr(transformer, "scale_") and len(transformer.scale_) == len(transformer.vocabulary_)
-                      and np.all(transformer.scale_ > 0)):
+            elif not (
+                hasattr(transformer, "scale_")
+                and len(transformer.scale_) == len(transformer.vocabulary_)
+                and np.all(transformer.scale_ > 0)
+            ):
                 problems.append("meta: not fitted or zero scale")
         else:
             problems += _tfidf_problems(name, transformer)
-    if type(clf) is not LogisticRegression or list(getattr(clf, "classes_", [])) != [0, 1] \
-            or np.asarray(clf.coef_).shape[0] != 1:
+    if (
+        type(clf) is not LogisticRegression
+        or list(getattr(clf, "classes_", [])) != [0, 1]
+        or np.asarray(clf.coef_).shape[0] != 1
+    ):
         problems.append("clf is not a fitted binary LogisticRegression with classes [0, 1]")
     return problems
 
@@ -185,7 +209,7 @@ class _TextBlock:
             if w_len <= n:  # a word no longer than n counts once, and so for every larger n
                 grams.append(w)
                 break
-            grams += [w[i:i + n] for i in range(w_len - n + 1)]
+            grams += [w[i : i + n] for i in range(w_len - n + 1)]
         ids = tuple(i for i in map(self.vocabulary.get, grams) if i is not None)
         idf, idf_coef = self.idf, self.idf_coef
         return ids, sum([idf_coef[i] for i in ids]), sum([idf[i] * idf[i] for i in ids])
@@ -197,7 +221,7 @@ class _TextBlock:
         grams = list(tokens) if low == 1 else []
         join = " ".join
         for n in range(max(low, 2), min(high + 1, len(tokens) + 1)):
-            grams += [join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+            grams += [join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
         return grams
 
     def contributions(self, text: str, parts: list[tuple[str, str, float]] | None = None) -> float:
@@ -303,11 +327,11 @@ class SpamModel:
             if isinstance(transformer, MetaFeatures):
                 width = len(transformer.vocabulary_)
                 self.meta = transformer
-                self.meta_coef = self.coef[offset:offset + width] / transformer.scale_
+                self.meta_coef = self.coef[offset : offset + width] / transformer.scale_
             elif isinstance(transformer, Pipeline) and "tfidf" in transformer.named_steps:
                 vec = transformer.named_steps["tfidf"]
                 width = len(vec.vocabulary_)
-                self.blocks.append(_TextBlock(name, vec, self.coef[offset:offset + width]))
+                self.blocks.append(_TextBlock(name, vec, self.coef[offset : offset + width]))
             else:
                 width = len(transformer.get_feature_names_out())
             self._ranges.append((name, offset, offset + width, transformer))
@@ -317,9 +341,15 @@ class SpamModel:
         self.fast_path_refused: str | None = "; ".join(problems) or None
         # Shape features are explained relative to the training mean: (coefficient per raw unit, mean).
         meta = self.meta
-        self.shape_stats: dict[str, tuple[float, float]] = {} if meta is None else {
-            name: (float(self.meta_coef[i]), float(meta.means_[i]) if hasattr(meta, "means_") else 0.0)
-            for name in SHAPE_FEATURES if (i := meta.vocabulary_.get(name)) is not None}
+        self.shape_stats: dict[str, tuple[float, float]] = (
+            {}
+            if meta is None
+            else {
+                name: (float(self.meta_coef[i]), float(meta.means_[i]) if hasattr(meta, "means_") else 0.0)
+                for name in SHAPE_FEATURES
+                if (i := meta.vocabulary_.get(name)) is not None
+            }
+        )
         if self.fast_path_refused:
             FAST_PATH_REFUSALS += 1
             log.warning("scoring fast path refused, scoring through sklearn (slower): %s", self.fast_path_refused)
@@ -393,18 +423,30 @@ SHAPE_FEATURES = {
     "post_age_days": ("comment on an old post", "comment on a recent post"),
 }
 META_NAMES = {
-    "has_author_url": "author URL given", "has_email": "author email given",
-    "author_urlish": "author name looks like a URL", "has_user_agent": "user agent given",
-    "ua_bot": "user agent looks like a bot", "has_referrer": "referrer given",
-    "honeypot_filled": "honeypot field filled", "post_age_known": "post date known",
+    "has_author_url": "author URL given",
+    "has_email": "author email given",
+    "author_urlish": "author name looks like a URL",
+    "has_user_agent": "user agent given",
+    "ua_bot": "user agent looks like a bot",
+    "has_referrer": "referrer given",
+    "honeypot_filled": "honeypot field filled",
+    "post_age_known": "post date known",
     "self_links": "links to the page itself",
-    "mixed_script_words": "letters from mixed alphabets", "spaced_letters": "spaced-out letters",
-    "spelled_out_dot": "domain written with 'dot'", "link_shorteners": "link shortener",
-    "link_referrer_spam": "link to a known spam domain", "email_disposable": "disposable email address",
-    "blocklist_terms": "known comment-spam phrases", "link_blocklist": "link to a blocklisted domain",
-    "ak_js_default": "page script never ran", "ak_js_not_posted": "form posted without the page script",
-    "ak_js_fast": "submitted seconds after the page loaded", "nonce_failed": "form nonce failed",
-    "nonce_passed": "form nonce passed", "logged_in": "logged-in user", "no_accept_language": "no browser language header",
+    "mixed_script_words": "letters from mixed alphabets",
+    "spaced_letters": "spaced-out letters",
+    "spelled_out_dot": "domain written with 'dot'",
+    "link_shorteners": "link shortener",
+    "link_referrer_spam": "link to a known spam domain",
+    "email_disposable": "disposable email address",
+    "blocklist_terms": "known comment-spam phrases",
+    "link_blocklist": "link to a blocklisted domain",
+    "ak_js_default": "page script never ran",
+    "ak_js_not_posted": "form posted without the page script",
+    "ak_js_fast": "submitted seconds after the page loaded",
+    "nonce_failed": "form nonce failed",
+    "nonce_passed": "form nonce passed",
+    "logged_in": "logged-in user",
+    "no_accept_language": "no browser language header",
 }
 
 
@@ -421,8 +463,9 @@ def _describe(block: str, feature: str, comment: Comment, above_mean: bool = Tru
             return _links(comment)
         if "=" in feature:
             kind, value = feature.split("=", 1)
-            return {"link_domain": "link domain", "email_domain": "email domain",
-                    "comment_type": "comment type"}.get(kind, kind) + f" {value}"
+            return {"link_domain": "link domain", "email_domain": "email domain", "comment_type": "comment type"}.get(
+                kind, kind
+            ) + f" {value}"
         if feature in SHAPE_FEATURES:
             return SHAPE_FEATURES[feature][0 if above_mean else 1]
         return META_NAMES.get(feature, feature)
@@ -454,8 +497,9 @@ def _describe(block: str, feature: str, comment: Comment, above_mean: bool = Tru
 class Scorer:
     """One loaded, verified model version."""
 
-    def __init__(self, model: SpamModel, version: str, thresholds: dict[str, float],
-                 manifest: dict[str, Any] | None = None):
+    def __init__(
+        self, model: SpamModel, version: str, thresholds: dict[str, float], manifest: dict[str, Any] | None = None
+    ):
         self.model = model
         self.version = version
         self.thresholds = dict(thresholds)
@@ -521,10 +565,16 @@ class ModelHolder:
     :class:`NoModelError`, carrying how long until the next try (for ``Retry-After``).
     """
 
-    def __init__(self, model_dir: str | Path, reload_seconds: float = 2.0,
-                 loader: Callable[[Path, str], Scorer] | None = None, *,
-                 retry_seconds: float = 10.0, max_retry_seconds: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        model_dir: str | Path,
+        reload_seconds: float = 2.0,
+        loader: Callable[[Path, str], Scorer] | None = None,
+        *,
+        retry_seconds: float = 10.0,
+        max_retry_seconds: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.model_dir = Path(model_dir)
         self.reload_seconds = float(reload_seconds)
         self.retry_seconds = float(retry_seconds)
@@ -580,12 +630,16 @@ class ModelHolder:
         try:
             scorer = self._loader(self.model_dir, version)
         except Exception as exc:  # noqa: BLE001 - any load failure means "not servable"
-            delay = min(self.retry_seconds * 2 ** failures, self.max_retry_seconds)
+            delay = min(self.retry_seconds * 2**failures, self.max_retry_seconds)
             self._broken[version] = (failures + 1, now + delay)
             if failures == 0:  # logged once per broken version; the retries are silent
                 serving = self._scorer.version if self._scorer else None
-                log.error("model %s fails verification (%s); serving %s, retrying with back-off",
-                          version, exc, serving or "the last good version")
+                log.error(
+                    "model %s fails verification (%s); serving %s, retrying with back-off",
+                    version,
+                    exc,
+                    serving or "the last good version",
+                )
             return False
         if failures:
             log.info("model %s verifies again after %d failed attempts", version, failures)
@@ -622,7 +676,8 @@ class ModelHolder:
         if scorer is None:
             waits = [next_try - self._clock() for _, next_try in list(self._broken.values())]
             if waits:
-                raise NoModelError(f"no model in {self.model_dir} verifies; see the log",
-                                   retry_after=max(1.0, min(waits)))
+                raise NoModelError(
+                    f"no model in {self.model_dir} verifies; see the log", retry_after=max(1.0, min(waits))
+                )
             raise NoModelError(f"no promoted model in {self.model_dir}; run `spamguard model train`")
         return scorer

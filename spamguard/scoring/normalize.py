@@ -11,6 +11,7 @@ input capped at :data:`MAX_CHARS` before any work.  Signals that the folding its
 (mixed scripts inside one word, spaced-out letters) are counted by :func:`obfuscation_signals`
 *before* folding, for the metadata features.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,14 +22,52 @@ from pathlib import Path
 MAX_CHARS = 20_000
 
 # Common TLDs spammers spell out; a closed list keeps "dot"/". com" rewriting from firing on prose.
-TLDS = ("com", "net", "org", "info", "biz", "ru", "cn", "ly", "gl", "co", "io", "me", "tk", "uk", "us", "tv",
-        "xyz", "top", "online", "site", "club", "shop", "store", "live", "pro", "link", "click", "win", "fun",
-        "app", "ws", "cc", "in", "de", "fr", "pl", "su", "ua")
+TLDS = (
+    "com",
+    "net",
+    "org",
+    "info",
+    "biz",
+    "ru",
+    "cn",
+    "ly",
+    "gl",
+    "co",
+    "io",
+    "me",
+    "tk",
+    "uk",
+    "us",
+    "tv",
+    "xyz",
+    "top",
+    "online",
+    "site",
+    "club",
+    "shop",
+    "store",
+    "live",
+    "pro",
+    "link",
+    "click",
+    "win",
+    "fun",
+    "app",
+    "ws",
+    "cc",
+    "in",
+    "de",
+    "fr",
+    "pl",
+    "su",
+    "ua",
+)
 _TLD = "(?:" + "|".join(sorted(TLDS, key=len, reverse=True)) + ")"
 
 # "example(dot)com", "example [dot] com", "example dot com", "example DOT com".
-_BRACKET_DOT_RE = re.compile(r"\b([a-z0-9-]{1,63}) {0,3}[(\[{<] {0,2}dot {0,2}[)\]}>] {0,3}(" + _TLD + r")\b",
-                             re.IGNORECASE)
+_BRACKET_DOT_RE = re.compile(
+    r"\b([a-z0-9-]{1,63}) {0,3}[(\[{<] {0,2}dot {0,2}[)\]}>] {0,3}(" + _TLD + r")\b", re.IGNORECASE
+)
 _WORD_DOT_RE = re.compile(r"\b(?!(?:the|a|an) )([a-z0-9-]{1,63}) {1,3}dot {1,3}(" + _TLD + r")\b", re.IGNORECASE)
 # "ExampleDOTcom": the upper-case DOT glued between two words.
 _GLUED_DOT_RE = re.compile(r"\b([A-Za-z0-9-]{1,63}?)(?-i:DOT)(" + _TLD + r")\b", re.IGNORECASE)
@@ -43,14 +82,61 @@ _HASHTAG_RE = re.compile(r"#([A-Za-z0-9]{2,100})\b")
 _CAMEL_RE = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|\b|\d)|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 # Latin look-alikes from Cyrillic and Greek (the letters bots actually mix into Latin words).
-CONFUSABLES = str.maketrans({
-    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "х": "x", "у": "y", "і": "i", "ј": "j", "ѕ": "s",
-    "ԁ": "d", "һ": "h", "ԛ": "q", "ԝ": "w", "ɡ": "g", "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M",
-    "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T", "Х": "X", "У": "Y", "І": "I", "Ѕ": "S", "Ј": "J",
-    "α": "a", "ο": "o", "ν": "v", "ρ": "p", "τ": "t", "ι": "i", "κ": "k", "Α": "A", "Β": "B", "Ε": "E",
-    "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y",
-    "Χ": "X",
-})
+CONFUSABLES = str.maketrans(
+    {
+        "а": "a",
+        "е": "e",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "х": "x",
+        "у": "y",
+        "і": "i",
+        "ј": "j",
+        "ѕ": "s",
+        "ԁ": "d",
+        "һ": "h",
+        "ԛ": "q",
+        "ԝ": "w",
+        "ɡ": "g",
+        "А": "A",
+        "В": "B",
+        "Е": "E",
+        "К": "K",
+        "М": "M",
+        "Н": "H",
+        "О": "O",
+        "Р": "P",
+        "С": "C",
+        "Т": "T",
+        "Х": "X",
+        "У": "Y",
+        "І": "I",
+        "Ѕ": "S",
+        "Ј": "J",
+        "α": "a",
+        "ο": "o",
+        "ν": "v",
+        "ρ": "p",
+        "τ": "t",
+        "ι": "i",
+        "κ": "k",
+        "Α": "A",
+        "Β": "B",
+        "Ε": "E",
+        "Ζ": "Z",
+        "Η": "H",
+        "Ι": "I",
+        "Κ": "K",
+        "Μ": "M",
+        "Ν": "N",
+        "Ο": "O",
+        "Ρ": "P",
+        "Τ": "T",
+        "Υ": "Y",
+        "Χ": "X",
+    }
+)
 _WORD_RE = re.compile(r"[^\W\d_]{2,64}")
 
 
@@ -124,8 +210,9 @@ def obfuscation_signals(text: str) -> dict[str, float]:
         out["mixed_script_words"] = float(mixed)
     if any(len(m.group(0)) >= 9 for m in _SPACED_LETTERS_RE.finditer(text)):
         out["spaced_letters"] = 1.0
-    if _DOT_RE.search(text) and (_BRACKET_DOT_RE.search(text) or _WORD_DOT_RE.search(text)
-                                 or _GLUED_DOT_RE.search(text)):
+    if _DOT_RE.search(text) and (
+        _BRACKET_DOT_RE.search(text) or _WORD_DOT_RE.search(text) or _GLUED_DOT_RE.search(text)
+    ):
         out["spelled_out_dot"] = 1.0
     return out
 
@@ -180,8 +267,13 @@ def blocklist_phrases() -> frozenset[str]:
     phrases = set()
     for line in path.read_text(encoding="utf-8").splitlines():
         entry = " ".join(line.strip().lower().split())
-        if len(entry) >= 4 and _PHRASE_ENTRY_RE.fullmatch(entry) and entry not in _HAM_HITTERS \
-                and len(set(entry.replace(" ", ""))) > 2 and not _URL_WORDS.intersection(entry.split()):
+        if (
+            len(entry) >= 4
+            and _PHRASE_ENTRY_RE.fullmatch(entry)
+            and entry not in _HAM_HITTERS
+            and len(set(entry.replace(" ", ""))) > 2
+            and not _URL_WORDS.intersection(entry.split())
+        ):
             phrases.add(entry)
     return frozenset(phrases)
 
@@ -198,7 +290,7 @@ def blocklist_hits(text: str) -> int:
         for n in range(1, MAX_PHRASE_WORDS + 1):
             if i + n > len(words):
                 break
-            gram = " ".join(words[i:i + n])
+            gram = " ".join(words[i : i + n])
             if gram in phrases:
                 found.add(gram)
             elif gram.endswith("s") and gram[:-1] in phrases:

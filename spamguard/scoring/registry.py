@@ -15,6 +15,7 @@ Layout::
 ``current.json`` is written to a temporary file and moved into place with
 ``os.replace``; writers hold an ``fcntl`` lock on ``<model_dir>/.lock``.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -142,7 +143,8 @@ class Registry:
         if actual != manifest.get("artifact_sha256"):
             raise ChecksumMismatch(
                 f"refusing to load {artifact}: sha256 {actual} does not match manifest "
-                f"{manifest.get('artifact_sha256')} (file corrupted or tampered with)")
+                f"{manifest.get('artifact_sha256')} (file corrupted or tampered with)"
+            )
         return joblib.load(io.BytesIO(data)), manifest
 
     # -- writing -------------------------------------------------------------------------------
@@ -153,8 +155,12 @@ class Registry:
         tmp = directory / f".{ARTIFACT}.tmp"
         joblib.dump(model, tmp, compress=3)
         os.replace(tmp, directory / ARTIFACT)
-        manifest = dict(manifest, version=version, artifact_sha256=sha256_file(directory / ARTIFACT),
-                        artifact_bytes=(directory / ARTIFACT).stat().st_size)
+        manifest = dict(
+            manifest,
+            version=version,
+            artifact_sha256=sha256_file(directory / ARTIFACT),
+            artifact_bytes=(directory / ARTIFACT).stat().st_size,
+        )
         manifest.setdefault("created", datetime.now(UTC).isoformat())
         _atomic_write_json(directory / MANIFEST, manifest)
         return version
@@ -205,8 +211,9 @@ class Registry:
                 raise RegistryError("nothing to roll back to: no earlier promoted version")
             previous = stack[-1]
             self.verify(previous)
-            history.append({"version": previous, "at": datetime.now(UTC).isoformat(),
-                            "reason": f"rollback from {current}"})
+            history.append(
+                {"version": previous, "at": datetime.now(UTC).isoformat(), "reason": f"rollback from {current}"}
+            )
             _atomic_write_json(self.root / POINTER, {"version": previous, "stack": stack, "history": history})
             return previous
 

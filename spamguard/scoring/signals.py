@@ -20,6 +20,7 @@ next to the text evidence: a single signal moves a comment one band at most, nev
 
 All values are capped and parsed without regexes; malformed values are treated as absent.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,8 +29,15 @@ from spamguard.comment import Comment
 
 MIN_SUPPORT = 30
 PRIORS: dict[str, float] = {
-    "ak_js_default": 1.5, "ak_js_not_posted": 0.5, "ak_js_fast": 0.5, "nonce_failed": 0.4, "nonce_passed": -0.25,
-    "logged_in": -1.0, "no_accept_language": 0.5, "ua_bot": 0.75, "honeypot_filled": 3.0,
+    "ak_js_default": 1.5,
+    "ak_js_not_posted": 0.5,
+    "ak_js_fast": 0.5,
+    "nonce_failed": 0.4,
+    "nonce_passed": -0.25,
+    "logged_in": -1.0,
+    "no_accept_language": 0.5,
+    "ua_bot": 0.75,
+    "honeypot_filled": 3.0,
 }
 NAMES = tuple(k for k in PRIORS if k not in ("ua_bot", "honeypot_filled"))
 

@@ -4,6 +4,7 @@ Every engine has timeouts (`Timeouts`, from the SPAMGUARD_DB_* settings): an
 unreachable or locked database must cost a request a few seconds and an error
 answer, never a hung gunicorn worker.  `UNAVAILABLE` is what callers catch to say so.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,8 +37,12 @@ class Timeouts:
     @classmethod
     def from_config(cls, config: dict[str, Any] | None = None) -> Timeouts:
         config = settings.from_env() if config is None else config
-        return cls(connect=config["SPAMGUARD_DB_CONNECT_TIMEOUT"], statement=config["SPAMGUARD_DB_STATEMENT_TIMEOUT"],
-                   pool=config["SPAMGUARD_DB_POOL_TIMEOUT"], sqlite_busy=config["SPAMGUARD_SQLITE_BUSY_TIMEOUT"])
+        return cls(
+            connect=config["SPAMGUARD_DB_CONNECT_TIMEOUT"],
+            statement=config["SPAMGUARD_DB_STATEMENT_TIMEOUT"],
+            pool=config["SPAMGUARD_DB_POOL_TIMEOUT"],
+            sqlite_busy=config["SPAMGUARD_SQLITE_BUSY_TIMEOUT"],
+        )
 
 
 def connect_args(url: str, timeouts: Timeouts) -> dict[str, Any]:
@@ -71,8 +76,14 @@ def make_engine(url: str, timeouts: Timeouts | None = None) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=timeouts.pool,
-                         connect_args=connect_args(url, timeouts))
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=timeouts.pool,
+        connect_args=connect_args(url, timeouts),
+    )
 
 
 def ensure_sqlite_dir(url: str) -> None:
@@ -118,8 +129,10 @@ def schema_problem(url: str) -> str | None:
     if not current:
         return "the database has no SpamGuard tables yet: run `spamguard db upgrade`"
     if current != heads:
-        return (f"the database is at revision {', '.join(sorted(current))}, this SpamGuard needs "
-                f"{', '.join(sorted(heads))}: run `spamguard db upgrade`")
+        return (
+            f"the database is at revision {', '.join(sorted(current))}, this SpamGuard needs "
+            f"{', '.join(sorted(heads))}: run `spamguard db upgrade`"
+        )
     return None
 
 

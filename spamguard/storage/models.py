@@ -3,6 +3,7 @@
 Time is always UTC and stored timezone-aware.  The columns the moderation queue
 filters on are indexed together so the queue never scans the whole table.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

@@ -1,4 +1,5 @@
 """A global model that never saw technical discussion ham, as on a real technical blog, and apps serving it."""
+
 from __future__ import annotations
 
 import sys
@@ -39,10 +40,16 @@ def blog_app(blog_model_dir, redis_url, redis_prefix, tmp_path):
     def factory(database_url: str | None = None, **overrides):
         url = database_url or f"sqlite:///{tmp_path / f'adapt-{uuid.uuid4().hex[:6]}.db'}"
         storage.upgrade(url)
-        config = {"TESTING": True, "DATABASE_URL": url, "REDIS_URL": redis_url,
-                  "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:",
-                  "SPAMGUARD_MODEL_DIR": str(blog_model_dir), "SECRET_KEY": "test-secret",
-                  "SPAMGUARD_KEY_SECRET": "test-key-secret", "SPAMGUARD_BACKGROUND_TASKS": False}
+        config = {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "REDIS_URL": redis_url,
+            "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:",
+            "SPAMGUARD_MODEL_DIR": str(blog_model_dir),
+            "SECRET_KEY": "test-secret",
+            "SPAMGUARD_KEY_SECRET": "test-key-secret",
+            "SPAMGUARD_BACKGROUND_TASKS": False,
+        }
         config.update(overrides)
         return create_app(config)
 

@@ -3,6 +3,7 @@
 Reported and fresh comments are drawn from the same kind but never repeat: every comment
 combines parts at random, with its own numbers, links and commenter.
 """
+
 from __future__ import annotations
 
 import random
@@ -16,7 +17,7 @@ INTROS = [
     "Great explanation of the scheduler internals, the diagrams help a lot.",
 ]
 BODIES = [
-    "Traceback (most recent call last):\n  File \"app/{mod}.py\", line {n}, in run\n    result = client.fetch(url)\n"
+    'Traceback (most recent call last):\n  File "app/{mod}.py", line {n}, in run\n    result = client.fetch(url)\n'
     "ConnectionResetError: [Errno 104] Connection reset by peer",
     "Running `pip install --upgrade {mod}=={v}` and then `python -m {mod} --check` solved it.",
     "The config needs `timeout = {n}` in the [server] section, otherwise the worker exits with code {n}.",
@@ -25,13 +26,17 @@ BODIES = [
     "sudo systemctl restart {mod} && journalctl -u {mod} -n {n} shows the same KeyError: 'port' again.",
 ]
 LINKS = [
-    "https://github.com/{mod}/{mod}/issues/{n}", "https://docs.python.org/3/library/{mod}.html",
-    "https://stackoverflow.com/questions/{big}/{mod}-fails", "https://gitlab.com/{mod}-dev/{mod}/-/merge_requests/{n}",
+    "https://github.com/{mod}/{mod}/issues/{n}",
+    "https://docs.python.org/3/library/{mod}.html",
+    "https://stackoverflow.com/questions/{big}/{mod}-fails",
+    "https://gitlab.com/{mod}-dev/{mod}/-/merge_requests/{n}",
     "https://bugs.example.org/show_bug.cgi?id={big}",
 ]
 CLOSERS = [
-    "See {link} for the upstream discussion.", "The relevant issue is {link} if you want to follow it.",
-    "Details in {link}; the patch there is small.", "I documented my setup here: {link}",
+    "See {link} for the upstream discussion.",
+    "The relevant issue is {link} if you want to follow it.",
+    "Details in {link}; the patch there is small.",
+    "I documented my setup here: {link}",
 ]
 MODULES = ["asyncio", "requests", "numpy", "sqlite", "nginx", "cargo", "webpack", "kafka", "redis", "gcc"]
 SYSTEMS = ["Debian", "Arch", "macOS", "Windows 11", "FreeBSD", "Alpine"]
@@ -49,8 +54,14 @@ def technical(rng: random.Random) -> dict[str, str]:
     mod, n, v = rng.choice(MODULES), rng.randint(2, 999), f"{rng.randint(1, 9)}.{rng.randint(0, 20)}"
     fill = dict(mod=mod, n=n, v=v, os=rng.choice(SYSTEMS), big=rng.randint(10_000_000, 79_999_999))
     link = rng.choice(LINKS).format(**fill)
-    text = " ".join([rng.choice(INTROS).format(**fill), rng.choice(BODIES).format(**fill),
-                     rng.choice(BODIES).format(**fill), rng.choice(CLOSERS).format(link=link, **fill)])
+    text = " ".join(
+        [
+            rng.choice(INTROS).format(**fill),
+            rng.choice(BODIES).format(**fill),
+            rng.choice(BODIES).format(**fill),
+            rng.choice(CLOSERS).format(link=link, **fill),
+        ]
+    )
     return _commenter(rng, text)
 
 
@@ -60,6 +71,11 @@ def spam(rng: random.Random) -> dict[str, str]:
 
 def _commenter(rng: random.Random, text: str) -> dict[str, str]:
     who = f"user{rng.randint(1, 10**9)}"
-    return dict(comment_content=text, comment_author=who, comment_author_email=f"{who}@mail{rng.randint(1, 10**6)}.example",
-                user_ip=f"198.51.{rng.randint(0, 255)}.{rng.randint(1, 254)}", comment_type="comment",
-                user_agent="Mozilla/5.0")
+    return dict(
+        comment_content=text,
+        comment_author=who,
+        comment_author_email=f"{who}@mail{rng.randint(1, 10**6)}.example",
+        user_ip=f"198.51.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+        comment_type="comment",
+        user_agent="Mozilla/5.0",
+    )

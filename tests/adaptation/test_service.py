@@ -4,6 +4,7 @@ A technical blog whose long comments with code and links the global model flags 
 otherwise with its own labels; fresh comments of the same kind are then answered ham on that blog,
 its obvious spam stays spam, and nothing changes for any other site.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,20 +35,26 @@ class Blogs:
         from spamguard import sites
 
         with self.app.app_context():
-            site, key = sites.create_site(storage.get_session(), f"https://{name}.example",
-                                          secret=self.app.config["SPAMGUARD_KEY_SECRET"])
+            site, key = sites.create_site(
+                storage.get_session(), f"https://{name}.example", secret=self.app.config["SPAMGUARD_KEY_SECRET"]
+            )
             self.keys[name], self.ids[name] = key, site.id
 
     def post(self, name: str, endpoint: str, comment: dict):
-        return self.client.post(f"/1.1/{endpoint}", data=dict(comment, api_key=self.keys[name],
-                                                             blog=f"https://{name}.example"))
+        return self.client.post(
+            f"/1.1/{endpoint}", data=dict(comment, api_key=self.keys[name], blog=f"https://{name}.example")
+        )
 
     def check(self, name: str, comment: dict) -> tuple[float, str, str, str]:
         """(score, verdict, Akismet body, reasons)."""
         response = self.post(name, "comment-check", comment)
         assert response.status_code == 200, response.data
-        return (float(response.headers["X-Spamguard-Score"]), response.headers["X-Spamguard-Verdict"],
-                response.get_data(as_text=True), response.headers.get("X-Spamguard-Reasons", ""))
+        return (
+            float(response.headers["X-Spamguard-Score"]),
+            response.headers["X-Spamguard-Verdict"],
+            response.get_data(as_text=True),
+            response.headers.get("X-Spamguard-Reasons", ""),
+        )
 
     def settle(self) -> None:
         """Wait for the background refits the labels queued (counted futures, no sleeping)."""
@@ -83,6 +90,7 @@ def blogs(blog_app):
         for name in names:
             b.add(name)
         return b
+
     return factory
 
 

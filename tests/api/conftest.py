@@ -1,4 +1,5 @@
 """API test helpers: one app (and one migrated SQLite file) per test module, the spec's fixed key K."""
+
 from __future__ import annotations
 
 import uuid
@@ -14,10 +15,18 @@ def api_app(model_dir, redis_url, redis_prefix, tmp_path_factory):
 
     url = f"sqlite:///{tmp_path_factory.mktemp('api') / f'api-{uuid.uuid4().hex[:6]}.db'}"
     storage.upgrade(url)
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "REDIS_URL": redis_url,
-                      "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:", "SPAMGUARD_MODEL_DIR": str(model_dir),
-                      "SECRET_KEY": "test-secret", "SPAMGUARD_KEY_SECRET": "test-key-secret",
-                      "SPAMGUARD_BACKGROUND_TASKS": False})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "REDIS_URL": redis_url,
+            "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:",
+            "SPAMGUARD_MODEL_DIR": str(model_dir),
+            "SECRET_KEY": "test-secret",
+            "SPAMGUARD_KEY_SECRET": "test-key-secret",
+            "SPAMGUARD_BACKGROUND_TASKS": False,
+        }
+    )
     add_site(app, K)
     return app
 

@@ -1,4 +1,5 @@
 """The spec's §8 compatibility plan, cases 1-47, against the Flask app (48/49: limits and bench)."""
+
 from __future__ import annotations
 
 import json
@@ -40,23 +41,71 @@ SIMPLE = [
     (6, "POST", "/1.1/verify-key", {"key": K}, {}, 200, "invalid", 'Empty "blog" value'),
     (8, "POST", "/1.1/comment-check", CASE8, {}, 200, "false", None),
     (9, "POST", "/1.1/comment-check", SPAM9, {}, 200, "true", None),
-    (10, "POST", "/1.1/comment-check", with_(CASE8, comment_author_email="akismet-guaranteed-spam@example.com"),
-     {}, 200, "true", None),
+    (
+        10,
+        "POST",
+        "/1.1/comment-check",
+        with_(CASE8, comment_author_email="akismet-guaranteed-spam@example.com"),
+        {},
+        200,
+        "true",
+        None,
+    ),
     (11, "POST", "/1.1/comment-check", with_(CASE8, comment_author="viagra-test-123"), {}, 200, "true", None),
     (12, "POST", "/1.1/comment-check", with_(SPAM9, user_role="administrator"), {}, 200, "false", None),
     (13, "POST", "/1.1/comment-check", with_(CASE8, user_role="editor,administrator"), {}, 200, "false", None),
-    (16, "POST", "/1.1/comment-check", with_(SPAM9, api_key=None), {"Host": f"{K}.rest.akismet.com"},
-     200, "true", None),
-    (17, "POST", "/1.1/comment-check", with_(SPAM9, api_key=None), {"Host": "0123456789AB.akismet.local:5000"},
-     200, "true", None),
+    (
+        16,
+        "POST",
+        "/1.1/comment-check",
+        with_(SPAM9, api_key=None),
+        {"Host": f"{K}.rest.akismet.com"},
+        200,
+        "true",
+        None,
+    ),
+    (
+        17,
+        "POST",
+        "/1.1/comment-check",
+        with_(SPAM9, api_key=None),
+        {"Host": "0123456789AB.akismet.local:5000"},
+        200,
+        "true",
+        None,
+    ),
     (18, "POST", "/1.1/comment-check", NO_KEY, {"Host": "rest.akismet.com"}, 200, "invalid", 'Empty "api_key" value'),
     (21, "POST", "/1.1/comment-check", with_(CASE8, api_key="000000000000"), {}, 200, "invalid", ...),
-    (22, "POST", "/1.1/comment-check", with_(CASE8, user_ip=None), {}, 200, "Missing required field: user_ip.",
-     'Empty "user_ip" value'),
-    (23, "POST", "/1.1/comment-check", with_(CASE8, blog=None), {}, 200, "Missing required field: blog.",
-     'Empty "blog" value'),
-    (24, "POST", "/1.1/comment-check", with_(CASE8, user_ip=""), {}, 200, "Missing required field: user_ip.",
-     'Empty "user_ip" value'),
+    (
+        22,
+        "POST",
+        "/1.1/comment-check",
+        with_(CASE8, user_ip=None),
+        {},
+        200,
+        "Missing required field: user_ip.",
+        'Empty "user_ip" value',
+    ),
+    (
+        23,
+        "POST",
+        "/1.1/comment-check",
+        with_(CASE8, blog=None),
+        {},
+        200,
+        "Missing required field: blog.",
+        'Empty "blog" value',
+    ),
+    (
+        24,
+        "POST",
+        "/1.1/comment-check",
+        with_(CASE8, user_ip=""),
+        {},
+        200,
+        "Missing required field: user_ip.",
+        'Empty "user_ip" value',
+    ),
     (25, "POST", "/1.1/comment-check", with_(CASE8, honeypot_field_name="hp", hp="buy now"), {}, 200, "true", None),
     (26, "POST", "/1.1/comment-check", with_(CASE8, honeypot_field_name="hp", hp=""), {}, 200, "false", None),
     (27, "POST", "/1.1/comment-check", with_(CASE8, honeypot_field_name="hp"), {}, 200, "false", None),
@@ -88,7 +137,8 @@ def test_simple_cases(api, case, method, path, data, headers, status, body, debu
             assert response.headers["X-Spamguard-Verdict"] in ("ham", "unsure", "spam", "discard")
             assert re.match(r"^\d\.\d{4}$", response.headers["X-Spamguard-Score"])
             assert (response.headers.get("X-akismet-pro-tip") == "discard") == (
-                response.headers["X-Spamguard-Verdict"] == "discard")
+                response.headers["X-Spamguard-Verdict"] == "discard"
+            )
         else:
             assert "X-akismet-guid" not in response.headers
 
@@ -143,10 +193,16 @@ WORDPRESS_BODY = (
 def test_case19_wordpress_raw_body(api, db):
     body = f"{WORDPRESS_BODY}&api_key={K}&blog=https%3A%2F%2Fblog.example&user_ip=203.0.113.5&is_test=true"
     response = api.post(
-        "/1.1/comment-check", data=body.encode(),
-        headers={"Host": "rest.akismet.com", "User-Agent": "WordPress/6.5.3 | Akismet/5.3.2",
-                 "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8", "Connection": "close"},
-        environ_overrides={"SERVER_PROTOCOL": "HTTP/1.0"})
+        "/1.1/comment-check",
+        data=body.encode(),
+        headers={
+            "Host": "rest.akismet.com",
+            "User-Agent": "WordPress/6.5.3 | Akismet/5.3.2",
+            "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
+            "Connection": "close",
+        },
+        environ_overrides={"SERVER_PROTOCOL": "HTTP/1.0"},
+    )
     assert response.status_code == 200
     assert response.get_data(as_text=True) == "false", dict(response.headers)
     check = db.scalar(select(Check).where(Check.guid == response.headers["X-akismet-guid"]))
@@ -184,7 +240,9 @@ def test_case29_30_feedback_rows_matched_to_check(api, db):
         assert row.check is not None and row.check.guid == guid  # matched by content, no GUID sent
         assert row.source == "api" and row.reporter == "moderator1"
     # A GUID field wins over content matching.
-    other = api.post("/1.1/comment-check", data=with_(CASE8, comment_content="Another one 5512")).headers["X-akismet-guid"]
+    other = api.post("/1.1/comment-check", data=with_(CASE8, comment_content="Another one 5512")).headers[
+        "X-akismet-guid"
+    ]
     assert api.post("/1.1/submit-spam", data=with_(body, guid=other)).data == THANKS.encode()
     row = db.scalar(select(Feedback).order_by(Feedback.id.desc()).limit(1))
     assert row.check.guid == other
@@ -233,15 +291,28 @@ def test_case38_key_sites_json(api):
     row = data[month][0]
     assert set(row) == {"site", "api_calls", "spam", "ham", "missed_spam", "false_positives", "is_revoked"}
     assert row["site"] == "blog.example" and row["is_revoked"] is False
-    assert all(isinstance(row[c], str) and row[c].isdigit()
-               for c in ("api_calls", "spam", "ham", "missed_spam", "false_positives"))
+    assert all(
+        isinstance(row[c], str) and row[c].isdigit()
+        for c in ("api_calls", "spam", "ham", "missed_spam", "false_positives")
+    )
 
 
 def _seed_month(db, site_id: int, blog: str, spam: int, ham: int):
     when = datetime(2022, 9, 15, 12, tzinfo=UTC)
     for verdict in ["spam"] * spam + ["ham"] * ham:
-        db.add(Check(guid=uuid.uuid4().hex, site_id=site_id, created_at=when, blog=blog,
-                     content_hash="x", fields={}, score=0.5, verdict=verdict, reasons=[]))
+        db.add(
+            Check(
+                guid=uuid.uuid4().hex,
+                site_id=site_id,
+                created_at=when,
+                blog=blog,
+                content_hash="x",
+                fields={},
+                score=0.5,
+                verdict=verdict,
+                reasons=[],
+            )
+        )
     db.commit()
 
 
@@ -337,7 +408,9 @@ def test_basic_auth_key(api):
     import base64
 
     auth = base64.b64encode(f"{K}.:undefined".encode()).decode()
-    response = api.post("/1.1/comment-check", data=with_(SPAM9, api_key=None), headers={"Authorization": f"Basic {auth}"})
+    response = api.post(
+        "/1.1/comment-check", data=with_(SPAM9, api_key=None), headers={"Authorization": f"Basic {auth}"}
+    )
     assert response.data == b"true"
 
 

@@ -1,4 +1,5 @@
 """Hostile or malformed input on both APIs (Flask test client), and the JSON API itself."""
+
 from __future__ import annotations
 
 import re
@@ -61,12 +62,17 @@ def test_invalid_utf8_and_nul_bytes_are_answered(api, db):
     assert check.comment_author == "Ja\ufffdne"
 
 
-@pytest.mark.parametrize("content_type,body", [
-    ("application/json", b'{"api_key": "%s", "blog": "%s", "user_ip": "1.2.3.4"}' % (K.encode(), B.encode())),
-    ("multipart/form-data; boundary=XX",
-     b'--XX\r\nContent-Disposition: form-data; name="api_key"\r\n\r\n' + K.encode() + b"\r\n--XX--\r\n"),
-    ("text/plain", urlencode(CASE8).encode()),
-])
+@pytest.mark.parametrize(
+    "content_type,body",
+    [
+        ("application/json", b'{"api_key": "%s", "blog": "%s", "user_ip": "1.2.3.4"}' % (K.encode(), B.encode())),
+        (
+            "multipart/form-data; boundary=XX",
+            b'--XX\r\nContent-Disposition: form-data; name="api_key"\r\n\r\n' + K.encode() + b"\r\n--XX--\r\n",
+        ),
+        ("text/plain", urlencode(CASE8).encode()),
+    ],
+)
 def test_non_form_bodies_are_no_fields(api, content_type, body):
     response = api.post("/1.1/comment-check", data=body, content_type=content_type)
     assert response.status_code == 200 and response.data == b"invalid"
@@ -107,25 +113,34 @@ def test_json_check(api, db):
 
 def test_json_check_bearer_and_triggers(api):
     body = {k: v for k, v in JSON8.items() if k != "api_key"}
-    response = api.post("/api/v1/check", json={**body, "comment_author": "akismet-guaranteed-discard"},
-                        headers={"Authorization": f"Bearer {K}"})
+    response = api.post(
+        "/api/v1/check",
+        json={**body, "comment_author": "akismet-guaranteed-discard"},
+        headers={"Authorization": f"Bearer {K}"},
+    )
     data = response.get_json()
     assert data["verdict"] == "discard" and data["akismet"] == {"result": "true", "pro_tip": "discard"}
 
 
-@pytest.mark.parametrize("kwargs,status,code", [
-    ({"data": b"{not json", "content_type": "application/json"}, 400, "invalid_json"),
-    ({"data": b"\xff\xfe{", "content_type": "application/json"}, 400, "invalid_json"),
-    ({"json": ["a list"]}, 400, "invalid_json"),
-    ({"data": b"[" * 100_000, "content_type": "application/json"}, 400, "invalid_json"),
-    ({"data": b"", "content_type": "application/json"}, 400, "invalid_json"),
-    ({"json": {k: v for k, v in CASE8.items() if k != "api_key"}}, 401, "missing_api_key"),
-    ({"json": {**CASE8, "api_key": "000000000000"}}, 401, "invalid_api_key"),
-    ({"json": {k: v for k, v in CASE8.items() if k != "user_ip"}}, 422, "missing_field"),
-    ({"json": {**CASE8, "comment_content": {"nested": 1}}}, 422, "invalid_field"),
-    ({"data": b'{"x": "' + b"a" * (10 * 1024 * 1024) + b'"}', "content_type": "application/json"}, 413,
-     "body_too_large"),
-])
+@pytest.mark.parametrize(
+    "kwargs,status,code",
+    [
+        ({"data": b"{not json", "content_type": "application/json"}, 400, "invalid_json"),
+        ({"data": b"\xff\xfe{", "content_type": "application/json"}, 400, "invalid_json"),
+        ({"json": ["a list"]}, 400, "invalid_json"),
+        ({"data": b"[" * 100_000, "content_type": "application/json"}, 400, "invalid_json"),
+        ({"data": b"", "content_type": "application/json"}, 400, "invalid_json"),
+        ({"json": {k: v for k, v in CASE8.items() if k != "api_key"}}, 401, "missing_api_key"),
+        ({"json": {**CASE8, "api_key": "000000000000"}}, 401, "invalid_api_key"),
+        ({"json": {k: v for k, v in CASE8.items() if k != "user_ip"}}, 422, "missing_field"),
+        ({"json": {**CASE8, "comment_content": {"nested": 1}}}, 422, "invalid_field"),
+        (
+            {"data": b'{"x": "' + b"a" * (10 * 1024 * 1024) + b'"}', "content_type": "application/json"},
+            413,
+            "body_too_large",
+        ),
+    ],
+)
 def test_json_check_errors(api, kwargs, status, code):
     response = api.post("/api/v1/check", **kwargs)
     assert response.status_code == status
@@ -151,8 +166,17 @@ def test_openapi_document(api):
     assert response.status_code == 200
     doc = response.get_json()
     assert doc["openapi"].startswith("3.1")
-    for path in ("/1.1/verify-key", "/1.1/comment-check", "/1.1/submit-spam", "/1.1/submit-ham",
-                 "/1.2/key-sites", "/1.2/usage-limit", "/1.1/test", "/api/v1/check", "/api/v1/feedback"):
+    for path in (
+        "/1.1/verify-key",
+        "/1.1/comment-check",
+        "/1.1/submit-spam",
+        "/1.1/submit-ham",
+        "/1.2/key-sites",
+        "/1.2/usage-limit",
+        "/1.1/test",
+        "/api/v1/check",
+        "/api/v1/feedback",
+    ):
         assert path in doc["paths"]
     assert "X-akismet-guid" in doc["paths"]["/1.1/comment-check"]["post"]["responses"]["200"]["headers"]
     assert "get" in doc["paths"]["/1.2/usage-limit"] and "post" in doc["paths"]["/1.2/usage-limit"]

@@ -4,6 +4,7 @@ Any other codec is refused in the endpoint's own error form before anything is
 decoded and before the key is looked up (a 200 KB punycode body used to cost 7 s
 of CPU with no key at all).
 """
+
 from __future__ import annotations
 
 import codecs
@@ -21,8 +22,26 @@ from spamguard.api import form
 from spamguard.storage.models import Check
 
 FORM = "application/x-www-form-urlencoded"
-REFUSED = ("punycode", "idna", "utf-7", "rot13", "rot_13", "zlib", "base64", "base64_codec", "hex", "bz2", "uu",
-           "quopri", "utf-16", "utf-32", "unicode_escape", "raw_unicode_escape", "cp037", "UTF-7")
+REFUSED = (
+    "punycode",
+    "idna",
+    "utf-7",
+    "rot13",
+    "rot_13",
+    "zlib",
+    "base64",
+    "base64_codec",
+    "hex",
+    "bz2",
+    "uu",
+    "quopri",
+    "utf-16",
+    "utf-32",
+    "unicode_escape",
+    "raw_unicode_escape",
+    "cp037",
+    "UTF-7",
+)
 TEXT = "Grüße, café — “quoted” € œ"  # non-ASCII in latin-1 / windows-1252 (the last three only in 1252)
 
 parser_app = Flask("charset-tests")
@@ -47,19 +66,22 @@ def test_other_codecs_are_refused_in_the_header_and_in_blog_charset(label):
         parse(b"comment_content=x&blog_charset=" + label.encode())
 
 
-@pytest.mark.parametrize("label,codec,text", [
-    ("ISO-8859-1", "latin-1", "Grüße, café"),
-    ("latin1", "latin-1", "Grüße, café"),
-    ("windows-1252", "cp1252", TEXT),
-    ("Windows-1252", "cp1252", TEXT),
-    ("iso-8859-15", "iso8859-15", "Grüße, café € œ"),
-    ("windows-1251", "cp1251", "Привет, мир"),
-    ("koi8-r", "koi8-r", "Привет, мир"),
-    ("windows-1250", "cp1250", "Zażółć gęślą jaźń"),
-    ("Shift_JIS", "shift_jis", "こんにちは"),
-    ('"utf-8"', "utf-8", TEXT),
-    ("us-ascii", "ascii", "plain"),
-])
+@pytest.mark.parametrize(
+    "label,codec,text",
+    [
+        ("ISO-8859-1", "latin-1", "Grüße, café"),
+        ("latin1", "latin-1", "Grüße, café"),
+        ("windows-1252", "cp1252", TEXT),
+        ("Windows-1252", "cp1252", TEXT),
+        ("iso-8859-15", "iso8859-15", "Grüße, café € œ"),
+        ("windows-1251", "cp1251", "Привет, мир"),
+        ("koi8-r", "koi8-r", "Привет, мир"),
+        ("windows-1250", "cp1250", "Zażółć gęślą jaźń"),
+        ("Shift_JIS", "shift_jis", "こんにちは"),
+        ('"utf-8"', "utf-8", TEXT),
+        ("us-ascii", "ascii", "plain"),
+    ],
+)
 def test_allowed_charsets_round_trip(label, codec, text):
     body = b"comment_content=" + encoded(text, codec) + b"&comment_author=" + encoded(text, codec)
     assert parse(body, f"{FORM}; charset={label}")["comment_content"] == text
@@ -108,8 +130,16 @@ def test_decoding_cost_is_bounded_by_the_body_cap(codec):
 
 # -- the Akismet endpoints -----------------------------------------------------------------------
 REPORT_ENDPOINTS = ("comment-check", "submit-spam", "submit-ham")
-OTHER_ENDPOINTS = ("verify-key", "usage-limit", "key-sites", "get-subscription", "get-stats", "token", "deactivate",
-                   "verify-wpcom-key")
+OTHER_ENDPOINTS = (
+    "verify-key",
+    "usage-limit",
+    "key-sites",
+    "get-subscription",
+    "get-stats",
+    "token",
+    "deactivate",
+    "verify-wpcom-key",
+)
 
 
 @pytest.mark.parametrize("endpoint", REPORT_ENDPOINTS + OTHER_ENDPOINTS)
@@ -150,15 +180,17 @@ def test_latin1_and_windows1252_comments_are_stored_decoded(api, db):
 
 # -- the JSON API --------------------------------------------------------------------------------
 def test_json_api_refuses_other_codecs_with_a_json_error(api):
-    response = api.post("/api/v1/check", data=b'{"api_key": "%s"}' % K.encode(),
-                        content_type="application/json; charset=punycode")
+    response = api.post(
+        "/api/v1/check", data=b'{"api_key": "%s"}' % K.encode(), content_type="application/json; charset=punycode"
+    )
     assert response.status_code == 415
     assert response.get_json()["error"]["code"] == "unsupported_charset"
 
 
 def test_json_api_decodes_an_allowed_charset(api, db):
     body = json.dumps({"api_key": K, "blog": B, "user_ip": "203.0.113.5", "comment_author": TEXT}, ensure_ascii=False)
-    response = api.post("/api/v1/check", data=body.encode("cp1252"),
-                        content_type="application/json; charset=windows-1252")
+    response = api.post(
+        "/api/v1/check", data=body.encode("cp1252"), content_type="application/json; charset=windows-1252"
+    )
     assert response.status_code == 200
     assert db.scalar(select(Check.comment_author).where(Check.guid == response.get_json()["guid"])) == TEXT

@@ -4,6 +4,7 @@ Counted events, not timings: redis-py's connection is wrapped to count what the
 check sends (one `send_packed_command` per round trip) and Redis's own
 `INFO commandstats` counts what it ran, including the commands inside the script.
 """
+
 from __future__ import annotations
 
 from akismet_wire import CASE8
@@ -28,6 +29,7 @@ class SendCounter:
             # A pipeline sends a list of packed commands in one write; a single command is one.
             counter.commands += len(command) if isinstance(command, list) else 1
             return original(conn, command, check_health)
+
         monkeypatch.setattr(pool_class, "send_packed_command", send_packed_command)
 
 
@@ -37,8 +39,12 @@ def server_calls(client) -> int:
 
 def test_a_check_for_a_known_key_is_one_round_trip(api_app, api, monkeypatch):
     state = services(api_app).state
-    body = {**CASE8, "comment_content": "Visit http://cheap.example/pills and http://more.example now",
-            "comment_author_email": "x@spam.example", "comment_author_url": "http://author.example"}
+    body = {
+        **CASE8,
+        "comment_content": "Visit http://cheap.example/pills and http://more.example now",
+        "comment_author_email": "x@spam.example",
+        "comment_author_url": "http://author.example",
+    }
     assert api.post("/1.1/comment-check", data=body).status_code == 200  # warm: script loaded, site cached
     before = server_calls(state.client)
     counter = SendCounter(monkeypatch, state.client)

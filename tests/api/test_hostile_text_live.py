@@ -3,6 +3,7 @@
 Before issue 8 such a comment kept a worker busy for minutes (gunicorn killed it
 with WORKER TIMEOUT), and an ordinary check sent meanwhile waited behind it.
 """
+
 from __future__ import annotations
 
 import threading
@@ -19,8 +20,11 @@ TIMEOUT = 10.0  # generous: both answers take well under a second of CPU
 
 
 def check(server, **fields) -> httpx.Response:
-    return httpx.post(f"{server['url']}/1.1/comment-check", timeout=TIMEOUT, data={
-        "api_key": server["key"], "blog": B, "user_ip": "203.0.113.5", **fields})
+    return httpx.post(
+        f"{server['url']}/1.1/comment-check",
+        timeout=TIMEOUT,
+        data={"api_key": server["key"], "blog": B, "user_ip": "203.0.113.5", **fields},
+    )
 
 
 def test_hostile_comment_is_answered_and_a_concurrent_check_is_not_held_up(live_server):
@@ -35,9 +39,15 @@ def test_hostile_comment_is_answered_and_a_concurrent_check_is_not_held_up(live_
             answers[name] = exc
         finished.append(name)
 
-    hostile = threading.Thread(target=send, args=("hostile",),
-                               kwargs={"comment_content": HOSTILE, "comment_author": HOSTILE[:4096],
-                                       "comment_author_url": "http://" + HOSTILE[:4096]})
+    hostile = threading.Thread(
+        target=send,
+        args=("hostile",),
+        kwargs={
+            "comment_content": HOSTILE,
+            "comment_author": HOSTILE[:4096],
+            "comment_author_url": "http://" + HOSTILE[:4096],
+        },
+    )
     hostile.start()
     send("ordinary", comment_author="Jane", comment_content="Thanks, this fixed my build.")
     hostile.join(TIMEOUT + 5)

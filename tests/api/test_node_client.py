@@ -2,6 +2,7 @@
 
 Needs `npm ci` in tests/e2e/node (package-lock.json pins the client).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,11 +22,13 @@ def test_npm_client(live_server):
     if shutil.which("node") is None:
         pytest.fail("node is required for the npm client test")
     if not (NODE_DIR / "node_modules" / "akismet-api").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300,
-                       capture_output=True)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300, capture_output=True
+        )
     port = str(urlsplit(live_server["url"]).port)
-    run = subprocess.run(["node", "check.js", port, live_server["key"]], cwd=NODE_DIR, capture_output=True,
-                         text=True, timeout=60)
+    run = subprocess.run(
+        ["node", "check.js", port, live_server["key"]], cwd=NODE_DIR, capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 0, run.stderr
     results = json.loads(run.stdout)
     assert results["verify"] == {"value": True}
@@ -45,6 +48,9 @@ def test_npm_client(live_server):
     from spamguard.storage.models import Feedback
 
     with storage.make_sessionmaker(live_server["database_url"])() as db:
-        labels = [row.label for row in db.scalars(select(Feedback).order_by(Feedback.id))
-                  if row.fields.get("comment_content") == "npm feedback 6060"]
+        labels = [
+            row.label
+            for row in db.scalars(select(Feedback).order_by(Feedback.id))
+            if row.fields.get("comment_content") == "npm feedback 6060"
+        ]
     assert labels == ["spam", "ham"]

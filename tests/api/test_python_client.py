@@ -1,4 +1,5 @@
 """The real `akismet` 25.10.1 client against a real gunicorn server, redirected as in spec §6.1."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,10 @@ from spamguard.storage.models import Check, Feedback
 pytestmark = pytest.mark.slow
 
 HAM = "Thanks for the detailed write-up! The section on configuring the reverse proxy fixed my setup."
-SPAM = ("BUY CHEAP VIAGRA ONLINE!!! Best prices, no prescription needed http://cheap-pills.example/buy "
-        "http://casino-bonus.example/win http://pills-discount.example free money casino loans click here now")
+SPAM = (
+    "BUY CHEAP VIAGRA ONLINE!!! Best prices, no prescription needed http://cheap-pills.example/buy "
+    "http://casino-bonus.example/win http://pills-discount.example free money casino loans click here now"
+)
 
 
 class ToLocal(httpx.BaseTransport):
@@ -61,7 +64,9 @@ def async_http(url: str) -> httpx.AsyncClient:
 def client(live_server):
     http = sync_http(live_server["url"])
     with http:
-        yield akismet.SyncClient.validated_client(config=akismet.Config(key=live_server["key"], url=B), http_client=http)
+        yield akismet.SyncClient.validated_client(
+            config=akismet.Config(key=live_server["key"], url=B), http_client=http
+        )
 
 
 @pytest.fixture(scope="module")
@@ -93,28 +98,56 @@ def test_comment_check_triggers(client, live_server):
     discard_author = from_env()["SPAMGUARD_DISCARD_TRIGGER"]
     ip = "203.0.113.5"
     assert client.comment_check(ip, comment_author="akismet-guaranteed-spam") == akismet.CheckResponse.SPAM
-    assert client.comment_check(ip, comment_author="akismet-guaranteed-spam",
-                                user_role="administrator") == akismet.CheckResponse.HAM
+    assert (
+        client.comment_check(ip, comment_author="akismet-guaranteed-spam", user_role="administrator")
+        == akismet.CheckResponse.HAM
+    )
     assert client.comment_check(ip, comment_author=discard_author) == akismet.CheckResponse.DISCARD
-    assert client.comment_check(ip, comment_author_email="akismet-guaranteed-spam@example.com",
-                                is_test=True) == akismet.CheckResponse.SPAM
+    assert (
+        client.comment_check(ip, comment_author_email="akismet-guaranteed-spam@example.com", is_test=True)
+        == akismet.CheckResponse.SPAM
+    )
 
 
 def test_comment_check_ordinary_comments(client):
-    common = {"user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0",
-              "comment_type": "comment", "permalink": f"{B}/2024/05/hello-world/", "blog_lang": "en",
-              "blog_charset": "UTF-8"}
-    ham = client.comment_check("198.51.100.7", comment_author="Maria", comment_author_email="maria@example.org",
-                               comment_content=HAM, referrer=f"{B}/2024/05/hello-world/", **common)
+    common = {
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0",
+        "comment_type": "comment",
+        "permalink": f"{B}/2024/05/hello-world/",
+        "blog_lang": "en",
+        "blog_charset": "UTF-8",
+    }
+    ham = client.comment_check(
+        "198.51.100.7",
+        comment_author="Maria",
+        comment_author_email="maria@example.org",
+        comment_content=HAM,
+        referrer=f"{B}/2024/05/hello-world/",
+        **common,
+    )
     assert ham == akismet.CheckResponse.HAM
     # Akismet's guaranteed-spam author: this test is about the client reading "true". (The model alone
     # scores this pharma text ~0.43 under leave-one-corpus-out thresholds: unsure, answered false.)
-    spam = client.comment_check("192.0.2.66", comment_author="viagra-test-123", comment_author_email="x@pills-discount.example",
-                                comment_author_url="http://cheap-pills.example", comment_content=SPAM, **common)
+    spam = client.comment_check(
+        "192.0.2.66",
+        comment_author="viagra-test-123",
+        comment_author_email="x@pills-discount.example",
+        comment_author_url="http://cheap-pills.example",
+        comment_content=SPAM,
+        **common,
+    )
     assert spam in (akismet.CheckResponse.SPAM, akismet.CheckResponse.DISCARD)
     # comment_context as one string, honeypot declared but not sendable (spec §4.1): still a normal answer.
-    assert client.comment_check("198.51.100.8", comment_content="Great photos, where was the second one taken?",
-                                comment_context="Travel", honeypot_field_name="hp", **common) == akismet.CheckResponse.HAM
+    assert (
+        client.comment_check(
+            "198.51.100.8",
+            comment_content="Great photos, where was the second one taken?",
+            comment_context="Travel",
+            honeypot_field_name="hp",
+            **common,
+        )
+        == akismet.CheckResponse.HAM
+    )
 
 
 def test_submit_spam_and_ham_are_stored(client, session):
@@ -124,8 +157,9 @@ def test_submit_spam_and_ham_are_stored(client, session):
     assert client.submit_spam("203.0.113.9", comment_author="Kim", comment_content=content) is True
     assert client.submit_ham("203.0.113.9", comment_author="Kim", comment_content=content) is True
     session.expire_all()
-    rows = session.scalars(select(Feedback).join(Check, Feedback.check_id == Check.id)
-                           .where(Check.guid == guid).order_by(Feedback.id)).all()
+    rows = session.scalars(
+        select(Feedback).join(Check, Feedback.check_id == Check.id).where(Check.guid == guid).order_by(Feedback.id)
+    ).all()
     assert [row.label for row in rows] == ["spam", "ham"]
 
 
@@ -140,13 +174,21 @@ def test_async_client(live_server, session):
     async def scenario():
         async with async_http(live_server["url"]) as http:
             client = await akismet.AsyncClient.validated_client(
-                config=akismet.Config(key=live_server["key"], url=B), http_client=http)
+                config=akismet.Config(key=live_server["key"], url=B), http_client=http
+            )
             assert await client.verify_key(live_server["key"], B) is True
             assert await client.verify_key("0badbadbad00", B) is False
             ip = "203.0.113.10"
-            assert await client.comment_check(ip, comment_author="akismet-guaranteed-spam") == akismet.CheckResponse.SPAM
-            assert await client.comment_check(ip, comment_content=HAM, user_role="administrator") == akismet.CheckResponse.HAM
-            assert await client.comment_check(ip, comment_content=HAM, comment_author="Maria") == akismet.CheckResponse.HAM
+            assert (
+                await client.comment_check(ip, comment_author="akismet-guaranteed-spam") == akismet.CheckResponse.SPAM
+            )
+            assert (
+                await client.comment_check(ip, comment_content=HAM, user_role="administrator")
+                == akismet.CheckResponse.HAM
+            )
+            assert (
+                await client.comment_check(ip, comment_content=HAM, comment_author="Maria") == akismet.CheckResponse.HAM
+            )
             content = "Async feedback 4242"
             await client.comment_check(ip, comment_content=content)
             assert await client.submit_spam(ip, comment_content=content) is True
@@ -155,10 +197,15 @@ def test_async_client(live_server, session):
         async with async_http(live_server["url"]) as http:
             with pytest.raises(akismet.APIKeyError):
                 await akismet.AsyncClient.validated_client(
-                    config=akismet.Config(key="0badbadbad00", url=B), http_client=http)
+                    config=akismet.Config(key="0badbadbad00", url=B), http_client=http
+                )
 
     asyncio.run(scenario())
     session.expire_all()
-    labels = session.scalars(select(Feedback.label).join(Check, Feedback.check_id == Check.id)
-                             .where(Check.comment_content == "Async feedback 4242").order_by(Feedback.id)).all()
+    labels = session.scalars(
+        select(Feedback.label)
+        .join(Check, Feedback.check_id == Check.id)
+        .where(Check.comment_content == "Async feedback 4242")
+        .order_by(Feedback.id)
+    ).all()
     assert labels == ["spam", "ham"]

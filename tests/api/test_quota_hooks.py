@@ -1,4 +1,5 @@
 """Per-key limits and usage on the wire (spec §5 / §8 cases 37 and 48), against real Redis."""
+
 from __future__ import annotations
 
 import re

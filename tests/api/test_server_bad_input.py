@@ -1,4 +1,5 @@
 """Hostile input against the real gunicorn server: never a 5xx, never a hang, and it keeps answering."""
+
 from __future__ import annotations
 
 import socket
@@ -37,8 +38,16 @@ def status_of(raw: bytes) -> int:
 
 def still_answering(server) -> None:
     assert httpx.get(f"{server['url']}/healthz", timeout=5).status_code == 200
-    response = httpx.post(f"{server['url']}/1.1/comment-check", timeout=5, data={
-        "api_key": server["key"], "blog": B, "user_ip": "203.0.113.5", "comment_author": "akismet-guaranteed-spam"})
+    response = httpx.post(
+        f"{server['url']}/1.1/comment-check",
+        timeout=5,
+        data={
+            "api_key": server["key"],
+            "blog": B,
+            "user_ip": "203.0.113.5",
+            "comment_author": "akismet-guaranteed-spam",
+        },
+    )
     assert response.status_code == 200 and response.text == "true"
 
 
@@ -54,8 +63,10 @@ def form(server, **extra) -> dict:
 
 def test_ten_megabyte_body(server):
     body = urlencode(form(server)).encode() + b"&comment_content=" + b"x" * (10 * 1024 * 1024)
-    head = (f"POST /1.1/comment-check HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    head = (
+        f"POST /1.1/comment-check HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
     raw = raw_exchange(server["url"], head + body)
     assert status_of(raw) == 413
     assert b"X-akismet-debug-help: Request body larger than" in raw
@@ -64,34 +75,47 @@ def test_ten_megabyte_body(server):
 def test_ten_megabyte_body_keep_alive(server):
     body = urlencode(form(server)).encode() + b"&comment_content=" + b"x" * (10 * 1024 * 1024)
     with httpx.Client(timeout=30) as http:  # one keep-alive connection, reused after the refusal
-        response = http.post(f"{server['url']}/1.1/comment-check", content=body,
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+        response = http.post(
+            f"{server['url']}/1.1/comment-check",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert response.status_code == 413 and response.text == "Request Entity Too Large"
         assert http.post(f"{server['url']}/1.1/verify-key", data={"key": server["key"], "blog": B}).text == "valid"
 
 
 def test_ten_megabyte_chunked_body(server):
     with httpx.Client(timeout=30) as http:
+
         def chunks():
             yield urlencode(form(server)).encode() + b"&comment_content="
             for _ in range(10):
                 yield b"x" * (1024 * 1024)
-        response = http.post(f"{server['url']}/1.1/comment-check", content=chunks(),
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+        response = http.post(
+            f"{server['url']}/1.1/comment-check",
+            content=chunks(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert response.status_code == 413  # refused, not silently truncated
 
 
 def test_invalid_utf8_body(server):
     body = urlencode(form(server)).encode() + b"&comment_content=\xff\xfe\xc3\x28%FF%00&comment_author=%C0%AF"
-    response = httpx.post(f"{server['url']}/1.1/comment-check", content=body, timeout=5,
-                          headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"})
+    response = httpx.post(
+        f"{server['url']}/1.1/comment-check",
+        content=body,
+        timeout=5,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"},
+    )
     assert response.status_code == 200 and response.text in ("true", "false")
     assert len(response.headers["X-akismet-guid"]) == 32
 
 
 def test_huge_header(server):
-    response = httpx.post(f"{server['url']}/1.1/comment-check", data=form(server), timeout=5,
-                          headers={"X-Huge": "h" * 100_000})
+    response = httpx.post(
+        f"{server['url']}/1.1/comment-check", data=form(server), timeout=5, headers={"X-Huge": "h" * 100_000}
+    )
     assert 400 <= response.status_code < 500
 
 
@@ -101,13 +125,16 @@ def test_too_many_headers(server):
     assert 400 <= status_of(raw) < 500
 
 
-@pytest.mark.parametrize("garbage", [
-    b"\x00\x01\x02garbage\r\n\r\n",
-    b"GET / HTTP/9.9\r\n\r\n",
-    b"POST /1.1/comment-check HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
-    b"POST /1.1/comment-check HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-    b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"\x00\x01\x02garbage\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"POST /1.1/comment-check HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+        b"POST /1.1/comment-check HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+)
 def test_socket_garbage(server, garbage):
     raw = raw_exchange(server["url"], garbage, timeout=5)
     if raw:  # gunicorn may also just close the connection
@@ -126,10 +153,15 @@ def test_wrong_method_unknown_path_json_and_multipart(server):
 
 def test_wordpress_http10_request(server):
     body = urlencode(form(server, comment_content="Nice post", is_test="true")).encode() + b"&referrer&user_role"
-    raw = raw_exchange(server["url"], (
-        "POST /1.1/comment-check HTTP/1.0\r\nHost: rest.akismet.com\r\nUser-Agent: WordPress/6.5.3 | Akismet/5.3.2\r\n"
-        "Content-Type: application/x-www-form-urlencoded; charset=UTF-8\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+    raw = raw_exchange(
+        server["url"],
+        (
+            "POST /1.1/comment-check HTTP/1.0\r\nHost: rest.akismet.com\r\nUser-Agent: WordPress/6.5.3 | Akismet/5.3.2\r\n"
+            "Content-Type: application/x-www-form-urlencoded; charset=UTF-8\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body,
+    )
     assert status_of(raw) == 200 and raw.endswith(b"\r\n\r\nfalse")
 
 

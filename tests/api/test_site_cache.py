@@ -2,6 +2,7 @@
 
 Counted events (SQL statements) and an injected clock, never wall time.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -20,10 +21,18 @@ def fresh(model_dir, redis_url, redis_prefix, tmp_path):
 
     url = f"sqlite:///{tmp_path / 'cache.db'}"
     storage.upgrade(url)
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "REDIS_URL": redis_url,
-                      "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:",
-                      "SPAMGUARD_MODEL_DIR": str(model_dir), "SECRET_KEY": "s", "SPAMGUARD_KEY_SECRET": "ks",
-                      "SPAMGUARD_BACKGROUND_TASKS": False})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "REDIS_URL": redis_url,
+            "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:",
+            "SPAMGUARD_MODEL_DIR": str(model_dir),
+            "SECRET_KEY": "s",
+            "SPAMGUARD_KEY_SECRET": "ks",
+            "SPAMGUARD_BACKGROUND_TASKS": False,
+        }
+    )
     with app.app_context():
         site, key = sites.create_site(storage.get_session(), "https://blog.example", secret="ks")
     yield app, key, site.id
@@ -46,6 +55,7 @@ def site_selects(app):
     def before(_conn, _cursor, statement, *_args):
         if statement.lstrip().upper().startswith("SELECT") and "FROM sites" in statement:
             seen.append(statement)
+
     event.listen(engine, "before_cursor_execute", before)
     return seen
 

@@ -4,6 +4,7 @@ Rate windows, usage counters, reputation and the check gate's one-script round
 trip, run unchanged against both; a difference here is a bug in the twin or in
 a script that only one backend accepts.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,12 @@ def site(id_=1, rate_limit=None, monthly_limit=None, share=True):
 
 
 def comment(**fields) -> Comment:
-    base = {"blog": "https://blog.example", "user_ip": "198.51.100.7", "comment_author_email": "a@spam.example",
-            "comment_content": "buy at http://pills.example now"}
+    base = {
+        "blog": "https://blog.example",
+        "user_ip": "198.51.100.7",
+        "comment_author_email": "a@spam.example",
+        "comment_content": "buy at http://pills.example now",
+    }
     return Comment(**{**base, **fields})
 
 
@@ -105,11 +110,19 @@ def test_the_app_runs_on_the_memory_backend(model_dir, tmp_path):
 
     url = f"sqlite:///{tmp_path / 'memory.db'}"
     storage.upgrade(url)
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "REDIS_URL": f"memory://{uuid.uuid4().hex}",
-                      "SPAMGUARD_MODEL_DIR": str(model_dir), "SPAMGUARD_BACKGROUND_TASKS": False})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "REDIS_URL": f"memory://{uuid.uuid4().hex}",
+            "SPAMGUARD_MODEL_DIR": str(model_dir),
+            "SPAMGUARD_BACKGROUND_TASKS": False,
+        }
+    )
     with app.app_context():
-        created, key = sites.create_site(storage.get_session(), "https://blog.example",
-                                         secret=app.config["SPAMGUARD_KEY_SECRET"])
+        created, key = sites.create_site(
+            storage.get_session(), "https://blog.example", secret=app.config["SPAMGUARD_KEY_SECRET"]
+        )
         created.rate_limit = "2/minute"
         storage.get_session().commit()
         site_id = created.id

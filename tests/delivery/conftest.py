@@ -1,5 +1,6 @@
 """Fixtures for the delivery tests: an app allowed to reach loopback, a site that finds everything
 `unsure`, a logged-in moderator, and a real HTTP receiver."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Helpers for the delivery tests: one app and site, checking comments, moderators, the outbox."""
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,9 @@ class Env:
         with app.app_context():
             from spamguard import storage
 
-            site, self.key = sites.create_site(storage.get_session(), "https://blog.example",
-                                                secret=app.config["SPAMGUARD_KEY_SECRET"])
+            site, self.key = sites.create_site(
+                storage.get_session(), "https://blog.example", secret=app.config["SPAMGUARD_KEY_SECRET"]
+            )
             site.thresholds = {"unsure": 0.0, "spam": 1.0, "discard": 1.0}
             storage.get_session().commit()
             self.site_id = site.id
@@ -32,8 +34,15 @@ class Env:
         return self.app.extensions["spamguard.delivery"]
 
     def check(self, callback: str | None = None, text: str = "Thanks, the recipe worked well.", **extra):
-        data = {"api_key": self.key, "blog": "https://blog.example", "user_ip": "198.51.100.7",
-                "comment_author": "Reader", "comment_content": text, "comment_post_ID": "42", **extra}
+        data = {
+            "api_key": self.key,
+            "blog": "https://blog.example",
+            "user_ip": "198.51.100.7",
+            "comment_author": "Reader",
+            "comment_content": text,
+            "comment_post_ID": "42",
+            **extra,
+        }
         if callback is not None:
             data["callback"] = callback
         return self.api.post("/1.1/comment-check", data=data)
@@ -56,7 +65,9 @@ class Env:
             db.commit()
         client = self.app.test_client()
         token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-        assert client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token}).status_code == 302
+        assert (
+            client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token}).status_code == 302
+        )
         return client
 
     def decide(self, client, check_id: int, label: str):

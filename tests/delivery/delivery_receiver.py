@@ -1,4 +1,5 @@
 """A real HTTP receiver on loopback that records what SpamGuard POSTs and answers from a script."""
+
 from __future__ import annotations
 
 import threading

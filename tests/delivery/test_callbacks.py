@@ -1,4 +1,5 @@
 """Akismet callbacks: a provisional `false` with X-akismet-recheck-after, then the decision POSTed back."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,11 @@ def test_moderator_decision_reaches_the_callback_in_akismets_webhook_shape(env, 
     [request] = receiver.requests
     assert request.path == HOOK and request.headers["content-type"] == "application/json"
     body = json.loads(request.body)
-    assert body == {"key": env.key, "endpoint": "comment-check",
-                    "comments": [{"guid": guid, "result": "true", "comment_post_ID": "42"}]}
+    assert body == {
+        "key": env.key,
+        "endpoint": "comment-check",
+        "comments": [{"guid": guid, "result": "true", "comment_post_ID": "42"}],
+    }
     assert env.process()["delivered"] == 0  # sent once
     with env.session() as db:
         callback = db.scalar(select(Callback))
@@ -88,16 +92,22 @@ def test_timeout_policy_decides_when_nobody_does(env, receiver):
     assert env.process(now + timedelta(seconds=3599))["timeouts"] == 0
     counts = env.process(now + timedelta(seconds=3601))
     assert counts["timeouts"] == 1 and counts["delivered"] == 1
-    assert json.loads(receiver.requests[0].body)["comments"] == [{"guid": guid, "result": "false",
-                                                                  "comment_post_ID": "42"}]
+    assert json.loads(receiver.requests[0].body)["comments"] == [
+        {"guid": guid, "result": "false", "comment_post_ID": "42"}
+    ]
     with env.session() as db:
         assert [(d.source, d.result) for d in db.scalars(select(Decision))] == [("timeout", "ham")]
     assert env.process(now + timedelta(days=1))["timeouts"] == 0
 
 
 def test_timeout_policy_none_sends_nothing(make_app, receiver):
-    env = Env(make_app(SPAMGUARD_DELIVERY_ALLOW_PRIVATE="127.0.0.1/32", SPAMGUARD_DECISION_TIMEOUT_POLICY="none",
-                       SPAMGUARD_DECISION_TIMEOUT_SECONDS=60))
+    env = Env(
+        make_app(
+            SPAMGUARD_DELIVERY_ALLOW_PRIVATE="127.0.0.1/32",
+            SPAMGUARD_DECISION_TIMEOUT_POLICY="none",
+            SPAMGUARD_DECISION_TIMEOUT_SECONDS=60,
+        )
+    )
     assert env.check(callback=receiver.url + HOOK).headers["X-akismet-recheck-after"] == "60"
     assert env.process(utcnow() + timedelta(seconds=61))["timeouts"] == 1
     assert receiver.requests == [] and env.deliveries() == []
@@ -113,8 +123,10 @@ def test_undo_cancels_what_was_not_sent_and_reopens_the_timeout(env, receiver):
 
     with env.session() as db:
         feedback_id = db.scalar(select(Feedback.id))
-    assert moderator.post("/moderation/undo", data={"feedback_ids": str(feedback_id), "csrf_token": token}
-                          ).status_code == 302
+    assert (
+        moderator.post("/moderation/undo", data={"feedback_ids": str(feedback_id), "csrf_token": token}).status_code
+        == 302
+    )
     assert [d.status for d in env.deliveries()] == ["cancelled"]
     assert env.process(utcnow())["delivered"] == 0 and receiver.requests == []
     counts = env.process(utcnow() + timedelta(seconds=3601))
@@ -123,8 +135,15 @@ def test_undo_cancels_what_was_not_sent_and_reopens_the_timeout(env, receiver):
 
 def test_private_callback_urls_are_refused_without_the_allow_list(make_app, receiver):
     env = Env(make_app())  # no SPAMGUARD_DELIVERY_ALLOW_PRIVATE
-    for url in (receiver.url + HOOK, "http://169.254.169.254/latest/meta-data", "http://[::1]:80/",
-                "http://localhost/", "file:///etc/passwd", "http://user:pw@203.0.113.9/", "gopher://203.0.113.9/"):
+    for url in (
+        receiver.url + HOOK,
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:80/",
+        "http://localhost/",
+        "file:///etc/passwd",
+        "http://user:pw@203.0.113.9/",
+        "gopher://203.0.113.9/",
+    ):
         answer = env.check(callback=url, text=f"comment for {url}")
         assert answer.get_data(as_text=True) == "false"
         assert "X-akismet-recheck-after" not in answer.headers, url

@@ -1,4 +1,5 @@
 """Per-site signed webhooks, the pull feed, and the RQ worker that sends deliveries."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,9 +23,12 @@ def configure(env, *args: str):
     from spamguard.cli import cli
 
     app = env.app
-    environ = {"DATABASE_URL": app.config["DATABASE_URL"], "SECRET_KEY": app.config["SECRET_KEY"],
-               "SPAMGUARD_KEY_SECRET": app.config["SPAMGUARD_KEY_SECRET"],
-               "SPAMGUARD_DELIVERY_ALLOW_PRIVATE": app.config.get("SPAMGUARD_DELIVERY_ALLOW_PRIVATE", "")}
+    environ = {
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "SPAMGUARD_KEY_SECRET": app.config["SPAMGUARD_KEY_SECRET"],
+        "SPAMGUARD_DELIVERY_ALLOW_PRIVATE": app.config.get("SPAMGUARD_DELIVERY_ALLOW_PRIVATE", ""),
+    }
     return CliRunner().invoke(cli, ["keys", "configure", env.key, *args], env=environ)
 
 
@@ -47,18 +51,24 @@ def test_signed_webhook_a_receiver_can_verify(env, receiver):
     expected = "v1=" + hmac.new(secret.encode(), timestamp.encode() + b"." + request.body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(request.headers["x-spamguard-signature"], expected)
     tampered = request.body.replace(b'"spam"', b'"ham"')
-    assert hmac.new(secret.encode(), timestamp.encode() + b"." + tampered, hashlib.sha256).hexdigest() not in \
-        request.headers["x-spamguard-signature"]
+    assert (
+        hmac.new(secret.encode(), timestamp.encode() + b"." + tampered, hashlib.sha256).hexdigest()
+        not in request.headers["x-spamguard-signature"]
+    )
     body = json.loads(request.body)
     assert body["event"] == "decision" and body["site"] == "https://blog.example"
     [decision] = body["decisions"]
-    assert (decision["guid"], decision["result"], decision["akismet_result"], decision["source"]) == \
-        (guid, "spam", "true", "moderator")
+    assert (decision["guid"], decision["result"], decision["akismet_result"], decision["source"]) == (
+        guid,
+        "spam",
+        "true",
+        "moderator",
+    )
     assert decision["comment"]["comment_post_ID"] == "42"
 
     rotated = configure(env, "--rotate-webhook-secret")
     assert rotated.exit_code == 0 and rotated.output.strip().splitlines()[-1] != secret
-    assert configure(env, "--no-webhook").output.strip() .endswith("webhook removed")
+    assert configure(env, "--no-webhook").output.strip().endswith("webhook removed")
 
 
 def test_webhook_urls_are_validated_when_configured_and_before_sending(make_app, receiver):
@@ -121,16 +131,30 @@ def test_spamguard_worker_sends_what_the_moderator_decided(env, receiver, redis_
     before = queue.count
     env.decide(env.moderator(), env.check_id(guid), "spam")
     assert queue.count == before + 1 and receiver.requests == []
-    environ = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "REDIS_URL": redis_url,
-               "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"], "SECRET_KEY": app.config["SECRET_KEY"],
-               "SPAMGUARD_DELIVERY_ALLOW_PRIVATE": "127.0.0.1/32", "SPAMGUARD_MODEL_DIR": app.config["SPAMGUARD_MODEL_DIR"],
-               "SPAMGUARD_LOG_LEVEL": "WARNING"}
-    worker = subprocess.run([sys.executable, "-m", "spamguard.cli", "worker", "--burst"], env=environ,
-                            capture_output=True, text=True, timeout=300)
+    environ = {
+        **os.environ,
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "REDIS_URL": redis_url,
+        "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "SPAMGUARD_DELIVERY_ALLOW_PRIVATE": "127.0.0.1/32",
+        "SPAMGUARD_MODEL_DIR": app.config["SPAMGUARD_MODEL_DIR"],
+        "SPAMGUARD_LOG_LEVEL": "WARNING",
+    }
+    worker = subprocess.run(
+        [sys.executable, "-m", "spamguard.cli", "worker", "--burst"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert worker.returncode == 0, worker.stderr[-3000:]
     assert [d.status for d in env.deliveries()] == ["delivered"]
-    assert json.loads(receiver.requests[0].body)["comments"][0] == {"guid": guid, "result": "true",
-                                                                    "comment_post_ID": "42"}
+    assert json.loads(receiver.requests[0].body)["comments"][0] == {
+        "guid": guid,
+        "result": "true",
+        "comment_post_ID": "42",
+    }
 
 
 def test_decisions_survive_redis_being_down(make_app, receiver):

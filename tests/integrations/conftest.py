@@ -4,6 +4,7 @@
 that fails the tests fail (never skip). Each run gets its own MariaDB database and its own copy of
 WordPress, served by PHP's built-in server on a free loopback port; both are removed afterwards.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ from wordpress_site import ADMIN_PASSWORD, ROOT, WordPress, mariadb, write_site
 @pytest.fixture(scope="session")
 def wordpress_packages() -> None:
     """Debian's WordPress, PHP and a running MariaDB, installed by the project's script (fail, never skip)."""
-    result = subprocess.run([str(ROOT / "scripts" / "ensure-wordpress.sh")], capture_output=True, text=True,
-                            timeout=1800)
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "ensure-wordpress.sh")], capture_output=True, text=True, timeout=1800
+    )
     if result.returncode != 0:
         pytest.fail(f"scripts/ensure-wordpress.sh failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
 
@@ -46,9 +48,14 @@ def wordpress(wordpress_packages, live_server, tmp_path_factory):
         installed = site.php("install", password=ADMIN_PASSWORD)
         assert installed["activated"] == {"akismet": None, "decisions": None}, installed
         with open(log_path, "wb") as log:
-            server = subprocess.Popen(["php", "-S", f"127.0.0.1:{port}", "-t", str(docroot)], cwd=docroot,
-                                      env={**os.environ, "PHP_CLI_SERVER_WORKERS": "4"}, stdout=log,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
+            server = subprocess.Popen(
+                ["php", "-S", f"127.0.0.1:{port}", "-t", str(docroot)],
+                cwd=docroot,
+                env={**os.environ, "PHP_CLI_SERVER_WORKERS": "4"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 30
         while True:
             if server.poll() is not None:

@@ -6,6 +6,7 @@ wp_unspam_comment (with the POST flag admin-ajax.php sets, which is how Akismet 
 from a plugin's), and the decisions plugin applies SpamGuard moderators' decisions with
 wp_set_comment_status.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,11 @@ from spamguard import storage
 from spamguard.storage.models import Check, Feedback
 
 # Typed by a visitor: an apostrophe, double quotes and a backslash, all of which wp_slash() escapes.
-SLASHED_TEXT = 'We\'d tried the "spring" pruning schedule — it didn\'t work for us; the C:\\garden\\notes say why.'
-HAM_TEXT = ("Thanks for the detailed write-up on pruning roses. My grandmother always cut hers back in "
-            "March, and your photos of the new growth match what we saw last year.")
+SLASHED_TEXT = "We'd tried the \"spring\" pruning schedule — it didn't work for us; the C:\\garden\\notes say why."
+HAM_TEXT = (
+    "Thanks for the detailed write-up on pruning roses. My grandmother always cut hers back in "
+    "March, and your photos of the new growth match what we saw last year."
+)
 
 
 def posted(response: httpx.Response) -> bool:
@@ -46,8 +49,16 @@ def wp_admin(wordpress) -> httpx.Client:
     """A browser session logged in to wp-admin as the site's administrator."""
     browser = httpx.Client(base_url=wordpress.url, timeout=60, follow_redirects=False)
     browser.get("/wp-login.php")  # sets WordPress's test cookie
-    login = browser.post("/wp-login.php", data={"log": "admin", "pwd": ADMIN_PASSWORD, "wp-submit": "Log In",
-                                                "testcookie": "1", "redirect_to": f"{wordpress.url}/wp-admin/"})
+    login = browser.post(
+        "/wp-login.php",
+        data={
+            "log": "admin",
+            "pwd": ADMIN_PASSWORD,
+            "wp-submit": "Log In",
+            "testcookie": "1",
+            "redirect_to": f"{wordpress.url}/wp-admin/",
+        },
+    )
     assert login.status_code == 302 and "/wp-admin/" in login.headers["location"], login.text[-1500:]
     return browser
 
@@ -62,8 +73,9 @@ def activated(wordpress, live_server):
         entered = form_fields(start.text, 'value="enter-key"')  # "Manually enter an API key"
         saved = browser.post(screen, data={**entered, "key": live_server["key"]}, follow_redirects=True)
         assert saved.status_code == 200
-        assert wordpress.php("options", names=["wordpress_api_key"])["wordpress_api_key"] == live_server["key"], \
+        assert wordpress.php("options", names=["wordpress_api_key"])["wordpress_api_key"] == live_server["key"], (
             saved.text[-3000:]
+        )
         config = browser.get(screen + "&view=config").text
         # The configuration view (not the "enter your key" start page) is shown for an accepted key;
         # there the owner turns on "silently discard the worst spam" and saves.
@@ -83,8 +95,9 @@ def test_the_settings_screen_accepts_a_spamguard_key(activated, wordpress):
 def test_comments_are_published_or_spammed_by_spamguards_answer(activated, live_server):
     wp = activated
     assert posted(wp.post_comment("Margaret Chen", "margaret@example.org", HAM_TEXT, "198.51.100.21"))
-    assert posted(wp.post_comment("akismet-guaranteed-spam", "x@example.com", "Cheap watches, visit now",
-                           "203.0.113.77"))
+    assert posted(
+        wp.post_comment("akismet-guaranteed-spam", "x@example.com", "Cheap watches, visit now", "203.0.113.77")
+    )
     discarded = wp.post_comment("akismet-guaranteed-discard", "d@example.com", "blatant junk", "203.0.113.78")
     assert posted(discarded)
 
@@ -109,15 +122,25 @@ def test_the_model_sees_what_the_visitor_wrote_and_reports_match_without_a_guid(
     fields = check.fields
     # What Akismet 5.0.2 really sends, kept in the check record for the model.
     extra = fields["extra"]
-    for name in ("POST_ak_js", "akismet_comment_nonce", "HTTP_USER_AGENT", "REMOTE_ADDR", "comment_post_ID",
-                 "HTTP_ACCEPT_LANGUAGE"):
+    for name in (
+        "POST_ak_js",
+        "akismet_comment_nonce",
+        "HTTP_USER_AGENT",
+        "REMOTE_ADDR",
+        "comment_post_ID",
+        "HTTP_ACCEPT_LANGUAGE",
+    ):
         assert name in extra, (name, sorted(extra))
     # The plugin's honeypot, sent without honeypot_field_name, is kept as the honeypot (left empty by people).
     assert (fields["honeypot_field_name"], fields["honeypot_value"]) == ("POST_ak_hp_textarea", "")
     assert extra["POST_comment"] == SLASHED_TEXT
     assert fields["comment_post_modified_gmt"] and fields["user_agent"].startswith("Mozilla/5.0")
-    print("\ncomment-check fields from WordPress:", sorted(k for k, v in fields.items() if v not in ("", None, [], {})),
-          "\nextra:", sorted(extra))
+    print(
+        "\ncomment-check fields from WordPress:",
+        sorted(k for k, v in fields.items() if v not in ("", None, [], {})),
+        "\nextra:",
+        sorted(extra),
+    )
 
     comment = wp.comment_by_author("Dana O'Neill")
     assert comment["content"] == SLASHED_TEXT
@@ -138,14 +161,32 @@ def test_the_model_sees_what_the_visitor_wrote_and_reports_match_without_a_guid(
 def moderator(live_server) -> httpx.Client:
     """A SpamGuard moderator, logged in to the real server's UI."""
     env = {"DATABASE_URL": live_server["database_url"], "PATH": "/usr/bin:/bin"}
-    created = subprocess.run([sys.executable, "-m", "spamguard.cli", "users", "create", "--username", "wpmod",
-                              "--role", "moderator", "--password-stdin"], input="moderator password 1\n",
-                             capture_output=True, text=True, env=env, timeout=120)
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spamguard.cli",
+            "users",
+            "create",
+            "--username",
+            "wpmod",
+            "--role",
+            "moderator",
+            "--password-stdin",
+        ],
+        input="moderator password 1\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert created.returncode == 0 or "exists" in created.stderr, created.stderr
     ui = httpx.Client(base_url=live_server["url"], timeout=30)
     token = lambda html: re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # noqa: E731
-    login = ui.post("/login", data={"username": "wpmod", "password": "moderator password 1",
-                                    "csrf_token": token(ui.get("/login").text)})
+    login = ui.post(
+        "/login",
+        data={"username": "wpmod", "password": "moderator password 1", "csrf_token": token(ui.get("/login").text)},
+    )
     assert login.status_code == 302
     ui.token = lambda: token(ui.get("/moderation").text)
     return ui
@@ -153,16 +194,23 @@ def moderator(live_server) -> httpx.Client:
 
 def test_decisions_plugin_applies_spamguard_moderators_decisions(activated, live_server):
     wp = activated
-    assert posted(wp.post_comment("Priya Raman", "priya@example.org", "Lovely photos of the allotment — which "
-                                  "tomato variety is the striped one in the third picture?", "198.51.100.23"))
+    assert posted(
+        wp.post_comment(
+            "Priya Raman",
+            "priya@example.org",
+            "Lovely photos of the allotment — which tomato variety is the striped one in the third picture?",
+            "198.51.100.23",
+        )
+    )
     assert posted(wp.post_comment("akismet-guaranteed-spam", "y@example.com", "Replica bags cheap", "203.0.113.79"))
     published = wp.comment_by_author("Priya Raman")
     assert published["approved"] == "1"
     spammed = [c for c in wp.comments() if c["content"] == "Replica bags cheap"][0]
     assert spammed["approved"] == "spam"
     [published_check] = checks_by_author(live_server, "Priya Raman")
-    spammed_check = [c for c in checks_by_author(live_server, "akismet-guaranteed-spam")
-                     if c.comment_content == "Replica bags cheap"][0]
+    spammed_check = [
+        c for c in checks_by_author(live_server, "akismet-guaranteed-spam") if c.comment_content == "Replica bags cheap"
+    ][0]
 
     with closing(moderator(live_server)) as ui:
         for check, label in ((published_check, "spam"), (spammed_check, "ham")):
@@ -177,5 +225,9 @@ def test_decisions_plugin_applies_spamguard_moderators_decisions(activated, live
     assert again["result"] == 0 and again["cursor"] == first["cursor"]
     # Applying a decision is not a moderator's act on the WordPress side: no report comes back.
     with db(live_server) as session:
-        assert session.scalars(select(Feedback).where(Feedback.check_id == published_check.id,
-                                                      Feedback.source == "api")).all() == []
+        assert (
+            session.scalars(
+                select(Feedback).where(Feedback.check_id == published_check.id, Feedback.source == "api")
+            ).all()
+            == []
+        )

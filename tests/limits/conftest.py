@@ -1,4 +1,5 @@
 """Fixtures for the limits tests: real Redis and PostgreSQL, private key prefix / schema per run."""
+
 from __future__ import annotations
 
 import os
@@ -65,11 +66,17 @@ def make_site(session):
     from spamguard.storage.models import Site
 
     def make(url="https://blog.example", monthly_limit=None, rate_limit=None):
-        site = Site(url=url, key_hash=uuid.uuid4().hex + uuid.uuid4().hex, key_hint="abcd",
-                    monthly_limit=monthly_limit, rate_limit=rate_limit)
+        site = Site(
+            url=url,
+            key_hash=uuid.uuid4().hex + uuid.uuid4().hex,
+            key_hint="abcd",
+            monthly_limit=monthly_limit,
+            rate_limit=rate_limit,
+        )
         session.add(site)
         session.commit()
         return site
+
     return make
 
 

@@ -1,4 +1,5 @@
 """End to end: 2 gunicorn workers on a private Redis; shared limits; Redis killed and restarted mid-traffic."""
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,22 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(lambda: redis.Redis.from_url(self.url).ping(), 10)
 
     def kill(self) -> None:
@@ -94,15 +109,38 @@ def new_site(sessionmaker, url: str, rate_limit: str | None = None) -> tuple[int
 def server(private_redis, db, model_dir, tmp_path):
     pg_url, _ = db
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=pg_url, REDIS_URL=private_redis.url, SPAMGUARD_KEY_SECRET=KEY_SECRET,
-               SPAMGUARD_REDIS_PREFIX=f"sgtest:{uuid.uuid4().hex}:", SPAMGUARD_MODEL_DIR=str(model_dir),
-               SPAMGUARD_FLUSH_SECONDS="1", SPAMGUARD_VAR_DIR=str(tmp_path), SECRET_KEY="e2e",
-               SPAMGUARD_LOG_LEVEL="WARNING", PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    env = dict(
+        os.environ,
+        DATABASE_URL=pg_url,
+        REDIS_URL=private_redis.url,
+        SPAMGUARD_KEY_SECRET=KEY_SECRET,
+        SPAMGUARD_REDIS_PREFIX=f"sgtest:{uuid.uuid4().hex}:",
+        SPAMGUARD_MODEL_DIR=str(model_dir),
+        SPAMGUARD_FLUSH_SECONDS="1",
+        SPAMGUARD_VAR_DIR=str(tmp_path),
+        SECRET_KEY="e2e",
+        SPAMGUARD_LOG_LEVEL="WARNING",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+    )
     log = open(tmp_path / "gunicorn.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "spamguard.wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "spamguard.wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: httpx.get(f"{base}/healthz", timeout=1).status_code == 200, 60, 0.2)
@@ -118,15 +156,31 @@ def server(private_redis, db, model_dir, tmp_path):
 
 def check(base: str, key: str, n: int, ip: str = "192.0.2.1") -> httpx.Response:
     # A new connection per call, so gunicorn spreads calls over both workers.
-    return httpx.post(f"{base}/1.1/comment-check", timeout=5, headers={"Connection": "close"}, data={
-        "api_key": key, "blog": "https://e2e.example", "user_ip": ip,
-        "comment_content": f"comment number {n}, nice post {uuid.uuid4().hex[:6]}"})
+    return httpx.post(
+        f"{base}/1.1/comment-check",
+        timeout=5,
+        headers={"Connection": "close"},
+        data={
+            "api_key": key,
+            "blog": "https://e2e.example",
+            "user_ip": ip,
+            "comment_content": f"comment number {n}, nice post {uuid.uuid4().hex[:6]}",
+        },
+    )
 
 
 def submit(base: str, key: str, label: str, n: int) -> httpx.Response:
-    return httpx.post(f"{base}/1.1/submit-{label}", timeout=5, headers={"Connection": "close"}, data={
-        "api_key": key, "blog": "https://e2e.example", "user_ip": f"203.0.113.{n % 250 + 1}",
-        "comment_content": f"report {n} http://campaign{n % 3}.example/x"})
+    return httpx.post(
+        f"{base}/1.1/submit-{label}",
+        timeout=5,
+        headers={"Connection": "close"},
+        data={
+            "api_key": key,
+            "blog": "https://e2e.example",
+            "user_ip": f"203.0.113.{n % 250 + 1}",
+            "comment_content": f"report {n} http://campaign{n % 3}.example/x",
+        },
+    )
 
 
 def refused(resp: httpx.Response) -> bool:
@@ -146,8 +200,10 @@ def test_limit_is_shared_by_both_workers(server, db):
 def redis_seen(base: str, ok: bool, in_a_row: int = 10) -> bool:
     """True once `in_a_row` fresh connections (spread over both workers) all report Redis as `ok` or not.
     /readyz goes through the workers' circuit breaker, so this also says their breakers agree."""
-    return all(httpx.get(f"{base}/readyz", timeout=5, headers={"Connection": "close"}).json()
-               ["checks"]["redis"]["ok"] is ok for _ in range(in_a_row))
+    return all(
+        httpx.get(f"{base}/readyz", timeout=5, headers={"Connection": "close"}).json()["checks"]["redis"]["ok"] is ok
+        for _ in range(in_a_row)
+    )
 
 
 def test_redis_kill_and_restart_under_traffic(server, db, private_redis):
@@ -196,8 +252,13 @@ def test_redis_kill_and_restart_under_traffic(server, db, private_redis):
     # The background catch-up replays whatever Redis missed while it was down.
     def all_synced():
         with sm() as session:
-            return session.scalar(select(func.count(Feedback.id)).where(
-                Feedback.site_id == site_id, Feedback.redis_synced.is_(False))) == 0
+            return (
+                session.scalar(
+                    select(func.count(Feedback.id)).where(Feedback.site_id == site_id, Feedback.redis_synced.is_(False))
+                )
+                == 0
+            )
+
     wait_for(all_synced, 20, 0.5)
     log = server.log.read_text()
     assert '"event": "redis_unavailable"' in log  # the outage was seen, logged, and failed open

@@ -29,10 +29,21 @@ def test_worker_command_runs_a_retrain(queue, prefix, tmp_path):
     storage.upgrade(queue.database_url)
     job_id = queue.enqueue_retrain(from_db=True, quick=True)
     assert queue.job_status(job_id)["status"] == "queued"
-    env = dict(os.environ, REDIS_URL=REDIS_URL, SPAMGUARD_REDIS_PREFIX=prefix, DATABASE_URL=queue.database_url,
-               SPAMGUARD_MODEL_DIR=queue.model_dir, SPAMGUARD_VAR_DIR=str(tmp_path))
-    done = subprocess.run([sys.executable, "-c", "from spamguard.jobs.queue import worker; worker(['--burst'])"],
-                          env=env, capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ,
+        REDIS_URL=REDIS_URL,
+        SPAMGUARD_REDIS_PREFIX=prefix,
+        DATABASE_URL=queue.database_url,
+        SPAMGUARD_MODEL_DIR=queue.model_dir,
+        SPAMGUARD_VAR_DIR=str(tmp_path),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", "from spamguard.jobs.queue import worker; worker(['--burst'])"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     status = queue.job_status(job_id)
     assert status["status"] == "finished", status

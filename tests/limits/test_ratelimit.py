@@ -85,6 +85,7 @@ class Tries:
         def counted(*args, **kwargs):
             self.count += 1
             return original(*args, **kwargs)
+
         client.execute_command = counted
 
 

@@ -1,4 +1,5 @@
 """Rate limits, usage and reputation on a real 3-master Redis Cluster (Debian's redis-server, started here)."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,12 @@ import redis
 from spamguard.services import services
 
 pytestmark = pytest.mark.slow
-SPAM = {"blog": "https://cluster.example", "user_ip": "203.0.113.77", "comment_author": "Spammer",
-        "comment_content": "cheap pills http://pills.example/buy http://pills.example/now"}
+SPAM = {
+    "blog": "https://cluster.example",
+    "user_ip": "203.0.113.77",
+    "comment_author": "Spammer",
+    "comment_content": "cheap pills http://pills.example/buy http://pills.example/now",
+}
 
 
 def _free_ports(n: int) -> list[int]:
@@ -50,8 +55,12 @@ def redis_failures(client) -> float:
     from prometheus_client.parser import text_string_to_metric_families
 
     text = client.get("/metrics").get_data(as_text=True)
-    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
-               if sample.name == "spamguard_redis_failures_total")
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "spamguard_redis_failures_total"
+    )
 
 
 def _cluster_state(port: int) -> str:
@@ -59,8 +68,9 @@ def _cluster_state(port: int) -> str:
     info = redis.Redis(port=port, decode_responses=True).execute_command("CLUSTER INFO")
     if isinstance(info, dict):
         return str(info.get("cluster_state", ""))
-    return next((line.split(":", 1)[1].strip() for line in str(info).splitlines()
-                 if line.startswith("cluster_state:")), "")
+    return next(
+        (line.split(":", 1)[1].strip() for line in str(info).splitlines() if line.startswith("cluster_state:")), ""
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +86,30 @@ def cluster_url(tmp_path_factory):
         for port in ports:
             node = work / str(port)
             node.mkdir()
-            processes.append(subprocess.Popen(
-                [server, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                 "--cluster-config-file", str(node / "nodes.conf"), "--dir", str(node), "--save", "",
-                 "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        server,
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        str(node / "nodes.conf"),
+                        "--dir",
+                        str(node),
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
         for port, process in zip(ports, processes, strict=True):
             for _ in range(300):
                 try:
@@ -92,11 +121,24 @@ def cluster_url(tmp_path_factory):
                     time.sleep(0.05)
             else:
                 pytest.fail(f"redis-server on port {port} did not answer within 15 s")
-        created = subprocess.run([cli, "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
-                                  "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, timeout=120)
+        created = subprocess.run(
+            [
+                cli,
+                "--cluster",
+                "create",
+                *[f"127.0.0.1:{p}" for p in ports],
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            timeout=120,
+        )
         if created.returncode != 0:
-            pytest.fail(f"redis-cli --cluster create failed:\n{created.stdout.decode()[-2000:]}"
-                        f"{created.stderr.decode()[-2000:]}")
+            pytest.fail(
+                f"redis-cli --cluster create failed:\n{created.stdout.decode()[-2000:]}"
+                f"{created.stderr.decode()[-2000:]}"
+            )
         for _ in range(600):  # every node must agree the cluster is up before the app connects
             if all(_cluster_state(p) == "ok" for p in ports):
                 break
@@ -118,8 +160,9 @@ def test_limits_usage_and_reputation_on_redis_cluster(make_app, cluster_url, red
     state = services(app).state
     assert type(state.client).__name__ == "RedisCluster" and state.prefix.startswith("{")
     with app.app_context():
-        site, key = sites.create_site(storage.get_session(), "https://cluster.example",
-                                       secret=app.config["SPAMGUARD_KEY_SECRET"])
+        site, key = sites.create_site(
+            storage.get_session(), "https://cluster.example", secret=app.config["SPAMGUARD_KEY_SECRET"]
+        )
         storage.get_session().get(Site, site.id).rate_limit = "4/day"
         storage.get_session().commit()
     client = app.test_client()
@@ -135,12 +178,18 @@ def test_limits_usage_and_reputation_on_redis_cluster(make_app, cluster_url, red
     assert redis_failures(client) == failures_before
     usage = services(app).quota.usage
     with app.app_context():
-        report = usage.usage_report(sites.find_site(storage.get_session(), key, secret=app.config["SPAMGUARD_KEY_SECRET"]),
-                                    False, storage.get_session())
+        report = usage.usage_report(
+            sites.find_site(storage.get_session(), key, secret=app.config["SPAMGUARD_KEY_SECRET"]),
+            False,
+            storage.get_session(),
+        )
     assert report["usage"] == 4  # the refused fifth call is not usage
     with app.app_context():
         assert usage.flush_usage(storage.get_session()) >= 1  # SUNIONSTORE + Lua, one hash slot
-    keys = [k for node in state.client.get_nodes()
-            for k in state.client.get_redis_connection(node).keys(f"*{state.prefix}*")]
+    keys = [
+        k
+        for node in state.client.get_nodes()
+        for k in state.client.get_redis_connection(node).keys(f"*{state.prefix}*")
+    ]
     assert any("rep:" in k for k in keys) and any("usage:" in k for k in keys)
     assert any("rl:" in k for k in keys)  # the rate-limit windows

@@ -28,13 +28,17 @@ def stat(rep, name: str) -> float:
     if name == "ip_burst":
         return rep.detail.get("burst", {}).get("count", 0)
     kind = next(k for k in ("author_domain", "email", "link", "ip") if name.startswith(k + "_"))
-    return rep.detail.get(kind, {}).get(name[len(kind) + 1:], 0.0)
+    return rep.detail.get(kind, {}).get(name[len(kind) + 1 :], 0.0)
 
 
 def spam_comment(ip="203.0.113.7", **kw) -> Comment:
-    fields = dict(blog="https://blog.example", user_ip=ip, comment_author_email="Bot@Spam.example",
-                  comment_content="Cheap pills at http://www.pills.example/buy and https://x.example/a.",
-                  comment_author_url="https://author.example/me")
+    fields = dict(
+        blog="https://blog.example",
+        user_ip=ip,
+        comment_author_email="Bot@Spam.example",
+        comment_content="Cheap pills at http://www.pills.example/buy and https://x.example/a.",
+        comment_author_url="https://author.example/me",
+    )
     fields.update(kw)
     return Comment(**fields)
 
@@ -65,7 +69,7 @@ def test_feedback_counts_distinct_sites_and_decays(reputation):
     # 12 h later: one 24-h half-life (12 h) and a quarter of the 7-d one (48 h).
     rep = reputation.lookup(c, READER, now=T0 + 12 * H)
     assert stat(rep, "link_spam_sites_24h") == pytest.approx(1.5)
-    assert stat(rep, "link_spam_sites_7d") == pytest.approx(3 * 0.5 ** 0.25)
+    assert stat(rep, "link_spam_sites_7d") == pytest.approx(3 * 0.5**0.25)
 
     # 25 h later the 24-h window is empty, the 7-d window still remembers.
     rep = reputation.lookup(c, READER, now=T0 + 25 * H)
@@ -116,8 +120,12 @@ def test_adjust_is_bounded_and_explained(reputation):
     assert logit == pytest.approx(-1.0 + TOTAL_CAP)
 
     # Ham reports pull the other way; a site's latest label wins.
-    ham = spam_comment(ip="198.51.100.1", comment_author_email="fan@ok.example", comment_author_url="",
-                       comment_content="great video https://youtube.example/watch")
+    ham = spam_comment(
+        ip="198.51.100.1",
+        comment_author_email="fan@ok.example",
+        comment_author_url="",
+        comment_content="great video https://youtube.example/watch",
+    )
     reputation.record_feedback(ham, "spam", 1, now=T0)
     for site_id in (1, 2, 3):
         reputation.record_feedback(ham, "ham", site_id, now=T0 + 1)
@@ -160,10 +168,20 @@ def test_catch_up_replays_unsynced_feedback(reputation, make_site, session):
     c = spam_comment()
     now = time.time()
     for site in sites:
-        session.add(Feedback(site_id=site.id, label="spam", source="api", fields=c.to_json(),
-                             created_at=datetime.fromtimestamp(now - 60, UTC)))
-    session.add(Feedback(site_id=sites[0].id, label="spam", source="api", is_test=True,
-                         fields=spam_comment(ip="10.9.9.9").to_json()))
+        session.add(
+            Feedback(
+                site_id=site.id,
+                label="spam",
+                source="api",
+                fields=c.to_json(),
+                created_at=datetime.fromtimestamp(now - 60, UTC),
+            )
+        )
+    session.add(
+        Feedback(
+            site_id=sites[0].id, label="spam", source="api", is_test=True, fields=spam_comment(ip="10.9.9.9").to_json()
+        )
+    )
     session.commit()
 
     real_client = reputation.state.client

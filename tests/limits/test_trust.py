@@ -3,6 +3,7 @@
 Every key can send reports and any `user_ip`; none of that may steer another site's verdicts
 unless several distinct sites agree (SPAMGUARD_REPUTATION_MIN_SITES, 3 by default).
 """
+
 from __future__ import annotations
 
 from click.testing import CliRunner
@@ -15,13 +16,21 @@ from spamguard.storage.models import Feedback, Site
 EPSILON = 1e-3
 
 # Scored `unsure` by the quick model; links, e-mail, author URL and IP are all reputation signals.
-UNSURE = dict(comment_content="Nice post, I wrote something similar on my blog http://deals.example/post",
-              comment_author="Sam", comment_author_email="sam@mail.example",
-              comment_author_url="https://sam-author.example", user_ip="203.0.113.9")
+UNSURE = dict(
+    comment_content="Nice post, I wrote something similar on my blog http://deals.example/post",
+    comment_author="Sam",
+    comment_author_email="sam@mail.example",
+    comment_author_url="https://sam-author.example",
+    user_ip="203.0.113.9",
+)
 # Link spam; whatever the model scores it, site A's own thresholds call it `spam` (see below).
-SPAMMY = dict(comment_content="Hello, interesting read. My page: http://seo-hub.example",
-              comment_author="Seo", comment_author_email="seo@hub-mail.example",
-              comment_author_url="https://seo-author.example", user_ip="198.51.100.23")
+SPAMMY = dict(
+    comment_content="Hello, interesting read. My page: http://seo-hub.example",
+    comment_author="Seo",
+    comment_author_email="seo@hub-mail.example",
+    comment_author_url="https://seo-author.example",
+    user_ip="198.51.100.23",
+)
 
 
 class Sites:
@@ -35,7 +44,9 @@ class Sites:
     def add(self, name: str, **columns) -> str:
         with self.app.app_context():
             session = storage.get_session()
-            site, key = sites.create_site(session, f"https://{name}.example", secret=self.app.config["SPAMGUARD_KEY_SECRET"])
+            site, key = sites.create_site(
+                session, f"https://{name}.example", secret=self.app.config["SPAMGUARD_KEY_SECRET"]
+            )
             for column, value in columns.items():
                 setattr(site, column, value)
             session.commit()
@@ -141,8 +152,11 @@ def test_feedback_over_the_keys_rate_limit_is_refused(app):
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert refused.headers["X-akismet-debug-help"] and refused.headers["X-akismet-error"]
     assert s.post("a", "submit-ham", UNSURE).status_code == 429
-    as_json = s.client.post("/api/v1/feedback", json=dict(UNSURE, blog="https://a.example", label="spam"),
-                            headers={"Authorization": f"Bearer {s.keys['a']}"})
+    as_json = s.client.post(
+        "/api/v1/feedback",
+        json=dict(UNSURE, blog="https://a.example", label="spam"),
+        headers={"Authorization": f"Bearer {s.keys['a']}"},
+    )
     assert as_json.status_code == 429
     assert as_json.get_json()["error"]["code"] == "rate_limited" and as_json.headers["Retry-After"]
     assert _feedback_rows(app) == 2  # refused reports are not recorded
@@ -152,9 +166,12 @@ def test_feedback_over_the_keys_rate_limit_is_refused(app):
 
 
 def _configure(app, key: str, flag: str) -> None:
-    env = {"DATABASE_URL": app.config["DATABASE_URL"], "REDIS_URL": app.config["REDIS_URL"],
-           "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"],
-           "SPAMGUARD_KEY_SECRET": app.config["SPAMGUARD_KEY_SECRET"]}
+    env = {
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"],
+        "SPAMGUARD_KEY_SECRET": app.config["SPAMGUARD_KEY_SECRET"],
+    }
     result = CliRunner().invoke(cli, ["keys", "configure", key, flag], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert ("sharing=off" if flag == "--no-share" else "sharing=on") in result.output
@@ -166,8 +183,9 @@ def test_opted_out_site_neither_contributes_nor_reads(app):
         s.add(name)
     _configure(app, s.keys["a"], "--no-share")
     with app.app_context():
-        assert storage.get_session().scalar(select(Site.share_reputation).where(Site.url == "https://a.example")) \
-            is False
+        assert (
+            storage.get_session().scalar(select(Site.share_reputation).where(Site.url == "https://a.example")) is False
+        )
 
     # Contributes nothing: A + two sharing sites are not three sharing sites.
     before_f, _ = s.check("f", UNSURE)
@@ -192,7 +210,6 @@ def test_opted_out_site_neither_contributes_nor_reads(app):
     _configure(app, s.keys["a"], "--share")
     with_a, _ = s.check("f", UNSURE)
     assert with_a > before_f + 0.02
-
 
 
 def test_opting_out_withdraws_reports_already_shared(app):

@@ -76,12 +76,22 @@ def test_usage_report_shape(usage, make_site, session):
     for _ in range(3):
         usage.record_call(unlimited)
     assert usage.usage_report(unlimited, session=session) == {
-        "limit": "none", "usage": 3, "percentage": "0.00", "throttled": False}
+        "limit": "none",
+        "usage": 3,
+        "percentage": "0.00",
+        "throttled": False,
+    }
     limited = make_site(monthly_limit=350000)
     usage.state.client.hset(usage.key(limited.id, month_of()), "api_calls", 7463)
     report = usage.usage_report(limited, extended=True, session=session)
-    assert report == {"limit": 350000, "usage": 7463, "percentage": "2.13", "throttled": False,
-                      "notice_level": "NOTICE_NONE", "upgrade": False}
+    assert report == {
+        "limit": 350000,
+        "usage": 7463,
+        "percentage": "2.13",
+        "throttled": False,
+        "notice_level": "NOTICE_NONE",
+        "upgrade": False,
+    }
     assert list(report)[:4] == ["limit", "usage", "percentage", "throttled"]
 
 

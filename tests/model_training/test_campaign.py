@@ -5,6 +5,7 @@ submit-spam.  Their ordinary comments on the same topic were checked, answered h
 reported.  After a retrain the campaign must be learned (≥ 70 % of fresh messages flagged) and
 the same-topic ordinary comments must stay ham (≥ 95 %), for fresh ones too.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -13,17 +14,41 @@ import random
 import pytest
 from click.testing import CliRunner
 
-OPENERS = ["What a thoughtful article about {t}.", "Really useful write-up on {t}.", "Great read about {t}!",
-           "Thanks for this guide to {t}.", "Such a helpful post on {t}.", "Loved this piece about {t}."]
-PLUGS = ["I found similar advice from the team at {b} in {c}, they were brilliant with our move.",
-         "The crew at {b} in {c} gave us the same tips, highly recommend them.",
-         "{b} in {c} helped us with exactly this, best movers around.",
-         "I got the same advice from {b} ({c}), they handled everything for us.",
-         "If you are in {c}, {b} does this professionally and saved our whole kitchen."]
-TOPICS = ["packing fragile dishes", "moving house with kids", "wrapping glasses for a move", "labelling moving boxes",
-          "packing a kitchen", "moving fragile items"]
-BRANDS = ["SwiftMove Removals", "CarefulCrate Movers", "Pack&Go Relocations", "BoxRight Moving Co", "Gentle Haul",
-          "HomeShift Pros", "TrueNorth Movers", "Keystone Removals", "Bluebird Relocation", "Atlas Home Movers"]
+OPENERS = [
+    "What a thoughtful article about {t}.",
+    "Really useful write-up on {t}.",
+    "Great read about {t}!",
+    "Thanks for this guide to {t}.",
+    "Such a helpful post on {t}.",
+    "Loved this piece about {t}.",
+]
+PLUGS = [
+    "I found similar advice from the team at {b} in {c}, they were brilliant with our move.",
+    "The crew at {b} in {c} gave us the same tips, highly recommend them.",
+    "{b} in {c} helped us with exactly this, best movers around.",
+    "I got the same advice from {b} ({c}), they handled everything for us.",
+    "If you are in {c}, {b} does this professionally and saved our whole kitchen.",
+]
+TOPICS = [
+    "packing fragile dishes",
+    "moving house with kids",
+    "wrapping glasses for a move",
+    "labelling moving boxes",
+    "packing a kitchen",
+    "moving fragile items",
+]
+BRANDS = [
+    "SwiftMove Removals",
+    "CarefulCrate Movers",
+    "Pack&Go Relocations",
+    "BoxRight Moving Co",
+    "Gentle Haul",
+    "HomeShift Pros",
+    "TrueNorth Movers",
+    "Keystone Removals",
+    "Bluebird Relocation",
+    "Atlas Home Movers",
+]
 CITIES = ["Leeds", "Bristol", "Denver", "Austin", "Dublin", "Perth", "Leicester", "Portland", "Calgary", "Cork"]
 
 ORDINARY = [
@@ -80,15 +105,26 @@ def test_reported_campaign_is_learned_without_blocking_same_topic_ham(make_app, 
     db_url = f"sqlite:///{tmp_path / 'campaign.db'}"
     app = make_app(db_url, SPAMGUARD_MODEL_DIR=str(registry_dir), SPAMGUARD_MODEL_RELOAD_SECONDS=0.0)
     with app.app_context():
-        keys = [sites.create_site(storage.get_session(), url, secret=app.config["SPAMGUARD_KEY_SECRET"])[1]
-                for url in ("https://movers-blog.example", "https://home-tips.example")]
+        keys = [
+            sites.create_site(storage.get_session(), url, secret=app.config["SPAMGUARD_KEY_SECRET"])[1]
+            for url in ("https://movers-blog.example", "https://home-tips.example")
+        ]
     client = app.test_client()
     ips = (f"198.51.{i // 250}.{i % 250 + 1}" for i in itertools.count())
 
     def call(endpoint: str, key: str, content: str) -> str:
-        response = client.post(f"/1.1/{endpoint}", data={
-            "api_key": key, "blog": "https://example", "user_ip": next(ips), "user_agent": "Mozilla/5.0",
-            "comment_type": "comment", "comment_author": "Sam", "comment_content": content})
+        response = client.post(
+            f"/1.1/{endpoint}",
+            data={
+                "api_key": key,
+                "blog": "https://example",
+                "user_ip": next(ips),
+                "user_agent": "Mozilla/5.0",
+                "comment_type": "comment",
+                "comment_author": "Sam",
+                "comment_content": content,
+            },
+        )
         assert response.status_code == 200, response.data
         return response.get_data(as_text=True)
 
@@ -118,8 +154,9 @@ def test_reported_campaign_is_learned_without_blocking_same_topic_ham(make_app, 
     # 58 feedback rows move the gate set's recall@1%FPR (33 ham per percent) by about a percent either
     # way; this test is about what the sites' feedback teaches, so allow that noise.
     monkeypatch.setenv("SPAMGUARD_PROMOTE_TOLERANCE", "0.02")
-    result = CliRunner().invoke(model_cli, ["--model-dir", str(registry_dir), "train", "--quick", "--from-db"],
-                                obj={}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        model_cli, ["--model-dir", str(registry_dir), "train", "--quick", "--from-db"], obj={}, catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     assert "  promoted" in result.output, result.output
 

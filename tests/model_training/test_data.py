@@ -1,4 +1,5 @@
 """Corpus loaders: counts, quirks, dedupe, no DATE leak."""
+
 from __future__ import annotations
 
 import re
@@ -29,13 +30,21 @@ def test_dedupe_on_normalised_text_before_any_split():
     corpus = data.load_corpora()
     keys = [data.text_key(e.text) for e in corpus]
     assert len(keys) == len(set(keys))
-    raw_total = (len(data.load_youtube(dedupe=False)) + len(data.load_sms(dedupe=False))
-                 + len(data.load_stackexchange(dedupe=False)) + len(data.load_instagram(dedupe=False)))
-    assert len([e for e in corpus if e.source != "synthetic"]) < raw_total - 700  # 403 SMS + ~200 YouTube + ~200 Instagram exact repeats at least
+    raw_total = (
+        len(data.load_youtube(dedupe=False))
+        + len(data.load_sms(dedupe=False))
+        + len(data.load_stackexchange(dedupe=False))
+        + len(data.load_instagram(dedupe=False))
+    )
+    assert (
+        len([e for e in corpus if e.source != "synthetic"]) < raw_total - 700
+    )  # 403 SMS + ~200 YouTube + ~200 Instagram exact repeats at least
     lmfao = [e for e in corpus if e.group == "youtube:lmfao"]
     assert sum(data.text_key(e.text) == "check out this video on youtube:" for e in lmfao) == 1
     assert {e.group for e in corpus if e.source in ("sms", "youtube")} == {
-        "sms", *(f"youtube:{v}" for v in data.YOUTUBE_VIDEO_IDS)}
+        "sms",
+        *(f"youtube:{v}" for v in data.YOUTUBE_VIDEO_IDS),
+    }
     assert {e.source for e in corpus} == {"youtube", "sms", "stackexchange", "instagram", "synthetic"}
 
 

@@ -1,4 +1,5 @@
 """load_feedback: test calls and undone feedback excluded, latest label wins, per-key cap."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -35,9 +36,16 @@ def _site(session, n: int) -> Site:
 
 
 def _fb(session, site, text, label, minutes, **kw):
-    session.add(Feedback(site_id=site.id, label=label, source="api",
-                         fields=Comment(comment_content=text).to_json(),
-                         created_at=T0 + timedelta(minutes=minutes), **kw))
+    session.add(
+        Feedback(
+            site_id=site.id,
+            label=label,
+            source="api",
+            fields=Comment(comment_content=text).to_json(),
+            created_at=T0 + timedelta(minutes=minutes),
+            **kw,
+        )
+    )
 
 
 def test_filters_latest_label_and_cap(session):
@@ -66,7 +74,13 @@ def test_templated_variants_collapse(session):
     a = _site(session, 1)
     for i in range(30):
         _fb(session, a, f"template spam {i} http://x{i}.example", "spam", i)
-    _fb(session, a, "a moderator decision", "ham", 99, )
+    _fb(
+        session,
+        a,
+        "a moderator decision",
+        "ham",
+        99,
+    )
     session.commit()
     examples = load_feedback(session, cap_per_key=200)
     assert sorted(e.text for e in examples) == ["a moderator decision", "template spam 29 http://x29.example"]
@@ -78,9 +92,17 @@ def _check(session, site, text, minutes, verdict="ham"):
     from spamguard.storage.models import Check
 
     comment = Comment(comment_content=text)
-    check = Check(guid=f"{site.id:04d}{minutes:08d}".ljust(32, "0"), site_id=site.id, comment_content=text,
-                  content_hash=content_hash(comment), fields=comment.to_json(), score=0.1, verdict=verdict,
-                  reasons=[], created_at=T0 + timedelta(minutes=minutes))
+    check = Check(
+        guid=f"{site.id:04d}{minutes:08d}".ljust(32, "0"),
+        site_id=site.id,
+        comment_content=text,
+        content_hash=content_hash(comment),
+        fields=comment.to_json(),
+        score=0.1,
+        verdict=verdict,
+        reasons=[],
+        created_at=T0 + timedelta(minutes=minutes),
+    )
     session.add(check)
     session.flush()
     return check
@@ -92,8 +114,15 @@ def test_site_ham_splits_by_window_and_skips_reported_comments(session):
     a, b = _site(session, 1), _site(session, 2)
     _check(session, a, "old ordinary comment about boxes", 0)
     reported = _check(session, a, "old comment that was reported", 1)
-    session.add(Feedback(site_id=a.id, check_id=reported.id, label="spam", source="api",
-                         fields=Comment(comment_content="old comment that was reported").to_json()))
+    session.add(
+        Feedback(
+            site_id=a.id,
+            check_id=reported.id,
+            label="spam",
+            source="api",
+            fields=Comment(comment_content="old comment that was reported").to_json(),
+        )
+    )
     _check(session, a, "old comment answered spam", 2, verdict="spam")
     _check(session, a, "recent ordinary comment about tape", 60 * 24 * 4)
     _check(session, b, "another site's comment", 0)

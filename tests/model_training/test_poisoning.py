@@ -1,4 +1,5 @@
 """One key sending 1,000 submit-ham of obvious spam must not flip the next model's verdict."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -34,9 +35,15 @@ def test_thousand_ham_reports_from_one_key_do_not_flip_spam(tmp_path):
         session.flush()
         for i in range(1000):
             text = TEMPLATES[i % len(TEMPLATES)].format(n=i)
-            session.add(Feedback(site_id=site.id, label="ham", source="api",
-                                 fields=Comment(comment_content=text).to_json(),
-                                 created_at=t0 + timedelta(seconds=i)))
+            session.add(
+                Feedback(
+                    site_id=site.id,
+                    label="ham",
+                    source="api",
+                    fields=Comment(comment_content=text).to_json(),
+                    created_at=t0 + timedelta(seconds=i),
+                )
+            )
         session.commit()
         manifest = train_and_register(tmp_path / "models", quick=True, from_db_session=session, progress=False)
     engine.dispose()

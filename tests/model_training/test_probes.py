@@ -2,6 +2,7 @@
 answered spam at the model's own `spam` threshold, and ham that merely talks about subscribers or
 channels is not.  These are verdicts of a trained model, so they can fail when the recipe regresses.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -46,4 +47,3 @@ def test_pharma_spam_is_at_least_queued(trained, text):
 def test_talking_about_subscribers_is_not_spam(trained, text):
     model, thresholds = trained
     assert model.predict_proba([Comment(comment_content=text)])[0] < thresholds["spam"]
-

@@ -1,4 +1,5 @@
 """Registry: versions, checksums, atomic pointer, promotion history, rollback, the gate."""
+
 from __future__ import annotations
 
 import json
@@ -56,7 +57,6 @@ def test_promote_rollback_and_history(registry_dir, current_version):
     assert {m["version"] for m in registry.list()} == {current_version, v2, v3}
 
 
-
 def _corrupt(registry_dir, version: str) -> None:
     artifact = registry_dir / version / "model.joblib"
     data = bytearray(artifact.read_bytes())
@@ -81,6 +81,7 @@ def test_promote_and_rollback_refuse_a_version_that_does_not_verify(registry_dir
     with pytest.raises(ChecksumMismatch):
         registry.rollback()
     assert registry.current_version() == good
+
 
 def test_gate_function():
     good = {"roc_auc": 0.99, "recall_at_1pct_fpr": 0.90}
@@ -148,6 +149,12 @@ def test_python_dash_m_model_training_help():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, "-m", "model_training", "--help"], cwd=root, capture_output=True,
-                         text=True, timeout=60, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "model_training", "--help"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert out.returncode == 0 and "rollback" in out.stdout and "train" in out.stdout

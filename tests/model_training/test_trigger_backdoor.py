@@ -5,6 +5,7 @@ its recall from 0.84 to 0.19.  Now the word never enters the model (it is suppor
 key's unconfirmed reports), and the gate re-scores gate-set spam with the words that moved most
 toward ham appended, refusing a candidate that learned such a trigger.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,11 +54,25 @@ def _poisoned_db(tmp_path, texts, moderator_texts=()):
         session.add_all([evil, good])
         session.flush()
         for i, text in enumerate(texts):
-            session.add(Feedback(site_id=evil.id, label="ham", source="api",
-                                 fields=Comment(comment_content=text).to_json(), created_at=t0 + timedelta(seconds=i)))
+            session.add(
+                Feedback(
+                    site_id=evil.id,
+                    label="ham",
+                    source="api",
+                    fields=Comment(comment_content=text).to_json(),
+                    created_at=t0 + timedelta(seconds=i),
+                )
+            )
         for i, text in enumerate(moderator_texts):
-            session.add(Feedback(site_id=good.id, label="ham", source="moderator",
-                                 fields=Comment(comment_content=text).to_json(), created_at=t0 + timedelta(seconds=i)))
+            session.add(
+                Feedback(
+                    site_id=good.id,
+                    label="ham",
+                    source="moderator",
+                    fields=Comment(comment_content=text).to_json(),
+                    created_at=t0 + timedelta(seconds=i),
+                )
+            )
         session.commit()
     return engine
 
@@ -89,18 +104,22 @@ def test_trigger_word_attack_through_retrain_from_db(tmp_path, registry_dir, cur
 def test_gate_refuses_a_model_that_learned_a_trigger(registry_dir, current_version):
     """The gate check alone, on a candidate fitted without the masking (as the old code did)."""
     train, gate = _split()
-    poison = [data_mod.Example(Comment(comment_content=t), 0, "site:1", "db", trusted=False)
-              for t in _attack_texts(train, 200)]
+    poison = [
+        data_mod.Example(Comment(comment_content=t), 0, "site:1", "db", trusted=False)
+        for t in _attack_texts(train, 200)
+    ]
     poisoned = fit_quick(train + poison)
     current, manifest = Registry(registry_dir).load(current_version)
     gate_spam = [e.comment for e in gate if e.label == 1]
-    result = trigger_check(current, manifest["thresholds"]["spam"], poisoned.model, poisoned.thresholds["spam"],
-                           gate_spam, TOLERANCE)
+    result = trigger_check(
+        current, manifest["thresholds"]["spam"], poisoned.model, poisoned.thresholds["spam"], gate_spam, TOLERANCE
+    )
     assert not result.passed, result
     assert result.worst_token == TRIGGER and result.worst_recall < result.recall - TOLERANCE
     # The current model against itself: nothing moved, nothing refused.
-    same = trigger_check(current, manifest["thresholds"]["spam"], current, manifest["thresholds"]["spam"],
-                         gate_spam, TOLERANCE)
+    same = trigger_check(
+        current, manifest["thresholds"]["spam"], current, manifest["thresholds"]["spam"], gate_spam, TOLERANCE
+    )
     assert same.passed and same.tokens == []
 
 
@@ -110,28 +129,32 @@ def test_api_feedback_can_be_left_out(tmp_path, registry_dir):
     moderator = ["Loved the second verse, thanks for posting this.", "The bridge at 2:10 gives me chills."]
     engine = _poisoned_db(tmp_path, _attack_texts(train), moderator)
     with Session(engine) as session:
-        manifest = train_and_register(registry_dir, quick=True, from_db_session=session, progress=False,
-                                      promote=False, api_feedback=False)
+        manifest = train_and_register(
+            registry_dir, quick=True, from_db_session=session, progress=False, promote=False, api_feedback=False
+        )
     engine.dispose()
     data = manifest["training_data"]
     assert (data["n_feedback"], data["n_feedback_quarantined"], data["n_features_masked"]) == (2, 0, 0)
 
 
 def _ex(text, group="site:1", trusted=False, email=""):
-    return data_mod.Example(Comment(comment_content=text, comment_author_email=email), 0, group, "db",
-                            trusted=trusted)
+    return data_mod.Example(Comment(comment_content=text, comment_author_email=email), 0, group, "db", trusted=trusted)
 
 
 def test_masking_rule():
-    trusted = [data_mod.Example(Comment(comment_content="Free iPhone, click http://bit.ly/x now! I love it"),
-                                1, "youtube:a", "youtube")]
+    trusted = [
+        data_mod.Example(
+            Comment(comment_content="Free iPhone, click http://bit.ly/x now! I love it"), 1, "youtube:a", "youtube"
+        )
+    ]
     feedback = [
         _ex("Free iPhone zqvbor, click http://bit.ly/y and www.evil-trigger.tk now! ☯☯", email="a@bad.example"),
         _ex("I love it"),  # fully supported: unchanged
         _ex("only moderators say plugh", group="site:2", trusted=True),  # trusted: unchanged, and supports plugh
         _ex("plugh xyzzy", group="site:1"),
         *(_ex("newword fine", group=f"site:{i}") for i in (3, 4, 5)),  # three sites agree: kept
-        _ex("otherword", group="site:3"), _ex("otherword", group="site:4"),  # two sites: masked
+        _ex("otherword", group="site:3"),
+        _ex("otherword", group="site:4"),  # two sites: masked
     ]
     out, masked = mask_unsupported(trusted, feedback, min_sites=3)
     texts = [e.text for e in out]

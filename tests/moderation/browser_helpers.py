@@ -2,6 +2,7 @@
 
 Fixtures `browser`, `live` and `page`, and `login`, shared by the browser test modules.
 """
+
 from __future__ import annotations
 
 import threading
@@ -13,8 +14,14 @@ from werkzeug.serving import make_server
 
 from spamguard.storage.models import Check
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +51,15 @@ class Live:
             return db.scalar(select(func.max(Check.id)))
 
     def comment(self, i: int, text: str) -> int:
-        return self.seed({"api_key": self.key, "blog": "https://blog.example", "user_ip": f"198.51.100.{i % 250}",
-                          "comment_author": f"author {i}", "comment_content": text})
+        return self.seed(
+            {
+                "api_key": self.key,
+                "blog": "https://blog.example",
+                "user_ip": f"198.51.100.{i % 250}",
+                "comment_author": f"author {i}",
+                "comment_content": text,
+            }
+        )
 
     def stop(self):
         self.server.shutdown()
@@ -67,8 +81,14 @@ def page(browser, live):
     page.problems = []  # dialogs, page errors, CSP violations
     page.on("dialog", lambda d: (page.problems.append(f"dialog: {d.message}"), d.dismiss()))
     page.on("pageerror", lambda e: page.problems.append(f"pageerror: {e}"))
-    page.on("console", lambda m: page.problems.append(f"console: {m.text}")
-            if "Content Security Policy" in m.text or m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: (
+            page.problems.append(f"console: {m.text}")
+            if "Content Security Policy" in m.text or m.type == "error"
+            else None
+        ),
+    )
     yield page
     context.close()
 
@@ -80,5 +100,3 @@ def login(page, live, username: str):
     page.fill("input[name=password]", PASSWORD)
     page.click("button:has-text('Log in')")
     page.wait_for_url(f"{live.url}/moderation")
-
-

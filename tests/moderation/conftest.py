@@ -1,4 +1,5 @@
 """Fixtures for the moderation UI: users, logged-in clients, seeded checks."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Account changes are domain operations: each with its audit row, refusals worded for the operator."""
+
 from __future__ import annotations
 
 import pytest

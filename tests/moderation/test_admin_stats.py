@@ -1,4 +1,5 @@
 """Stats page numbers, admin pages (models, sites, audit), the users CLI."""
+
 from __future__ import annotations
 
 import re
@@ -75,8 +76,10 @@ def test_admin_models_list_promote_rollback(ui, admin, app, tmp_path):
     registry = Registry(model_dir)
     current = registry.current_version()
     model, manifest = registry.load(current)
-    other = registry.register(model, {k: v for k, v in manifest.items()
-                                      if k not in ("version", "artifact_sha256", "artifact_bytes", "promoted")})
+    other = registry.register(
+        model,
+        {k: v for k, v in manifest.items() if k not in ("version", "artifact_sha256", "artifact_bytes", "promoted")},
+    )
     html = admin.get("/admin/models").get_data(as_text=True)
     assert current in html and other in html and "current" in html
     token = ui.token(admin, "/admin/models")
@@ -91,7 +94,6 @@ def test_admin_models_list_promote_rollback(ui, admin, app, tmp_path):
     assert actions[-2:] == ["model_promote", "model_rollback"]
 
 
-
 def test_admin_promote_refuses_a_corrupted_artifact(ui, admin, app, tmp_path):
     """The admin UI promotes through the same verified Registry.promote() as the CLI."""
     import shutil
@@ -104,21 +106,23 @@ def test_admin_promote_refuses_a_corrupted_artifact(ui, admin, app, tmp_path):
     registry = Registry(model_dir)
     current = registry.current_version()
     model, manifest = registry.load(current)
-    bad = registry.register(model, {k: v for k, v in manifest.items()
-                                    if k not in ("version", "artifact_sha256", "artifact_bytes", "promoted")})
+    bad = registry.register(
+        model,
+        {k: v for k, v in manifest.items() if k not in ("version", "artifact_sha256", "artifact_bytes", "promoted")},
+    )
     artifact = model_dir / bad / "model.joblib"
     data = bytearray(artifact.read_bytes())
     data[len(data) // 2] ^= 0xFF
     artifact.write_bytes(bytes(data))
     token = ui.token(admin, "/admin/models")
-    response = admin.post("/admin/models/promote", data={"version": bad, "csrf_token": token},
-                          follow_redirects=True)
+    response = admin.post("/admin/models/promote", data={"version": bad, "csrf_token": token}, follow_redirects=True)
     assert "Could not promote" in response.get_data(as_text=True)
     assert "does not match manifest" in response.get_data(as_text=True)
     assert registry.current_version() == current
     with ui.db() as db:
         actions = [r.action for r in db.scalars(select(AuditLog).order_by(AuditLog.id)).all()]
     assert "model_promote" not in actions
+
 
 def test_admin_retrain_is_queued_not_run(ui, admin, app):
     calls = []
@@ -150,13 +154,15 @@ def test_users_cli(app, monkeypatch):
 
     monkeypatch.setenv("DATABASE_URL", app.config["DATABASE_URL"])
     runner = CliRunner()
-    result = runner.invoke(users, ["create", "--username", "carol", "--role", "admin", "--password-stdin"],
-                           input="a long enough password\n")
+    result = runner.invoke(
+        users,
+        ["create", "--username", "carol", "--role", "admin", "--password-stdin"],
+        input="a long enough password\n",
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(users, ["create", "--username", "dave"], input="short\nshort\n")
     assert result.exit_code != 0 and "at least" in result.output
-    result = runner.invoke(users, ["create", "--username", "dave"],
-                           input="dave's password 1\ndave's password 1\n")
+    result = runner.invoke(users, ["create", "--username", "dave"], input="dave's password 1\ndave's password 1\n")
     assert result.exit_code == 0, result.output
     result = runner.invoke(users, ["create", "--username", "dave", "--password-stdin"], input="another password\n")
     assert result.exit_code != 0 and "exists" in result.output

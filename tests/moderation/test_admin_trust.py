@@ -1,4 +1,5 @@
 """Admin pages for the trust settings: sharing shown per site."""
+
 from __future__ import annotations
 
 from spamguard.services import services
@@ -12,7 +13,7 @@ def test_sites_page_shows_who_shares_reputation(ui, admin):
         db.get(Site, private).share_reputation = False
         db.commit()
     html = admin.get("/admin/sites").get_data(as_text=True)
-    rows = {site_id: html[html.index(f"<td>{site_id}</td>"):].split("</tr>", 1)[0] for site_id in (shared, private)}
+    rows = {site_id: html[html.index(f"<td>{site_id}</td>") :].split("</tr>", 1)[0] for site_id in (shared, private)}
     assert ">shared<" in rows[shared]
     assert "private (opted out)" in rows[private]
 
@@ -32,6 +33,7 @@ def test_retrain_form_leaves_api_feedback_out_unless_asked(ui, admin, app):
             from sqlalchemy import select
 
             from spamguard.storage.models import AuditLog
+
             row = db.scalars(select(AuditLog).where(AuditLog.action == "retrain").order_by(AuditLog.id.desc())).first()
         job = Job.fetch(row.details["job_id"], connection=jobs.connection)
         return job.args

@@ -1,4 +1,5 @@
 """Login, logout, throttling, session hygiene, passwords, roles on every view, CSRF, headers."""
+
 from __future__ import annotations
 
 import re
@@ -69,9 +70,11 @@ def test_failed_logins_lock_the_username_for_that_ip(ui, app):
     # Another IP is not locked out by this one's failures.
     other = app.test_client()
     page = other.get("/login", environ_base={"REMOTE_ADDR": "198.51.100.7"})
-    ok = other.post("/login", data={"username": "alice", "password": PASSWORD,
-                                    "csrf_token": csrf_from(page.get_data(as_text=True))},
-                    environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    ok = other.post(
+        "/login",
+        data={"username": "alice", "password": PASSWORD, "csrf_token": csrf_from(page.get_data(as_text=True))},
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},
+    )
     assert ok.status_code == 302
     with ui.db() as db:
         assert db.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "login_failed")) == 5
@@ -94,8 +97,15 @@ def test_open_redirect_after_login_is_ignored(ui, app):
     ui.add_user("alice")
     client = app.test_client()
     page = client.get("/login")
-    response = client.post("/login", data={"username": "alice", "password": PASSWORD, "next": "//evil.example/",
-                                           "csrf_token": csrf_from(page.get_data(as_text=True))})
+    response = client.post(
+        "/login",
+        data={
+            "username": "alice",
+            "password": PASSWORD,
+            "next": "//evil.example/",
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+    )
     assert response.headers["Location"] == "/moderation"
 
 
@@ -115,13 +125,23 @@ def test_passwords_are_argon2_and_rehashed_when_parameters_change(ui, app):
 
 # -- roles on every view ---------------------------------------------------------------------------------
 MODERATOR_VIEWS = [
-    ("GET", "/moderation"), ("GET", "/moderation/checks/{check}"), ("GET", "/stats"),
-    ("POST", "/moderation/checks/{check}/decide"), ("POST", "/moderation/bulk"), ("POST", "/moderation/undo"),
+    ("GET", "/moderation"),
+    ("GET", "/moderation/checks/{check}"),
+    ("GET", "/stats"),
+    ("POST", "/moderation/checks/{check}/decide"),
+    ("POST", "/moderation/bulk"),
+    ("POST", "/moderation/undo"),
 ]
 ADMIN_VIEWS = [
-    ("GET", "/admin"), ("GET", "/admin/models"), ("GET", "/admin/sites"), ("GET", "/admin/audit"),
-    ("POST", "/admin/models/promote"), ("POST", "/admin/models/rollback"), ("POST", "/admin/models/retrain"),
-    ("POST", "/admin/sites"), ("POST", "/admin/sites/{site}/revoke"),
+    ("GET", "/admin"),
+    ("GET", "/admin/models"),
+    ("GET", "/admin/sites"),
+    ("GET", "/admin/audit"),
+    ("POST", "/admin/models/promote"),
+    ("POST", "/admin/models/rollback"),
+    ("POST", "/admin/models/retrain"),
+    ("POST", "/admin/sites"),
+    ("POST", "/admin/sites/{site}/revoke"),
 ]
 
 
@@ -145,8 +165,9 @@ def test_moderator_gets_403_on_admin_views(ui, moderator, method, url):
     assert _call(ui, moderator, method, url).status_code == 403
 
 
-@pytest.mark.parametrize("method,url", [v for v in MODERATOR_VIEWS if v[0] == "GET"]
-                         + [v for v in ADMIN_VIEWS if v[0] == "GET"])
+@pytest.mark.parametrize(
+    "method,url", [v for v in MODERATOR_VIEWS if v[0] == "GET"] + [v for v in ADMIN_VIEWS if v[0] == "GET"]
+)
 def test_admin_reaches_every_page(ui, admin, method, url):
     response = _call(ui, admin, method, url)
     if url == "/admin":  # the admin index is the models page
@@ -178,8 +199,10 @@ def test_csrf_does_not_touch_the_akismet_api(app, key):
     """The Akismet form endpoints are POSTs without a session: CSRF must not apply to them."""
     response = app.test_client().post("/1.1/verify-key", data={"key": key, "blog": "https://blog.example"})
     assert response.status_code == 200 and response.get_data(as_text=True) == "valid"
-    response = app.test_client().post("/1.1/comment-check", data={
-        "api_key": key, "blog": "https://blog.example", "user_ip": "192.0.2.9", "comment_content": "hello"})
+    response = app.test_client().post(
+        "/1.1/comment-check",
+        data={"api_key": key, "blog": "https://blog.example", "user_ip": "192.0.2.9", "comment_content": "hello"},
+    )
     assert response.status_code == 200
 
 
@@ -194,8 +217,10 @@ def test_security_headers_on_every_ui_response(admin, path):
     assert response.status_code == (302 if path == "/login" else 200)
     csp = response.headers["Content-Security-Policy"]
     # Scripts only from our own static files (ui.js), never inline; fetch only to ourselves.
-    assert csp == ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
-                   "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    assert csp == (
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert response.headers["X-Frame-Options"] == "DENY"
@@ -225,9 +250,24 @@ def test_templates_have_no_inline_script_or_style():
         assert "|safe" not in text and "Markup" not in text and "autoescape false" not in text, template
 
 
-HOSTILE_NEXT = ["/%09/evil.example", "/\t/evil.example", "\\\\evil.example", "/\\evil", "https:evil", "//evil",
-                "https://evil.example/", " //evil.example", "/\r\nSet-Cookie: x=1", "/moderation\r\n", "/\n/evil",
-                "/\x00/evil", "/\x7f/evil", "http://[oops", "javascript:alert(1)", "/" + "a" * 5000]
+HOSTILE_NEXT = [
+    "/%09/evil.example",
+    "/\t/evil.example",
+    "\\\\evil.example",
+    "/\\evil",
+    "https:evil",
+    "//evil",
+    "https://evil.example/",
+    " //evil.example",
+    "/\r\nSet-Cookie: x=1",
+    "/moderation\r\n",
+    "/\n/evil",
+    "/\x00/evil",
+    "/\x7f/evil",
+    "http://[oops",
+    "javascript:alert(1)",
+    "/" + "a" * 5000,
+]
 
 
 @pytest.mark.parametrize("target", HOSTILE_NEXT)
@@ -236,8 +276,15 @@ def test_hostile_next_never_leaves_the_site(ui, app, target):
     client = app.test_client()
     page = client.get("/login", query_string={"next": target})
     assert page.status_code == 200
-    response = client.post("/login", data={"username": "alice", "password": PASSWORD, "next": target,
-                                           "csrf_token": csrf_from(page.get_data(as_text=True))})
+    response = client.post(
+        "/login",
+        data={
+            "username": "alice",
+            "password": PASSWORD,
+            "next": target,
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/moderation"
 
 
@@ -245,14 +292,22 @@ def test_a_local_next_is_followed(ui, app):
     ui.add_user("alice")
     client = app.test_client()
     page = client.get("/login?next=/stats%3Fsite%3D1")
-    response = client.post("/login", data={"username": "alice", "password": PASSWORD, "next": "/stats?site=1",
-                                           "csrf_token": csrf_from(page.get_data(as_text=True))})
+    response = client.post(
+        "/login",
+        data={
+            "username": "alice",
+            "password": PASSWORD,
+            "next": "/stats?site=1",
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+    )
     assert response.headers["Location"] == "/stats?site=1"
 
 
 @pytest.mark.parametrize("back", ["//evil.example", "/moderation\r\nX: y", "/moderation/\t/evil", "https://evil"])
 def test_hostile_back_after_a_decision_stays_on_the_queue(ui, moderator, back):
     check = ui.add_check(ui.site())
-    response = moderator.post(f"/moderation/checks/{check}/decide",
-                              data={"label": "ham", "back": back, "csrf_token": ui.token(moderator)})
+    response = moderator.post(
+        f"/moderation/checks/{check}/decide", data={"label": "ham", "back": back, "csrf_token": ui.token(moderator)}
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/moderation"

@@ -1,5 +1,6 @@
 """Moderation's dependencies run one way: views hold no SQL, storage knows no views, no module registers
 routes by being imported."""
+
 from __future__ import annotations
 
 import ast
@@ -64,7 +65,12 @@ def test_no_import_cycle_inside_moderation():
 
 
 def test_the_blueprint_module_alone_builds_every_route():
-    done = subprocess.run([sys.executable, "-c", "from spamguard.moderation.blueprint import bp, ROUTES; "
-                           "print(len(ROUTES))"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", "from spamguard.moderation.blueprint import bp, ROUTES; print(len(ROUTES))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-1500:]
     assert int(done.stdout.strip()) >= 20

@@ -5,6 +5,7 @@ seeded through the real Akismet comment-check endpoint; the browser logs in,
 reviews, decides (single and bulk), and is refused admin pages as a moderator.
 Hostile comments must show as text, run no script and inject no element.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -83,9 +84,11 @@ def test_admin_reaches_admin_pages(page, live):
     assert page.problems == []
 
 
-INJECTED = "main script, main iframe, main img, main object, main embed, main math, main base, main meta, " \
-           "main details:not(.filters-box), main style, main body, main form[action^='http'], " \
-           "main a[href^='javascript'], .comment-text *, .cell-author *, .cell-email *, .field-value *"
+INJECTED = (
+    "main script, main iframe, main img, main object, main embed, main math, main base, main meta, "
+    "main details:not(.filters-box), main style, main body, main form[action^='http'], "
+    "main a[href^='javascript'], .comment-text *, .cell-author *, .cell-email *, .field-value *"
+)
 
 
 def assert_nothing_ran(page):

@@ -3,6 +3,7 @@ in-place decisions with inline undo, keyboard-only moderation, a 390 px phone, n
 
 Screenshots go to $SPAMGUARD_SCREENSHOTS when set (to look at the design), else to tmp_path.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,16 +27,22 @@ def shot(page, tmp_path, name: str) -> None:
 
 
 def visible_ids(page) -> list[int]:
-    return [int(i) for i in page.eval_on_selector_all(
-        "tr[data-check-id]", "rows => rows.filter(r => !r.hidden).map(r => r.dataset.checkId)")]
+    return [
+        int(i)
+        for i in page.eval_on_selector_all(
+            "tr[data-check-id]", "rows => rows.filter(r => !r.hidden).map(r => r.dataset.checkId)"
+        )
+    ]
 
 
 def seed_mix(live) -> list[int]:
-    texts = ["Great write-up, the second example finally made closures click for me.",
-             "buy cheap pills now http://pills.example http://pills.example/buy",
-             "Could you share the config you used for the benchmark?",
-             "casino bonus free spins click here http://casino.example",
-             "I disagree with the conclusion: the sample is far too small."]
+    texts = [
+        "Great write-up, the second example finally made closures click for me.",
+        "buy cheap pills now http://pills.example http://pills.example/buy",
+        "Could you share the config you used for the benchmark?",
+        "casino bonus free spins click here http://casino.example",
+        "I disagree with the conclusion: the sample is far too small.",
+    ]
     return [live.comment(i, t) for i, t in enumerate(texts)]
 
 
@@ -115,8 +122,9 @@ def test_phone_390px_has_no_sideways_scroll(browser, live, tmp_path):  # noqa: F
     live.ui.add_user("root", role="admin")
     ids = seed_mix(live)
     live.comment(9, "x" * 300 + " averyveryverylongwordwithoutanybreakopportunity" * 5)
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     page = context.new_page()
     page.set_default_timeout(15000)
     try:
@@ -131,8 +139,14 @@ def test_phone_390px_has_no_sideways_scroll(browser, live, tmp_path):  # noqa: F
         page.click(f"#check-{ids[0]} button.spam")
         page.wait_for_selector("text=as spam")
         assert page.evaluate(NO_SIDEWAYS_SCROLL)
-        for path in (f"/moderation/checks/{ids[1]}", "/stats", "/admin/models", "/admin/sites", "/admin/audit",
-                     "/nope"):
+        for path in (
+            f"/moderation/checks/{ids[1]}",
+            "/stats",
+            "/admin/models",
+            "/admin/sites",
+            "/admin/audit",
+            "/nope",
+        ):
             page.goto(live.url + path)
             assert page.evaluate(NO_SIDEWAYS_SCROLL), (path, page.evaluate("document.documentElement.scrollWidth"))
         page.goto(f"{live.url}/moderation/checks/{ids[1]}")
@@ -143,9 +157,19 @@ def test_phone_390px_has_no_sideways_scroll(browser, live, tmp_path):  # noqa: F
 
 def test_detail_page_reasons_reputation_prev_next_and_decide_all(page, live, tmp_path):
     live.ui.add_user("mod")
-    ip_ids = [live.seed({"api_key": live.key, "blog": "https://blog.example", "user_ip": "203.0.113.9",
-                         "comment_author": f"bot {i}", "comment_author_email": "bot@spam.example",
-                         "comment_content": f"cheap pills number {i} http://pills.example/{i}"}) for i in range(4)]
+    ip_ids = [
+        live.seed(
+            {
+                "api_key": live.key,
+                "blog": "https://blog.example",
+                "user_ip": "203.0.113.9",
+                "comment_author": f"bot {i}",
+                "comment_author_email": "bot@spam.example",
+                "comment_content": f"cheap pills number {i} http://pills.example/{i}",
+            }
+        )
+        for i in range(4)
+    ]
     other = live.comment(1, "A thoughtful comment from someone else entirely.")
     login(page, live, "mod")
     page.goto(f"{live.url}/moderation/checks/{ip_ids[1]}")
@@ -204,9 +228,11 @@ def test_friendly_error_pages_and_home(page, live):
     login(page, live, "mod")
     page.goto(live.url + "/")
     assert page.url == f"{live.url}/moderation"
-    for path, status, title in (("/no/such/page", 404, "Page not found"),
-                                ("/moderation/checks/999999", 404, "Page not found"),
-                                ("/admin/models", 403, "You can't open this page")):
+    for path, status, title in (
+        ("/no/such/page", 404, "Page not found"),
+        ("/moderation/checks/999999", 404, "Page not found"),
+        ("/admin/models", 403, "You can't open this page"),
+    ):
         response = page.goto(live.url + path)
         assert response.status == status
         assert page.locator("h1").text_content() == title

@@ -5,6 +5,7 @@ commit that would store the label fails inside the database.  Nothing of the
 decision may survive it; once the trigger is gone the same decision goes through
 with all three rows.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,20 +17,29 @@ from sqlalchemy import func, select, text
 from spamguard.delivery.models import Decision
 from spamguard.storage.models import AuditLog, Check, Feedback
 
-SQLITE_TRIGGER = ("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log WHEN NEW.action = 'decide' "
-                  "BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END")
-PG_FUNCTION = ("CREATE OR REPLACE FUNCTION refuse_audit() RETURNS trigger AS $$ BEGIN "
-               "RAISE EXCEPTION 'audit log unavailable'; END $$ LANGUAGE plpgsql")
-PG_TRIGGER = ("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW "
-              "WHEN (NEW.action = 'decide') EXECUTE FUNCTION refuse_audit()")
+SQLITE_TRIGGER = (
+    "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log WHEN NEW.action = 'decide' "
+    "BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END"
+)
+PG_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION refuse_audit() RETURNS trigger AS $$ BEGIN "
+    "RAISE EXCEPTION 'audit log unavailable'; END $$ LANGUAGE plpgsql"
+)
+PG_TRIGGER = (
+    "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW "
+    "WHEN (NEW.action = 'decide') EXECUTE FUNCTION refuse_audit()"
+)
 
 
 def _rows(ui: UI, check_id: int) -> tuple[int, int, int, bool]:
     with ui.db() as db:
         feedback = db.scalar(select(func.count()).select_from(Feedback).where(Feedback.check_id == check_id))
         decisions = db.scalar(select(func.count()).select_from(Decision).where(Decision.check_id == check_id))
-        audits = db.scalar(select(func.count()).select_from(AuditLog)
-                           .where(AuditLog.action == "decide", AuditLog.target == f"check:{check_id}"))
+        audits = db.scalar(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "decide", AuditLog.target == f"check:{check_id}")
+        )
         reviewed = db.get(Check, check_id).reviewed_at is not None
     return feedback, decisions, audits, reviewed
 
@@ -54,7 +64,9 @@ def test_failed_audit_insert_leaves_no_label(database, make_app, request):
         assert _rows(ui, check_id) == (0, 0, 0, False)
     finally:
         with engine.begin() as connection:
-            connection.execute(text("DROP TRIGGER refuse_audit" + (" ON audit_log" if database == "postgresql" else "")))
+            connection.execute(
+                text("DROP TRIGGER refuse_audit" + (" ON audit_log" if database == "postgresql" else ""))
+            )
 
     response = client.post(f"/moderation/checks/{check_id}/decide", data={"label": "ham", "csrf_token": token})
     assert response.status_code == 302

@@ -2,6 +2,7 @@
 
 Password verifications are counted by wrapping `passwords.verify_password` (it still runs argon2).
 """
+
 from __future__ import annotations
 
 import threading
@@ -34,8 +35,9 @@ def verifications(monkeypatch):
 
 
 def post_login(client, username, password="wrong password!", ip="192.0.2.10", **headers):
-    return client.post("/login", data={"username": username, "password": password},
-                       environ_base={"REMOTE_ADDR": ip}, headers=headers)
+    return client.post(
+        "/login", data={"username": username, "password": password}, environ_base={"REMOTE_ADDR": ip}, headers=headers
+    )
 
 
 @pytest.mark.parametrize("database", ["postgresql", "sqlite"])
@@ -107,8 +109,9 @@ def test_trusted_proxy_hops_give_the_client_address(make_app):
 def test_without_trusted_proxies_forwarded_headers_are_ignored(make_app):
     app = make_app(WTF_CSRF_ENABLED=False, SPAMGUARD_LOGIN_MAX_PER_IP=2)
     client = app.test_client()
-    statuses = [post_login(client, "x", ip="192.0.2.50", **{"X-Forwarded-For": f"203.0.113.{i}"}).status_code
-                for i in range(3)]
+    statuses = [
+        post_login(client, "x", ip="192.0.2.50", **{"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(3)
+    ]
     assert statuses == [401, 401, 429]
     assert _audit_ips(app, "login_failed") == ["192.0.2.50"] * 2
 
@@ -134,8 +137,12 @@ def test_a_password_change_ends_every_session(ui, app):
     client = app.test_client()
     ui.login(client, "alice")
     assert client.get("/moderation").status_code == 200
-    result = CliRunner().invoke(cli, ["users", "passwd", "alice", "--password-stdin"],
-                                input="a brand new password\n", env={"DATABASE_URL": app.config["DATABASE_URL"]})
+    result = CliRunner().invoke(
+        cli,
+        ["users", "passwd", "alice", "--password-stdin"],
+        input="a brand new password\n",
+        env={"DATABASE_URL": app.config["DATABASE_URL"]},
+    )
     assert result.exit_code == 0, result.output
     assert client.get("/moderation").status_code == 302
     assert ui.login(client, "alice").status_code == 401
@@ -157,8 +164,9 @@ def test_sessions_expire_after_the_idle_lifetime(make_app, monkeypatch):
     real = itsdangerous.timed.TimestampSigner.get_timestamp
 
     def cookie_from(hours_ago):
-        monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp",
-                            lambda self: int(real(self) - hours_ago * 3600))
+        monkeypatch.setattr(
+            itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: int(real(self) - hours_ago * 3600)
+        )
         value = serializer.dumps(data)
         monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", real)
         return value

@@ -1,4 +1,5 @@
 """The queue, detail, decisions, undo and stats also work on PostgreSQL (the production database)."""
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,10 @@ def test_moderation_on_postgresql(make_app, pg_url):
     assert ui.login(client, "pgmod").status_code == 302
     site = ui.site(f"https://pg-{datetime.now().timestamp()}.example")
     now = datetime.now(UTC)
-    ids = [ui.add_check(site, verdict=v, created_at=now - timedelta(minutes=i), content=f"pg comment {i}")
-           for i, v in enumerate(("spam", "unsure", "discard", "spam"))]
+    ids = [
+        ui.add_check(site, verdict=v, created_at=now - timedelta(minutes=i), content=f"pg comment {i}")
+        for i, v in enumerate(("spam", "unsure", "discard", "spam"))
+    ]
     on = lambda url: [int(i) for i in re.findall(r'<tr id="check-(\d+)"', client.get(url).get_data(as_text=True))]  # noqa: E731
     assert on(f"/moderation?site={site}") == [ids[1], ids[0], ids[3], ids[2]]  # needs review first
     assert on(f"/moderation?site={site}&sort=newest") == ids

@@ -1,4 +1,5 @@
 """The queue: contents, filters, keyset pages, detail view, decisions (single/bulk), undo, audit."""
+
 from __future__ import annotations
 
 import re
@@ -57,8 +58,10 @@ def test_tabs_show_counts(ui, moderator, monkeypatch):
 def test_score_sort_walks_pages_in_score_order(ui, moderator, monkeypatch):
     monkeypatch.setattr(queue_module.listing, "PAGE_SIZE", 3)
     site = ui.site()
-    made = {ui.add_check(site, verdict=("unsure", "spam", "discard")[i % 3], score=s)
-            : s for i, s in enumerate((0.5, 0.8, 0.99, 0.6, 0.75, 0.98, 0.55, 0.9, 0.97, 0.6))}
+    made = {
+        ui.add_check(site, verdict=("unsure", "spam", "discard")[i % 3], score=s): s
+        for i, s in enumerate((0.5, 0.8, 0.99, 0.6, 0.75, 0.98, 0.55, 0.9, 0.97, 0.6))
+    }
     seen, url = [], "/moderation?sort=score"
     while url:
         html = moderator.get(url).get_data(as_text=True)
@@ -92,8 +95,10 @@ def test_keyset_pages_cover_the_queue_once(ui, moderator, monkeypatch):
     monkeypatch.setattr(queue_module.listing, "PAGE_SIZE", 4)
     site = ui.site()
     now = datetime.now(UTC)
-    made = [ui.add_check(site, verdict=("spam", "unsure", "discard")[i % 3],
-                         created_at=now - timedelta(seconds=i // 2)) for i in range(11)]  # ties on created_at
+    made = [
+        ui.add_check(site, verdict=("spam", "unsure", "discard")[i % 3], created_at=now - timedelta(seconds=i // 2))
+        for i in range(11)
+    ]  # ties on created_at
     seen, url = [], "/moderation"
     while url:
         html = moderator.get(url).get_data(as_text=True)
@@ -102,8 +107,9 @@ def test_keyset_pages_cover_the_queue_once(ui, moderator, monkeypatch):
         url = match.group(1).replace("&amp;", "&") if match else None
     rank = {"unsure": 0, "spam": 1, "discard": 2}
     # Needs review first, then spam, discard; newest first within each, ties by id desc.
-    expected = sorted(made, key=lambda i: (rank[("spam", "unsure", "discard")[made.index(i) % 3]],
-                                           made.index(i) // 2, -i))
+    expected = sorted(
+        made, key=lambda i: (rank[("spam", "unsure", "discard")[made.index(i) % 3]], made.index(i) // 2, -i)
+    )
     assert seen == expected
 
 
@@ -129,9 +135,12 @@ def test_queue_query_uses_the_queue_index(ui, app):
     f = queue_module.listing.QueueFilters()
     with ui.db() as db:
         for extra in ([], [tuple_(Check.created_at, Check.id) < (datetime.now(UTC), 10**9)]):
-            stmt = (select(Check.id, Check.created_at)
-                    .where(and_(*queue_module.listing._conditions(f, "spam"), *extra))
-                    .order_by(Check.created_at.desc(), Check.id.desc()).limit(51))
+            stmt = (
+                select(Check.id, Check.created_at)
+                .where(and_(*queue_module.listing._conditions(f, "spam"), *extra))
+                .order_by(Check.created_at.desc(), Check.id.desc())
+                .limit(51)
+            )
             sql = str(stmt.compile(db.bind, compile_kwargs={"literal_binds": True}))
             plan = " ".join(str(row[-1]) for row in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
             assert "ix_checks_queue" in plan, plan
@@ -144,12 +153,26 @@ def test_detail_shows_every_field_and_related_comments(ui, moderator):
     other_ip = ui.add_check(site, ip="203.0.113.5", email="y@example.com", content="same ip")
     other_mail = ui.add_check(site, ip="198.51.100.1", email="x@example.com", content="same mail")
     ui.add_check(site, ip="198.51.100.2", email="z@example.com", content="unrelated")
-    check = ui.add_check(site, ip="203.0.113.5", email="x@example.com", content="see http://evil.example/x",
-                         comment_author_url="http://evil.example/", user_agent="Mozilla/5.0",
-                         extra={"custom_field": "custom value"})
+    check = ui.add_check(
+        site,
+        ip="203.0.113.5",
+        email="x@example.com",
+        content="see http://evil.example/x",
+        comment_author_url="http://evil.example/",
+        user_agent="Mozilla/5.0",
+        extra={"custom_field": "custom value"},
+    )
     html = moderator.get(f"/moderation/checks/{check}").get_data(as_text=True)
-    for text in ("comment_author_url", "http://evil.example/", "user_agent", "Mozilla/5.0",
-                 "extra.custom_field", "custom value", "links: 3", "test-v1"):
+    for text in (
+        "comment_author_url",
+        "http://evil.example/",
+        "user_agent",
+        "Mozilla/5.0",
+        "extra.custom_field",
+        "custom value",
+        "links: 3",
+        "test-v1",
+    ):
         assert text in html
     assert 'href="http://evil.example' not in html
     assert f"/moderation/checks/{first}" in html and f"/moderation/checks/{other_ip}" in html
@@ -160,8 +183,9 @@ def test_detail_shows_every_field_and_related_comments(ui, moderator):
 def test_decision_records_moderator_feedback_and_leaves_the_queue(ui, moderator):
     site = ui.site()
     check = ui.add_check(site, content="a real comment", author="Ann")
-    response = moderator.post(f"/moderation/checks/{check}/decide",
-                              data={"label": "ham", "csrf_token": ui.token(moderator)})
+    response = moderator.post(
+        f"/moderation/checks/{check}/decide", data={"label": "ham", "csrf_token": ui.token(moderator)}
+    )
     assert response.status_code == 302
     assert check not in ids_on(moderator)
     with ui.db() as db:
@@ -182,8 +206,9 @@ def test_decision_records_moderator_feedback_and_leaves_the_queue(ui, moderator)
 
 def test_bad_label_is_refused(ui, moderator):
     check = ui.add_check(ui.site())
-    response = moderator.post(f"/moderation/checks/{check}/decide",
-                              data={"label": "maybe", "csrf_token": ui.token(moderator)})
+    response = moderator.post(
+        f"/moderation/checks/{check}/decide", data={"label": "maybe", "csrf_token": ui.token(moderator)}
+    )
     assert response.status_code == 400
 
 
@@ -222,9 +247,13 @@ def test_bulk_decision_and_undo(ui, moderator):
 
 def test_bulk_rejects_too_many_and_garbage(ui, moderator):
     token = ui.token(moderator)
-    assert moderator.post("/moderation/bulk", data={"label": "spam", "ids": ["x"], "csrf_token": token}).status_code == 400
+    assert (
+        moderator.post("/moderation/bulk", data={"label": "spam", "ids": ["x"], "csrf_token": token}).status_code == 400
+    )
     many = list(range(1, queue_module.MAX_BULK + 2))
-    assert moderator.post("/moderation/bulk", data={"label": "spam", "ids": many, "csrf_token": token}).status_code == 400
+    assert (
+        moderator.post("/moderation/bulk", data={"label": "spam", "ids": many, "csrf_token": token}).status_code == 400
+    )
 
 
 def test_undo_from_the_detail_page(ui, moderator):
@@ -233,8 +262,9 @@ def test_undo_from_the_detail_page(ui, moderator):
     moderator.post(f"/moderation/checks/{check}/decide", data={"label": "ham", "csrf_token": token})
     html = moderator.get(f"/moderation/checks/{check}").get_data(as_text=True)
     fid = re.search(r'name="feedback_ids" value="(\d+)"', html).group(1)
-    moderator.post("/moderation/undo", data={"feedback_ids": fid, "csrf_token": token,
-                                             "back": f"/moderation/checks/{check}"})
+    moderator.post(
+        "/moderation/undo", data={"feedback_ids": fid, "csrf_token": token, "back": f"/moderation/checks/{check}"}
+    )
     assert check in ids_on(moderator)
     assert "undone" in moderator.get(f"/moderation/checks/{check}").get_data(as_text=True)
 
@@ -242,9 +272,16 @@ def test_undo_from_the_detail_page(ui, moderator):
 def test_decision_through_the_real_check_path(ui, app, key, moderator):
     """A comment checked through the Akismet API, flagged, then overturned in the UI."""
     client = app.test_client()
-    response = client.post("/1.1/comment-check", data={
-        "api_key": key, "blog": "https://blog.example", "user_ip": "192.0.2.77",
-        "comment_author": "akismet-guaranteed-discard", "comment_content": "flag me"})
+    response = client.post(
+        "/1.1/comment-check",
+        data={
+            "api_key": key,
+            "blog": "https://blog.example",
+            "user_ip": "192.0.2.77",
+            "comment_author": "akismet-guaranteed-discard",
+            "comment_content": "flag me",
+        },
+    )
     assert response.status_code == 200 and response.get_data(as_text=True) == "true"
     with ui.db() as db:
         check = db.scalars(select(Check)).one()
@@ -295,9 +332,18 @@ def test_score_order_and_tab_counts_use_their_indexes(ui, app):
         return " ".join(str(row[-1]) for row in db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
 
     with ui.db() as db:
-        score = plan(db, select(Check.id).where(*queue_module.listing._conditions(f, "ham"))
-                     .order_by(Check.score.desc(), Check.id.desc()).limit(51))
+        score = plan(
+            db,
+            select(Check.id)
+            .where(*queue_module.listing._conditions(f, "ham"))
+            .order_by(Check.score.desc(), Check.id.desc())
+            .limit(51),
+        )
         assert "ix_checks_queue_score" in score and "TEMP B-TREE" not in score, score
-        counts = plan(db, select(Check.verdict, func.count())
-                      .where(Check.reviewed_at.is_(None), Check.is_test.is_(False)).group_by(Check.verdict))
+        counts = plan(
+            db,
+            select(Check.verdict, func.count())
+            .where(Check.reviewed_at.is_(None), Check.is_test.is_(False))
+            .group_by(Check.verdict),
+        )
         assert "COVERING INDEX ix_checks_counts" in counts, counts

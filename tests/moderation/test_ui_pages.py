@@ -1,5 +1,6 @@
 """Queue actions as JSON, decide-all by IP/e-mail, tab count cache, error pages, `/`,
 the Models page and its files (no path traversal), reasons people can act on, test requests in stats."""
+
 from __future__ import annotations
 
 import json
@@ -28,14 +29,17 @@ def test_decisions_answer_json_for_the_script(ui, moderator):
     assert body["message"] == "Marked the comment by Ann as spam."
     assert body["checks"] == [a] and len(body["feedback_ids"]) == 1
     assert body["counts"]["review"] == 1 and body["counts"]["all"] == 1  # fresh after the decision
-    res = moderator.post("/moderation/undo", data={"feedback_ids": body["feedback_ids"], "csrf_token": token},
-                         headers=JSON).get_json()
+    res = moderator.post(
+        "/moderation/undo", data={"feedback_ids": body["feedback_ids"], "csrf_token": token}, headers=JSON
+    ).get_json()
     assert res["message"] == "Undone: 1 comment is back in the queue." and res["checks"] == [a]
     assert res["counts"]["review"] == 2
-    again = moderator.post(f"/moderation/checks/{b}/decide", data={"label": "ham", "csrf_token": token},
-                           headers=JSON).get_json()
-    twice = moderator.post(f"/moderation/checks/{b}/decide", data={"label": "ham", "csrf_token": token},
-                           headers=JSON).get_json()
+    again = moderator.post(
+        f"/moderation/checks/{b}/decide", data={"label": "ham", "csrf_token": token}, headers=JSON
+    ).get_json()
+    twice = moderator.post(
+        f"/moderation/checks/{b}/decide", data={"label": "ham", "csrf_token": token}, headers=JSON
+    ).get_json()
     assert again["message"] == "Marked the comment by Bob as not spam."
     assert twice["category"] == "error" and twice["checks"] == [] and "already reviewed" in twice["message"]
     # Without the JSON Accept header the same post redirects and flashes the sentence (no-script path).
@@ -52,9 +56,10 @@ def test_decide_all_from_an_email_is_one_audited_action(ui, moderator):
     test = ui.add_check(site, email="bot@spam.example", is_test=True)
     other = ui.add_check(site, email="someone@else.example")
     token = ui.token(moderator)
-    res = moderator.post(f"/moderation/checks/{mine[0]}/decide-all",
-                         data={"label": "spam", "by": "email", "csrf_token": token,
-                               "value": "someone@else.example"})  # a value in the form is ignored
+    res = moderator.post(
+        f"/moderation/checks/{mine[0]}/decide-all",
+        data={"label": "spam", "by": "email", "csrf_token": token, "value": "someone@else.example"},
+    )  # a value in the form is ignored
     assert res.status_code == 302
     with ui.db() as db:
         assert sorted(f.check_id for f in db.scalars(select(Feedback)).all()) == mine
@@ -62,8 +67,12 @@ def test_decide_all_from_an_email_is_one_audited_action(ui, moderator):
         assert db.get(Check, done).review_label == "spam"
         row = db.scalars(select(AuditLog).where(AuditLog.action == "bulk_decide_by")).one()
         assert row.target == "email:bot@spam.example" and row.details["check_ids"] == mine
-    assert moderator.post(f"/moderation/checks/{mine[0]}/decide-all",
-                          data={"label": "spam", "by": "name", "csrf_token": token}).status_code == 400
+    assert (
+        moderator.post(
+            f"/moderation/checks/{mine[0]}/decide-all", data={"label": "spam", "by": "name", "csrf_token": token}
+        ).status_code
+        == 400
+    )
 
 
 def test_tab_counts_are_cached_for_a_few_seconds():
@@ -80,6 +89,7 @@ def test_tab_counts_are_cached_for_a_few_seconds():
     original = listing.count_unreviewed
     listing.count_unreviewed = lambda db, site, tests: calls.append((site, tests)) or {"unsure": len(calls)}
     try:
+
         class DB:
             def get_bind(self):
                 return "engine"
@@ -146,8 +156,8 @@ def test_models_page_shows_gate_figures_thresholds_and_links(admin_app, registry
     (registry_dir / current_version / "manifest.json").write_text(json.dumps(manifest))
     html = client.get("/admin/models").get_data(as_text=True)
     gate = manifest["metrics"]["gate"]
-    assert f'{gate["roc_auc"]:.3f}' in html and f'{gate["recall_at_1pct_fpr"]:.3f}' in html
-    assert f'{manifest["thresholds"]["spam"]:.3f}' in html
+    assert f"{gate['roc_auc']:.3f}" in html and f"{gate['recall_at_1pct_fpr']:.3f}" in html
+    assert f"{manifest['thresholds']['spam']:.3f}" in html
     assert "leave one corpus out" in html and "0.912" in html and "0.457" in html
     assert f"/admin/models/{current_version}/report" in html
     report = client.get(f"/admin/models/{current_version}/report")
@@ -172,11 +182,14 @@ def test_model_files_refuse_traversal(admin_app, registry_dir, current_version, 
     ui.add_user("root", "admin")
     client = admin_app.test_client()
     ui.login(client, "root")
-    for url in (f"/admin/models/{current_version}/files/link.md",
-                f"/admin/models/{current_version}/files/..%2Fcurrent.json",
-                f"/admin/models/{current_version}/files/model.joblib",
-                f"/admin/models/{current_version}/files/manifest.json",
-                "/admin/models/../files/current.json", "/admin/models/%2E%2E/report"):
+    for url in (
+        f"/admin/models/{current_version}/files/link.md",
+        f"/admin/models/{current_version}/files/..%2Fcurrent.json",
+        f"/admin/models/{current_version}/files/model.joblib",
+        f"/admin/models/{current_version}/files/manifest.json",
+        "/admin/models/../files/current.json",
+        "/admin/models/%2E%2E/report",
+    ):
         assert client.get(url).status_code == 404, url
 
 
@@ -189,8 +202,10 @@ def test_reasons_people_can_act_on():
     assert useful_reason('spam signal: phrase "click <link>"')
     assert useful_reason('spam signal: phrase "of casino"')
     assert useful_reason("IP reported as spam by 3 sites in 24 h")
-    assert display_reasons(['spam signal: word "the"', "spam signal: contains 2 links", "honeypot field filled"]) \
-        == [("spam", "contains 2 links"), ("", "honeypot field filled")]
+    assert display_reasons(['spam signal: word "the"', "spam signal: contains 2 links", "honeypot field filled"]) == [
+        ("spam", "contains 2 links"),
+        ("", "honeypot field filled"),
+    ]
 
 
 def test_test_requests_stay_out_of_stats_unless_asked(ui, moderator):
@@ -228,8 +243,11 @@ def test_models_page_compares_a_candidate_with_the_current_model(admin_app, regi
     manifest = json.loads((registry_dir / candidate / "manifest.json").read_text())
     manifest["version"] = candidate
     manifest["metrics"]["gate"].update(roc_auc=0.5, recall_at_1pct_fpr=0.25)
-    manifest["gate_decision"] = {"passed": False, "reason": "recall dropped",
-                                 "current_gate_metrics": {"roc_auc": 0.75, "recall_at_1pct_fpr": 0.5}}
+    manifest["gate_decision"] = {
+        "passed": False,
+        "reason": "recall dropped",
+        "current_gate_metrics": {"roc_auc": 0.75, "recall_at_1pct_fpr": 0.5},
+    }
     (registry_dir / candidate / "manifest.json").write_text(json.dumps(manifest))
     ui = UI(admin_app)
     ui.add_user("root", "admin")

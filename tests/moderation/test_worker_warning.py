@@ -1,4 +1,5 @@
 """A retrain queued while no `spamguard worker` is alive says so on the admin page."""
+
 from __future__ import annotations
 
 import redis

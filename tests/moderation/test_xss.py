@@ -1,4 +1,5 @@
 """Hostile comment fields render as text on the queue, detail and stats pages (no browser)."""
+
 from __future__ import annotations
 
 import re
@@ -9,8 +10,11 @@ from sqlalchemy import select
 
 from spamguard.storage.models import Check
 
-DANGEROUS = re.compile(r"<(script|img|svg|iframe|body|math|object|details|meta|base|style|animate)\b|"
-                       r"href=\"?\s*javascript", re.I)  # "onerror=" as text is harmless once "<" is escaped
+DANGEROUS = re.compile(
+    r"<(script|img|svg|iframe|body|math|object|details|meta|base|style|animate)\b|"
+    r"href=\"?\s*javascript",
+    re.I,
+)  # "onerror=" as text is harmless once "<" is escaped
 
 
 def _main(page: str) -> str:

@@ -1,6 +1,7 @@
 """The scoring fast path against sklearn: equal to 1e-9 on real and hostile comments, refused
 (never approximate) for a pipeline it does not mirror; the one-analysis-per-comment refactor keeps
 the features the model learns from unchanged."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,18 +31,46 @@ from spamguard.scoring.registry import Registry
 
 WORDS = "free money click here subscribe my channel love this song".split()
 HOSTILE_TEXTS = [
-    "", " ", "\n\t ", "a", "!!!", "ok", "😀😀😀 🔥🔥", "FREE ＦＲＥＥ ｆｒｅｅ", "Ѕрам рrіzе fоr yоu",
-    "e\u0301" * 5 + "a" + "\u0301" * 100, "\u200bz\u200be\u200br\u200bo", "that\x92s caf\xe9", "ﷺ ﷺ", "ß STRASSE straße",
-    "مرحبا بالعالم", "שלום עולם", "日本語のコメントです", "ᴄʜᴇᴄᴋ ᴍʏ ᴘʀᴏғɪʟᴇ", "𝐅𝐫𝐞𝐞 𝐦𝐨𝐧𝐞𝐲",
-    "I <3 this & that", "Tom &amp; Jerry", "&amp;lt;b&amp;gt;bold&amp;lt;/b&amp;gt;", "&lt;br&gt;x&lt;br/&gt;",
-    '<a href="http://spam.example/x">click</a> <b>now</b>', "line<br>break<br />again", "&#128; &#x92; &bogus;",
-    "visit http://bit.ly/abc, www.free-prizes.tk and https://x.example/a?b=c.", "example(dot)com example dot com",
-    "FreeFilmsHere.comX ★★★ #StreamTheNewAlbumNow", "F o l l o w  m e  n o w", "call 09061701461 or 555-1234 now",
-    "mail me: john.doe+spam@example.com, .x@y.io", "fr33 c4$h 4u in 2015 $ex", "a.a.a.a.a.a.a.a.a.a.a.com",
-    "WOW!!!!!!!!! sooooooo goooood", "http://" + "a" * 300 + ".com", "\x00\x01 control \x7f chars",
-    " ".join(WORDS * 2000),                      # very long, repeated words
-    "x" * 70000,                                 # one very long "word", over the text cap
-    " ".join(f"w{i}rd" for i in range(6000)),    # many distinct words (char cache churn)
+    "",
+    " ",
+    "\n\t ",
+    "a",
+    "!!!",
+    "ok",
+    "😀😀😀 🔥🔥",
+    "FREE ＦＲＥＥ ｆｒｅｅ",
+    "Ѕрам рrіzе fоr yоu",
+    "e\u0301" * 5 + "a" + "\u0301" * 100,
+    "\u200bz\u200be\u200br\u200bo",
+    "that\x92s caf\xe9",
+    "ﷺ ﷺ",
+    "ß STRASSE straße",
+    "مرحبا بالعالم",
+    "שלום עולם",
+    "日本語のコメントです",
+    "ᴄʜᴇᴄᴋ ᴍʏ ᴘʀᴏғɪʟᴇ",
+    "𝐅𝐫𝐞𝐞 𝐦𝐨𝐧𝐞𝐲",
+    "I <3 this & that",
+    "Tom &amp; Jerry",
+    "&amp;lt;b&amp;gt;bold&amp;lt;/b&amp;gt;",
+    "&lt;br&gt;x&lt;br/&gt;",
+    '<a href="http://spam.example/x">click</a> <b>now</b>',
+    "line<br>break<br />again",
+    "&#128; &#x92; &bogus;",
+    "visit http://bit.ly/abc, www.free-prizes.tk and https://x.example/a?b=c.",
+    "example(dot)com example dot com",
+    "FreeFilmsHere.comX ★★★ #StreamTheNewAlbumNow",
+    "F o l l o w  m e  n o w",
+    "call 09061701461 or 555-1234 now",
+    "mail me: john.doe+spam@example.com, .x@y.io",
+    "fr33 c4$h 4u in 2015 $ex",
+    "a.a.a.a.a.a.a.a.a.a.a.com",
+    "WOW!!!!!!!!! sooooooo goooood",
+    "http://" + "a" * 300 + ".com",
+    "\x00\x01 control \x7f chars",
+    " ".join(WORDS * 2000),  # very long, repeated words
+    "x" * 70000,  # one very long "word", over the text cap
+    " ".join(f"w{i}rd" for i in range(6000)),  # many distinct words (char cache churn)
 ]
 
 
@@ -49,15 +78,27 @@ def hostile_comments() -> list[Comment]:
     out = [Comment(comment_content=t) for t in HOSTILE_TEXTS]
     when = datetime(2024, 5, 1, tzinfo=UTC)
     out += [
-        Comment(comment_content="great video https://www.youtube.com/watch?v=abc123 watch it",
-                permalink="https://www.youtube.com/watch?v=abc123", blog="https://www.youtube.com"),
+        Comment(
+            comment_content="great video https://www.youtube.com/watch?v=abc123 watch it",
+            permalink="https://www.youtube.com/watch?v=abc123",
+            blog="https://www.youtube.com",
+        ),
         Comment(comment_content="https://blog.example/post/1", permalink="https://blog.example/post/1/"),
-        Comment(comment_content="Buy now http://pills.example", comment_author="www.pills.com",
-                comment_author_email="Bot@Mailinator.com", comment_author_url="http://pills.example",
-                user_agent="python-requests/2.31", referrer="http://x.example", comment_type="comment",
-                honeypot_field_name="hp", honeypot_value="filled", user_role="subscriber",
-                comment_date_gmt=when, comment_post_modified_gmt=datetime(2020, 1, 1, tzinfo=UTC),
-                extra={"POST_ak_js": "120", "akismet_comment_nonce": "failed", "HTTP_USER_AGENT": "x"}),
+        Comment(
+            comment_content="Buy now http://pills.example",
+            comment_author="www.pills.com",
+            comment_author_email="Bot@Mailinator.com",
+            comment_author_url="http://pills.example",
+            user_agent="python-requests/2.31",
+            referrer="http://x.example",
+            comment_type="comment",
+            honeypot_field_name="hp",
+            honeypot_value="filled",
+            user_role="subscriber",
+            comment_date_gmt=when,
+            comment_post_modified_gmt=datetime(2020, 1, 1, tzinfo=UTC),
+            extra={"POST_ak_js": "120", "akismet_comment_nonce": "failed", "HTTP_USER_AGENT": "x"},
+        ),
     ]
     return out
 
@@ -115,7 +156,9 @@ def test_analysis_keeps_the_features_the_model_learns(comments):
         assert comment_text(c) == prepare_text(content)
         urls = find_urls(deobfuscate(content))
         d = meta_dict(c)
-        assert {k for k in d if k.startswith("link_domain=")} == {f"link_domain={u}" for u in map(url_domain, urls) if u}
+        assert {k for k in d if k.startswith("link_domain=")} == {
+            f"link_domain={u}" for u in map(url_domain, urls) if u
+        }
         assert d.get("self_links", 0.0) == (1.0 if self_links else 0.0)
 
 
@@ -199,14 +242,22 @@ def test_normalised_once_per_check(client, key, monkeypatch):
         def wrapper(*args, **kwargs):
             calls[name] += 1
             return fn(*args, **kwargs)
+
         return wrapper
 
     monkeypatch.setattr(features, "normalise_text", counted("normalise_text", features.normalise_text))
     monkeypatch.setattr(features, "find_urls", counted("find_urls", features.find_urls))
-    response = client.post("/1.1/comment-check", data={
-        "api_key": key, "blog": "https://blog.example", "user_ip": "203.0.113.50",
-        "comment_type": "comment", "comment_author_email": "someone@mail.example",
-        "permalink": "https://blog.example/post/7",
-        "comment_content": "Nice post, see https://blog.example/post/7 and cheap pills at http://pills.example/buy"})
+    response = client.post(
+        "/1.1/comment-check",
+        data={
+            "api_key": key,
+            "blog": "https://blog.example",
+            "user_ip": "203.0.113.50",
+            "comment_type": "comment",
+            "comment_author_email": "someone@mail.example",
+            "permalink": "https://blog.example/post/7",
+            "comment_content": "Nice post, see https://blog.example/post/7 and cheap pills at http://pills.example/buy",
+        },
+    )
     assert response.status_code == 200 and response.get_data(as_text=True) in ("true", "false")
     assert calls == {"normalise_text": 1, "find_urls": 1}

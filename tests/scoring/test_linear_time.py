@@ -4,6 +4,7 @@ Budgets are CPU seconds of this thread (time.thread_time, not wall time), far
 above what the code needs: at 64 KB the slowest consumer takes ~0.2 s, the
 code before issue 8 took from several seconds to many minutes.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,14 +25,55 @@ from spamguard.services import services
 FIELD_CAP = 65536  # SPAMGUARD_MAX_FIELD_CHARS: the longest field a request can carry
 
 # Pieces of the patterns the old code backtracked on, and unicode that stresses NFKC and \w.
-FRAGMENTS = ("a.", "a@", "a-", "-a", "@@", "1a$", "1", "é", "a.a@", ".-", "x@a.-", "<a ", "<a href=", "<a href=x ",
-             "<br", "<br ", "<", " ", "http://a.", "www.a ", "a.com/!", "&lt;a href=", "&amp;", "a,", "1,", "0,a,",
-             "\u0301\u0316", "\u0f73", "ﬃ", "\ufdfa", "\u200b", "\x92", "𝐚.", "İ")
+FRAGMENTS = (
+    "a.",
+    "a@",
+    "a-",
+    "-a",
+    "@@",
+    "1a$",
+    "1",
+    "é",
+    "a.a@",
+    ".-",
+    "x@a.-",
+    "<a ",
+    "<a href=",
+    "<a href=x ",
+    "<br",
+    "<br ",
+    "<",
+    " ",
+    "http://a.",
+    "www.a ",
+    "a.com/!",
+    "&lt;a href=",
+    "&amp;",
+    "a,",
+    "1,",
+    "0,a,",
+    "\u0301\u0316",
+    "\u0f73",
+    "ﬃ",
+    "\ufdfa",
+    "\u200b",
+    "\x92",
+    "𝐚.",
+    "İ",
+)
 
 
 def every_field(text: str) -> Comment:
-    return Comment(comment_content=text, comment_author=text, comment_author_email=text, comment_author_url=text,
-                   user_agent=text, referrer=text, permalink=text, blog=text)
+    return Comment(
+        comment_content=text,
+        comment_author=text,
+        comment_author_email=text,
+        comment_author_url=text,
+        user_agent=text,
+        referrer=text,
+        permalink=text,
+        blog=text,
+    )
 
 
 # Every consumer of request text outside the HTTP layer, called as the service and the trainer call it.
@@ -46,7 +88,8 @@ CONSUMERS = {
     "data.shape_key": data.shape_key,
     # The loader gets one physical line of the CSV file: line breaks cannot occur inside it.
     "data.youtube_line": lambda s: _ignore_value_error(
-        data._parse_youtube_line, "1," + s.replace("\r", " ").replace("\n", " ")),
+        data._parse_youtube_line, "1," + s.replace("\r", " ").replace("\n", " ")
+    ),
 }
 
 
@@ -77,8 +120,12 @@ def hostile_text(draw) -> str:
     return (prefix + fragment * (size // len(fragment) + 1))[:size]
 
 
-@settings(max_examples=25, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(text=hostile_text())
 def test_generated_hostile_text_stays_within_a_linear_budget(text):
     for name, consumer in CONSUMERS.items():
@@ -134,22 +181,28 @@ def test_runs_of_combining_marks_are_cut_to_thirty():
     assert nfkc("Z\u0301\u0316") == unicodedata.normalize("NFKC", "Z\u0301\u0316")  # short runs untouched
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("one<br   />two<BR>three", "one two three"),
-    ('<a title="x" href="http://a.example/p" rel=nofollow>t</a>', "http://a.example/p t"),
-    ("<a href=http://b.example>b</a> <a name=x>no link</a>", "http://b.example b no link"),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("one<br   />two<BR>three", "one two three"),
+        ('<a title="x" href="http://a.example/p" rel=nofollow>t</a>', "http://a.example/p t"),
+        ("<a href=http://b.example>b</a> <a name=x>no link</a>", "http://b.example b no link"),
+    ],
+)
 def test_markup_patterns(raw, expected):
     assert " ".join(features.normalise_text(raw).split()) == expected
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("mail .bob.smith+x@mail.example now", "mail . emailx now"),  # the dot before the address stays
-    ("x@a.b-c", "emailx"),
-    ("visit mysite.com.br or a.b.c.d.e.f.g.example.com", "visit urlx .br or urlx"),
-    ("fr33 c4$h é5 2015 _4_", "free cash é5 2015 _4_"),  # no a-z letter: not leetspeak
-    ("call 0906170146", "call 0000000000"),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("mail .bob.smith+x@mail.example now", "mail . emailx now"),  # the dot before the address stays
+        ("x@a.b-c", "emailx"),
+        ("visit mysite.com.br or a.b.c.d.e.f.g.example.com", "visit urlx .br or urlx"),
+        ("fr33 c4$h é5 2015 _4_", "free cash é5 2015 _4_"),  # no a-z letter: not leetspeak
+        ("call 0906170146", "call 0000000000"),
+    ],
+)
 def test_text_patterns(raw, expected):
     assert " ".join(prepare_text(raw).split()) == expected
 

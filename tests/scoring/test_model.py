@@ -1,4 +1,5 @@
 """Serving: fast path == pipeline, explanations, checksum, hot reload under load."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,10 @@ from spamguard.scoring.model import (
 )
 from spamguard.scoring.registry import ChecksumMismatch, Registry
 
-SPAM = Comment(comment_content="Check out my channel http://bit.ly/2xFreeCash subscribe now!!! "
-                               "Win a FREE iPhone, click here www.free-prizes.tk")
+SPAM = Comment(
+    comment_content="Check out my channel http://bit.ly/2xFreeCash subscribe now!!! "
+    "Win a FREE iPhone, click here www.free-prizes.tk"
+)
 HAM = Comment(comment_content="This song always reminds me of summer with my family, love it")
 
 
@@ -143,9 +146,12 @@ def test_failed_reload_keeps_the_old_model(registry_dir, current_version, caplog
 def test_reasons_never_name_function_words_or_fragments(scorer):
     from spamguard.scoring.explain import is_function_words
 
-    for text in ("Thanks for the post, it is the best of the best and I am in the same boat as you.",
-                 "the the the of of and to in", "lx qz, .. !!"):
+    for text in (
+        "Thanks for the post, it is the best of the best and I am in the same boat as you.",
+        "the the the of of and to in",
+        "lx qz, .. !!",
+    ):
         for reason in scorer.score(Comment(comment_content=text), top=5).reasons:
-            assert "fragment \"" not in reason and "punctuation \"" not in reason, reason
+            assert 'fragment "' not in reason and 'punctuation "' not in reason, reason
             if '"' in reason:
                 assert not is_function_words(reason.split('"')[1]), reason

@@ -3,6 +3,7 @@
 Real registries with real corrupted artifact bytes; time is an injected clock and
 the work is counted as sha256 computations over artifacts, never wall-clock.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,12 @@ from spamguard.scoring.registry import Registry
 from spamguard.services import override, services
 
 RELOAD, RETRY = 2.0, 10.0
-SPAM = {"blog": "https://blog.example", "user_ip": "203.0.113.9", "comment_type": "comment",
-        "comment_content": "Check out my channel http://bit.ly/2xFreeCash subscribe now!!! free iPhone"}
+SPAM = {
+    "blog": "https://blog.example",
+    "user_ip": "203.0.113.9",
+    "comment_type": "comment",
+    "comment_content": "Check out my channel http://bit.ly/2xFreeCash subscribe now!!! free iPhone",
+}
 
 
 class Clock:
@@ -72,8 +77,7 @@ def holder(registry_dir: Path, clock: Clock) -> ModelHolder:
     return ModelHolder(registry_dir, RELOAD, retry_seconds=RETRY, max_retry_seconds=80.0, clock=clock)
 
 
-def test_fresh_worker_serves_last_good_version_and_retries_with_back_off(registry_dir, current_version,
-                                                                        hashes, caplog):
+def test_fresh_worker_serves_last_good_version_and_retries_with_back_off(registry_dir, current_version, hashes, caplog):
     broken = promote_copy(registry_dir, current_version)
     good_bytes = corrupt(registry_dir, broken)  # promoted, then damaged on disk
     clock = Clock()

@@ -1,4 +1,5 @@
 """A serving worker must not keep what it no longer needs: old models after a swap, comments it has scored."""
+
 from __future__ import annotations
 
 import gc

@@ -1,4 +1,5 @@
 """WordPress plugin signals: honeypot without honeypot_field_name, ak_js, nonce, headers, roles."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -44,11 +45,13 @@ def test_ak_js_default_missing_and_fast():
 
 
 def test_nonce_role_and_headers():
-    s = request_signals(Comment(user_role="subscriber", extra={"akismet_comment_nonce": "failed",
-                                                               "HTTP_ACCEPT": "*/*"}))
+    s = request_signals(
+        Comment(user_role="subscriber", extra={"akismet_comment_nonce": "failed", "HTTP_ACCEPT": "*/*"})
+    )
     assert s == {"nonce_failed": 1.0, "logged_in": 1.0, "no_accept_language": 1.0}
-    s = request_signals(Comment(user_role="administrator", extra={"akismet_comment_nonce": "passed",
-                                                                  "HTTP_ACCEPT_LANGUAGE": "en"}))
+    s = request_signals(
+        Comment(user_role="administrator", extra={"akismet_comment_nonce": "passed", "HTTP_ACCEPT_LANGUAGE": "en"})
+    )
     assert s == {"nonce_passed": 1.0}
 
 
@@ -56,10 +59,14 @@ def test_priors_move_the_score_of_a_trained_model(current_scorer_model):
     """The public corpora have none of these fields: without priors they would weigh nothing."""
     model = current_scorer_model
     plain = Comment(comment_content=BODY)
-    bot = Comment(comment_content=BODY, extra={"POST_ak_js": "42", "akismet_comment_nonce": "failed",
-                                              "HTTP_ACCEPT": "*/*"})
-    user = Comment(comment_content=BODY, user_role="subscriber",
-                   extra={"akismet_comment_nonce": "passed", "HTTP_ACCEPT_LANGUAGE": "en"})
+    bot = Comment(
+        comment_content=BODY, extra={"POST_ak_js": "42", "akismet_comment_nonce": "failed", "HTTP_ACCEPT": "*/*"}
+    )
+    user = Comment(
+        comment_content=BODY,
+        user_role="subscriber",
+        extra={"akismet_comment_nonce": "passed", "HTTP_ACCEPT_LANGUAGE": "en"},
+    )
     p_plain, p_bot, p_user = model.predict_proba([plain, bot, user])
     assert p_bot > p_plain > p_user
     # Conservative: the signals alone do not make an ordinary comment certain spam.

@@ -1,4 +1,5 @@
 """The `spamguard` command on fresh, missing and misconfigured databases, and the account/key chores."""
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,16 @@ def env(tmp_path):
     return {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
 
 
-@pytest.mark.parametrize("args", [["keys", "list"], ["keys", "revoke", "0123456789ab"],
-                                  ["keys", "configure", "0123456789ab", "--spam", "0.9"],
-                                  ["keys", "rotate", "0123456789ab"], ["db", "status"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["keys", "list"],
+        ["keys", "revoke", "0123456789ab"],
+        ["keys", "configure", "0123456789ab", "--spam", "0.9"],
+        ["keys", "rotate", "0123456789ab"],
+        ["db", "status"],
+    ],
+)
 def test_fresh_database_says_what_to_run(env, args):
     result = invoke(args, env)
     assert result.exit_code == 1
@@ -39,8 +47,9 @@ def test_unreachable_database_and_bad_settings_are_one_line(env):
 
     result = invoke(["keys", "list"], {**env, "SPAMGUARD_FLUSH_SECONDS": "30s"})
     assert result.exit_code == 1
-    assert result.output.strip() == ("Error: invalid configuration: SPAMGUARD_FLUSH_SECONDS=30s: "
-                                     "expected a number, e.g. 30 or 0.5 (no unit)")
+    assert result.output.strip() == (
+        "Error: invalid configuration: SPAMGUARD_FLUSH_SECONDS=30s: expected a number, e.g. 30 or 0.5 (no unit)"
+    )
 
 
 def test_version():
@@ -63,17 +72,30 @@ def test_keys_rotate_json_and_readable_thresholds(env):
     listing = json.loads(invoke(["keys", "list", "--json"], env).output)
     hint = listing[0].pop("key_hint")
     assert len(hint) == 4 and hint != created["key_hint"]  # a fresh random hint, never derived from the key
-    assert listing == [{"id": created["id"], "url": "https://blog.example",
-                        "state": "active", "revoked_at": None, "thresholds": {"spam": 0.812345678},
-                        "rate_limit": None, "monthly_limit": None, "share_reputation": True}]
+    assert listing == [
+        {
+            "id": created["id"],
+            "url": "https://blog.example",
+            "state": "active",
+            "revoked_at": None,
+            "thresholds": {"spam": 0.812345678},
+            "rate_limit": None,
+            "monthly_limit": None,
+            "share_reputation": True,
+        }
+    ]
     assert "no active site" in invoke(["keys", "rotate", old_key], env).output  # the old key is dead
     assert invoke(["keys", "revoke", new_key], env).exit_code == 0
 
 
 def test_users_passwd_disable_enable_list(env, make_app):
     assert invoke(["users", "list"], env).output.startswith("no users yet")  # works on a fresh database
-    assert invoke(["users", "create", "--username", "ann", "--password-stdin"], env,
-                  input="first long password\n").exit_code == 0
+    assert (
+        invoke(
+            ["users", "create", "--username", "ann", "--password-stdin"], env, input="first long password\n"
+        ).exit_code
+        == 0
+    )
     assert invoke(["users", "passwd", "ann", "--password-stdin"], env, input="short\n").exit_code == 1
     changed = invoke(["users", "passwd", "ann", "--password-stdin"], env, input="second long password\n")
     assert changed.exit_code == 0, changed.output
@@ -82,7 +104,8 @@ def test_users_passwd_disable_enable_list(env, make_app):
     assert invoke(["users", "enable", "ann"], env).exit_code == 0
     assert json.loads(invoke(["users", "list", "--json"], env).output)[0]["disabled"] is False
     assert invoke(["users", "passwd", "bob", "--password-stdin"], env, input="x\n").output.startswith(
-        "Error: no user 'bob'")
+        "Error: no user 'bob'"
+    )
 
     # The new password logs in through the real UI; the old one does not.
     app = make_app(env["DATABASE_URL"])
@@ -101,8 +124,13 @@ def test_users_passwd_disable_enable_list(env, make_app):
 def test_serve_honours_bind_workers_threads(env, monkeypatch, model_dir):
     calls = []
     monkeypatch.setattr(os, "execv", lambda path, args: calls.append(args))
-    settings = {**env, "SPAMGUARD_MODEL_DIR": str(model_dir), "SPAMGUARD_BIND": "0.0.0.0:9123",
-                "SPAMGUARD_WORKERS": "3", "SPAMGUARD_THREADS": "5"}
+    settings = {
+        **env,
+        "SPAMGUARD_MODEL_DIR": str(model_dir),
+        "SPAMGUARD_BIND": "0.0.0.0:9123",
+        "SPAMGUARD_WORKERS": "3",
+        "SPAMGUARD_THREADS": "5",
+    }
     assert invoke(["serve"], settings).exit_code == 0
     args = calls[-1]
     assert args[args.index("--bind") + 1] == "0.0.0.0:9123"

@@ -1,4 +1,5 @@
 """Liveness, readiness and the worker heartbeat, against real Redis and real databases."""
+
 from __future__ import annotations
 
 import redis
@@ -8,8 +9,13 @@ from spamguard.jobs.heartbeat import WorkerHeartbeat
 
 def heartbeat(app, clock=None, name="host-a:1"):
     kwargs = {"clock": clock} if clock else {}
-    return WorkerHeartbeat(redis.Redis.from_url(app.config["REDIS_URL"]), app.config["SPAMGUARD_REDIS_PREFIX"],
-                           interval=10, name=name, **kwargs)
+    return WorkerHeartbeat(
+        redis.Redis.from_url(app.config["REDIS_URL"]),
+        app.config["SPAMGUARD_REDIS_PREFIX"],
+        interval=10,
+        name=name,
+        **kwargs,
+    )
 
 
 def test_ready_needs_database_and_model_and_reports_worker(app, client):
@@ -81,8 +87,11 @@ def test_worker_health_command_sees_only_this_hosts_worker(app, monkeypatch):
 
     from spamguard.cli import cli
 
-    env = {"REDIS_URL": app.config["REDIS_URL"], "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"],
-           "SPAMGUARD_ENV_FILE": os.devnull}
+    env = {
+        "REDIS_URL": app.config["REDIS_URL"],
+        "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"],
+        "SPAMGUARD_ENV_FILE": os.devnull,
+    }
     heartbeat(app, name="some-other-host:7").beat()
     down = CliRunner().invoke(cli, ["worker-health"], env=env)
     assert down.exit_code == 1 and "no worker on" in down.output
@@ -97,21 +106,28 @@ def test_worker_command_beats_while_it_runs(app):
     import subprocess
     import sys
 
-    env = {**os.environ, "REDIS_URL": app.config["REDIS_URL"], "DATABASE_URL": app.config["DATABASE_URL"],
-           "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"], "SPAMGUARD_ENV_FILE": os.devnull,
-           "SPAMGUARD_MODEL_DIR": app.config["SPAMGUARD_MODEL_DIR"]}
-    code = ("import spamguard.jobs.heartbeat as h, sys\n"
-            "seen = []\n"
-            "orig = h.WorkerHeartbeat.beat\n"
-            "def beat(self):\n"
-            "    orig(self); seen.append(sorted(self.alive()))\n"
-            "h.WorkerHeartbeat.beat = beat\n"
-            "from spamguard.cli import cli\n"
-            "try:\n"
-            "    cli(['worker', '--burst'])\n"
-            "except SystemExit:\n"
-            "    pass\n"
-            "print('SEEN', len(seen[0]))\n")
+    env = {
+        **os.environ,
+        "REDIS_URL": app.config["REDIS_URL"],
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"],
+        "SPAMGUARD_ENV_FILE": os.devnull,
+        "SPAMGUARD_MODEL_DIR": app.config["SPAMGUARD_MODEL_DIR"],
+    }
+    code = (
+        "import spamguard.jobs.heartbeat as h, sys\n"
+        "seen = []\n"
+        "orig = h.WorkerHeartbeat.beat\n"
+        "def beat(self):\n"
+        "    orig(self); seen.append(sorted(self.alive()))\n"
+        "h.WorkerHeartbeat.beat = beat\n"
+        "from spamguard.cli import cli\n"
+        "try:\n"
+        "    cli(['worker', '--burst'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('SEEN', len(seen[0]))\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert "SEEN 1" in proc.stdout, proc.stderr[-2000:]
     assert heartbeat(app).alive() == {}  # left on exit

@@ -1,4 +1,5 @@
 """Through real gunicorn: every log line is one JSON object, request ids flow, metrics add up across workers."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,15 @@ def live(tmp_path, model_dir, redis_url, redis_prefix):
     storage.upgrade(database_url)
     with storage.make_sessionmaker(database_url)() as session:
         _site, key = sites.create_site(session, "https://blog.example", secret=SECRET)
-    env = {"DATABASE_URL": database_url, "SPAMGUARD_MODEL_DIR": str(model_dir), "REDIS_URL": redis_url,
-           "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:", "SECRET_KEY": "live",
-           "SPAMGUARD_VAR_DIR": str(tmp_path), "SPAMGUARD_KEY_SECRET": SECRET}
+    env = {
+        "DATABASE_URL": database_url,
+        "SPAMGUARD_MODEL_DIR": str(model_dir),
+        "REDIS_URL": redis_url,
+        "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:",
+        "SECRET_KEY": "live",
+        "SPAMGUARD_VAR_DIR": str(tmp_path),
+        "SPAMGUARD_KEY_SECRET": SECRET,
+    }
     server = LiveServer(env, tmp_path).wait_ready()
     try:
         yield server, key
@@ -42,9 +49,16 @@ def raw_get(port: int, target: str) -> bytes:
 
 def test_logs_are_json_lines_with_request_ids_and_check_fields(live):
     server, key = live
-    check = httpx.post(f"{server.url}/1.1/comment-check", headers={"X-Request-ID": "req-check-1"},
-                       data={"api_key": key, "blog": "https://blog.example", "user_ip": "203.0.113.7",
-                             "comment_content": "subscribe to my channel please!! check out my videos"})
+    check = httpx.post(
+        f"{server.url}/1.1/comment-check",
+        headers={"X-Request-ID": "req-check-1"},
+        data={
+            "api_key": key,
+            "blog": "https://blog.example",
+            "user_ip": "203.0.113.7",
+            "comment_content": "subscribe to my channel please!! check out my videos",
+        },
+    )
     guid = check.headers["X-akismet-guid"]
     assert check.headers["X-Request-ID"] == "req-check-1"
     assert raw_get(server.port, '/a\\b"c?x=\\u0022').startswith(b"HTTP/1.1 404")
@@ -73,9 +87,15 @@ def test_logs_are_json_lines_with_request_ids_and_check_fields(live):
 def test_metrics_add_up_over_gunicorn_workers(live):
     server, key = live
     for i in range(8):
-        httpx.post(f"{server.url}/1.1/comment-check",
-                   data={"api_key": key, "blog": "https://blog.example", "user_ip": f"203.0.113.{i}",
-                         "comment_content": f"hello there number {i}"})
+        httpx.post(
+            f"{server.url}/1.1/comment-check",
+            data={
+                "api_key": key,
+                "blog": "https://blog.example",
+                "user_ip": f"203.0.113.{i}",
+                "comment_content": f"hello there number {i}",
+            },
+        )
     text = httpx.get(f"{server.url}/metrics").text
     got = {}
     pids = set()
@@ -84,8 +104,9 @@ def test_metrics_add_up_over_gunicorn_workers(live):
             if sample.name == "spamguard_process_resident_memory_bytes":
                 pids.add(sample.labels["pid"])
             got[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    requests = got[("spamguard_http_requests_total",
-                    (("endpoint", "/1.1/comment-check"), ("method", "POST"), ("status", "200")))]
+    requests = got[
+        ("spamguard_http_requests_total", (("endpoint", "/1.1/comment-check"), ("method", "POST"), ("status", "200")))
+    ]
     assert requests == 8
     assert sum(v for (name, labels), v in got.items() if name == "spamguard_checks_total") == 8
     assert pids  # per-process gauges carry the worker pid

@@ -1,4 +1,5 @@
 """Metrics an operator can build a dashboard on, and the shipped dashboard/alerts only use real ones."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2]
 # Akismet's spam trigger: a `spam` verdict whatever the model in use thinks (these tests are about metrics).
-SPAM = {"blog": "https://blog.example", "user_ip": "203.0.113.9", "comment_author": "akismet-guaranteed-spam",
-        "comment_content": "cheap viagra pills http://pills.example/buy http://pills.example/now"}
+SPAM = {
+    "blog": "https://blog.example",
+    "user_ip": "203.0.113.9",
+    "comment_author": "akismet-guaranteed-spam",
+    "comment_content": "cheap viagra pills http://pills.example/buy http://pills.example/now",
+}
 
 
 def samples(client, headers=None) -> dict[tuple, float]:
@@ -44,8 +49,9 @@ def test_every_metric_the_dashboard_and_alerts_use_exists(app, client, key):
     exposed |= set(re.findall(r"^# HELP (\S+)", text, re.M))
     refs = referenced_metrics()
     assert len(refs) >= 15
-    missing = sorted(name for name in refs
-                     if name not in exposed and re.sub(r"_(bucket|sum|count)$", "", name) not in exposed)
+    missing = sorted(
+        name for name in refs if name not in exposed and re.sub(r"_(bucket|sum|count)$", "", name) not in exposed
+    )
     assert not missing
 
 
@@ -61,8 +67,9 @@ def test_requests_checks_refusals_and_decisions_are_counted(app, client, key):
     with app.app_context():
         session = storage.get_session()
         site = sites.find_site(session, key, secret=app.config["SPAMGUARD_KEY_SECRET"])
-        record_feedback(session, site, Comment(comment_content="hello", user_ip="198.51.100.1"), "ham",
-                        source="moderator")
+        record_feedback(
+            session, site, Comment(comment_content="hello", user_ip="198.51.100.1"), "ham", source="moderator"
+        )
     after = samples(client)
 
     def delta(name, **labels):
@@ -86,10 +93,14 @@ def test_retrain_outcomes_recorded_in_redis_reach_every_instance(make_app):
     from spamguard.metrics import record_retrain
 
     app = make_app()
-    record_retrain(redis.Redis.from_url(app.config["REDIS_URL"]), app.config["SPAMGUARD_REDIS_PREFIX"],
-                   "promoted", 42.0, now=1_700_000_000)
-    record_retrain(redis.Redis.from_url(app.config["REDIS_URL"]), app.config["SPAMGUARD_REDIS_PREFIX"],
-                   "failed", 3.0)
+    record_retrain(
+        redis.Redis.from_url(app.config["REDIS_URL"]),
+        app.config["SPAMGUARD_REDIS_PREFIX"],
+        "promoted",
+        42.0,
+        now=1_700_000_000,
+    )
+    record_retrain(redis.Redis.from_url(app.config["REDIS_URL"]), app.config["SPAMGUARD_REDIS_PREFIX"], "failed", 3.0)
     got = samples(app.test_client())
     assert value(got, "spamguard_retrain_runs_total", outcome="promoted") == 1
     assert value(got, "spamguard_retrain_runs_total", outcome="failed") == 1

@@ -4,6 +4,7 @@ Slow (a venv with scikit-learn and friends, from pip's cache), but it is the onl
 pyproject.toml declares every dependency and the wheel carries its data (migrations, gunicorn config,
 corpora, templates); CI runs it with the rest of the suite.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,11 +42,25 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path, redis_url, redis
 
     work = tmp_path / "elsewhere"
     work.mkdir()
-    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(work), "SPAMGUARD_ENV_FILE": os.devnull,
-           "DATABASE_URL": f"sqlite:///{work / 'sg.db'}", "SPAMGUARD_VAR_DIR": str(work / "var"),
-           "REDIS_URL": redis_url, "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}wheel:", "SECRET_KEY": "wheel-test"}
-    where = run([str(venv / "bin/python"), "-c", "import spamguard, model_training.data as d;"
-                 "print(spamguard.__file__); print(d.DATA_DIR)"], cwd=work, env=env).stdout.split()
+    env = {
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(work),
+        "SPAMGUARD_ENV_FILE": os.devnull,
+        "DATABASE_URL": f"sqlite:///{work / 'sg.db'}",
+        "SPAMGUARD_VAR_DIR": str(work / "var"),
+        "REDIS_URL": redis_url,
+        "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}wheel:",
+        "SECRET_KEY": "wheel-test",
+    }
+    where = run(
+        [
+            str(venv / "bin/python"),
+            "-c",
+            "import spamguard, model_training.data as d;print(spamguard.__file__); print(d.DATA_DIR)",
+        ],
+        cwd=work,
+        env=env,
+    ).stdout.split()
     assert all(str(venv) in path for path in where)  # code and corpora from the install, not the checkout
 
     spamguard = str(venv / "bin/spamguard")
@@ -58,10 +73,14 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path, redis_url, redis
 
     port = free_port()
     (tmp_path / "metrics").mkdir()
-    server = subprocess.Popen([spamguard, "serve", "--no-train", "--port", str(port), "--workers", "1"], cwd=work,
-                              env={**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")},
-                              stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "wb"),
-                              start_new_session=True)
+    server = subprocess.Popen(
+        [spamguard, "serve", "--no-train", "--port", str(port), "--workers", "1"],
+        cwd=work,
+        env={**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")},
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "serve.log", "wb"),
+        start_new_session=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         import time
@@ -74,8 +93,15 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path, redis_url, redis
             except httpx.HTTPError:
                 time.sleep(0.2)
         assert httpx.get(f"{url}/readyz").json()["checks"]["model"]["ok"]
-        answer = httpx.post(f"{url}/1.1/comment-check", data={"api_key": key, "blog": "https://blog.example",
-                                                               "user_ip": "203.0.113.5", "comment_content": "Nice post"})
+        answer = httpx.post(
+            f"{url}/1.1/comment-check",
+            data={
+                "api_key": key,
+                "blog": "https://blog.example",
+                "user_ip": "203.0.113.5",
+                "comment_content": "Nice post",
+            },
+        )
         assert answer.status_code == 200 and answer.text in ("true", "false")
         # Signed out, the moderation UI sends you to the login page, which renders (templates shipped).
         moderation = httpx.get(f"{url}/moderation")
@@ -96,7 +122,10 @@ def test_pyproject_declares_every_pinned_runtime_requirement():
     def name(requirement: str) -> str:
         return re.split(r"[\[<>=!~ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
-    pinned = {name(line) for line in (ROOT / "requirements.txt").read_text().splitlines()
-              if line.strip() and not line.startswith(("#", "-"))}
+    pinned = {
+        name(line)
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "-"))
+    }
     declared = {name(dep) for dep in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
     assert pinned == declared

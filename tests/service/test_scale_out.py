@@ -1,4 +1,5 @@
 """Two SpamGuard instances (separate gunicorn masters, as on two hosts) sharing PostgreSQL and Redis."""
+
 from __future__ import annotations
 
 import time
@@ -13,8 +14,12 @@ from registry_helpers import clone_registry
 pytestmark = pytest.mark.slow
 
 SECRET = "live-key-secret"  # the key HMAC secret: the same for the CLI-side key and every server
-COMMENT = {"blog": "https://shared.example", "user_ip": "203.0.113.50", "comment_author": "Buyer",
-           "comment_content": "subscribe to my channel please!! check out my new videos"}
+COMMENT = {
+    "blog": "https://shared.example",
+    "user_ip": "203.0.113.50",
+    "comment_author": "Buyer",
+    "comment_content": "subscribe to my channel please!! check out my new videos",
+}
 
 
 def metric(url: str, name: str, **labels) -> float:
@@ -37,16 +42,21 @@ def two_instances(tmp_path, pg_url, model_dir, redis_url, redis_prefix):
         # A daily limit: no window boundary falls inside the test (a per-minute one could reset mid-way).
         session.get(Site, site.id).rate_limit = "5/day"
         session.commit()
-    env = {"DATABASE_URL": pg_url, "REDIS_URL": redis_url, "SPAMGUARD_MODEL_DIR": str(registry),
-           "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:", "SECRET_KEY": "shared-secret",
-           "SPAMGUARD_MODEL_RELOAD_SECONDS": "0.5", "SPAMGUARD_LOG_LEVEL": "WARNING",
-           "SPAMGUARD_KEY_SECRET": SECRET}
+    env = {
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": redis_url,
+        "SPAMGUARD_MODEL_DIR": str(registry),
+        "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:",
+        "SECRET_KEY": "shared-secret",
+        "SPAMGUARD_MODEL_RELOAD_SECONDS": "0.5",
+        "SPAMGUARD_LOG_LEVEL": "WARNING",
+        "SPAMGUARD_KEY_SECRET": SECRET,
+    }
     servers = []
     try:
         for name in ("host-a", "host-b"):
             (tmp_path / name).mkdir()
-            servers.append(LiveServer({**env, "SPAMGUARD_VAR_DIR": str(tmp_path / name)}, tmp_path / name,
-                                      name=name))
+            servers.append(LiveServer({**env, "SPAMGUARD_VAR_DIR": str(tmp_path / name)}, tmp_path / name, name=name))
         for server in servers:
             server.wait_ready()
         yield servers, key, registry, site.id
@@ -71,8 +81,10 @@ def test_two_instances_share_verdicts_limits_queue_and_models(two_instances):
 
     # One moderation queue: both hosts count the same backlog, these five flagged comments included
     # (the run's PostgreSQL database also holds other tests' comments).
-    backlog = [sum(metric(s.url, "spamguard_moderation_backlog", verdict=v) for v in ("spam", "discard", "unsure"))
-               for s in (a, b)]
+    backlog = [
+        sum(metric(s.url, "spamguard_moderation_backlog", verdict=v) for v in ("spam", "discard", "unsure"))
+        for s in (a, b)
+    ]
     assert backlog[0] == backlog[1] >= 5
 
     # A model promoted in the shared registry is picked up by both hosts.

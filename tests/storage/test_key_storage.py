@@ -1,4 +1,5 @@
 """API keys at rest: HMAC under a server-side secret, random hints, legacy SHA-256 rows upgraded on first use."""
+
 from __future__ import annotations
 
 import hashlib
@@ -37,9 +38,10 @@ def _legacy_database(url: str, key: str) -> None:
     storage.upgrade(url, "0001")
     engine = storage.make_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO sites (url, key_hash, key_hint, created_at) VALUES (:u, :h, :k, :t)"),
-                     {"u": BLOG, "h": hashlib.sha256(key.encode()).hexdigest(), "k": key[:4],
-                      "t": "2026-01-01 00:00:00+00:00"})
+        conn.execute(
+            text("INSERT INTO sites (url, key_hash, key_hint, created_at) VALUES (:u, :h, :k, :t)"),
+            {"u": BLOG, "h": hashlib.sha256(key.encode()).hexdigest(), "k": key[:4], "t": "2026-01-01 00:00:00+00:00"},
+        )
     engine.dispose()
     storage.upgrade(url)
 
@@ -56,8 +58,7 @@ def test_existing_keys_keep_working_and_are_rehashed_on_first_use(make_app, tmp_
         name = f"{base.rsplit('/', 1)[1]}_legacy"
         admin = psycopg.connect(base.replace("+psycopg", ""), autocommit=True)
         admin.execute(f'CREATE DATABASE "{name}"')
-        request.addfinalizer(lambda: (admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'),
-                                      admin.close()))
+        request.addfinalizer(lambda: (admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), admin.close()))
         url = f"{base.rsplit('/', 1)[0]}/{name}"
     _legacy_database(url, key)
     app = make_app(url, SPAMGUARD_KEY_SECRET="new secret")
@@ -68,8 +69,10 @@ def test_existing_keys_keep_working_and_are_rehashed_on_first_use(make_app, tmp_
     client = app.test_client()
     for _ in range(2):  # first use upgrades the row, the second finds it by HMAC
         assert client.post("/1.1/verify-key", data={"key": key, "blog": BLOG}).data == b"valid"
-        checked = client.post("/1.1/comment-check", data={"api_key": key.upper(), "blog": BLOG,
-                                                          "user_ip": "192.0.2.1", "comment_content": "hello"})
+        checked = client.post(
+            "/1.1/comment-check",
+            data={"api_key": key.upper(), "blog": BLOG, "user_ip": "192.0.2.1", "comment_content": "hello"},
+        )
         assert checked.data in (b"true", b"false")
         with app.app_context():
             row = storage.get_session().scalar(select(Site))

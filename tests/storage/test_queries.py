@@ -3,6 +3,7 @@
 PostgreSQL's test database is shared by the whole run, so every assertion is
 scoped to the sites, users and scopes this test made.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -35,23 +36,54 @@ def _site(db, url: str = "https://a.example") -> Site:
     return site
 
 
-def _check(db, site: Site, verdict: str, *, blog: str = "https://a.example/", is_test: bool = False,
-           created_at: datetime | None = None, ip: str = "192.0.2.1", email: str = "x@example.com",
-           review_label: str | None = None) -> Check:
-    check = Check(guid=uuid.uuid4().hex, site_id=site.id, blog=blog, user_ip=ip, comment_author="a",
-                  comment_author_email=email, comment_content="text", content_hash=uuid.uuid4().hex, fields={},
-                  is_test=is_test, score=0.5, verdict=verdict, reasons=[], model_version="v",
-                  created_at=created_at or utcnow(), review_label=review_label,
-                  reviewed_at=utcnow() if review_label else None)
+def _check(
+    db,
+    site: Site,
+    verdict: str,
+    *,
+    blog: str = "https://a.example/",
+    is_test: bool = False,
+    created_at: datetime | None = None,
+    ip: str = "192.0.2.1",
+    email: str = "x@example.com",
+    review_label: str | None = None,
+) -> Check:
+    check = Check(
+        guid=uuid.uuid4().hex,
+        site_id=site.id,
+        blog=blog,
+        user_ip=ip,
+        comment_author="a",
+        comment_author_email=email,
+        comment_content="text",
+        content_hash=uuid.uuid4().hex,
+        fields={},
+        is_test=is_test,
+        score=0.5,
+        verdict=verdict,
+        reasons=[],
+        model_version="v",
+        created_at=created_at or utcnow(),
+        review_label=review_label,
+        reviewed_at=utcnow() if review_label else None,
+    )
     db.add(check)
     db.commit()
     return check
 
 
-def _report(db, check: Check, label: str, source: str = "api", *, undone: bool = False,
-            is_test: bool = False) -> None:
-    db.add(Feedback(site_id=check.site_id, check_id=check.id, label=label, source=source, fields={},
-                    is_test=is_test, undone_at=utcnow() if undone else None))
+def _report(db, check: Check, label: str, source: str = "api", *, undone: bool = False, is_test: bool = False) -> None:
+    db.add(
+        Feedback(
+            site_id=check.site_id,
+            check_id=check.id,
+            label=label,
+            source=source,
+            fields={},
+            is_test=is_test,
+            undone_at=utcnow() if undone else None,
+        )
+    )
     db.commit()
 
 
@@ -59,7 +91,7 @@ def test_site_tallies_count_each_check_once_per_kind_of_report(db):
     site = _site(db)
     ham = _check(db, site, "ham")
     _report(db, ham, "spam")
-    _report(db, ham, "spam")                      # the same check reported twice counts once
+    _report(db, ham, "spam")  # the same check reported twice counts once
     _report(db, ham, "spam", source="moderator")  # and once more in the any-source figure only
     spam = _check(db, site, "spam", review_label="ham")
     _report(db, spam, "ham")

@@ -1,4 +1,5 @@
 """Storage on both databases: migrations, keys, checks and feedback matching."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,9 +47,14 @@ def test_keys_are_stored_hashed_and_matched_case_insensitively(db_app):
 
 
 def test_check_is_stored_with_every_field_and_feedback_matches_it(db_app):
-    comment = Comment(blog="https://blog.example", user_ip="203.0.113.5", comment_author="Jane",
-                      comment_content="Buy cheap watches at http://spam.example now!!!",
-                      comment_context=["Tag one", "News"], extra={"POST_comment": "x"})
+    comment = Comment(
+        blog="https://blog.example",
+        user_ip="203.0.113.5",
+        comment_author="Jane",
+        comment_content="Buy cheap watches at http://spam.example now!!!",
+        comment_context=["Tag one", "News"],
+        extra={"POST_comment": "x"},
+    )
     with db_app.app_context():
         session = storage.get_session()
         site, _key = sites.create_site(session, "https://blog.example", secret="s")

@@ -5,6 +5,7 @@ that listens and never reads), and a SQLite file locked by another writer: every
 Akismet call answers an error within the configured timeouts, never a verdict
 and never "Thanks"; the JSON API answers 503 JSON.
 """
+
 from __future__ import annotations
 
 import socket
@@ -18,8 +19,12 @@ from sqlalchemy import text
 from spamguard import sites, storage
 from spamguard.app import create_app
 
-COMMENT = {"blog": "https://blog.example", "user_ip": "203.0.113.9", "comment_type": "comment",
-           "comment_content": "Great post, thanks for writing it up."}
+COMMENT = {
+    "blog": "https://blog.example",
+    "user_ip": "203.0.113.9",
+    "comment_type": "comment",
+    "comment_content": "Great post, thanks for writing it up.",
+}
 GENEROUS = 20.0  # seconds; only so that old code fails instead of hanging the suite (its wait was 130 s)
 
 
@@ -43,17 +48,22 @@ def answer_within(client, method: str, path: str, **kwargs):
 
 
 def app_on(database_url: str, redis_url: str, redis_prefix: str, **overrides):
-    config = {"TESTING": True, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-              "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:", "SECRET_KEY": "test-secret",
-              "SPAMGUARD_BACKGROUND_TASKS": False}
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SPAMGUARD_REDIS_PREFIX": f"{redis_prefix}{uuid.uuid4().hex[:8]}:",
+        "SECRET_KEY": "test-secret",
+        "SPAMGUARD_BACKGROUND_TASKS": False,
+    }
     config.update(overrides)
     return create_app(config)
 
 
-def test_unreachable_postgres_answers_errors_not_verdicts(silent_postgres, model_dir, redis_url, redis_prefix,
-                                                         caplog):
-    app = app_on(silent_postgres, redis_url, redis_prefix, SPAMGUARD_MODEL_DIR=str(model_dir),
-                 SPAMGUARD_DB_CONNECT_TIMEOUT=1.0)  # libpq's floor makes it 2 s
+def test_unreachable_postgres_answers_errors_not_verdicts(silent_postgres, model_dir, redis_url, redis_prefix, caplog):
+    app = app_on(
+        silent_postgres, redis_url, redis_prefix, SPAMGUARD_MODEL_DIR=str(model_dir), SPAMGUARD_DB_CONNECT_TIMEOUT=1.0
+    )  # libpq's floor makes it 2 s
     client = app.test_client()
     fields = dict(COMMENT, api_key="0123456789ab")
 
@@ -81,7 +91,9 @@ def test_locked_sqlite_answers_an_error_after_the_busy_timeout(make_app, tmp_pat
     url = f"sqlite:///{tmp_path / 'locked.db'}"
     app = make_app(url, SPAMGUARD_SQLITE_BUSY_TIMEOUT=1.0)
     with app.app_context():
-        _site, key = sites.create_site(storage.get_session(), COMMENT["blog"], secret=app.config["SPAMGUARD_KEY_SECRET"])
+        _site, key = sites.create_site(
+            storage.get_session(), COMMENT["blog"], secret=app.config["SPAMGUARD_KEY_SECRET"]
+        )
     client = app.test_client()
     fields = dict(COMMENT, api_key=key)
     assert client.post("/1.1/comment-check", data=fields).get_data(as_text=True) in ("true", "false")
@@ -115,8 +127,14 @@ def test_postgres_statement_timeout_cancels_a_slow_statement(pg_url):
 def test_timeouts_come_from_settings():
     from spamguard import config
 
-    values = config.from_env({"SPAMGUARD_DB_CONNECT_TIMEOUT": "3", "SPAMGUARD_DB_STATEMENT_TIMEOUT": "0",
-                              "SPAMGUARD_DB_POOL_TIMEOUT": "1.5", "SPAMGUARD_SQLITE_BUSY_TIMEOUT": "4"})
+    values = config.from_env(
+        {
+            "SPAMGUARD_DB_CONNECT_TIMEOUT": "3",
+            "SPAMGUARD_DB_STATEMENT_TIMEOUT": "0",
+            "SPAMGUARD_DB_POOL_TIMEOUT": "1.5",
+            "SPAMGUARD_SQLITE_BUSY_TIMEOUT": "4",
+        }
+    )
     timeouts = storage.Timeouts.from_config(values)
     assert timeouts == storage.Timeouts(connect=3.0, statement=0.0, pool=1.5, sqlite_busy=4.0)
     assert storage.connect_args("postgresql+psycopg://h/db", timeouts) == {"connect_timeout": 3}

@@ -4,6 +4,7 @@ create_app builds its Redis clients lazily, so nothing here connects to Redis (t
 would fail the test); the app has no model (an empty registry) and no database schema, which these
 tests do not need. Checks that go through the API's rate limits need a `memory://` backend.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,14 @@ from spamguard.storage import UNAVAILABLE_RETRY_AFTER
 @pytest.fixture
 def build(tmp_path):
     def factory(**overrides):
-        config = {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
-                  "SPAMGUARD_MODEL_DIR": str(tmp_path / "models"), "SECRET_KEY": "unit-secret",
-                  "SPAMGUARD_KEY_SECRET": "unit-key-secret", "SPAMGUARD_BACKGROUND_TASKS": False}
+        config = {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+            "SPAMGUARD_MODEL_DIR": str(tmp_path / "models"),
+            "SECRET_KEY": "unit-secret",
+            "SPAMGUARD_KEY_SECRET": "unit-key-secret",
+            "SPAMGUARD_BACKGROUND_TASKS": False,
+        }
         config.update(overrides)
         return create_app(config)
 
@@ -35,6 +41,7 @@ def add_route(app, path, view):
 
 
 # -- settings ---------------------------------------------------------------------------------------------
+
 
 def test_overrides_win_over_the_environment_and_derive_the_flask_settings(build, monkeypatch):
     monkeypatch.setenv("SPAMGUARD_MAX_BODY_BYTES", "999")
@@ -53,8 +60,10 @@ def test_unset_secrets_are_generated_once_and_kept(build, monkeypatch, tmp_path)
     first = build(SECRET_KEY="", SPAMGUARD_KEY_SECRET="")
     second = build(SECRET_KEY="", SPAMGUARD_KEY_SECRET="")
     assert len(first.config["SECRET_KEY"]) == 64 and first.config["SECRET_KEY"] != first.config["SPAMGUARD_KEY_SECRET"]
-    assert (second.config["SECRET_KEY"], second.config["SPAMGUARD_KEY_SECRET"]) == \
-        (first.config["SECRET_KEY"], first.config["SPAMGUARD_KEY_SECRET"])
+    assert (second.config["SECRET_KEY"], second.config["SPAMGUARD_KEY_SECRET"]) == (
+        first.config["SECRET_KEY"],
+        first.config["SPAMGUARD_KEY_SECRET"],
+    )
     assert (tmp_path / "var" / "secret_key").read_text() == first.config["SECRET_KEY"]
 
 
@@ -68,6 +77,7 @@ def test_a_body_over_the_limit_is_refused_before_the_view_reads_it(build):
 
 
 # -- error forms: JSON under /api/, plain text for machines, HTML for people -----------------------------
+
 
 def test_http_errors_under_api_are_json(build):
     response = build().test_client().get("/api/v1/no-such-thing")
@@ -106,11 +116,14 @@ def test_an_unreachable_database_is_a_503_with_retry_after(build, path, mimetype
     assert "connection refused" not in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("path, mimetype, body", [
-    ("/api/boom", "application/json", '{"error":{"code":"internal_error","message":"internal error"}}'),
-    ("/1.1/boom", "text/plain", "Internal Server Error"),
-    ("/moderation/boom", "text/html", "Something went wrong"),
-])
+@pytest.mark.parametrize(
+    "path, mimetype, body",
+    [
+        ("/api/boom", "application/json", '{"error":{"code":"internal_error","message":"internal error"}}'),
+        ("/1.1/boom", "text/plain", "Internal Server Error"),
+        ("/moderation/boom", "text/html", "Something went wrong"),
+    ],
+)
 def test_an_unexpected_error_is_a_short_500_in_the_path_s_form(build, path, mimetype, body, caplog):
     app = build()
 
@@ -143,20 +156,30 @@ def test_a_database_error_that_is_not_unavailability_counts_in_the_metrics(build
 
 # -- reverse proxies ---------------------------------------------------------------------------------------
 
+
 def client_view():
     return {"addr": request.remote_addr, "scheme": request.scheme, "host": request.host}
 
 
-@pytest.mark.parametrize("hops, expected_addr, expected_scheme", [
-    (0, "127.0.0.1", "http"),       # no trusted proxy: the headers are ignored
-    (1, "198.51.100.7", "https"),   # the nearest proxy's entry (the rightmost)
-    (2, "203.0.113.9", "https"),    # two hops: the second entry from the right
-])
+@pytest.mark.parametrize(
+    "hops, expected_addr, expected_scheme",
+    [
+        (0, "127.0.0.1", "http"),  # no trusted proxy: the headers are ignored
+        (1, "198.51.100.7", "https"),  # the nearest proxy's entry (the rightmost)
+        (2, "203.0.113.9", "https"),  # two hops: the second entry from the right
+    ],
+)
 def test_forwarded_headers_are_believed_for_the_configured_hops_only(build, hops, expected_addr, expected_scheme):
     app = build(SPAMGUARD_TRUSTED_PROXIES=hops)
     add_route(app, "/api/whoami", client_view)
-    response = app.test_client().get("/api/whoami", environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={
-        "X-Forwarded-For": "192.0.2.1, 203.0.113.9, 198.51.100.7", "X-Forwarded-Proto": "https, https",
-        "X-Forwarded-Host": "evil.example"})
+    response = app.test_client().get(
+        "/api/whoami",
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        headers={
+            "X-Forwarded-For": "192.0.2.1, 203.0.113.9, 198.51.100.7",
+            "X-Forwarded-Proto": "https, https",
+            "X-Forwarded-Host": "evil.example",
+        },
+    )
     assert response.json["addr"] == expected_addr and response.json["scheme"] == expected_scheme
     assert response.json["host"] == "localhost"  # X-Forwarded-Host is never believed

@@ -1,4 +1,5 @@
 """The check path's pure helpers: the content hash feedback is matched by, and the verdict's shape."""
+
 from __future__ import annotations
 
 import math
@@ -13,27 +14,35 @@ def comment(content: str = "Great post, thanks!", email: str = "reader@example.c
     return Comment(comment_content=content, comment_author_email=email, **fields)
 
 
-@pytest.mark.parametrize("content, email", [
-    ("  great   POST,\n\tthanks! ", "reader@example.com"),     # whitespace runs and case
-    ("Great post, thanks!", "  Reader@Example.COM "),           # the email's case and padding
-    ("Ｇｒｅａｔ post, thanks!", "reader@example.com"),          # full-width letters (NFKC)
-])
+@pytest.mark.parametrize(
+    "content, email",
+    [
+        ("  great   POST,\n\tthanks! ", "reader@example.com"),  # whitespace runs and case
+        ("Great post, thanks!", "  Reader@Example.COM "),  # the email's case and padding
+        ("Ｇｒｅａｔ post, thanks!", "reader@example.com"),  # full-width letters (NFKC)
+    ],
+)
 def test_the_same_comment_as_a_client_resends_it_has_the_same_hash(content, email):
     assert content_hash(comment(content, email)) == content_hash(comment())
 
 
-@pytest.mark.parametrize("other", [
-    comment("Great post, thanks?"),
-    comment(email="other@example.com"),
-    comment(email=""),
-])
+@pytest.mark.parametrize(
+    "other",
+    [
+        comment("Great post, thanks?"),
+        comment(email="other@example.com"),
+        comment(email=""),
+    ],
+)
 def test_different_content_or_author_has_a_different_hash(other):
     assert content_hash(other) != content_hash(comment())
 
 
 def test_only_content_and_email_count():
     # Feedback often carries fewer fields than the check did (no user agent, another IP).
-    assert content_hash(comment(user_ip="192.0.2.1", user_agent="curl", comment_author="Ann")) == content_hash(comment())
+    assert content_hash(comment(user_ip="192.0.2.1", user_agent="curl", comment_author="Ann")) == content_hash(
+        comment()
+    )
 
 
 def test_content_cannot_spill_into_the_email_part():

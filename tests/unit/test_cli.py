@@ -1,4 +1,5 @@
 """The `spamguard` command as an operator uses it."""
+
 from __future__ import annotations
 
 from click.testing import CliRunner
@@ -28,8 +29,9 @@ def test_keys_create_list_revoke(tmp_path):
     assert f"hint {hint}" in listing and "active" in listing and "https://blog.example" in listing
     assert key not in listing  # the whole key is shown once, at creation
 
-    configured = run(["keys", "configure", key, "--spam", "0.8", "--rate-limit", "50/second",
-                      "--monthly-limit", "1000"], env)
+    configured = run(
+        ["keys", "configure", key, "--spam", "0.8", "--rate-limit", "50/second", "--monthly-limit", "1000"], env
+    )
     assert configured.exit_code == 0, configured.output
     bad = CliRunner().invoke(cli, ["keys", "configure", key, "--rate-limit", "lots"], env=env)
     assert bad.exit_code != 0

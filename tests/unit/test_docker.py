@@ -1,4 +1,5 @@
 """No Docker engine in CI: read the compose file and Dockerfile and check what an operator relies on."""
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,11 @@ def test_images_are_versioned_and_state_is_on_volumes():
 
 def test_dockerfile_probes_readiness_and_image_keeps_tests_out():
     assert "/readyz" in DOCKERFILE and "USER spamguard" in DOCKERFILE
-    ignored = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert {"tests", "bench", ".git", ".venv", "var", ".env"} <= ignored
 
 

@@ -1,4 +1,5 @@
 """Structured logs: one JSON object a line, with the request id of the request being served."""
+
 from __future__ import annotations
 
 import io
@@ -30,10 +31,13 @@ def lines(stream: io.StringIO) -> list[dict]:
 
 def test_a_record_is_one_json_line_with_the_standard_fields(captured):
     logger, stream = captured
-    logger.warning("naïve \"quoted\"\nsecond line", extra={"event": "unit", "count": 3})
+    logger.warning('naïve "quoted"\nsecond line', extra={"event": "unit", "count": 3})
     [record] = lines(stream)
     assert (record["level"], record["logger"], record["message"]) == (
-        "WARNING", "spamguard.unit-logs", "naïve \"quoted\"\nsecond line")
+        "WARNING",
+        "spamguard.unit-logs",
+        'naïve "quoted"\nsecond line',
+    )
     assert record["event"] == "unit" and record["count"] == 3 and record["time"]
     assert "naïve" in stream.getvalue()  # not \\u-escaped
 

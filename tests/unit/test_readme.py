@@ -1,4 +1,5 @@
 """The README is the front door: it must document every setting and the two commands."""
+
 import re
 from pathlib import Path
 

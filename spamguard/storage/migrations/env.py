@@ -1,4 +1,5 @@
 """Alembic environment: the URL comes from the caller (spamguard.storage.upgrade) or DATABASE_URL."""
+
 from dataclasses import replace
 
 from alembic import context

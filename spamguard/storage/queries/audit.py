@@ -1,4 +1,5 @@
 """The audit log: who did what, when, from which client.  Rows are only ever appended."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,7 +19,9 @@ def add(db: Session, action: str, target: str = "", *, user_id: int | None, deta
     return row
 
 
-def page(db: Session, *, before: int | None = None, action: str = "", size: int = PAGE) -> tuple[list[AuditLog], int | None]:
+def page(
+    db: Session, *, before: int | None = None, action: str = "", size: int = PAGE
+) -> tuple[list[AuditLog], int | None]:
     """Newest first, `size` rows below id `before`; (rows, cursor for the next page or None)."""
     stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(size + 1)
     if before:
@@ -30,5 +33,6 @@ def page(db: Session, *, before: int | None = None, action: str = "", size: int 
 
 
 def latest(db: Session, action: str, limit: int) -> list[AuditLog]:
-    return list(db.scalars(select(AuditLog).where(AuditLog.action == action)
-                           .order_by(AuditLog.id.desc()).limit(limit)).all())
+    return list(
+        db.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id.desc()).limit(limit)).all()
+    )

@@ -4,6 +4,7 @@
 attempts N distinct counts on both SQLite and PostgreSQL; the policy (which
 scopes, which limits) is `moderation.throttle`'s.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import case, delete, update
@@ -22,11 +23,14 @@ def hit(db: Session, scope: str, window: int, now: int, keep: int) -> tuple[int,
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     expired = table.c.expires_at <= now
     stmt = dialect.insert(table).values(scope=scope, attempts=1, expires_at=now + window)
-    stmt = stmt.on_conflict_do_update(index_elements=[table.c.scope], set_={
-        # Both CASEs read the row as it was before this update (SQL semantics on both databases).
-        "attempts": case((expired, 1), else_=table.c.attempts + 1),
-        "expires_at": case((expired, now + window), else_=table.c.expires_at),
-    }).returning(table.c.attempts, table.c.expires_at)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.scope],
+        set_={
+            # Both CASEs read the row as it was before this update (SQL semantics on both databases).
+            "attempts": case((expired, 1), else_=table.c.attempts + 1),
+            "expires_at": case((expired, now + window), else_=table.c.expires_at),
+        },
+    ).returning(table.c.attempts, table.c.expires_at)
     attempts, expires_at = db.execute(stmt).one()
     db.commit()
     if attempts == 1:
@@ -42,5 +46,8 @@ def reset(db: Session, scope: str) -> None:
 
 def refund(db: Session, scope: str) -> None:
     """Give `scope` one attempt back (the caller commits)."""
-    db.execute(update(LoginThrottle).where(LoginThrottle.scope == scope, LoginThrottle.attempts > 0)
-               .values(attempts=LoginThrottle.attempts - 1))
+    db.execute(
+        update(LoginThrottle)
+        .where(LoginThrottle.scope == scope, LoginThrottle.attempts > 0)
+        .values(attempts=LoginThrottle.attempts - 1)
+    )

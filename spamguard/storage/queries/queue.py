@@ -18,6 +18,7 @@ Tab counts are one GROUP BY over `ix_checks_counts (reviewed_at, is_test, verdic
 site_id)` (index-only), cached per process for COUNT_TTL seconds and dropped after
 each decision made in this process: counts can lag other workers by that long.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -46,8 +47,12 @@ TABS: dict[str, tuple[str, tuple[str, ...]]] = {
     "all": ("All", ("unsure", "spam", "discard", "ham")),
 }
 VERDICT_TAB = {"unsure": "review", "spam": "spam", "discard": "discard", "ham": "ham"}
-SORTS = {"priority": "Needs review first", "newest": "Newest first", "score": "Highest score first",
-         "score_asc": "Lowest score first"}
+SORTS = {
+    "priority": "Needs review first",
+    "newest": "Newest first",
+    "score": "Highest score first",
+    "score_asc": "Lowest score first",
+}
 DEFAULT_TAB, DEFAULT_SORT = "all", "priority"
 
 
@@ -83,10 +88,18 @@ class QueueFilters:
         if tab not in TABS:  # `verdict=` is the older spelling of a tab
             tab = VERDICT_TAB.get(args.get("verdict", ""), DEFAULT_TAB)
         sort = args.get("sort", "")
-        return cls(tab=tab, sort=sort if sort in SORTS else DEFAULT_SORT, site_id=num("site", int),
-                   min_score=num("min_score", float), max_score=num("max_score", float),
-                   date_from=day("from"), date_to=day("to"), q=args.get("q", "").strip()[:200],
-                   before=num("before", int), tests=args.get("tests") == "1")
+        return cls(
+            tab=tab,
+            sort=sort if sort in SORTS else DEFAULT_SORT,
+            site_id=num("site", int),
+            min_score=num("min_score", float),
+            max_score=num("max_score", float),
+            date_from=day("from"),
+            date_to=day("to"),
+            q=args.get("q", "").strip()[:200],
+            before=num("before", int),
+            tests=args.get("tests") == "1",
+        )
 
     @property
     def verdicts(self) -> tuple[str, ...]:
@@ -98,10 +111,18 @@ class QueueFilters:
         return "newest" if self.q else self.sort
 
     def as_args(self, **changes: Any) -> dict[str, Any]:
-        values = {"tab": None if self.tab == DEFAULT_TAB else self.tab,
-                  "sort": None if self.sort == DEFAULT_SORT else self.sort, "site": self.site_id,
-                  "min_score": self.min_score, "max_score": self.max_score, "from": self.date_from,
-                  "to": self.date_to, "q": self.q, "before": self.before, "tests": "1" if self.tests else None}
+        values = {
+            "tab": None if self.tab == DEFAULT_TAB else self.tab,
+            "sort": None if self.sort == DEFAULT_SORT else self.sort,
+            "site": self.site_id,
+            "min_score": self.min_score,
+            "max_score": self.max_score,
+            "from": self.date_from,
+            "to": self.date_to,
+            "q": self.q,
+            "before": self.before,
+            "tests": "1" if self.tests else None,
+        }
         values.update(changes)
         return {k: v for k, v in values.items() if v not in (None, "")}
 
@@ -147,8 +168,16 @@ def _row_key(row, order: str) -> tuple:
     return (row.score, row.id) if order in ("score", "score_asc") else (row.created_at, row.id)
 
 
-def _branch(db: Session, f: QueueFilters, verdict: str, order: str, cursor: tuple | None, limit: int,
-            extra=None, floor: tuple | None = None) -> list:
+def _branch(
+    db: Session,
+    f: QueueFilters,
+    verdict: str,
+    order: str,
+    cursor: tuple | None,
+    limit: int,
+    extra=None,
+    floor: tuple | None = None,
+) -> list:
     """Up to `limit` rows of one verdict in `order`, after `cursor` (one index walk)."""
     keys = _keys(order)
     ascending = order == "score_asc"
@@ -159,8 +188,9 @@ def _branch(db: Session, f: QueueFilters, verdict: str, order: str, cursor: tupl
         conds.append(tuple_(Check.created_at, Check.id) >= floor)
     if extra is not None:
         conds.append(extra)
-    stmt = (select(*COLUMNS).where(and_(*conds))
-            .order_by(*(k.asc() if ascending else k.desc() for k in keys)).limit(limit))
+    stmt = (
+        select(*COLUMNS).where(and_(*conds)).order_by(*(k.asc() if ascending else k.desc() for k in keys)).limit(limit)
+    )
     return list(db.execute(stmt).all())
 
 
@@ -186,9 +216,13 @@ def _search_floor(db: Session, f: QueueFilters, cursor: tuple | None) -> tuple |
             conds.append(Check.created_at < _day_start(f.date_to + timedelta(days=1)))
         if cursor is not None:
             conds.append(tuple_(Check.created_at, Check.id) < cursor)
-        row = db.execute(select(Check.created_at, Check.id).where(and_(*conds))
-                         .order_by(Check.created_at.desc(), Check.id.desc())
-                         .offset(SEARCH_WINDOW - 1).limit(1)).first()
+        row = db.execute(
+            select(Check.created_at, Check.id)
+            .where(and_(*conds))
+            .order_by(Check.created_at.desc(), Check.id.desc())
+            .offset(SEARCH_WINDOW - 1)
+            .limit(1)
+        ).first()
         if row is not None:
             floors.append((row.created_at, row.id))
     return max(floors) if floors else None
@@ -209,7 +243,7 @@ def page_ids(db: Session, f: QueueFilters) -> tuple[list[int], int | None, int |
         # Concatenate the verdicts in priority order, each newest first; the anchor says where we are.
         verdicts = list(f.verdicts)
         if anchor is not None and anchor.verdict in verdicts:
-            verdicts = verdicts[verdicts.index(anchor.verdict):]
+            verdicts = verdicts[verdicts.index(anchor.verdict) :]
         rows = []
         for verdict in verdicts:
             cursor = (anchor.created_at, anchor.id) if anchor is not None and anchor.verdict == verdict else None
@@ -285,8 +319,14 @@ def checks_by_ids(db: Session, ids: list[int]) -> list[Check]:
 
 def pending_from(db: Session, by: str, value: str, limit: int) -> list[Check]:
     """Unreviewed, non-test checks from one IP or e-mail address (ix_checks_user_ip / ix_checks_author_email)."""
-    return list(db.scalars(select(Check).where(PENDING_BY[by] == value, Check.reviewed_at.is_(None),
-                                                Check.is_test.is_(False)).order_by(Check.id).limit(limit)).all())
+    return list(
+        db.scalars(
+            select(Check)
+            .where(PENDING_BY[by] == value, Check.reviewed_at.is_(None), Check.is_test.is_(False))
+            .order_by(Check.id)
+            .limit(limit)
+        ).all()
+    )
 
 
 def feedback_by_ids(db: Session, ids: list[int]) -> list[Feedback]:
@@ -295,6 +335,7 @@ def feedback_by_ids(db: Session, ids: list[int]) -> list[Feedback]:
 
 # --- one check's surroundings (the detail page) ---------------------------------------------------
 
+
 def neighbours(db: Session, check: Check) -> tuple[int | None, int | None]:
     """(newer, older) unreviewed check of the same verdict: the queue's order (ix_checks_queue)."""
     if check.reviewed_at is not None:
@@ -302,24 +343,34 @@ def neighbours(db: Session, check: Check) -> tuple[int | None, int | None]:
     base = [Check.reviewed_at.is_(None), Check.verdict == check.verdict, Check.is_test.is_(check.is_test)]
     here = (check.created_at, check.id)
     key = tuple_(Check.created_at, Check.id)
-    newer = db.scalar(select(Check.id).where(and_(*base, key > here))
-                      .order_by(Check.created_at.asc(), Check.id.asc()).limit(1))
-    older = db.scalar(select(Check.id).where(and_(*base, key < here))
-                      .order_by(Check.created_at.desc(), Check.id.desc()).limit(1))
+    newer = db.scalar(
+        select(Check.id).where(and_(*base, key > here)).order_by(Check.created_at.asc(), Check.id.asc()).limit(1)
+    )
+    older = db.scalar(
+        select(Check.id).where(and_(*base, key < here)).order_by(Check.created_at.desc(), Check.id.desc()).limit(1)
+    )
     return newer, older
 
 
 def related(db: Session, check: Check, limit: int) -> dict[str, list[Check]]:
     """Other checks from the same IP / e-mail, newest first (indexed lookups; id order from the index)."""
     found: dict[str, list[Check]] = {}
-    for label, column, value in (("IP address", Check.user_ip, check.user_ip),
-                                 ("e-mail address", Check.comment_author_email, check.comment_author_email)):
+    for label, column, value in (
+        ("IP address", Check.user_ip, check.user_ip),
+        ("e-mail address", Check.comment_author_email, check.comment_author_email),
+    ):
         if value:
-            found[label] = list(db.scalars(select(Check).where(column == value, Check.id != check.id)
-                                           .order_by(Check.id.desc()).limit(limit)).all())
+            found[label] = list(
+                db.scalars(
+                    select(Check).where(column == value, Check.id != check.id).order_by(Check.id.desc()).limit(limit)
+                ).all()
+            )
     return found
 
 
 def feedback_for(db: Session, check_id: int, limit: int = 50) -> list[Feedback]:
-    return list(db.scalars(select(Feedback).where(Feedback.check_id == check_id)
-                           .order_by(Feedback.id.desc()).limit(limit)).all())
+    return list(
+        db.scalars(
+            select(Feedback).where(Feedback.check_id == check_id).order_by(Feedback.id.desc()).limit(limit)
+        ).all()
+    )

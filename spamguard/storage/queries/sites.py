@@ -1,4 +1,5 @@
 """Site listings (the sites/keys admin page, `spamguard keys list`, names on the stats page)."""
+
 from __future__ import annotations
 
 from sqlalchemy import select

@@ -9,6 +9,7 @@ each check at most once per kind of report.
 Both queries read the window through ix_checks_created; at very high volume
 (millions of checks a month) a daily rollup table would be the next step.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -37,10 +38,10 @@ class Tally:
     """Checks of one (site, blog, verdict, is_test) and the standing (not undone) reports on them."""
 
     checks: int = 0
-    reviewed_ham: int = 0      # a moderator marked them ham
-    spam_reports: int = 0      # checks with a spam report from any source
+    reviewed_ham: int = 0  # a moderator marked them ham
+    spam_reports: int = 0  # checks with a spam report from any source
     api_spam_reports: int = 0  # checks with a submit-spam through the API (not a test call)
-    api_ham_reports: int = 0   # checks with a submit-ham through the API (not a test call)
+    api_ham_reports: int = 0  # checks with a submit-ham through the API (not a test call)
 
 
 def _window(start: datetime | None, end: datetime | None, site_id: int | None) -> list[Any]:
@@ -54,14 +55,18 @@ def _window(start: datetime | None, end: datetime | None, site_id: int | None) -
     return conds
 
 
-def site_tallies(db: Session, *, start: datetime | None = None, end: datetime | None = None,
-                 site_id: int | None = None) -> dict[TallyKey, Tally]:
+def site_tallies(
+    db: Session, *, start: datetime | None = None, end: datetime | None = None, site_id: int | None = None
+) -> dict[TallyKey, Tally]:
     """Checks created in [start, end) (all time when None), by site, blog, verdict and is_test."""
     when = _window(start, end, site_id)
     key = (Check.site_id, Check.blog, Check.verdict, Check.is_test)
     tallies: dict[TallyKey, Tally] = defaultdict(Tally)
-    checks = select(*key, func.count(), func.sum(case((Check.review_label == "ham", 1), else_=0))) \
-        .where(*when).group_by(*key)
+    checks = (
+        select(*key, func.count(), func.sum(case((Check.review_label == "ham", 1), else_=0)))
+        .where(*when)
+        .group_by(*key)
+    )
     for site, blog, verdict, is_test, count, reviewed_ham in db.execute(checks):
         tally = tallies[TallyKey(site, blog, verdict, bool(is_test))]
         tally.checks += count
@@ -74,10 +79,17 @@ def site_tallies(db: Session, *, start: datetime | None = None, end: datetime | 
     # Redundant with the join, but lets the planner start from the site's reports (ix_feedback_site_created),
     # which are far fewer than its checks.
     by_site = [Feedback.site_id == site_id] if site_id is not None else []
-    reports = select(*key, checks_with(Feedback.label == "spam"), checks_with(and_(api, Feedback.label == "spam")),
-                     checks_with(and_(api, Feedback.label == "ham"))) \
-        .join(Feedback, Feedback.check_id == Check.id) \
-        .where(*when, *by_site, Feedback.undone_at.is_(None)).group_by(*key)
+    reports = (
+        select(
+            *key,
+            checks_with(Feedback.label == "spam"),
+            checks_with(and_(api, Feedback.label == "spam")),
+            checks_with(and_(api, Feedback.label == "ham")),
+        )
+        .join(Feedback, Feedback.check_id == Check.id)
+        .where(*when, *by_site, Feedback.undone_at.is_(None))
+        .group_by(*key)
+    )
     for site, blog, verdict, is_test, spam, api_spam, api_ham in db.execute(reports):
         tally = tallies[TallyKey(site, blog, verdict, bool(is_test))]
         tally.spam_reports += spam
@@ -112,7 +124,17 @@ def daily_counts(db: Session, since: datetime, include_tests: bool = False) -> d
 
 def recently_overturned(db: Session, since: datetime, include_tests: bool = False, limit: int = 10) -> list[Check]:
     """Flagged checks moderators marked ham since `since`, latest decision first."""
-    return list(db.scalars(
-        select(Check).where(Check.review_label == "ham", Check.verdict.in_(FLAGGED), *_real(include_tests),
-                            Check.reviewed_at.is_not(None), Check.reviewed_at >= since)
-        .order_by(Check.reviewed_at.desc()).limit(limit)).all())
+    return list(
+        db.scalars(
+            select(Check)
+            .where(
+                Check.review_label == "ham",
+                Check.verdict.in_(FLAGGED),
+                *_real(include_tests),
+                Check.reviewed_at.is_not(None),
+                Check.reviewed_at >= since,
+            )
+            .order_by(Check.reviewed_at.desc())
+            .limit(limit)
+        ).all()
+    )

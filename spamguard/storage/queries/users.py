@@ -1,4 +1,5 @@
 """Web UI accounts.  Callers commit; `end_sessions` is one atomic increment."""
+
 from __future__ import annotations
 
 from sqlalchemy import select, update

@@ -1,4 +1,5 @@
 """Parsing Akismet requests (spec §1.2-§1.4) without the database or a model."""
+
 from __future__ import annotations
 
 import base64
@@ -12,11 +13,18 @@ app = Flask("form-tests")
 app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
 
 
-def parse(body: bytes | str = b"", content_type: str = "application/x-www-form-urlencoded", query: str = "",
-          max_chars: int = 65536, method: str = "POST", headers: dict | None = None):
+def parse(
+    body: bytes | str = b"",
+    content_type: str = "application/x-www-form-urlencoded",
+    query: str = "",
+    max_chars: int = 65536,
+    method: str = "POST",
+    headers: dict | None = None,
+):
     data = body.encode() if isinstance(body, str) else body
-    with app.test_request_context(f"/1.1/comment-check?{query}", method=method, data=data,
-                                  content_type=content_type, headers=headers or {}):
+    with app.test_request_context(
+        f"/1.1/comment-check?{query}", method=method, data=data, content_type=content_type, headers=headers or {}
+    ):
         fields = form.read_fields(request, max_chars)
         return fields, form.comment_from_fields(fields, max_chars)
 
@@ -27,20 +35,36 @@ def test_bare_keys_plus_and_percent():
     assert comment.comment_content == "a b c" and comment.comment_author == "Jürgen"
 
 
-@pytest.mark.parametrize("body,expected", [
-    ("comment_context%5B0%5D=Tag+one&comment_context%5B1%5D=News", ["Tag one", "News"]),
-    ("comment_context[]=a&comment_context[]=b", ["a", "b"]),
-    ("comment_context=plain", ["plain"]),
-    ("comment_context=", []),
-])
+@pytest.mark.parametrize(
+    "body,expected",
+    [
+        ("comment_context%5B0%5D=Tag+one&comment_context%5B1%5D=News", ["Tag one", "News"]),
+        ("comment_context[]=a&comment_context[]=b", ["a", "b"]),
+        ("comment_context=plain", ["plain"]),
+        ("comment_context=", []),
+    ],
+)
 def test_comment_context_shapes(body, expected):
     assert parse(body)[1].comment_context == expected
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("1", True), ("true", True), ("TRUE", True), ("yes", True), ("On", True),
-    ("", False), ("0", False), ("false", False), ("no", False), ("off", False), ("maybe", False), (None, False),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("1", True),
+        ("true", True),
+        ("TRUE", True),
+        ("yes", True),
+        ("On", True),
+        ("", False),
+        ("0", False),
+        ("false", False),
+        ("no", False),
+        ("off", False),
+        ("maybe", False),
+        (None, False),
+    ],
+)
 def test_is_test_spellings(value, expected):
     body = "blog=x" if value is None else f"is_test={value}"
     assert parse(body)[1].is_test is expected
@@ -78,10 +102,16 @@ def test_query_merged_form_wins():
     assert fields.getlist("blog") == ["https://form.example"]
 
 
-@pytest.mark.parametrize("content_type,body", [
-    ("application/json", '{"comment_content": "x", "blog": "y"}'),
-    ("multipart/form-data; boundary=XX", '--XX\r\nContent-Disposition: form-data; name="blog"\r\n\r\ny\r\n--XX--\r\n'),
-])
+@pytest.mark.parametrize(
+    "content_type,body",
+    [
+        ("application/json", '{"comment_content": "x", "blog": "y"}'),
+        (
+            "multipart/form-data; boundary=XX",
+            '--XX\r\nContent-Disposition: form-data; name="blog"\r\n\r\ny\r\n--XX--\r\n',
+        ),
+    ],
+)
 def test_json_and_multipart_bodies_carry_no_fields(content_type, body):
     fields, comment = parse(body, content_type)
     assert not fields and comment.blog == "" and comment.comment_content == ""
@@ -101,34 +131,40 @@ def test_field_and_extra_caps():
 
 
 def test_secrets_never_in_extra_and_dates_parsed():
-    _fields, comment = parse("api_key=k&key=k&comment_date_gmt=2024-05-20+10%3A01%3A02"
-                             "&comment_post_modified_gmt=2025-01-02T03:04:05%2B00:00&comment_post_ID=7&referer=r")
+    _fields, comment = parse(
+        "api_key=k&key=k&comment_date_gmt=2024-05-20+10%3A01%3A02"
+        "&comment_post_modified_gmt=2025-01-02T03:04:05%2B00:00&comment_post_ID=7&referer=r"
+    )
     assert set(comment.extra) == {"comment_post_ID", "referer"}
     assert comment.comment_date_gmt.isoformat() == "2024-05-20T10:01:02+00:00"
     assert comment.comment_post_modified_gmt.year == 2025 and comment.referrer == "r"
 
 
 def test_json_fields_conversion():
-    fields = form.fields_from_json({"is_test": True, "comment_context": ["a", "b"], "comment_parent": 3,
-                                    "user_role": None}, 100)
+    fields = form.fields_from_json(
+        {"is_test": True, "comment_context": ["a", "b"], "comment_parent": 3, "user_role": None}, 100
+    )
     comment = form.comment_from_fields(fields, 100)
     assert comment.is_test and comment.comment_context == ["a", "b"] and comment.extra["comment_parent"] == "3"
     with pytest.raises(ValueError, match="blog"):
         form.fields_from_json({"blog": {"x": 1}}, 100)
 
 
-@pytest.mark.parametrize("host,key", [
-    ("0123456789ab.rest.akismet.com", "0123456789ab"),
-    ("0123456789AB.akismet.local:5000", "0123456789ab"),
-    ("abc.REST.AKISMET.COM", "abc"),
-    ("rest.akismet.com", ""),
-    ("a.b.rest.akismet.com", ""),
-    ("127.0.0.1:5000", ""),
-    ("[::1]:5000", ""),
-    ("key.evil.example", ""),
-    ("", ""),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    "host,key",
+    [
+        ("0123456789ab.rest.akismet.com", "0123456789ab"),
+        ("0123456789AB.akismet.local:5000", "0123456789ab"),
+        ("abc.REST.AKISMET.COM", "abc"),
+        ("rest.akismet.com", ""),
+        ("a.b.rest.akismet.com", ""),
+        ("127.0.0.1:5000", ""),
+        ("[::1]:5000", ""),
+        ("key.evil.example", ""),
+        ("", ""),
+        (None, ""),
+    ],
+)
 def test_key_from_host(host, key):
     assert keys.key_from_host(host, ["akismet.local"]) == key
 
@@ -136,15 +172,20 @@ def test_key_from_host(host, key):
 def test_key_resolution_order():
     basic = base64.b64encode(b"fromauth.:undefined").decode()
     headers = {"Host": "fromhost.rest.akismet.com", "Authorization": f"Basic {basic}"}
-    with app.test_request_context("/1.1/comment-check", method="POST", data={"api_key": "frombody", "key": "vk"},
-                                  headers=headers):
+    with app.test_request_context(
+        "/1.1/comment-check", method="POST", data={"api_key": "frombody", "key": "vk"}, headers=headers
+    ):
         fields = form.read_fields(request, 100)
         assert keys.api_key_candidate(request, fields, []) == "frombody"
         assert keys.verify_key_candidate(fields) == "vk"
     with app.test_request_context("/1.1/comment-check", method="POST", data={"api_key": " "}, headers=headers):
         assert keys.api_key_candidate(request, form.read_fields(request, 100), []) == "fromhost"
-    with app.test_request_context("/1.1/comment-check", method="POST", data={},
-                                  headers={"Host": "rest.akismet.com", "Authorization": f"Basic {basic}"}):
+    with app.test_request_context(
+        "/1.1/comment-check",
+        method="POST",
+        data={},
+        headers={"Host": "rest.akismet.com", "Authorization": f"Basic {basic}"},
+    ):
         assert keys.api_key_candidate(request, form.read_fields(request, 100), []) == "fromauth"
     with app.test_request_context("/1.1/verify-key", method="POST", data={"api_key": "ak"}):
         assert keys.verify_key_candidate(form.read_fields(request, 100)) == "ak"

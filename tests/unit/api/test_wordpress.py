@@ -1,4 +1,5 @@
 """Undoing WordPress's wp_slash() on comment-check bodies, and recognising the plugin."""
+
 from __future__ import annotations
 
 from spamguard.api.wordpress import is_plugin, stripslashes

@@ -4,6 +4,7 @@ The two tasks are stand-ins that count their calls (their own Redis behaviour is
 tests/limits and tests/backends); what is under test here is the loop: both tasks every pass, a failing task never
 stops the other, one thread per process, and a last flush at shutdown.
 """
+
 from __future__ import annotations
 
 import logging
@@ -118,9 +119,14 @@ def test_a_forked_child_starts_its_own_thread_and_leaves_the_parent_s_alone(sess
 
 
 def test_services_are_built_from_the_settings_without_connecting(session_factory):
-    config = {"REDIS_URL": "redis://127.0.0.1:6379/3", "SPAMGUARD_REDIS_PREFIX": "unit:",
-              "SPAMGUARD_REDIS_TIMEOUT": 0.2, "SPAMGUARD_MONTHLY_LIMIT": 1000,
-              "SPAMGUARD_RATE_LIMIT_COMMENTER_IP": "7/minute", "SPAMGUARD_REPUTATION_MIN_SITES": 4}
+    config = {
+        "REDIS_URL": "redis://127.0.0.1:6379/3",
+        "SPAMGUARD_REDIS_PREFIX": "unit:",
+        "SPAMGUARD_REDIS_TIMEOUT": 0.2,
+        "SPAMGUARD_MONTHLY_LIMIT": 1000,
+        "SPAMGUARD_RATE_LIMIT_COMMENTER_IP": "7/minute",
+        "SPAMGUARD_REPUTATION_MIN_SITES": 4,
+    }
     services = build_state(config, session_factory)
     assert (services.state.prefix, services.state.timeout) == ("unit:", 0.2)
     assert services.usage.state is services.state and services.usage.default_limit == 1000

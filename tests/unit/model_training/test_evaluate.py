@@ -1,4 +1,5 @@
 """Evaluation metrics on tiny synthetic sets: worked by hand, and checked against brute force and sklearn."""
+
 from __future__ import annotations
 
 import json

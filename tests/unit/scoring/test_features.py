@@ -1,4 +1,5 @@
 """Shared features: normalisation, missing metadata is neutral, proper sklearn estimators."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -38,18 +39,34 @@ def test_missing_metadata_gives_an_all_zero_meta_row():
     full = Comment(comment_content="hello there", user_agent="", referrer="", comment_author_email="")
     assert (meta.transform([bare]) != meta.transform([full])).nnz == 0
     d = meta_dict(bare)
-    for key in ("has_email", "has_user_agent", "has_referrer", "has_author_url", "honeypot_filled",
-                "post_age_days", "post_age_known", "n_links"):
+    for key in (
+        "has_email",
+        "has_user_agent",
+        "has_referrer",
+        "has_author_url",
+        "honeypot_filled",
+        "post_age_days",
+        "post_age_known",
+        "n_links",
+    ):
         assert key not in d  # missing = 0 = neutral; there are no "missing" indicator columns
     assert not any(k.endswith("_missing") for k in meta.vocabulary_)
 
 
 def test_metadata_present_is_captured():
     now = datetime(2026, 1, 10, tzinfo=UTC)
-    c = Comment(comment_content="visit http://bit.ly/x and http://spam.example/y", comment_author_email="a@mail.ru",
-                user_agent="python-requests/2.0", referrer="http://r.example", comment_type="comment",
-                honeypot_field_name="hp", honeypot_value="filled", comment_author="www.cheap-pills.com",
-                comment_date_gmt=now, comment_post_modified_gmt=now - timedelta(days=400))
+    c = Comment(
+        comment_content="visit http://bit.ly/x and http://spam.example/y",
+        comment_author_email="a@mail.ru",
+        user_agent="python-requests/2.0",
+        referrer="http://r.example",
+        comment_type="comment",
+        honeypot_field_name="hp",
+        honeypot_value="filled",
+        comment_author="www.cheap-pills.com",
+        comment_date_gmt=now,
+        comment_post_modified_gmt=now - timedelta(days=400),
+    )
     d = meta_dict(c)
     assert d["n_links"] > 0 and d["link_domain=bit.ly"] == 1 and d["link_domain=spam.example"] == 1
     assert d["email_domain=mail.ru"] == 1 and d["ua_bot"] == 1 and d["has_referrer"] == 1
@@ -58,8 +75,9 @@ def test_metadata_present_is_captured():
 
 
 def test_self_links_to_the_commented_page_are_separated():
-    text, n = split_self_links("best part https://youtu.be/abc123 and http://other.example",
-                               "https://www.youtube.com/watch?v=abc123")
+    text, n = split_self_links(
+        "best part https://youtu.be/abc123 and http://other.example", "https://www.youtube.com/watch?v=abc123"
+    )
     assert n == 1 and "selflinkx" in text and "other.example" in text
 
 

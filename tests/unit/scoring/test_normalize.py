@@ -1,4 +1,5 @@
 """De-obfuscation rules (spamguard/scoring/normalize.py): adversarial examples per rule, ham left alone."""
+
 from __future__ import annotations
 
 import time
@@ -10,33 +11,47 @@ from spamguard.scoring.features import find_urls, meta_dict, prepare_text
 from spamguard.scoring.normalize import MAX_CHARS, blocklist_hits, deobfuscate, in_list, obfuscation_signals
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("F o l l o w  m e on insta", "Follow me on insta"),
-    ("s.u.b.s.c.r.i.b.e to my channel", "subscribe to my channel"),
-    ("f*r*e*e  m*o*n*e*y", "free money"),
-    ("C H E C K  O U T  my page", "CHECK OUT  my page"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("F o l l o w  m e on insta", "Follow me on insta"),
+        ("s.u.b.s.c.r.i.b.e to my channel", "subscribe to my channel"),
+        ("f*r*e*e  m*o*n*e*y", "free money"),
+        ("C H E C K  O U T  my page", "CHECK OUT  my page"),
+    ],
+)
 def test_spaced_letters_are_joined(text, expected):
     assert deobfuscate(text) == expected
 
 
-@pytest.mark.parametrize("ham", ["a b c d", "I love the U.S.A. and so do you", "Plan A or B, then C",
-                                 "x = a * b - c", "Section 4 b"])
+@pytest.mark.parametrize(
+    "ham", ["a b c d", "I love the U.S.A. and so do you", "Plan A or B, then C", "x = a * b - c", "Section 4 b"]
+)
 def test_ordinary_text_with_single_letters_is_unchanged(ham):
     assert deobfuscate(ham) == ham
 
 
-@pytest.mark.parametrize("text", ["visit ExampleDOTcom now", "go to example(dot)com", "go to example [dot] net",
-                                  "example dot com has it", "see example. com", "see example .com today",
-                                  "example {dot} org"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "visit ExampleDOTcom now",
+        "go to example(dot)com",
+        "go to example [dot] net",
+        "example dot com has it",
+        "see example. com",
+        "see example .com today",
+        "example {dot} org",
+    ],
+)
 def test_spelled_out_domains_become_links(text):
     urls = find_urls(deobfuscate(text))
     assert len(urls) == 1 and urls[0].lower().startswith("example.")
     assert "urlx" in prepare_text(text)
 
 
-@pytest.mark.parametrize("ham", ["It works. Net effect is small", "the dot com bubble burst", "a red dot on it",
-                                 "I wrote it down. Com'on"])
+@pytest.mark.parametrize(
+    "ham", ["It works. Net effect is small", "the dot com bubble burst", "a red dot on it", "I wrote it down. Com'on"]
+)
 def test_prose_about_dots_is_not_a_link(ham):
     assert find_urls(deobfuscate(ham)) == []
 
@@ -81,10 +96,18 @@ def test_domain_lists_match_hosts_and_parents():
     assert features["link_shorteners"] == 1.0 and features["email_disposable"] == 1.0
 
 
-@pytest.mark.parametrize("attack", [
-    "a " * 50_000, "a." * 50_000, "#" + "Ab" * 50_000, "x" * 63 + "DO" * 50_000, "example " + "dot " * 50_000,
-    "★a" * 50_000, "а" * 25_000 + "a" * 25_000,
-])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "a " * 50_000,
+        "a." * 50_000,
+        "#" + "Ab" * 50_000,
+        "x" * 63 + "DO" * 50_000,
+        "example " + "dot " * 50_000,
+        "★a" * 50_000,
+        "а" * 25_000 + "a" * 25_000,
+    ],
+)
 def test_hostile_input_is_capped_and_linear(attack):
     start = time.process_time()
     out = deobfuscate(attack)
@@ -94,18 +117,28 @@ def test_hostile_input_is_capped_and_linear(attack):
     assert time.process_time() - start < 5.0
 
 
-@pytest.mark.parametrize("spam, phrase_count", [
-    ("Buy cheap viagra online now", 2),                 # "buy cheap", "viagra"
-    ("Great post! best online casino bonus here", 4),
-    ("PAYDAY LOANS today", 1),                          # case and a plural "s"
-])
+@pytest.mark.parametrize(
+    "spam, phrase_count",
+    [
+        ("Buy cheap viagra online now", 2),  # "buy cheap", "viagra"
+        ("Great post! best online casino bonus here", 4),
+        ("PAYDAY LOANS today", 1),  # case and a plural "s"
+    ],
+)
 def test_comment_bot_phrases_are_counted_as_whole_words(spam, phrase_count):
     assert blocklist_hits(spam) == phrase_count
 
 
-@pytest.mark.parametrize("ham", ["It doesn't fit, see http://www.example.org/manual",  # URL parts, apostrophes
-                                 "wow, 20 million subscribers already", "The casinos of Monaco",
-                                 "I didnt know that", "viagrafalls is not a word"])
+@pytest.mark.parametrize(
+    "ham",
+    [
+        "It doesn't fit, see http://www.example.org/manual",  # URL parts, apostrophes
+        "wow, 20 million subscribers already",
+        "The casinos of Monaco",
+        "I didnt know that",
+        "viagrafalls is not a word",
+    ],
+)
 def test_ham_and_word_fragments_do_not_count(ham):
     assert blocklist_hits(ham) == 0
 
