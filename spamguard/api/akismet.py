@@ -73,10 +73,13 @@ def json_answer(data: Any) -> Response:
     return Response(json.dumps(data, separators=(",", ":")), mimetype="application/json")
 
 
-def route(name: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
+View = Callable[[], Response]
+
+
+def route(name: str, methods: tuple[str, ...] = ("POST",)) -> Callable[[View], View]:
     """Register a view under /1.1/<name> and /1.2/<name>; no automatic OPTIONS so 405 says `Allow: POST`."""
 
-    def register(view: Callable) -> Callable:
+    def register(view: View) -> View:
         for version in ("1.1", "1.2"):
             bp.add_url_rule(
                 f"/{version}/{name}",
@@ -99,28 +102,32 @@ def site_for(key: str) -> Site | None:
     return services().site_cache.find(get_session(), key)
 
 
-def account_site(fields: MultiDict[str, str]) -> tuple[Site | None, Response | None]:
+# The look-ups below answer either what the endpoint needs or the refusal to send instead; callers
+# return the latter as soon as `isinstance(..., Response)` says so.
+def account_site(fields: MultiDict[str, str]) -> Site | Response:
     """verify-key style key (`key` wins), for the WordPress account calls."""
     key = keys.verify_key_candidate(fields)
     if not key:
         record_refusal("missing_key")
-        return None, failure("invalid", EMPTY_KEY)
+        return failure("invalid", EMPTY_KEY)
     site = site_for(key)
     if site is None:
         record_refusal("invalid_key")
-    return (site, None) if site else (None, text("invalid"))
+        return text("invalid")
+    return site
 
 
-def api_site(fields: MultiDict[str, str]) -> tuple[Site | None, str, Response | None]:
-    """Site for every non-verify endpoint (§1.2 order); an unknown key answers `invalid` (2015 capture: no debug)."""
+def api_site(fields: MultiDict[str, str]) -> tuple[Site, str] | Response:
+    """Site and key for every non-verify endpoint (§1.2 order); an unknown key answers `invalid` (2015 capture: no debug)."""
     key = keys.api_key_candidate(request, fields, current_app.config["SPAMGUARD_BASE_HOSTS"])
     if not key:
         record_refusal("missing_key")
-        return None, "", failure("invalid", EMPTY_KEY)
+        return failure("invalid", EMPTY_KEY)
     site = site_for(key)
     if site is None:
         record_refusal("invalid_key")
-    return (site, key, None) if site else (None, key, text("invalid"))
+        return text("invalid")
+    return site, key
 
 
 def missing_field(fields: MultiDict[str, str]) -> Response | None:
@@ -132,9 +139,11 @@ def missing_field(fields: MultiDict[str, str]) -> Response | None:
     return None
 
 
-def comment_site(fields: MultiDict[str, str]) -> tuple[Site | None, Response | None]:
-    site, _key, error = api_site(fields)
-    return site, error or missing_field(fields)
+def comment_site(fields: MultiDict[str, str]) -> tuple[Site, str] | Response:
+    found = api_site(fields)
+    if isinstance(found, Response):
+        return found
+    return missing_field(fields) or found
 
 
 # -- comment-check and reports -----------------------------------------------------------------
@@ -169,10 +178,10 @@ def refused(refusal: Refusal) -> Response:
 @route("comment-check")
 def comment_check() -> Response:
     fields = wordpress.check_fields(read_fields(), request.headers.get("User-Agent"))
-    site, key, error = api_site(fields)
-    error = error or missing_field(fields)
-    if error:
-        return error
+    found = comment_site(fields)
+    if isinstance(found, Response):
+        return found
+    site, key = found
     comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
     outcome = services().checks.check(get_session(), site, comment, "akismet")
     if outcome.result is None:
@@ -212,9 +221,10 @@ def refused_report(refusal: Refusal) -> Response:
 
 def report(label: str) -> Response:
     fields = read_fields()
-    site, error = comment_site(fields)
-    if error:
-        return error
+    found = comment_site(fields)
+    if isinstance(found, Response):
+        return found
+    site, _key = found
     checks = services().checks
     refusal = checks.feedback_refusal(site)
     if refusal is not None:
@@ -259,9 +269,10 @@ def verify_key() -> Response:
 @route("usage-limit", ("GET", "POST"))
 def usage_limit() -> Response:
     fields = read_fields()
-    site, _key, error = api_site(fields)
-    if error:
-        return error
+    found = api_site(fields)
+    if isinstance(found, Response):
+        return found
+    site, _key = found
     usage = services().quota.usage
     return json_answer(usage.usage_report(site, form.parse_bool(fields.get("extended")), get_session()))
 
@@ -276,9 +287,10 @@ def _int(value: str | None, default: int, low: int, high: int) -> int:
 @route("key-sites", ("GET", "POST"))
 def key_sites() -> Response:
     fields = read_fields()
-    site, key, error = api_site(fields)  # Python 25.10.1 sends no api_key here: it gets `invalid` (§2.4)
-    if error:
-        return error
+    found = api_site(fields)  # Python 25.10.1 sends no api_key here: it gets `invalid` (§2.4)
+    if isinstance(found, Response):
+        return found
+    site, key = found
     month = (fields.get("month") or "").strip()
     if not usage_stats.MONTH.match(month):
         month = usage_stats.current_month()
@@ -319,9 +331,9 @@ def connectivity_test() -> Response:
 @route("get-subscription")
 def get_subscription() -> Response:
     fields = read_fields()
-    site, error = account_site(fields)
-    if error:
-        return error
+    site = account_site(fields)
+    if isinstance(site, Response):
+        return site
     # `active` is what lets WordPress save the key from its settings screen.
     return json_answer(
         {
@@ -340,9 +352,9 @@ def get_subscription() -> Response:
 @route("get-stats")
 def get_stats() -> Response:
     fields = read_fields()
-    site, error = account_site(fields)
-    if error:
-        return error
+    site = account_site(fields)
+    if isinstance(site, Response):
+        return site
     period = (fields.get("from") or "all").strip()
     return json_answer(usage_stats.stats_report(get_session(), site, period))
 
@@ -350,18 +362,20 @@ def get_stats() -> Response:
 @route("token")
 def token() -> Response:
     fields = read_fields()
-    site, _key, error = api_site(fields)
-    if error and fields.get("key"):
-        site, error = account_site(fields)
-    if error:
-        return error
+    found = api_site(fields)
+    if isinstance(found, Response):
+        if not fields.get("key"):
+            return found
+        account = account_site(fields)
+        if isinstance(account, Response):
+            return account
     return text(secrets.token_hex(16))  # only feeds stats iframes on akismet.com; any opaque string will do
 
 
 @route("deactivate")
 def deactivate() -> Response:
-    _site, error = account_site(read_fields())
-    return error or text("deactivated")
+    found = account_site(read_fields())
+    return found if isinstance(found, Response) else text("deactivated")
 
 
 @route("verify-wpcom-key")

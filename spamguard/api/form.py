@@ -180,8 +180,13 @@ def _context(fields: MultiDict[str, str]) -> list[str]:
 
 def comment_from_fields(fields: MultiDict[str, str], max_chars: int) -> Comment:
     """Build the `Comment` for a check or a report from decoded fields."""
-    get = lambda name: (fields.get(name) or "")[:max_chars]  # noqa: E731 - first value wins
-    comment = Comment(**{name: get(name) for name in TEXT_FIELDS})
+
+    def get(name: str) -> str:  # the first value wins
+        return (fields.get(name) or "")[:max_chars]
+
+    comment = Comment()
+    for name in TEXT_FIELDS:
+        setattr(comment, name, get(name))
     if not comment.referrer and fields.get("referer"):  # npm's alias
         comment.referrer = get("referer")
     for name in DATE_FIELDS:

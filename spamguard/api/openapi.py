@@ -274,7 +274,9 @@ def document() -> dict[str, Any]:
             },
         }
     }
-    json_fields = {name: {"type": ["string", "null"]} for name in COMMENT_FIELDS}  # null = not sent
+    json_fields: dict[str, dict[str, Any]] = {
+        name: {"type": ["string", "null"]} for name in COMMENT_FIELDS
+    }  # null = not sent
     json_fields["is_test"] = {"type": ["boolean", "string"]}
     json_fields["comment_context"] = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
     for name in ("blog", "user_ip", "guid"):  # blank counts as missing

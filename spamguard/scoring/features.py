@@ -296,7 +296,7 @@ class Analysis:
 
 def analyse(comment: Comment) -> Analysis:
     """The comment's :class:`Analysis`, memoised on the instance while its content and permalink are unchanged."""
-    cached = vars(comment).get("_analysis")
+    cached: Analysis | None = vars(comment).get("_analysis")
     if cached is not None and cached.raw == comment.comment_content and cached.permalink == comment.permalink:
         return cached
     result = Analysis(comment.comment_content, comment.permalink)
