@@ -10,8 +10,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from spamguard import config as settings
-from spamguard import logs, metrics, storage
+from spamguard import logs, metrics_view, storage
 from spamguard.logs import configure_logging
+from spamguard.metrics import DB_ERRORS
 from spamguard.services import Services, install
 
 
@@ -41,7 +42,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     configure_logging(app.config["SPAMGUARD_LOG_LEVEL"])
     logs.init_app(app)
-    metrics.init_app(app)
+    metrics_view.init_app(app)
 
     storage.init_app(app)
     from spamguard import delivery
@@ -111,7 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     from spamguard import health, moderation
     from spamguard.api import akismet, json_api, openapi
 
-    for module in (akismet, json_api, openapi, metrics, health, moderation):
+    for module in (akismet, json_api, openapi, metrics_view, health, moderation):
         app.register_blueprint(module.bp)
 
 
@@ -153,7 +154,7 @@ def _register_error_handlers(app: Flask) -> None:
         from sqlalchemy.exc import SQLAlchemyError
 
         if isinstance(error, SQLAlchemyError):
-            metrics.DB_ERRORS.labels(op="request").inc()
+            DB_ERRORS.labels(op="request").inc()
         app.logger.exception("unhandled error", extra={"path": request.path})
         if request.path.startswith("/api/"):
             return jsonify(error={"code": "internal_error", "message": "internal error"}), 500

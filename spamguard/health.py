@@ -18,12 +18,15 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy import text
 
 from spamguard.services import services
+
+if TYPE_CHECKING:
+    from spamguard.scoring.model import Scorer
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -53,7 +56,7 @@ def model_status(app) -> dict[str, Any]:
     }
 
 
-def loaded_scorer(app):
+def loaded_scorer(app: Flask) -> Scorer | None:
     """The model this process serves now (reloading if due), or None when none is promoted."""
     from spamguard.scoring.model import NoModelError
 
