@@ -17,27 +17,14 @@ from werkzeug.exceptions import HTTPException
 from spamguard.api import form
 from spamguard.checking import find_original
 from spamguard.comment import Comment
+from spamguard.http_errors import ApiError, authenticate, error_response
 from spamguard.metrics import record_refusal
 from spamguard.scoring.decision import DISCARD
 from spamguard.scoring.model import NoModelError
 from spamguard.services import services
 from spamguard.storage import UNAVAILABLE, UNAVAILABLE_RETRY_AFTER, get_session
-from spamguard.storage.models import Site
 
 bp = Blueprint("json_api", __name__, url_prefix="/api/v1")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
-
-
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    response = jsonify(error={"code": code, "message": message})
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
 
 
 def read_body() -> tuple[dict[str, Any], MultiDict[str, str]]:
@@ -58,25 +45,6 @@ def read_body() -> tuple[dict[str, Any], MultiDict[str, str]]:
     except ValueError as exc:
         raise ApiError(422, "invalid_field", f"Field {str(exc)!r} must be a string, number, boolean or null.") from None
     return data, fields
-
-
-def authenticate(fields: MultiDict[str, str]) -> Site:
-    """`api_key` in the body, else `Authorization: Bearer <key>`."""
-    key = (fields.get("api_key") or "").strip()
-    auth = request.headers.get("Authorization", "")
-    if not key and auth[:7].lower() == "bearer ":
-        key = auth[7:].strip()
-    if not key:
-        raise ApiError(
-            401,
-            "missing_api_key",
-            "Send api_key in the body or an Authorization: Bearer header.",
-            {"WWW-Authenticate": "Bearer"},
-        )
-    site = services().site_cache.find(get_session(), key)
-    if site is None:
-        raise ApiError(401, "invalid_api_key", "Unknown or revoked API key.", {"WWW-Authenticate": "Bearer"})
-    return site
 
 
 def require(fields: MultiDict[str, str], *names: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from spamguard.api import json_api
+from spamguard.http_errors import ApiError, authenticate, error_response
 from spamguard.storage import get_session
 from spamguard.storage.models import Check, Site
 
@@ -25,7 +25,7 @@ def _site() -> Site:
     """The site of `Authorization: Bearer <key>` or `?api_key=`; the JSON API's errors otherwise."""
     from werkzeug.datastructures import MultiDict
 
-    return json_api.authenticate(MultiDict({"api_key": request.args.get("api_key", "")}))
+    return authenticate(MultiDict({"api_key": request.args.get("api_key", "")}))
 
 
 def _number(name: str, default: int, high: int) -> int:
@@ -33,7 +33,7 @@ def _number(name: str, default: int, high: int) -> int:
     if not raw:
         return default
     if not raw.isdigit() or len(raw) > 18:
-        raise json_api.ApiError(
+        raise ApiError(
             400,
             f"invalid_{name}",
             f"{name} must be a cursor returned by this endpoint."
@@ -63,6 +63,6 @@ def decisions() -> Response:
     )
 
 
-@bp.errorhandler(json_api.ApiError)
-def api_error(error: json_api.ApiError) -> Response:
-    return json_api.error_response(error.status, error.code, error.message, error.headers)
+@bp.errorhandler(ApiError)
+def api_error(error: ApiError) -> Response:
+    return error_response(error.status, error.code, error.message, error.headers)
