@@ -94,7 +94,7 @@ def make_app(model_dir, redis_url, redis_prefix, tmp_path):
             "SPAMGUARD_MODEL_DIR": str(model_dir),
             "SECRET_KEY": "test-secret",
             "SPAMGUARD_KEY_SECRET": "test-key-secret",
-            # The periodic flush thread would outlive the test's database; tests/limits covers it.
+            # The periodic flush thread would outlive the test's database; tests/integration/quota covers it.
             "SPAMGUARD_BACKGROUND_TASKS": False,
         }
         config.update(overrides)
