@@ -211,7 +211,7 @@ def tier_of(path: Path) -> str | None:
         parts = Path(path).resolve().relative_to(TESTS_DIR).parts
     except ValueError:
         return None
-    if len(parts) == 1:
+    if parts == ("test_architecture.py",):
         return TOP_LEVEL_TIER
     return parts[0] if parts[0] in TIERS else None
 

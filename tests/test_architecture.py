@@ -57,6 +57,6 @@ def test_every_test_module_sits_in_a_tier_directory():
         for path in tests.rglob(pattern)
         if "node_modules" not in path.parts
     ]
-    assert len(modules) > 100  # the walk found the suite
+    assert {m.parts[0] for m in modules} >= tiers  # the walk found the suite
     stray = sorted(str(m) for m in modules if m != Path("test_architecture.py") and m.parts[0] not in tiers)
     assert stray == [], f"move these under tests/unit, tests/integration or tests/e2e: {stray}"
