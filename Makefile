@@ -1,4 +1,5 @@
-# The two commands the README promises: `make run` and `make test` (plus `make test-unit`, the fast tier).
+# The two commands the README promises: `make run` and `make test` (plus `make test-unit|integration|e2e`,
+# one test tier each).
 # Everything else is set-up they need.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -6,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 BIN     = $(VENV)/bin
 
-.PHONY: run test test-unit lint install install-dev browser wordpress redis-server clean help
+.PHONY: run test test-unit test-integration test-e2e lint install install-dev browser wordpress redis-server clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -14,11 +15,17 @@ help:  ## list targets
 run: install  ## set up and serve on http://$(HOST):$(PORT) (SQLite, trains a model the first time)
 	$(BIN)/spamguard serve --host $(HOST) --port $(PORT)
 
-test: lint browser wordpress redis-server  ## lint, then set up and run the whole test suite (needs Redis and PostgreSQL)
+test: lint browser wordpress redis-server  ## lint, then all three test tiers in one run with coverage (needs Redis and PostgreSQL)
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
-test-unit: install-dev  ## the fast tier alone: tests/unit needs no Redis, PostgreSQL, server or trained model
+test-unit: install-dev  ## tests/unit: no Redis, PostgreSQL, server or trained model (under a minute)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: install-dev redis-server  ## tests/integration (and tests/test_architecture.py): the real Redis and PostgreSQL
+	$(BIN)/python -m pytest tests/integration tests/test_architecture.py $(PYTEST_ARGS)
+
+test-e2e: install-dev browser wordpress redis-server  ## tests/e2e: gunicorn, Chromium, Node, WordPress
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 lint: install-dev  ## ruff (lint and format check), mypy and the import-linter contracts (configured in pyproject.toml)
 	$(BIN)/ruff check .

@@ -197,7 +197,7 @@ def table(run, l2, th, args, flagged, spam_past, before) -> None:
             f"poisoning: the blog reports {min(k, len(spam_past))} of its spam as ham → its own spam recall "
             f"{b_sr:.1%} → {a_sr:.1%} (@unsure {b_sf:.1%} → {a_sf:.1%}), largest shift {shift:+.2f} log-odds "
             f"(cap {args.cap}); other sites: unchanged "
-            f"(tests/adaptation/test_service.py)"
+            f"(tests/integration/adaptation/test_service.py)"
         )
 
 

@@ -94,7 +94,7 @@ def make_app(model_dir, redis_url, redis_prefix, tmp_path):
             "SPAMGUARD_MODEL_DIR": str(model_dir),
             "SECRET_KEY": "test-secret",
             "SPAMGUARD_KEY_SECRET": "test-key-secret",
-            # The periodic flush thread would outlive the test's database; tests/limits covers it.
+            # The periodic flush thread would outlive the test's database; tests/integration/quota covers it.
             "SPAMGUARD_BACKGROUND_TASKS": False,
         }
         config.update(overrides)
@@ -195,30 +195,32 @@ def live_server(model_dir, redis_url, redis_prefix, tmp_path_factory):
 
 
 # -- test tiers ------------------------------------------------------------------------------------------
-# Every test gets exactly one of the markers `unit`, `integration`, `e2e`. Everything under tests/unit/ is
-# `unit` (`make test-unit` runs that directory alone). Elsewhere the marker follows what a test uses: e2e
-# starts servers, browsers or WordPress (the `slow` marker, tests/integrations/, or a live-server/browser
-# fixture); integration reaches the real Redis or PostgreSQL (the fixtures here and in
-# tests/limits/conftest.py, or a module's own REDIS_URL / PG_URL); unit is everything else, so a pure test
-# not yet moved under tests/unit/ still runs with `-m unit`.
-UNIT_DIR = Path(__file__).resolve().parent / "unit"
-E2E_FIXTURES = {"live", "live_server", "page", "browser", "server", "private_redis"}
-SERVICE_FIXTURES = {"redis_url", "redis_prefix", "pg_url", "state", "pg_schema", "session_factory"}
+# The directory is the tier: tests/unit (no Redis, PostgreSQL, server or trained model; enforced below),
+# tests/integration (the real Redis and PostgreSQL), tests/e2e (gunicorn, Chromium, Node, WordPress).
+# Each test gets that one marker, so `-m unit|integration|e2e` and the directories select the same tests.
+# tests/test_architecture.py, the suite's own checks (including that every other module sits in a tier),
+# is the one module at the top; it needs Redis, so it counts as integration.
+TESTS_DIR = Path(__file__).resolve().parent
+TIERS = ("unit", "integration", "e2e")
+TOP_LEVEL_TIER = "integration"
+
+
+def tier_of(path: Path) -> str | None:
+    """The tier of a test module by its place under tests/; None outside the tiers (test_architecture fails)."""
+    try:
+        parts = Path(path).resolve().relative_to(TESTS_DIR).parts
+    except ValueError:
+        return None
+    if parts == ("test_architecture.py",):
+        return TOP_LEVEL_TIER
+    return parts[0] if parts[0] in TIERS else None
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        if UNIT_DIR in Path(item.path).parents:
-            item.add_marker(pytest.mark.unit)
-        elif item.get_closest_marker("slow") or fixtures & E2E_FIXTURES or "integrations" in item.path.parts:
-            item.add_marker(pytest.mark.e2e)
-        elif fixtures & SERVICE_FIXTURES or any(
-            hasattr(getattr(item, "module", None), name) for name in ("REDIS_URL", "PG_URL")
-        ):
-            item.add_marker(pytest.mark.integration)
-        else:
-            item.add_marker(pytest.mark.unit)
+        tier = tier_of(item.path)
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 def _service_ports() -> set[int]:

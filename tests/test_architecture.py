@@ -45,3 +45,18 @@ print(json.dumps({"func": job.func_name, "training": sorted(m for m in sys.modul
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out == {"func": "model_training.jobs.retrain", "training": []}
+
+
+def test_every_test_module_sits_in_a_tier_directory():
+    """tests/conftest.py marks a test by its directory, so a module elsewhere would belong to no tier."""
+    tests = Path(__file__).resolve().parent
+    tiers = {"unit", "integration", "e2e"}
+    modules = [
+        path.relative_to(tests)
+        for pattern in ("test_*.py", "*_test.py")
+        for path in tests.rglob(pattern)
+        if "node_modules" not in path.parts
+    ]
+    assert {m.parts[0] for m in modules} >= tiers  # the walk found the suite
+    stray = sorted(str(m) for m in modules if m != Path("test_architecture.py") and m.parts[0] not in tiers)
+    assert stray == [], f"move these under tests/unit, tests/integration or tests/e2e: {stray}"

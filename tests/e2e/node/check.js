@@ -1,5 +1,5 @@
 // The real npm client (akismet-api 6.0.0) against a SpamGuard server, key in the Host subdomain (spec §6.2 recipe 1).
-// Usage: node check.js <port> <key>; prints one JSON object of results for tests/api/test_node_client.py.
+// Usage: node check.js <port> <key>; prints one JSON object of results for tests/e2e/api/test_node_client.py.
 'use strict';
 const dns = require('dns');
 

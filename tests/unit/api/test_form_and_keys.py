@@ -86,7 +86,7 @@ def test_charset_from_content_type_then_blog_charset_then_utf8():
     assert parse(latin, "application/x-www-form-urlencoded; charset=ISO-8859-1")[1].comment_content == "café"
     assert parse(latin + b"&blog_charset=ISO-8859-1")[1].comment_content == "café"
     assert parse(latin)[1].comment_content == "caf\ufffd"  # UTF-8 with replacement
-    with pytest.raises(form.UnsupportedCharset):  # a codec, but not a charset (tests/api/test_charset.py)
+    with pytest.raises(form.UnsupportedCharset):  # a codec, but not a charset (tests/integration/api/test_charset.py)
         parse(latin, "application/x-www-form-urlencoded; charset=rot13")
     assert parse(latin + b"&blog_charset=no-such-charset")[1].comment_content == "caf\ufffd"
 

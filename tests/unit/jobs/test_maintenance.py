@@ -1,8 +1,8 @@
 """The background loop that saves usage counters and replays feedback: counted runs, no clock.
 
 The two tasks are stand-ins that count their calls (their own Redis behaviour is tested in
-tests/limits and tests/backends); what is under test here is the loop: both tasks every pass, a failing task never
-stops the other, one thread per process, and a last flush at shutdown.
+tests/integration/quota, reputation and backends); what is under test here is the loop: both tasks every
+pass, a failing task never stops the other, one thread per process, and a last flush at shutdown.
 """
 
 from __future__ import annotations

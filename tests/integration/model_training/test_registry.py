@@ -148,7 +148,7 @@ def test_python_dash_m_model_training_help():
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     out = subprocess.run(
         [sys.executable, "-m", "model_training", "--help"],
         cwd=root,

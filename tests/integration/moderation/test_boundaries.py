@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "spamguard"
 VIEWS = ("admin", "auth", "deliveries", "detail", "models_page", "queue", "stats")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent / "wordpress"
 WP_SOURCE = Path("/usr/share/wordpress")
 ADMIN_PASSWORD = "e2e-" + uuid.uuid4().hex
@@ -50,7 +50,7 @@ class WordPress:
         self.docroot, self.url, self.log = docroot, url, log
 
     def php(self, op: str, **args) -> dict:
-        """Run one operation through WordPress's own API (tests/integrations/wordpress/driver.php)."""
+        """Run one operation through WordPress's own API (tests/e2e/wordpress/wordpress/driver.php)."""
         command = json.dumps({"op": op, "home": self.url, **args})
         result = subprocess.run(
             ["php", str(HERE / "driver.php"), str(self.docroot), command], capture_output=True, text=True, timeout=120

@@ -16,7 +16,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 THANKS = "Thanks for making the web a better place."
 
 pytestmark = pytest.mark.slow

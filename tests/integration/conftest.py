@@ -1,4 +1,5 @@
-"""Fixtures for the limits tests: real Redis and PostgreSQL, private key prefix / schema per run."""
+"""Shared by the integration tests of quota, reputation and jobs: real Redis and PostgreSQL, private key prefix /
+schema per run."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 pytestmark = pytest.mark.slow
-NODE_DIR = Path(__file__).resolve().parents[1] / "e2e" / "node"
+NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 THANKS = "Thanks for making the web a better place."
 
 
