@@ -14,15 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -78,13 +76,7 @@ def make_body(key: str, rng: random.Random) -> bytes:
     return body.encode()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(model_dir: str | None, workers: int) -> tuple[subprocess.Popen, str, str]:
+def start_server(model_dir: str | None, workers: int) -> tuple[Any, str, str]:
     sys.path.insert(0, str(ROOT))
     from spamguard import sites, storage
 
@@ -99,7 +91,6 @@ def start_server(model_dir: str | None, workers: int) -> tuple[subprocess.Popen,
     storage.upgrade(database_url)
     with storage.make_sessionmaker(database_url)() as session:
         _site, key = sites.create_site(session, BLOG, secret="bench")
-    (work / "metrics").mkdir()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -108,50 +99,13 @@ def start_server(model_dir: str | None, workers: int) -> tuple[subprocess.Popen,
         "SECRET_KEY": "bench",
         "SPAMGUARD_KEY_SECRET": "bench",
         "SPAMGUARD_LOG_LEVEL": "WARNING",
-        "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
         "SPAMGUARD_REDIS_PREFIX": f"sgbench:{os.getpid()}:",
     }
-    port = free_port()
-    log = open(work / "gunicorn.log", "wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--access-logfile",
-            "/dev/null",
-            "spamguard.wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return server, url, key
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop_server(server)
-    raise SystemExit(f"gunicorn did not start; see {work / 'gunicorn.log'}")
+    sys.path.insert(0, str(ROOT / "tests"))
+    from live_server import LiveServer  # the test suite's one gunicorn launcher
 
-
-def stop_server(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGTERM)  # the group we started: master and workers
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
+    server = LiveServer(env, work, workers, "gunicorn", cwd=ROOT, access_log=False).wait_ready(timeout=60)
+    return server, server.url, key
 
 
 def run(url: str, key: str, total: int, threads: int, seed: int) -> tuple[list[float], dict[str, int], float]:
@@ -213,7 +167,7 @@ def main() -> None:
         latencies, outcomes, elapsed = run(url, key, args.requests, args.threads, args.seed)
     finally:
         if server is not None:
-            stop_server(server)
+            server.stop()
     ms = sorted(v * 1000 for v in latencies)
     print(f"{len(ms)} comment-checks, {args.threads} threads, keep-alive, {elapsed:.2f} s")
     print(

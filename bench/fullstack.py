@@ -3,8 +3,8 @@
     python bench/fullstack.py                    # quick-trained model, temp SQLite, 2 rounds of 10 s each
     python bench/fullstack.py --seconds 20 --rounds 3 --model-dir var/models
 
-Starts two gunicorn servers with the project's gunicorn.conf.py (gthread; workers and threads from
---workers/--threads): SpamGuard on a temporary SQLite database with a key whose rate limit is raised
+Starts two gunicorn servers with the suite's launcher (tests/live_server.py: the packaged gunicorn
+settings, gthread; workers and threads from --workers/--threads): SpamGuard on a temporary SQLite database with a key whose rate limit is raised
 so nothing is refused, and `bench/trivial_app.py`, which parses the same form and answers `false`.
 Debian's `wrk` drives both with the same realistic comment bodies (bench/check_latency.py's mix),
 alternating trivial → SpamGuard, at 16 connections (throughput) and at 2 connections (latency).
@@ -19,21 +19,19 @@ import os
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from check_latency import BLOG, free_port, make_body  # noqa: E402
+from check_latency import BLOG, make_body  # noqa: E402
+from live_server import LiveServer  # noqa: E402  (the test suite's one gunicorn launcher)
 
 KEY_SECRET = "bench-key-secret"  # the servers get it too, so the key made here is valid there
 
@@ -75,53 +73,6 @@ end
 
 def lua_string(data: bytes) -> str:
     return '"' + "".join(f"\\{b:03d}" if b < 32 or b > 126 or chr(b) in '"\\' else chr(b) for b in data) + '"'
-
-
-def start_gunicorn(
-    app: str, env: dict[str, str], workers: int, threads: int, log: Path
-) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--access-logfile",
-            "/dev/null",
-            app,
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=open(log, "wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return server, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop(server)
-    raise SystemExit(f"{app} did not start; see {log}")
-
-
-def stop(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
 
 
 def worker_rss_mb(master_pid: int) -> list[float]:
@@ -197,7 +148,6 @@ def main() -> None:
     script = work / "bodies.lua"
     script.write_text(WRK_SCRIPT % ", ".join(lua_string(b) for b in bodies))
 
-    (work / "metrics").mkdir()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -206,30 +156,38 @@ def main() -> None:
         "SECRET_KEY": "bench",
         "SPAMGUARD_KEY_SECRET": KEY_SECRET,
         "SPAMGUARD_LOG_LEVEL": "WARNING",
-        "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
         "SPAMGUARD_REDIS_PREFIX": f"sgfull:{os.getpid()}:",
     }
     print(
         f"starting SpamGuard and the trivial endpoint ({args.workers} gthread workers x {args.threads} threads each)",
         flush=True,
     )
-    service, service_url = start_gunicorn("spamguard.wsgi:app", env, args.workers, args.threads, work / "service.log")
-    trivial, trivial_url = start_gunicorn(
-        "bench.trivial_app:app", env, args.workers, args.threads, work / "trivial.log"
-    )
+    service = LiveServer(
+        env, work, args.workers, "service", threads=args.threads, cwd=ROOT, access_log=False
+    ).wait_ready()
+    trivial = LiveServer(
+        env,
+        work,
+        args.workers,
+        "trivial",
+        app="bench.trivial_app:app",
+        threads=args.threads,
+        cwd=ROOT,
+        access_log=False,
+    ).wait_ready()
     results: dict[tuple[str, int], list[dict[str, float]]] = {}
     try:
         for connections in (16, 2):
             for round_no in range(args.rounds):
-                for name, url in (("trivial", trivial_url), ("spamguard", service_url)):
+                for name, url in (("trivial", trivial.url), ("spamguard", service.url)):
                     print(
                         f"  wrk {connections} connections, {args.seconds} s, round {round_no + 1}: {name}", flush=True
                     )
                     results.setdefault((name, connections), []).append(run_wrk(url, script, connections, args.seconds))
-        rss = worker_rss_mb(service.pid)
+        rss = worker_rss_mb(service.process.pid)
     finally:
-        stop(service)
-        stop(trivial)
+        service.stop()
+        trivial.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     print()

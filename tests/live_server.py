@@ -1,7 +1,7 @@
 """Start real gunicorn masters for the end-to-end tests (each in its own session, killed by pid).
 
-The one launcher of the suite: the session's `live_server` fixture (tests/conftest.py) and the tests that
-need servers of their own (scale-out, live logs) use it.
+The one launcher of the suite: the session's `live_server` fixture (tests/conftest.py), the tests that
+need servers of their own (scale-out, live logs) and the benchmarks under bench/ use it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,19 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, env: dict[str, str], work: Path, workers: int = 2, name: str = "server") -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        work: Path,
+        workers: int = 2,
+        name: str = "server",
+        *,
+        app: str = "spamguard.wsgi:app",
+        threads: int | None = None,
+        cwd: Path | None = None,
+        access_log: bool = True,
+    ) -> None:
+        """`app` and `cwd` let a benchmark serve its own WSGI app (bench.trivial_app) under the same settings."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = work / f"{name}.log"
@@ -45,9 +57,11 @@ class LiveServer:
                     f"127.0.0.1:{self.port}",
                     "--workers",
                     str(workers),
-                    "spamguard.wsgi:app",
+                    *(["--threads", str(threads)] if threads else []),
+                    *([] if access_log else ["--access-logfile", "/dev/null"]),
+                    app,
                 ],
-                cwd=work,
+                cwd=cwd or work,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
