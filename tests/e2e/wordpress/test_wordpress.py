@@ -40,9 +40,12 @@ def db(live_server):
     return storage.make_sessionmaker(live_server["database_url"])()
 
 
-def checks_by_author(live_server, author: str) -> list[Check]:
+def checks_by_author(live_server, wordpress, author: str) -> list[Check]:
+    """This WordPress's checks by `author` (the live server is shared with the other end-to-end tests)."""
     with db(live_server) as session:
-        return session.scalars(select(Check).where(Check.comment_author == author).order_by(Check.id)).all()
+        return session.scalars(
+            select(Check).where(Check.comment_author == author, Check.blog.startswith(wordpress.url)).order_by(Check.id)
+        ).all()
 
 
 def wp_admin(wordpress) -> httpx.Client:
@@ -92,7 +95,7 @@ def test_the_settings_screen_accepts_a_spamguard_key(activated, wordpress):
     assert wordpress.versions["akismet"] == "5.0.2" and wordpress.versions["wordpress"].startswith("6.1")
 
 
-def test_comments_are_published_or_spammed_by_spamguards_answer(activated, live_server):
+def test_comments_are_published_or_spammed_by_spamguards_answer(activated, live_server, wordpress):
     wp = activated
     assert posted(wp.post_comment("Margaret Chen", "margaret@example.org", HAM_TEXT, "198.51.100.21"))
     assert posted(
@@ -102,22 +105,22 @@ def test_comments_are_published_or_spammed_by_spamguards_answer(activated, live_
     assert posted(discarded)
 
     ham = wp.comment_by_author("Margaret Chen")
-    [ham_check] = checks_by_author(live_server, "Margaret Chen")
+    [ham_check] = checks_by_author(live_server, wordpress, "Margaret Chen")
     assert ham_check.verdict in ("ham", "unsure")  # answered `false`...
     assert ham["approved"] == "1" and ham["akismet_result"] == "false"  # ...so WordPress published it
     spam = wp.comment_by_author("akismet-guaranteed-spam")
     assert spam["approved"] == "spam" and spam["akismet_result"] == "true"
     # `discard` with Akismet's strictness on: WordPress never saves the comment.
     assert wp.comment_by_author("akismet-guaranteed-discard") is None
-    assert [c.verdict for c in checks_by_author(live_server, "akismet-guaranteed-discard")] == ["discard"]
+    assert [c.verdict for c in checks_by_author(live_server, wordpress, "akismet-guaranteed-discard")] == ["discard"]
     # The decisions plugin kept the GUID each comment was checked with.
     assert ham["spamguard_guid"] == ham_check.guid
 
 
-def test_the_model_sees_what_the_visitor_wrote_and_reports_match_without_a_guid(activated, live_server):
+def test_the_model_sees_what_the_visitor_wrote_and_reports_match_without_a_guid(activated, live_server, wordpress):
     wp = activated
     assert posted(wp.post_comment("Dana O'Neill", "dana@example.org", SLASHED_TEXT, "198.51.100.22"))
-    [check] = checks_by_author(live_server, "Dana O'Neill")  # not `Dana O\'Neill`
+    [check] = checks_by_author(live_server, wordpress, "Dana O'Neill")  # not `Dana O\'Neill`
     assert check.comment_content == SLASHED_TEXT
     fields = check.fields
     # What Akismet 5.0.2 really sends, kept in the check record for the model.
@@ -152,7 +155,7 @@ def test_the_model_sees_what_the_visitor_wrote_and_reports_match_without_a_guid(
     with db(live_server) as session:
         reports = session.scalars(select(Feedback).where(Feedback.source == "api").order_by(Feedback.id)).all()
         by_check = {r.check_id: r for r in reports}
-        [spam_check] = checks_by_author(live_server, "akismet-guaranteed-spam")
+        [spam_check] = checks_by_author(live_server, wordpress, "akismet-guaranteed-spam")
         assert by_check[check.id].label == "spam" and by_check[check.id].reporter == "admin"
         assert by_check[spam_check.id].label == "ham"
         print("submit-spam fields from WordPress:", sorted(by_check[check.id].fields["extra"]))
@@ -192,7 +195,7 @@ def moderator(live_server) -> httpx.Client:
     return ui
 
 
-def test_decisions_plugin_applies_spamguard_moderators_decisions(activated, live_server):
+def test_decisions_plugin_applies_spamguard_moderators_decisions(activated, live_server, wordpress):
     wp = activated
     assert posted(
         wp.post_comment(
@@ -207,9 +210,11 @@ def test_decisions_plugin_applies_spamguard_moderators_decisions(activated, live
     assert published["approved"] == "1"
     spammed = [c for c in wp.comments() if c["content"] == "Replica bags cheap"][0]
     assert spammed["approved"] == "spam"
-    [published_check] = checks_by_author(live_server, "Priya Raman")
+    [published_check] = checks_by_author(live_server, wordpress, "Priya Raman")
     spammed_check = [
-        c for c in checks_by_author(live_server, "akismet-guaranteed-spam") if c.comment_content == "Replica bags cheap"
+        c
+        for c in checks_by_author(live_server, wordpress, "akismet-guaranteed-spam")
+        if c.comment_content == "Replica bags cheap"
     ][0]
 
     with closing(moderator(live_server)) as ui:

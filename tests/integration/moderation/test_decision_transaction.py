@@ -72,6 +72,6 @@ def test_failed_audit_insert_leaves_no_label(database, make_app, request):
     assert response.status_code == 302
     assert _rows(ui, check_id) == (1, 1, 1, True)
     with ui.db() as db:
-        row = db.scalar(select(AuditLog).where(AuditLog.action == "decide"))
+        row = db.scalar(select(AuditLog).where(AuditLog.action == "decide", AuditLog.target == f"check:{check_id}"))
         feedback = db.scalar(select(Feedback).where(Feedback.check_id == check_id))
     assert row.details["feedback_id"] == feedback.id and row.details["label"] == "ham"

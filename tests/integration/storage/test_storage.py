@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from sqlalchemy import func, inspect, select
 
@@ -69,7 +71,7 @@ def test_check_is_stored_with_every_field_and_feedback_matches_it(db_app):
         by_content = checking.record_feedback(session, site, comment, "ham")
         assert by_content.check_id == check.id
         # ...and by GUID even when the content was edited since.
-        edited = Comment(**{**comment.__dict__, "comment_content": "edited"})
+        edited = dataclasses.replace(comment, comment_content="edited")
         by_guid = checking.record_feedback(session, site, edited, "spam", guid=result.guid)
         assert by_guid.check_id == check.id
         unmatched = checking.record_feedback(session, site, Comment(comment_content="never checked"), "spam")
