@@ -30,7 +30,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline  # noqa: E402
 from model_training import data as data_mod  # noqa: E402
 from model_training import train as train_mod  # noqa: E402
 from model_training.evaluate import ranking_metrics  # noqa: E402
-from spamguard.scoring.features import CommentText, MetaFeatures  # noqa: E402
+from spamguard.scoring.transformers import CommentText, MetaFeatures  # noqa: E402
 
 
 def weights(kind: str, examples: list[data_mod.Example]) -> np.ndarray:

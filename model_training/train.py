@@ -35,7 +35,7 @@ from model_training.feedback_trust import mask_unsupported, vouched_words
 from model_training.gate_checks import trigger_check
 from model_training.registry import gate
 from spamguard.scoring import signals
-from spamguard.scoring.features import make_features
+from spamguard.scoring.transformers import make_features
 from spamguard.scoring.model import SpamModel
 from spamguard.scoring.registry import Registry
 

@@ -14,10 +14,9 @@ from collections import Counter
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
 from spamguard.comment import Comment
 from spamguard.scoring.features import find_urls, normalise_text
+from spamguard.scoring.stopwords import ENGLISH_STOP_WORDS
 
 NAMES = ("global", "length", "links", "code", "author_email", "ham_words", "spam_words")
 # What a feature pushing toward ham/spam means, for the reasons list.

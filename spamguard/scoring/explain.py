@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from spamguard.scoring.stopwords import ENGLISH_STOP_WORDS
 
 # Placeholders the word vectoriser emits for links, e-mails and numbers count as content.
 _PLACEHOLDER = re.compile(r"^<[^<>]+>$|^__\w+__$")

@@ -1,15 +1,21 @@
 """Serving side: a loaded model (`Scorer`) and the hot-reloading `ModelHolder`.
 
-The artifact (``model.joblib``) is a :class:`SpamModel`: the fitted sklearn
-pipeline (features → LogisticRegression) plus a Platt calibration
-``logit = a * decision + b``.  On the request path we do not call
-``pipeline.predict_proba`` (≈ 10 ms of sklearn validation/overhead per call):
-:meth:`SpamModel.contributions` reads the comment's one :func:`analyse` result,
-looks its n-grams up in plain Python tables and accumulates TF-IDF weights ×
-coefficients, which also yields the per-feature contributions the explanations
-are ranked from.  The fast path reproduces ``predict_proba`` to 1e-9 only for the
-vectoriser settings it implements: they are checked at load (:func:`mirror_problems`)
-and a pipeline that differs is scored through sklearn instead, never approximated.
+A registered version holds two artifacts (registry.py).  ``model.joblib`` is a :class:`SpamModel`:
+the fitted sklearn pipeline (features → LogisticRegression) plus a Platt calibration
+``logit = a * decision + b``; training and evaluation use it.  ``serving.npz`` holds only what
+scoring reads, as numpy arrays (loaded with ``allow_pickle=False``): per TF-IDF block its terms
+(one UTF-8 buffer + offsets, in column order), idf and coefficients; the metadata columns, their
+coefficients and scales; the intercept.  Workers load the serving artifact into a
+:class:`ServingModel` and never import sklearn or scipy; a version without one (registered before
+it existed, or a pipeline the fast path refuses) is unpickled and scored as before.
+
+On the request path we do not call ``pipeline.predict_proba`` (≈ 10 ms of sklearn
+validation/overhead per call): :meth:`ServingModel.contributions` reads the comment's one
+:func:`analyse` result, looks its n-grams up and accumulates TF-IDF weights × coefficients, which
+also yields the per-feature contributions the explanations are ranked from.  The fast path
+reproduces ``predict_proba`` to 1e-9 only for the vectoriser settings it implements: they are
+checked before a serving artifact is written and when a pickle is loaded (:func:`mirror_problems`);
+a pipeline that differs is scored through sklearn instead, never approximated.
 """
 
 from __future__ import annotations
@@ -21,35 +27,26 @@ import math
 import re
 import threading
 import time
+from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
 
 from spamguard.comment import Comment
 from spamguard.memory import release_freed_memory_later
 from spamguard.scoring.explain import useful_feature
-from spamguard.scoring.features import (
-    EMAIL_TOKEN,
-    SELF_LINK_TOKEN,
-    URL_TOKEN,
-    CommentText,
-    MetaFeatures,
-    analyse,
-    meta_dict,
-)
+from spamguard.scoring.features import EMAIL_TOKEN, SELF_LINK_TOKEN, URL_TOKEN, analyse, meta_dict
 from spamguard.scoring.registry import Registry
 
 log = logging.getLogger(__name__)
 
 # Models loaded in this process whose fast path was refused (each also logged once, at load).
 FAST_PATH_REFUSALS = 0
+SERVING_FORMAT = 1  # version of serving.npz's layout; a reader refuses others
 
 
 class NoModelError(RuntimeError):
@@ -75,7 +72,7 @@ def _sigmoid(x: float) -> float:
 
 
 # What the fast path computes by itself, so a fitted TfidfVectorizer must be configured exactly
-# like this for it to give sklearn's numbers (checked at load, `mirror_problems`).  Everything else
+# like this for it to give sklearn's numbers (checked by `mirror_problems`).  Everything else
 # it reads from the fitted objects: vocabulary_, idf_, ngram_range, the word tokenizer
 # (token_pattern), the union's offsets, MetaFeatures' vocabulary_/scale_, coef_ and intercept_.
 TFIDF_MIRRORED: dict[str, Any] = {
@@ -97,6 +94,11 @@ WORD_CACHE_MAX_LEN = 64  # longer "words" are not remembered: bounded memory und
 
 
 def _tfidf_problems(name: str, step: Any) -> list[str]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import Pipeline
+
+    from spamguard.scoring.transformers import CommentText
+
     if not (
         isinstance(step, Pipeline)
         and [n for n, _ in step.steps] == ["text", "tfidf"]
@@ -133,6 +135,11 @@ def _tfidf_problems(name: str, step: Any) -> list[str]:
 
 def mirror_problems(pipeline: Any) -> list[str]:
     """Why the fast path would not reproduce ``pipeline`` exactly ([] when it does)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    from spamguard.scoring.transformers import MetaFeatures
+
     if not (isinstance(pipeline, Pipeline) and [n for n, _ in pipeline.steps] == ["features", "clf"]):
         return ["pipeline is not Pipeline([('features', ...), ('clf', ...)])"]
     union, clf = pipeline.named_steps["features"], pipeline.named_steps["clf"]
@@ -163,41 +170,194 @@ def mirror_problems(pipeline: Any) -> list[str]:
     return problems
 
 
+# -- the serving artifact: plain arrays -----------------------------------------------------------
+
+
+def pack_terms(terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Strings → (their UTF-8 concatenation as uint8, code-point offsets: term i is text[off[i]:off[i+1]])."""
+    offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in terms], out=offsets[1:])
+    return np.frombuffer("".join(terms).encode("utf-8"), dtype=np.uint8).copy(), offsets
+
+
+def unpack_text(buffer: np.ndarray, offsets: np.ndarray) -> str:
+    text = buffer.tobytes().decode("utf-8")
+    if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(text):
+        raise ValueError("term offsets do not match the term buffer")
+    if len(offsets) > 1 and np.any(np.diff(offsets) < 0):
+        raise ValueError("term offsets are not ascending")
+    return text
+
+
+def export_serving(pipeline: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """What :class:`ServingModel` needs from a fitted pipeline: arrays and JSON-able fields.
+
+    Also builds the tables of a refused pipeline (its sklearn path names features with them);
+    whether they may be *served* is :func:`mirror_problems`' call.
+    """
+    from sklearn.pipeline import Pipeline
+
+    from spamguard.scoring.transformers import MetaFeatures
+
+    union = pipeline.named_steps["features"]
+    clf = pipeline.named_steps["clf"]
+    coef = np.asarray(clf.coef_, dtype=np.float64).ravel()
+    arrays: dict[str, np.ndarray] = {"intercept": np.asarray(clf.intercept_, dtype=np.float64).ravel()[:1]}
+    blocks: list[dict[str, Any]] = []
+    offset = 0
+    for name, transformer in union.transformer_list:
+        if isinstance(transformer, MetaFeatures):
+            width = len(transformer.vocabulary_)
+            names = [""] * width
+            for term, i in transformer.vocabulary_.items():
+                names[i] = term
+            arrays["meta.terms"], arrays["meta.offsets"] = pack_terms(names)
+            arrays["meta.coef"] = coef[offset : offset + width]
+            arrays["meta.scale"] = np.asarray(transformer.scale_, dtype=np.float64)
+            means = getattr(transformer, "means_", None)
+            arrays["meta.means"] = np.zeros(width) if means is None else np.asarray(means, dtype=np.float64)
+            blocks.append({"name": name, "kind": "meta", "width": width})
+        elif isinstance(transformer, Pipeline) and "tfidf" in transformer.named_steps:
+            vec = transformer.named_steps["tfidf"]
+            width = len(vec.vocabulary_)
+            names = [""] * width
+            for term, i in vec.vocabulary_.items():
+                names[i] = term
+            arrays[f"{name}.terms"], arrays[f"{name}.offsets"] = pack_terms(names)
+            idf = vec.idf_ if getattr(vec, "use_idf", True) else np.ones(width)
+            arrays[f"{name}.idf"] = np.asarray(idf, dtype=np.float64)
+            arrays[f"{name}.coef"] = coef[offset : offset + width]
+            pattern = vec.token_pattern if isinstance(vec.token_pattern, str) else None
+            blocks.append(
+                {
+                    "name": name,
+                    "kind": "tfidf",
+                    "width": width,
+                    "analyzer": str(vec.analyzer),
+                    "ngram_range": [int(vec.ngram_range[0]), int(vec.ngram_range[1])],
+                    "token_pattern": pattern,
+                }
+            )
+        else:
+            width = len(transformer.get_feature_names_out())
+            blocks.append({"name": name, "kind": "opaque", "width": width})
+        offset += width
+    return arrays, {"format": SERVING_FORMAT, "blocks": blocks}
+
+
+class _Vocabulary:
+    """term → column without a dict of strings: the terms in one string (column order), a sorted array
+    of their hashes built at load, and a check of every hash hit against the term itself (exact).
+
+    A dict of the ≈ 400k char n-grams costs ≈ 45 MB of small objects per worker, which the allocator
+    keeps after a model promotion frees them; these arrays are a few large blocks it gives back.
+    Python's str hash is salted per process, so the table is built in the process that uses it.
+    """
+
+    def __init__(self, buffer: np.ndarray, offsets: np.ndarray):
+        self._text = text = unpack_text(buffer, offsets)
+        self._offsets = offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        n = len(offsets) - 1
+        hashes = np.empty(n, dtype=np.int64)
+        step = 1 << 16  # in slices: the transient substrings stay few
+        for start in range(0, n, step):
+            bounds = offsets[start : min(n, start + step) + 1].tolist()
+            hashes[start : start + len(bounds) - 1] = [
+                hash(text[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)
+            ]
+        order = np.argsort(hashes, kind="stable")
+        self._hashes = hashes[order]
+        self._columns = order.astype(np.int64)
+        self._size = n
+
+    def __len__(self) -> int:
+        return self._size
+
+    def term(self, column: int) -> str:
+        return self._text[int(self._offsets[column]) : int(self._offsets[column + 1])]
+
+    def items(self) -> Iterator[tuple[str, int]]:
+        bounds = self._offsets.tolist()
+        text = self._text
+        for i in range(self._size):
+            yield text[bounds[i] : bounds[i + 1]], i
+
+    def columns(self, terms: list[str]) -> list[int]:
+        """Column of each term, -1 where it is not in the vocabulary."""
+        out = [-1] * len(terms)
+        if not terms or not self._size:
+            return out
+        hashes = np.fromiter(map(hash, terms), dtype=np.int64, count=len(terms))
+        table = self._hashes
+        pos = np.searchsorted(table, hashes)
+        np.minimum(pos, self._size - 1, out=pos)
+        hits = np.flatnonzero(table[pos] == hashes)
+        if not len(hits):
+            return out
+        pos = pos[hits]
+        columns = self._columns[pos]
+        starts = self._offsets[columns].tolist()
+        ends = self._offsets[columns + 1].tolist()
+        text = self._text
+        for k, column, a, b, p in zip(hits.tolist(), columns.tolist(), starts, ends, pos.tolist(), strict=True):
+            term = terms[k]
+            if text[a:b] == term:
+                out[k] = column
+            else:  # equal hashes, different strings: the term may be a later entry of the same hash
+                out[k] = self._probe(term, p + 1)
+        return out
+
+    def _probe(self, term: str, p: int) -> int:
+        h = hash(term)
+        while p < self._size and self._hashes[p] == h:
+            column = int(self._columns[p])
+            if self.term(column) == term:
+                return column
+            p += 1
+        return -1
+
+
+def _floats(values: np.ndarray) -> array[float]:
+    """float64 array → array('d'): one buffer, but indexing yields Python floats at list speed."""
+    out = array("d")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return out
+
+
 class _TextBlock:
-    """One fitted TfidfVectorizer as plain Python tables: n-grams → column, idf and idf × coefficient.
+    """One fitted TfidfVectorizer as tables: n-grams → column, idf and idf × coefficient.
 
     ``contributions`` is TfidfVectorizer.transform (sublinear tf, idf, l2 norm) followed by the dot
     product with the block's coefficients, for one document, without building a sparse matrix.
     """
 
-    def __init__(self, name: str, vectorizer: Any, coef: np.ndarray):
+    def __init__(self, name: str, info: dict[str, Any], arrays: dict[str, np.ndarray]):
         self.name = name
-        self.vectorizer = vectorizer
-        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
-        idf = vectorizer.idf_ if getattr(vectorizer, "use_idf", True) else np.ones(len(coef))
-        self.idf: list[float] = idf.tolist()
-        self.idf_coef: list[float] = (idf * coef).tolist()
-        self.coef = coef
-        self.char = vectorizer.analyzer == "char_wb"
-        self.ngram_range: tuple[int, int] = (int(vectorizer.ngram_range[0]), int(vectorizer.ngram_range[1]))
-        self.tokenize = None if self.char else vectorizer.build_tokenizer()
-        self._names: list[str] | None = None
+        self.vocabulary = _Vocabulary(arrays[f"{name}.terms"], arrays[f"{name}.offsets"])
+        idf = np.asarray(arrays[f"{name}.idf"], dtype=np.float64)
+        coef = np.asarray(arrays[f"{name}.coef"], dtype=np.float64)
+        if not (len(idf) == len(coef) == len(self.vocabulary)):
+            raise ValueError(f"block {name}: {len(self.vocabulary)} terms, {len(idf)} idf, {len(coef)} coefficients")
+        self.idf = _floats(idf)
+        self.idf_coef = _floats(idf * coef)
+        self.coef = _floats(coef)
+        self.char = info["analyzer"] == "char_wb"
+        low, high = (int(n) for n in info["ngram_range"])
+        self.ngram_range: tuple[int, int] = (low, high)
+        pattern = info.get("token_pattern")
+        # sklearn's build_tokenizer(): findall with the pattern (a group, if any, is the token).
+        self.tokenize: Callable[[str], list[str]] | None = (
+            None if self.char or pattern is None else re.compile(pattern).findall
+        )
         self._word_ids: dict[str, tuple[tuple[int, ...], float, float]] = {}
-        if not self.char and self.idf:
-            self.name_of(0)  # word features name the reasons: build the index at load, not on a request
 
     @property
     def weights(self) -> dict[str, tuple[float, float]]:
         """token → (idf, coefficient), for tools that inspect the model (gate_checks)."""
-        return {token: (self.idf[i], float(self.coef[i])) for token, i in self.vocabulary.items()}
+        return {token: (self.idf[i], self.coef[i]) for token, i in self.vocabulary.items()}
 
     def name_of(self, i: int) -> str:
-        if self._names is None:
-            names = [""] * len(self.idf)
-            for token, j in self.vocabulary.items():
-                names[j] = token
-            self._names = names
-        return self._names[i]
+        return self.vocabulary.term(i)
 
     def _char_ids(self, word: str) -> tuple[tuple[int, ...], float, float]:
         """One word's char_wb n-gram columns (sklearn's ``_char_wb_ngrams``, word by word), with
@@ -210,7 +370,7 @@ class _TextBlock:
                 grams.append(w)
                 break
             grams += [w[i : i + n] for i in range(w_len - n + 1)]
-        ids = tuple(i for i in map(self.vocabulary.get, grams) if i is not None)
+        ids = tuple(i for i in self.vocabulary.columns(grams) if i >= 0)
         idf, idf_coef = self.idf, self.idf_coef
         return ids, sum([idf_coef[i] for i in ids]), sum([idf[i] * idf[i] for i in ids])
 
@@ -231,7 +391,7 @@ class _TextBlock:
         columns occur once (s = 1), so the sums start from every occurrence counted once and are
         corrected for the repeated columns only.
         """
-        text = text.lower()  # lowercase=True, no accent stripping (asserted at load)
+        text = text.lower()  # lowercase=True, no accent stripping (asserted before serving)
         idf, idf_coef, log = self.idf, self.idf_coef, math.log
         if self.char and parts is None:
             # char_wb n-grams never cross whitespace: per-word columns and sums are remembered.
@@ -249,26 +409,27 @@ class _TextBlock:
                 columns += entry[0]
                 numerator += entry[1]
                 norm2 += entry[2]
-            seen: set[int] = set()
-            repeated = [i for i in columns if i in seen or seen.add(i)]  # type: ignore[func-returns-value]
-            if repeated:
-                for i, extra in Counter(repeated).items():
-                    tf = extra + 1
-                    s = 1.0 + log(tf)
-                    numerator += (s - tf) * idf_coef[i]
-                    norm2 += (s * s - tf) * idf[i] * idf[i]
-            return numerator / math.sqrt(norm2) if columns else 0.0
+            if not columns:
+                return 0.0
+            counts = Counter(columns)  # counted in C
+            if len(counts) != len(columns):
+                for i, tf in counts.items():
+                    if tf > 1:
+                        s = 1.0 + log(tf)
+                        numerator += (s - tf) * idf_coef[i]
+                        norm2 += (s * s - tf) * idf[i] * idf[i]
+            return numerator / math.sqrt(norm2)
         if self.char:
-            counts = Counter(self.name_of(i) for i in self._char_columns(text))
+            counts_by_gram = Counter(self.name_of(i) for i in self._char_columns(text))
         else:
-            counts = Counter(self._word_grams(text))
-        vocab_get = self.vocabulary.get
+            counts_by_gram = Counter(self._word_grams(text))
+        grams = list(counts_by_gram)
         numerator = norm2 = 0.0
         scaled: list[tuple[str, float]] = []
-        for gram, tf in counts.items():
-            column = vocab_get(gram)
-            if column is None:
+        for gram, column in zip(grams, self.vocabulary.columns(grams), strict=True):
+            if column < 0:
                 continue
+            tf = counts_by_gram[gram]
             if tf == 1:
                 w, c = idf[column], idf_coef[column]
             else:
@@ -292,8 +453,73 @@ class _TextBlock:
         return columns
 
 
+class ServingModel:
+    """What a worker scores with: the serving artifact's arrays as lookup tables (no sklearn)."""
+
+    fast_path_refused: str | None = None
+
+    def __init__(self, arrays: dict[str, np.ndarray], fields: dict[str, Any], calibration: tuple[float, float]):
+        if fields.get("format") != SERVING_FORMAT:
+            raise ValueError(f"serving artifact format {fields.get('format')!r} (this version reads {SERVING_FORMAT})")
+        self.a, self.b = float(calibration[0]), float(calibration[1])
+        self.params: dict[str, Any] = dict(fields.get("params") or {})
+        self.intercept = float(np.asarray(arrays["intercept"], dtype=np.float64).ravel()[0])
+        self.blocks: list[_TextBlock] = []
+        self.meta_vocabulary: dict[str, int] = {}
+        self.meta_coef: list[float] = []
+        self.shape_stats: dict[str, tuple[float, float]] = {}
+        for info in fields["blocks"]:
+            if info["kind"] == "tfidf":
+                self.blocks.append(_TextBlock(info["name"], info, arrays))
+            elif info["kind"] == "meta":
+                text, bounds = (
+                    unpack_text(arrays["meta.terms"], arrays["meta.offsets"]),
+                    arrays["meta.offsets"].tolist(),
+                )
+                names = [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+                coef = np.asarray(arrays["meta.coef"], dtype=np.float64) / np.asarray(arrays["meta.scale"])
+                means = np.asarray(arrays["meta.means"], dtype=np.float64)
+                if not (len(names) == len(coef) == len(means)):
+                    raise ValueError("meta: names, coefficients and means differ in length")
+                self.meta_vocabulary = {name: i for i, name in enumerate(names)}
+                self.meta_coef = coef.tolist()
+                # Shape features are explained relative to the training mean: (coefficient per raw unit, mean).
+                self.shape_stats = {
+                    name: (self.meta_coef[i], float(means[i]))
+                    for name in SHAPE_FEATURES
+                    if (i := self.meta_vocabulary.get(name)) is not None
+                }
+
+    def contributions(self, comment: Comment) -> tuple[float, list[tuple[str, str, float]]]:
+        """Raw decision value and the (block, feature, contribution) of every explainable feature.
+
+        Character n-grams are summed but not listed: they never make a reason (explain.py).
+        """
+        text = analyse(comment).prepared
+        total = self.intercept
+        parts: list[tuple[str, str, float]] = []
+        for block in self.blocks:
+            total += block.contributions(text, None if block.char else parts)
+        if self.meta_coef:
+            vocab, meta_coef = self.meta_vocabulary, self.meta_coef
+            for key, value in meta_dict(comment).items():
+                i = vocab.get(key)
+                if i is not None and value:
+                    c = value * meta_coef[i]
+                    total += c
+                    parts.append(("meta", key, c))
+        return total, parts
+
+    def calibrated_logit(self, decision: Any) -> Any:
+        return self.a * decision + self.b
+
+
 class SpamModel:
-    """A trained model: the sklearn pipeline + Platt calibration + a precomputed fast path."""
+    """A trained model: the sklearn pipeline + Platt calibration (the pickled artifact, training side).
+
+    Scores through a :class:`ServingModel` built from its own pipeline (the tables a serving artifact
+    would hold) unless the fast path is refused, then through sklearn.
+    """
 
     def __init__(self, pipeline: Any, calibration: tuple[float, float], params: dict[str, Any] | None = None):
         self.pipeline = pipeline
@@ -301,7 +527,7 @@ class SpamModel:
         self.params = dict(params or {})
         self._build_fast_path()
 
-    # Pickle only the sklearn objects; the dict-based fast path is rebuilt on load.
+    # Pickle only the sklearn objects; the fast path is rebuilt on load.
     def __getstate__(self) -> dict[str, Any]:
         return {"pipeline": self.pipeline, "a": self.a, "b": self.b, "params": self.params}
 
@@ -310,89 +536,67 @@ class SpamModel:
         self._build_fast_path()
 
     def _build_fast_path(self) -> None:
-        """Tables for the fast path, or, when it would not reproduce the pipeline, the reason it is refused."""
+        """The serving tables, or, when they would not reproduce the pipeline, the reason they are refused."""
         global FAST_PATH_REFUSALS
-        union = self.pipeline.named_steps["features"]
         clf = self.pipeline.named_steps["clf"]
         self.coef = np.asarray(clf.coef_, dtype=np.float64).ravel()
         self.intercept = float(np.asarray(clf.intercept_).ravel()[0])
-        self.blocks: list[_TextBlock] = []
-        self.meta: MetaFeatures | None = None
-        self.meta_coef = np.zeros(0)
         problems = mirror_problems(self.pipeline)
-        # Column ranges of the union's blocks: (name, start, end, transformer).
-        self._ranges: list[tuple[str, int, int, Any]] = []
-        offset = 0
-        for name, transformer in union.transformer_list:
-            if isinstance(transformer, MetaFeatures):
-                width = len(transformer.vocabulary_)
-                self.meta = transformer
-                self.meta_coef = self.coef[offset : offset + width] / transformer.scale_
-            elif isinstance(transformer, Pipeline) and "tfidf" in transformer.named_steps:
-                vec = transformer.named_steps["tfidf"]
-                width = len(vec.vocabulary_)
-                self.blocks.append(_TextBlock(name, vec, self.coef[offset : offset + width]))
-            else:
-                width = len(transformer.get_feature_names_out())
-            self._ranges.append((name, offset, offset + width, transformer))
-            offset += width
-        if offset != len(self.coef):
-            problems.append(f"feature width mismatch: {offset} != {len(self.coef)}")
+        self._arrays, self._fields = export_serving(self.pipeline)
+        width = sum(info["width"] for info in self._fields["blocks"])
+        self.fast: ServingModel | None = None
+        if width != len(self.coef):
+            problems.append(f"feature width mismatch: {width} != {len(self.coef)}")
+        else:
+            self.fast = ServingModel(self._arrays, dict(self._fields, params=self.params), (self.a, self.b))
         self.fast_path_refused: str | None = "; ".join(problems) or None
-        # Shape features are explained relative to the training mean: (coefficient per raw unit, mean).
-        meta = self.meta
-        self.shape_stats: dict[str, tuple[float, float]] = (
-            {}
-            if meta is None
-            else {
-                name: (float(self.meta_coef[i]), float(meta.means_[i]) if hasattr(meta, "means_") else 0.0)
-                for name in SHAPE_FEATURES
-                if (i := meta.vocabulary_.get(name)) is not None
-            }
-        )
         if self.fast_path_refused:
             FAST_PATH_REFUSALS += 1
             log.warning("scoring fast path refused, scoring through sklearn (slower): %s", self.fast_path_refused)
 
+    @property
+    def blocks(self) -> list[_TextBlock]:
+        return self.fast.blocks if self.fast else []
+
+    @property
+    def shape_stats(self) -> dict[str, tuple[float, float]]:
+        return self.fast.shape_stats if self.fast else {}
+
+    def serving_artifact(self) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """(arrays, fields) for registry.py's serving.npz; None when the fast path is refused."""
+        if self.fast_path_refused:
+            return None
+        return self._arrays, dict(self._fields, params=self.params, calibration=[self.a, self.b])
+
     # -- scoring -------------------------------------------------------------------------------
     def contributions(self, comment: Comment) -> tuple[float, list[tuple[str, str, float]]]:
-        """Raw decision value and the (block, feature, contribution) of every explainable feature.
-
-        Character n-grams are summed but not listed: they never make a reason (explain.py).
-        """
-        if self.fast_path_refused:
+        if self.fast_path_refused or self.fast is None:
             return self._sklearn_contributions(comment)
-        text = analyse(comment).prepared
-        total = self.intercept
-        parts: list[tuple[str, str, float]] = []
-        for block in self.blocks:
-            total += block.contributions(text, None if block.char else parts)
-        meta = self.meta
-        if meta is not None:
-            vocab, meta_coef = meta.vocabulary_, self.meta_coef
-            for key, value in meta_dict(comment).items():
-                i = vocab.get(key)
-                if i is not None and value:
-                    c = value * float(meta_coef[i])
-                    total += c
-                    parts.append(("meta", key, c))
-        return total, parts
+        return self.fast.contributions(comment)
 
     def _sklearn_contributions(self, comment: Comment) -> tuple[float, list[tuple[str, str, float]]]:
         """The same through the sklearn transformers (when the fast path is refused)."""
         row = self.pipeline.named_steps["features"].transform([comment]).tocsr()
         values = row.data * self.coef[row.indices]
         blocks = {block.name: block for block in self.blocks}
+        meta_names = {i: name for name, i in self.fast.meta_vocabulary.items()} if self.fast else {}
+        ranges: list[tuple[str, str, int, int]] = []
+        offset = 0
+        for info in self._fields["blocks"]:
+            width = info["width"]
+            ranges.append((info["name"], info["kind"], offset, offset + width))
+            offset += width
         parts: list[tuple[str, str, float]] = []
         for column, value in zip(row.indices.tolist(), values.tolist(), strict=True):
-            for name, start, end, transformer in self._ranges:
+            for name, kind, start, end in ranges:
                 if start <= column < end:
-                    if isinstance(transformer, MetaFeatures):
-                        feature = transformer.feature_names_[column - start]
+                    i = column - start
+                    if kind == "meta":
+                        feature = meta_names.get(i, str(i))
                     elif name in blocks:
-                        feature = blocks[name].name_of(column - start)
+                        feature = blocks[name].name_of(i)
                     else:
-                        feature = str(column - start)
+                        feature = str(i)
                     parts.append((name, feature, value))
                     break
         return self.intercept + float(values.sum()), parts
@@ -498,7 +702,11 @@ class Scorer:
     """One loaded, verified model version."""
 
     def __init__(
-        self, model: SpamModel, version: str, thresholds: dict[str, float], manifest: dict[str, Any] | None = None
+        self,
+        model: SpamModel | ServingModel,
+        version: str,
+        thresholds: dict[str, float],
+        manifest: dict[str, Any] | None = None,
     ):
         self.model = model
         self.version = version
@@ -544,8 +752,15 @@ class Scorer:
 
 
 def load_scorer(registry_dir: str | Path, version: str) -> Scorer:
-    model, manifest = Registry(registry_dir).load(version)
-    return Scorer(model, version, manifest["thresholds"], manifest)
+    """The version's serving artifact (verified, no pickle, no sklearn); its pickle only when it has none."""
+    registry = Registry(registry_dir)
+    serving = registry.load_serving(version)
+    if serving is None:  # registered before serving artifacts existed, or a pipeline the fast path refuses
+        model, manifest = registry.load(version)
+        return Scorer(model, version, manifest["thresholds"], manifest)
+    arrays, manifest = serving
+    fields = manifest["serving"]
+    return Scorer(ServingModel(arrays, fields, fields["calibration"]), version, manifest["thresholds"], manifest)
 
 
 class ModelHolder:

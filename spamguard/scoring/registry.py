@@ -7,13 +7,20 @@ the admin UI, rollbacks and automatic promotion after training all go through it
 
 Layout::
 
-    <model_dir>/<version>/model.joblib
-    <model_dir>/<version>/manifest.json      (sha256 of model.joblib, metrics, thresholds, ...)
+    <model_dir>/<version>/model.joblib       (the pickled sklearn model: training, evaluation)
+    <model_dir>/<version>/serving.npz        (what workers score with: numpy arrays, no pickle)
+    <model_dir>/<version>/manifest.json      (sha256 of both, the serving fields, metrics, thresholds, ...)
     <model_dir>/<version>/{metrics.json,report.md,roc.png,pr.png}
     <model_dir>/current.json                 {"version": ..., "stack": [...], "history": [...]}
 
 ``current.json`` is written to a temporary file and moved into place with
 ``os.replace``; writers hold an ``fcntl`` lock on ``<model_dir>/.lock``.
+
+Nothing is unpickled that the service did not write and verify: each artifact's bytes are hashed
+and compared with the manifest before they are read.  ``serving.npz`` is read with
+``allow_pickle=False`` besides, and a worker that has it never opens ``model.joblib`` (nor imports
+sklearn); versions without it (older ones, or pipelines the scoring fast path refuses) are served
+from the pickle.
 """
 
 from __future__ import annotations
@@ -33,10 +40,12 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 
 POINTER = "current.json"
 ARTIFACT = "model.joblib"
 MANIFEST = "manifest.json"
+SERVING = "serving.npz"
 
 
 class RegistryError(RuntimeError):
@@ -98,6 +107,17 @@ class Registry:
             raise RegistryError(f"invalid version {version!r}")
         return self.root / version
 
+    def _read_verified(self, path: Path, expected: Any) -> bytes:
+        # Hash and parse the same bytes: no window for the file to change in between.
+        data = path.read_bytes()
+        actual = sha256_bytes(data)
+        if actual != expected:
+            raise ChecksumMismatch(
+                f"refusing to load {path}: sha256 {actual} does not match manifest "
+                f"{expected} (file corrupted or tampered with)"
+            )
+        return data
+
     def _pointer(self) -> dict[str, Any]:
         try:
             return json.loads((self.root / POINTER).read_text())
@@ -136,16 +156,19 @@ class Registry:
         if not version:
             raise RegistryError(f"no promoted model in {self.root}")
         manifest = self.manifest(version)
-        artifact = self.path(version) / ARTIFACT
-        # Hash and unpickle the same bytes: no window for the file to change in between.
-        data = artifact.read_bytes()
-        actual = sha256_bytes(data)
-        if actual != manifest.get("artifact_sha256"):
-            raise ChecksumMismatch(
-                f"refusing to load {artifact}: sha256 {actual} does not match manifest "
-                f"{manifest.get('artifact_sha256')} (file corrupted or tampered with)"
-            )
+        data = self._read_verified(self.path(version) / ARTIFACT, manifest.get("artifact_sha256"))
         return joblib.load(io.BytesIO(data)), manifest
+
+    def load_serving(self, version: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """(arrays of serving.npz, manifest), verified by sha256 and read without pickle; None when
+        the version has no serving artifact (then only :meth:`load` serves it)."""
+        manifest = self.manifest(version)
+        serving = manifest.get("serving")
+        if not serving:
+            return None
+        data = self._read_verified(self.path(version) / SERVING, serving.get("sha256"))
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}, manifest
 
     # -- writing -------------------------------------------------------------------------------
     def register(self, model: Any, manifest: dict[str, Any], version: str | None = None) -> str:
@@ -161,6 +184,19 @@ class Registry:
             artifact_sha256=sha256_file(directory / ARTIFACT),
             artifact_bytes=(directory / ARTIFACT).stat().st_size,
         )
+        manifest.pop("serving", None)  # a copied manifest's: this version's own (or none) follows
+        # SpamModel.serving_artifact(): (arrays, JSON fields), or None when scoring must go through sklearn.
+        export = getattr(model, "serving_artifact", None)
+        serving = export() if export is not None else None
+        if serving is not None:
+            arrays, fields = serving
+            tmp = directory / f".{SERVING}.tmp"
+            with open(tmp, "wb") as handle:
+                np.savez_compressed(handle, allow_pickle=False, **arrays)
+            os.replace(tmp, directory / SERVING)
+            manifest["serving"] = dict(
+                fields, sha256=sha256_file(directory / SERVING), bytes=(directory / SERVING).stat().st_size
+            )
         manifest.setdefault("created", datetime.now(UTC).isoformat())
         _atomic_write_json(directory / MANIFEST, manifest)
         return version
@@ -172,9 +208,19 @@ class Registry:
         return manifest
 
     def verify(self, version: str) -> dict[str, Any]:
-        """Load ``version`` as a worker would (checksum, then unpickle); its manifest, or an error."""
+        """Load ``version`` as a worker would; its manifest, or an error.
+
+        With a serving artifact: that one (checksum, then read without pickle), and the pickle's
+        checksum only (training reads it; unpickling would import sklearn into the admin's worker).
+        Without: the pickle (checksum, then unpickle).
+        """
         try:
-            _model, manifest = self.load(version)
+            serving = self.load_serving(version)
+            if serving is None:
+                _model, manifest = self.load(version)
+            else:
+                manifest = serving[1]
+                self._read_verified(self.path(version) / ARTIFACT, manifest.get("artifact_sha256"))
         except RegistryError:  # unknown version, checksum mismatch: already says what is wrong
             raise
         except Exception as exc:  # unpicklable despite a matching checksum: still not servable

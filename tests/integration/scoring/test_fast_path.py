@@ -69,6 +69,10 @@ HOSTILE_TEXTS = [
     "http://" + "a" * 300 + ".com",
     "\x00\x01 control \x7f chars",
     " ".join(WORDS * 2000),  # very long, repeated words
+    "banana bananas ananas nanana anana",  # the same char n-grams within and across words
+    "aaaa aaaaa aa a aaaa",
+    "free free free money money free",  # repeated words and bigrams
+    "ab ab ab ab ba ba ab",
     "x" * 70000,  # one very long "word", over the text cap
     " ".join(f"w{i}rd" for i in range(6000)),  # many distinct words (char cache churn)
 ]
@@ -125,14 +129,21 @@ def scorer(model_dir):
 
 
 @pytest.fixture(scope="module")
+def pickled(model_dir) -> SpamModel:
+    """The same version's sklearn model (model.joblib): the reference the serving artifact must equal."""
+    return Registry(model_dir).load()[0]
+
+
+@pytest.fixture(scope="module")
 def comments() -> list[Comment]:
     return corpus_comments() + hostile_comments()
 
 
-def test_fast_path_equals_sklearn_predict_proba(scorer, comments):
-    assert scorer.model.fast_path_refused is None
-    assert mirror_problems(scorer.model.pipeline) == []
-    reference = scorer.model.predict_proba(fresh(comments))  # sklearn transform + decision_function + Platt
+def test_fast_path_equals_sklearn_predict_proba(scorer, pickled, comments):
+    assert isinstance(scorer.model, model.ServingModel)  # served from serving.npz
+    assert pickled.fast_path_refused is None
+    assert mirror_problems(pickled.pipeline) == []
+    reference = pickled.predict_proba(fresh(comments))  # sklearn transform + decision_function + Platt
     for comment, expected in zip(fresh(comments), reference, strict=True):
         fast = scorer.score(comment).probability
         assert abs(fast - expected) <= 1e-9, (comment.comment_content[:80], fast, expected)

@@ -33,10 +33,10 @@ def scorer(model_dir):
     return load_scorer(model_dir, registry.current_version())
 
 
-def test_fast_path_matches_sklearn_pipeline(scorer):
+def test_fast_path_matches_sklearn_pipeline(scorer, model_dir):
     _, gate = gate_split(load_corpora())
     comments = [e.comment for e in gate[:300]] + [SPAM, HAM, Comment()]
-    expected = scorer.model.predict_proba(comments)
+    expected = Registry(model_dir).load(scorer.version)[0].predict_proba(comments)
     got = np.array([scorer.score(c).probability for c in comments])
     np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9)
 
@@ -80,6 +80,48 @@ def test_tampered_artifact_is_refused_before_unpickling(registry_dir, current_ve
     monkeypatch.setattr(joblib, "load", boom)
     with pytest.raises(ChecksumMismatch, match="sha256"):
         Registry(registry_dir).load(current_version)
+
+
+def test_tampered_serving_artifact_is_refused_before_reading(registry_dir, current_version, monkeypatch):
+    artifact = registry_dir / current_version / "serving.npz"
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    artifact.write_bytes(bytes(data))
+
+    def boom(*a, **k):
+        raise AssertionError("np.load must not run on an unverified artifact")
+
+    monkeypatch.setattr(np, "load", boom)
+    with pytest.raises(ChecksumMismatch, match="sha256"):
+        load_scorer(registry_dir, current_version)
+    with pytest.raises(ChecksumMismatch):
+        Registry(registry_dir).verify(current_version)  # nor can it be promoted
+
+
+def test_serving_artifact_holds_no_pickle(registry_dir, current_version):
+    """Every array of serving.npz is plain numbers (np.load with allow_pickle=False reads it all)."""
+    arrays, manifest = Registry(registry_dir).load_serving(current_version)
+    assert arrays and all(a.dtype != object for a in arrays.values())
+    assert manifest["serving"]["sha256"] and manifest["serving"]["calibration"]
+
+
+def test_version_without_serving_artifact_is_served_from_the_pickle(registry_dir, current_version):
+    """Versions registered before serving artifacts existed still load (through sklearn's pickle)."""
+    from spamguard.scoring.model import ServingModel, SpamModel
+
+    registry = Registry(registry_dir)
+    manifest = registry.manifest(current_version)
+    served = load_scorer(registry_dir, current_version)
+    assert isinstance(served.model, ServingModel)
+    del manifest["serving"]
+    (registry_dir / current_version / "serving.npz").unlink()
+    (registry_dir / current_version / "manifest.json").write_text(json.dumps(manifest))
+    old = load_scorer(registry_dir, current_version)
+    assert isinstance(old.model, SpamModel) and old.model.fast_path_refused is None
+    for comment in (SPAM, HAM, Comment()):
+        assert abs(old.score(comment).probability - served.score(comment).probability) <= 1e-12
+        assert old.score(comment).reasons == served.score(comment).reasons
+    Registry(registry_dir).verify(current_version)
 
 
 def _second_version(registry_dir: Path, version: str) -> str:
@@ -136,7 +178,7 @@ def test_failed_reload_keeps_the_old_model(registry_dir, current_version, caplog
     assert holder.current().version == current_version
     new = _second_version(registry_dir, current_version)
     Registry(registry_dir).promote(new)  # verified now, corrupted on disk afterwards
-    (registry_dir / new / "model.joblib").write_bytes(b"corrupt")
+    (registry_dir / new / "serving.npz").write_bytes(b"corrupt")
     assert holder.current().version == current_version  # checksum refused, old model still serving
     assert f"model {new} fails verification" in caplog.text
     pointer = json.loads((registry_dir / "current.json").read_text())

@@ -48,7 +48,7 @@ def hashes(monkeypatch) -> list[int]:
 
 
 def corrupt(registry_dir: Path, version: str) -> bytes:
-    artifact = registry_dir / version / "model.joblib"
+    artifact = registry_dir / version / "serving.npz"  # what a worker loads
     good = artifact.read_bytes()
     data = bytearray(good)
     data[len(data) // 2] ^= 0xFF
@@ -104,7 +104,7 @@ def test_fresh_worker_serves_last_good_version_and_retries_with_back_off(registr
     assert caplog.text.count(f"serving last good model {current_version} instead of {broken}") == 1
 
     # Repaired on disk: picked up at the next retry, and no longer degraded.
-    (registry_dir / broken / "model.joblib").write_bytes(good_bytes)
+    (registry_dir / broken / "serving.npz").write_bytes(good_bytes)
     clock.now += 80.0
     assert models.current().version == broken
     assert models.status()["degraded"] is False

@@ -9,13 +9,12 @@ from sklearn.base import clone
 
 from spamguard.comment import Comment
 from spamguard.scoring.features import (
-    MetaFeatures,
-    make_features,
     meta_dict,
     normalise_text,
     prepare_text,
     split_self_links,
 )
+from spamguard.scoring.transformers import MetaFeatures, make_features
 
 
 def test_normalise_text_repairs_transport_damage():
