@@ -1,5 +1,8 @@
 """Per-comment scoring latency, in-process: Scorer.score (fast path, with reasons) vs sklearn.
 
+The scorer is loaded as a worker loads it (serving.npz when the version has one); the sklearn
+reference is the same version's model.joblib.
+
     python bench/scoring_latency.py [--model-dir DIR] [--n 2000]
 
 Without a promoted model in DIR (default $SPAMGUARD_MODEL_DIR) a quick model is trained into a temp dir.
@@ -83,16 +86,17 @@ def main() -> None:
     for c in fresh(comments[:200]):  # warm-up: imports, lazily built tables
         scorer.score(c)
     fast_wall, fast_cpu = timed(scorer.score, fresh(comments))
-    pipeline = scorer.model.pipeline
+    reference_model = Registry(model_dir).load(version)[0]  # the pickled sklearn model
+    pipeline = reference_model.pipeline
     naive_wall, naive_cpu = timed(lambda c: pipeline.predict_proba([c]), fresh(comments[: max(200, args.n // 5)]))
     batch = fresh(comments[:1000])
     t = time.perf_counter()
-    reference = scorer.model.predict_proba(batch)
+    reference = reference_model.predict_proba(batch)
     per_batch = (time.perf_counter() - t) / len(batch)
     got = np.array([scorer.score(c).probability for c in fresh(batch)])
     lengths = [len(c.comment_content) for c in comments]
     print(
-        f"model {version} ({model_dir}); fast path "
+        f"model {version} ({model_dir}), served from {type(scorer.model).__name__}; fast path "
         f"{'REFUSED: ' + scorer.model.fast_path_refused if scorer.model.fast_path_refused else 'on'}"
     )
     print(

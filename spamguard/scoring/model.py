@@ -267,7 +267,15 @@ class _Vocabulary:
             ]
         order = np.argsort(hashes, kind="stable")
         self._hashes = hashes[order]
-        self._columns = order.astype(np.int64)
+        # Per sorted hash: (hash, column, start, end) in one row, so a lookup gathers once; a sentinel
+        # row after the last (column -1: none) keeps every searchsorted answer a valid index.
+        rows = np.empty((n + 1, 4), dtype=np.int64)
+        rows[:n, 0] = self._hashes
+        rows[:n, 1] = order
+        rows[:n, 2] = offsets[:-1][order]
+        rows[:n, 3] = offsets[1:][order]
+        rows[n] = (np.iinfo(np.int64).max, -1, 0, 0)
+        self._rows = rows
         self._size = n
 
     def __len__(self) -> int:
@@ -283,37 +291,25 @@ class _Vocabulary:
             yield text[bounds[i] : bounds[i + 1]], i
 
     def columns(self, terms: list[str]) -> list[int]:
-        """Column of each term, -1 where it is not in the vocabulary."""
-        out = [-1] * len(terms)
-        if not terms or not self._size:
-            return out
-        hashes = np.fromiter(map(hash, terms), dtype=np.int64, count=len(terms))
-        table = self._hashes
-        pos = np.searchsorted(table, hashes)
-        np.minimum(pos, self._size - 1, out=pos)
-        hits = np.flatnonzero(table[pos] == hashes)
-        if not len(hits):
-            return out
-        pos = pos[hits]
-        columns = self._columns[pos]
-        starts = self._offsets[columns].tolist()
-        ends = self._offsets[columns + 1].tolist()
-        text = self._text
-        for k, column, a, b, p in zip(hits.tolist(), columns.tolist(), starts, ends, pos.tolist(), strict=True):
-            term = terms[k]
-            if text[a:b] == term:
-                out[k] = column
+        """Column of each term, -1 where it is not in the vocabulary (three numpy calls per call)."""
+        hashes = list(map(hash, terms))
+        pos = self._hashes.searchsorted(np.array(hashes, dtype=np.int64))
+        starts_with = self._text.startswith
+        out = []
+        for k, (h, column, a, b) in enumerate(self._rows[pos].tolist()):
+            if h != hashes[k]:
+                out.append(-1)
+            elif b - a == len(terms[k]) and starts_with(terms[k], a):  # text[a:b] == term, not copied
+                out.append(column)
             else:  # equal hashes, different strings: the term may be a later entry of the same hash
-                out[k] = self._probe(term, p + 1)
+                out.append(self._probe(terms[k], h, int(pos[k]) + 1))
         return out
 
-    def _probe(self, term: str, p: int) -> int:
-        h = hash(term)
-        while p < self._size and self._hashes[p] == h:
-            column = int(self._columns[p])
-            if self.term(column) == term:
+    def _probe(self, term: str, h: int, p: int) -> int:
+        end = int(self._hashes.searchsorted(h, side="right"))  # the rows sharing hash h
+        for _h, column, a, b in self._rows[p:end].tolist():
+            if self._text[a:b] == term:
                 return column
-            p += 1
         return -1
 
 
@@ -359,9 +355,8 @@ class _TextBlock:
     def name_of(self, i: int) -> str:
         return self.vocabulary.term(i)
 
-    def _char_ids(self, word: str) -> tuple[tuple[int, ...], float, float]:
-        """One word's char_wb n-gram columns (sklearn's ``_char_wb_ngrams``, word by word), with
-        the sums of idf × coef and idf² over them."""
+    def _char_grams(self, word: str) -> list[str]:
+        """One word's char_wb n-grams (sklearn's ``_char_wb_ngrams``, word by word)."""
         w = " " + word + " "
         w_len = len(w)
         grams: list[str] = []
@@ -370,9 +365,24 @@ class _TextBlock:
                 grams.append(w)
                 break
             grams += [w[i : i + n] for i in range(w_len - n + 1)]
-        ids = tuple(i for i in self.vocabulary.columns(grams) if i >= 0)
+        return grams
+
+    def _char_ids(self, words: list[str]) -> list[tuple[tuple[int, ...], float, float]]:
+        """Per word: its n-gram columns, with the sums of idf × coef and idf² over them (one lookup for all)."""
+        grams: list[str] = []
+        ends = []
+        for word in words:
+            grams += self._char_grams(word)
+            ends.append(len(grams))
+        found = self.vocabulary.columns(grams)
         idf, idf_coef = self.idf, self.idf_coef
-        return ids, sum([idf_coef[i] for i in ids]), sum([idf[i] * idf[i] for i in ids])
+        out = []
+        start = 0
+        for end in ends:
+            ids = tuple([i for i in found[start:end] if i >= 0])
+            out.append((ids, sum([idf_coef[i] for i in ids]), sum([idf[i] * idf[i] for i in ids])))
+            start = end
+        return out
 
     def _word_grams(self, text: str) -> list[str]:
         """sklearn's ``_word_ngrams`` over the vectoriser's tokenizer (its token_pattern)."""
@@ -396,16 +406,20 @@ class _TextBlock:
         if self.char and parts is None:
             # char_wb n-grams never cross whitespace: per-word columns and sums are remembered.
             cache = self._word_ids
-            columns: list[int] = []
-            numerator = norm2 = 0.0
-            for word in text.split():
-                entry = cache.get(word)
-                if entry is None:
-                    entry = self._char_ids(word)
+            words = text.split()
+            entries = list(map(cache.get, words))
+            if None in entries:  # the words not remembered are looked up together
+                missing = list(dict.fromkeys([w for w, e in zip(words, entries, strict=True) if e is None]))
+                computed = dict(zip(missing, self._char_ids(missing), strict=True))
+                entries = [computed[w] if e is None else e for w, e in zip(words, entries, strict=True)]
+                for word, entry in computed.items():
                     if len(word) <= WORD_CACHE_MAX_LEN:
                         if len(cache) >= WORD_CACHE_SIZE:
                             cache.clear()
                         cache[word] = entry
+            columns: list[int] = []
+            numerator = norm2 = 0.0
+            for entry in entries:
                 columns += entry[0]
                 numerator += entry[1]
                 norm2 += entry[2]
@@ -448,8 +462,8 @@ class _TextBlock:
 
     def _char_columns(self, text: str) -> list[int]:
         columns: list[int] = []
-        for word in text.split():
-            columns += self._char_ids(word)[0]
+        for ids, _numerator, _norm2 in self._char_ids(text.split()):
+            columns += ids
         return columns
 
 

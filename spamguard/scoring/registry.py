@@ -39,7 +39,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 
 POINTER = "current.json"
@@ -155,6 +154,8 @@ class Registry:
         version = version or self.current_version()
         if not version:
             raise RegistryError(f"no promoted model in {self.root}")
+        import joblib  # not at module level: workers serving a serving.npz never unpickle
+
         manifest = self.manifest(version)
         data = self._read_verified(self.path(version) / ARTIFACT, manifest.get("artifact_sha256"))
         return joblib.load(io.BytesIO(data)), manifest
@@ -172,6 +173,8 @@ class Registry:
 
     # -- writing -------------------------------------------------------------------------------
     def register(self, model: Any, manifest: dict[str, Any], version: str | None = None) -> str:
+        import joblib
+
         version = version or new_version()
         directory = self.path(version)
         directory.mkdir(parents=True, exist_ok=False)
