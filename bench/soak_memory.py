@@ -59,6 +59,7 @@ def main() -> None:
     from spamguard.app import create_app
     from spamguard.memory import release_freed_memory
     from spamguard.scoring.registry import Registry
+    from spamguard.services import services
 
     work = Path(tempfile.mkdtemp(prefix="sg-soakmem-"))
     model_dir = args.model_dir
@@ -130,7 +131,7 @@ def main() -> None:
     first = tracemalloc.take_snapshot() if not args.no_trace else None
     for i in range(args.snapshots):
         if args.promote and i == args.snapshots // 2:
-            previous = weakref.ref(app.extensions["spamguard.models"].current())
+            previous = weakref.ref(services(app).models.current())
             registry.promote(other[0], reason="soak_memory")
             print(f"          promoted {other[0]}")
         batch(step)

@@ -35,9 +35,9 @@ from model_training.feedback_trust import mask_unsupported, vouched_words
 from model_training.gate_checks import trigger_check
 from model_training.registry import gate
 from spamguard.scoring import signals
-from spamguard.scoring.transformers import make_features
 from spamguard.scoring.model import SpamModel
 from spamguard.scoring.registry import Registry
+from spamguard.scoring.transformers import make_features
 
 log = logging.getLogger(__name__)
 

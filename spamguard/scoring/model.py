@@ -407,7 +407,7 @@ class _TextBlock:
             # char_wb n-grams never cross whitespace: per-word columns and sums are remembered.
             cache = self._word_ids
             words = text.split()
-            entries = list(map(cache.get, words))
+            entries: list[tuple[tuple[int, ...], float, float] | None] = list(map(cache.get, words))
             if None in entries:  # the words not remembered are looked up together
                 missing = list(dict.fromkeys([w for w, e in zip(words, entries, strict=True) if e is None]))
                 computed = dict(zip(missing, self._char_ids(missing), strict=True))
@@ -419,10 +419,10 @@ class _TextBlock:
                         cache[word] = entry
             columns: list[int] = []
             numerator = norm2 = 0.0
-            for entry in entries:
-                columns += entry[0]
-                numerator += entry[1]
-                norm2 += entry[2]
+            for ids, word_numerator, word_norm2 in entries:  # type: ignore[misc]  # all filled above
+                columns += ids
+                numerator += word_numerator
+                norm2 += word_norm2
             if not columns:
                 return 0.0
             counts = Counter(columns)  # counted in C
