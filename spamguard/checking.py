@@ -15,9 +15,9 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from spamguard import delivery
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from spamguard.scoring.model import ModelHolder, Scorer
 
 log = logging.getLogger(__name__)
+
+INSERT_CHECK = insert(cast(Table, Check.__table__))
 
 
 @dataclass
@@ -115,27 +117,27 @@ class CheckService:
         thresholds = merge_thresholds(scorer.thresholds, site.thresholds)
         decision = decide(comment, probability, reasons, thresholds, self.discard_trigger)
         guid = uuid.uuid4().hex
-        # A Core INSERT, not an ORM unit of work: the row is write-only here, so the session's
-        # flush bookkeeping (identity map, snapshots, post-fetch) is pure overhead on the hot path.
-        inserted: Any = session.execute(
-            insert(Check).values(
-                guid=guid,
-                site_id=site.id,
-                blog=comment.blog[:2048],
-                user_ip=comment.user_ip[:64],
-                comment_author=comment.comment_author[:512],
-                comment_author_email=comment.comment_author_email[:512],
-                comment_content=comment.comment_content,
-                content_hash=content_hash(comment),
-                fields=comment.to_json(),
-                is_test=comment.is_test,
-                score=probability,
-                verdict=decision.verdict,
-                reasons=decision.reasons[:10],
-                model_version=scorer.version,
-                created_at=utcnow(),
-            )
-        )
+        row = {
+            "guid": guid,
+            "site_id": site.id,
+            "blog": comment.blog[:2048],
+            "user_ip": comment.user_ip[:64],
+            "comment_author": comment.comment_author[:512],
+            "comment_author_email": comment.comment_author_email[:512],
+            "comment_content": comment.comment_content,
+            "content_hash": content_hash(comment),
+            "fields": comment.to_json(),
+            "is_test": comment.is_test,
+            "score": probability,
+            "verdict": decision.verdict,
+            "reasons": decision.reasons[:10],
+            "model_version": scorer.version,
+            "created_at": utcnow(),
+        }
+        # A Core INSERT built once and run with a parameter dict on the session's connection: no ORM
+        # unit of work (the row is write-only here) and no per-call `.values()` coercion or cache key,
+        # so it compiles once per process and hits the compiled cache after that.
+        inserted: Any = session.connection().execute(INSERT_CHECK, row)
         session.commit()
         return CheckResult(
             guid=guid,

@@ -393,7 +393,7 @@ def meta_dict(comment: Comment) -> dict[str, float]:
     # Shape is measured on the prose: a bare 90-character link is not a "long comment", and its
     # digits and slashes are not the writer's style (held-out Stack Exchange ham that was only a link
     # scored as spam on length alone).
-    content = " ".join(_URL_RE.sub(" ", plain).split())
+    content = " ".join((_URL_RE.sub(" ", plain) if urls else plain).split())  # no URLs found: nothing to cut
     n = len(content)
     features["length"] = math.log1p(n)
     letters, upper, digits, punct = _char_counts(content)

@@ -281,18 +281,15 @@ def blocklist_phrases() -> frozenset[str]:
 def blocklist_hits(text: str) -> int:
     """Distinct comment-bot phrases in ``text`` as whole words (casefolded; a plural ``s`` is ignored).
 
-    Linear: at most ``MAX_PHRASE_WORDS`` set look-ups (twice, with and without the ``s``) per word.
+    Linear: every 1- to ``MAX_PHRASE_WORDS``-word n-gram is built once (by C loops: zip and join)
+    and looked up as a set, then once more without its ``s`` when it is not a phrase itself.
     """
     phrases = blocklist_phrases()
     words = _PHRASE_WORD_RE.findall((text or "")[:MAX_CHARS].casefold())
-    found = set()
-    for i in range(len(words)):
-        for n in range(1, MAX_PHRASE_WORDS + 1):
-            if i + n > len(words):
-                break
-            gram = " ".join(words[i : i + n])
-            if gram in phrases:
-                found.add(gram)
-            elif gram.endswith("s") and gram[:-1] in phrases:
-                found.add(gram[:-1])
+    found: set[str] = set()
+    for n in range(1, MAX_PHRASE_WORDS + 1):
+        grams = set(map(" ".join, zip(*(words[i:] for i in range(n)), strict=False)))  # shorter tails end it
+        hits = grams & phrases
+        found |= hits
+        found |= {gram[:-1] for gram in grams - hits if gram.endswith("s")} & phrases
     return len(found)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import time
 
 import pytest
 
 from spamguard.comment import Comment
+from spamguard.scoring import normalize
 from spamguard.scoring.features import find_urls, meta_dict, prepare_text
 from spamguard.scoring.normalize import MAX_CHARS, blocklist_hits, deobfuscate, in_list, obfuscation_signals
 
@@ -147,3 +149,33 @@ def test_blocklist_features_reach_the_model():
     meta = meta_dict(Comment(comment_content="buy cheap viagra at http://0-100.ru/ today"))
     assert meta["blocklist_terms"] > 0
     assert blocklist_hits("x " * MAX_CHARS) == 0  # capped input, nothing to find
+
+
+def _naive_blocklist_hits(text: str) -> int:
+    """Every 1-3 word n-gram looked up, with and without a plural "s" (the definition)."""
+    phrases = normalize.blocklist_phrases()
+    words = normalize._PHRASE_WORD_RE.findall(text[:MAX_CHARS].casefold())
+    found = set()
+    for i in range(len(words)):
+        for n in range(1, normalize.MAX_PHRASE_WORDS + 1):
+            if i + n > len(words):
+                break
+            gram = " ".join(words[i : i + n])
+            if gram in phrases:
+                found.add(gram)
+            elif gram.endswith("s") and gram[:-1] in phrases:
+                found.add(gram[:-1])
+    return len(found)
+
+
+def test_blocklist_hits_match_the_plain_ngram_scan():
+    """The head-word shortcut finds exactly what looking up every n-gram finds."""
+    phrases = sorted(normalize.blocklist_phrases())
+    rng = random.Random(7)
+    vocabulary = [w for p in phrases for w in p.split()] + ["the", "s", "news", "cheap", "a", "loans"]
+    for _ in range(300):
+        words = [rng.choice(vocabulary) + rng.choice(["", "", "s", "S", "'s"]) for _ in range(rng.randint(0, 40))]
+        words += [rng.choice(phrases) + rng.choice(["", "s"]) for _ in range(rng.randint(0, 3))]
+        rng.shuffle(words)
+        text = rng.choice([" ", "  ", ", ", "-"]).join(words)
+        assert blocklist_hits(text) == _naive_blocklist_hits(text), text
