@@ -22,8 +22,7 @@ from spamguard.backends import RedisState
 from spamguard.comment import Comment
 from spamguard.quota import KeyRateLimiter, LimitResult, Quota, Refusal, UsageCounter, refusal_from
 from spamguard.quota.usage import KEY_TTL, month_of
-from spamguard.reputation import Reputation, ReputationStore
-from spamguard.reputation.store import REP_LUA
+from spamguard.reputation import REP_LUA, Reputation, ReputationStore
 
 # KEYS: rate windows (nr), usage hash, dirty set, reputation strings (nk, in `signals` order).
 # ARGV: nr, nk, monthly_limit, usage_ttl, dirty_member, then the nine `rep_write` arguments
@@ -106,7 +105,7 @@ class CheckGate:
             *rep_args,
             *rate_args,
         ]
-        answer = self.state.call("check", lambda r: self._script(keys=keys, args=args), None)
+        answer = self.state.call("check", lambda r: self._script(keys=keys, args=args, client=r), None)
         if answer is None:
             return GateResult()
         status = int(answer[0])
@@ -125,4 +124,3 @@ class CheckGate:
         refusal = refusal_from(result)
         record_refusal("monthly_limit" if result.reason == "monthly" else "rate_limit")
         return refusal
-

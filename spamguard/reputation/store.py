@@ -40,6 +40,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC
+from typing import Any
 
 from limits import parse as parse_limit
 
@@ -76,9 +77,8 @@ MAX_ENTRIES = sum(CAPS.values())
 # rep_count(entries, ...): one checked comment.  rep_write(keys, base, blobs, modes, ARGV-like args):
 # per key i (KEYS[base + i], read as blobs[i]) mode '0' = nothing, '1' = count, '2' = count and
 # burst, '3' = burst only (an opted-out site's IP).
-REP_LUA = (
-    """
-local REP_CAPS = {c = %(c)d, b = %(b)d, r = %(r)d, u = %(u)d}
+REP_LUA = """
+local REP_CAPS = {CAPS}
 local REP_CLASS = {c = 'c', b = 'b', u = 'u', s = 'r', h = 'r', ps = 'r', ph = 'r'}
 local function rep_load(blob)
   local e = {}
@@ -90,13 +90,13 @@ end
 local function rep_save(key, e, now, keep, slot, window, ttl)
   local groups = {c = {}, b = {}, r = {}, u = {}}
   for name, value in pairs(e) do
-    local class = REP_CLASS[string.match(name, '^(%%a+):') or '']
+    local class = REP_CLASS[string.match(name, '^(%a+):') or '']
     local t, kept = nil, false
     if class == 'c' then
       t = tonumber(string.sub(name, 3))
       if t then t = t * 3600 + 1800 end
     elseif class == 'u' then
-      t = tonumber(string.match(name, ':(%%d+)$'))
+      t = tonumber(string.match(name, ':(%d+)$'))
       if t then t = (t + 1) * slot; kept = now - t < window end
     elseif class then
       t = tonumber(value)
@@ -138,9 +138,7 @@ local function rep_write(keys, base, blobs, modes, now_s, hour, blog, burst, kee
     end
   end
 end
-"""
-    % CAPS
-)
+""".replace("{CAPS}", "{" + ", ".join(f"{k} = {v}" for k, v in CAPS.items()) + "}")
 
 # KEYS: the signal strings; ARGV: as `ReputationStore.write_args` (now, hour, blog, burst, modes, keep,
 # slot, window, ttl).
@@ -280,7 +278,9 @@ class ReputationStore:
         if comment.is_test or not keys:
             return True
         args = self.write_args(comment, site_id, shared, True, now)
-        return self.state.call("reputation.record_check", lambda r: bool(self._record(keys=keys, args=args)), False)
+        return self.state.call(
+            "reputation.record_check", lambda r: bool(self._record(keys=keys, args=args, client=r)), False
+        )
 
     def record_feedback(
         self, comment: Comment, label: str, site_id: int, *, shared: bool = True, now: float | None = None
@@ -305,7 +305,9 @@ class ReputationStore:
         if not keys:
             return True
         args = [site_id, mark or "", repr(now), *self._limits()]
-        return self.state.call("reputation.record_feedback", lambda r: bool(self._report(keys=keys, args=args)), False)
+        return self.state.call(
+            "reputation.record_feedback", lambda r: bool(self._report(keys=keys, args=args, client=r)), False
+        )
 
     # --- reads -----------------------------------------------------------------------
 
@@ -318,9 +320,7 @@ class ReputationStore:
             return Reputation()
         return self.summarise(comment, site_id, shared, raw, now)
 
-    def summarise(
-        self, comment: Comment, site_id: int, shared: bool, blobs: list[str | None], now: float
-    ) -> Reputation:
+    def summarise(self, comment: Comment, site_id: int, shared: bool, blobs: list[Any], now: float) -> Reputation:
         """What `lookup` makes of the strings it read (also used by the check gate's one round trip);
         the trust rules are applied here, to what was read."""
         rep = Reputation(known=True)
