@@ -2,7 +2,7 @@
 
 One Lua script (`GATE_SCRIPT`) takes the monthly allowance and the rate windows
 decision, counts the call in this month's usage, reads the comment's reputation
-hashes and IP burst, and records the check in reputation, in that order: the
+strings (the IP burst included) and records the check in them, in that order: the
 reads happen before this check's own writes, so its lookup sees what it did
 before.  A refused call counts and records nothing.  Every key carries the
 deployment prefix, which on Redis Cluster is one hash tag, so the script's keys
@@ -22,56 +22,47 @@ from spamguard.backends import RedisState
 from spamguard.comment import Comment
 from spamguard.quota import KeyRateLimiter, LimitResult, Quota, Refusal, UsageCounter, refusal_from
 from spamguard.quota.usage import KEY_TTL, month_of
-from spamguard.reputation import Reputation, ReputationStore
+from spamguard.reputation import REP_LUA, Reputation, ReputationStore
 
-# KEYS: rate windows (nr), usage hash, dirty set, reputation hashes to read (nh), [burst zset], signal hashes
-# to write (nw).  ARGV: nr, nh, nw, has_burst, monthly_limit, usage_ttl, dirty_member, record(0/1), now,
-# burst_min, burst_member, burst_ttl, hour_field, blog_field, rep_ttl, then amount/seconds per rate window.
-# Returns {status, a, b, api_calls, burst_count, {hash fields...} per read hash}; status 0 = allowed,
+# KEYS: rate windows (nr), usage hash, dirty set, reputation strings (nk, in `signals` order).
+# ARGV: nr, nk, monthly_limit, usage_ttl, dirty_member, then the nine `rep_write` arguments
+# (`ReputationStore.write_args`: now, hour, blog, burst, modes, keep, slot, window, ttl), then
+# amount/seconds per rate window.
+# Returns {status, a, b, api_calls, reputation string or false per key}; status 0 = allowed,
 # 1 = over the monthly allowance, 2 = over rate window a (1-based) with b seconds to its reset.
-GATE_SCRIPT = """
-local nr, nh, nw = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local has_burst, monthly = ARGV[4] == '1', tonumber(ARGV[5])
+# TTLs are set when a counter is created, so a check runs INCR per window, HINCRBY + SADD for usage,
+# one MGET for all reputation strings and one SET per string it counts on.
+GATE_SCRIPT = (
+    REP_LUA
+    + """
+local nr, nk, monthly = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local usage, dirty = KEYS[nr + 1], KEYS[nr + 2]
 if monthly > 0 and tonumber(redis.call('HGET', usage, 'api_calls') or '0') >= monthly then
-  return {1, 0, 0, 0, 0}
+  return {1, 0, 0, 0}
 end
 for i = 1, nr do
   local n = redis.call('INCR', KEYS[i])
-  local seconds = tonumber(ARGV[15 + 2 * i])
+  local seconds = tonumber(ARGV[14 + 2 * i])
   if n == 1 then redis.call('EXPIRE', KEYS[i], seconds) end
-  if n > tonumber(ARGV[14 + 2 * i]) then
+  if n > tonumber(ARGV[13 + 2 * i]) then
     local ttl = redis.call('TTL', KEYS[i])
     if ttl < 0 then redis.call('EXPIRE', KEYS[i], seconds); ttl = seconds end
-    return {2, i, ttl, 0, 0}
+    return {2, i, ttl, 0}
   end
 end
 local calls = redis.call('HINCRBY', usage, 'api_calls', 1)
-redis.call('EXPIRE', usage, tonumber(ARGV[6]))
-redis.call('SADD', dirty, ARGV[7])
-local out = {0, 0, 0, calls, -1}
-local base = nr + 2
-for i = 1, nh do out[5 + i] = redis.call('HGETALL', KEYS[base + i]) end
-local now = tonumber(ARGV[9])
-if has_burst then
-  local burst = KEYS[base + nh + 1]
-  out[5] = redis.call('ZCOUNT', burst, ARGV[10], now)
-  if ARGV[8] == '1' then
-    redis.call('ZADD', burst, now, ARGV[11])
-    redis.call('ZREMRANGEBYSCORE', burst, '-inf', ARGV[10])
-    redis.call('EXPIRE', burst, tonumber(ARGV[12]))
-  end
-end
-if ARGV[8] == '1' then
-  local first = base + nh + (has_burst and 2 or 1)
-  for i = first, first + nw - 1 do
-    redis.call('HINCRBY', KEYS[i], ARGV[13], 1)
-    redis.call('HSET', KEYS[i], ARGV[14], ARGV[9])
-    redis.call('EXPIRE', KEYS[i], tonumber(ARGV[15]))
-  end
+if calls == 1 then redis.call('EXPIRE', usage, tonumber(ARGV[4])) end
+redis.call('SADD', dirty, ARGV[5])
+local out = {0, 0, 0, calls}
+if nk > 0 then
+  local base = nr + 2
+  local blobs = redis.call('MGET', unpack(KEYS, base + 1, base + nk))
+  for i = 1, nk do out[4 + i] = blobs[i] end
+  rep_write(KEYS, base, blobs, ARGV[10], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[11], ARGV[12], ARGV[13], ARGV[14])
 end
 return out
 """
+)
 
 
 @dataclass
@@ -98,49 +89,23 @@ class CheckGate:
         rate_keys, rate_args = self.ratelimit.window_keys(site.id, items)
         month = month_of(now)
         shared = bool(getattr(site, "share_reputation", True))
-        read_keys: list[str] = []
-        burst_key: str | None = None
-        plan: dict[str, Any] = {
-            "signal_keys": [],
-            "hour_field": "",
-            "blog_field": "",
-            "ttl": 0,
-            "burst_member": "",
-            "burst_window": 0,
-        }
+        record = not comment.is_test
+        rep_keys: list[str] = []
+        rep_args: list[Any] = ["", "", "", "", "", 0, 0, 0, 0]
         if self.reputation is not None:
-            read_keys, burst_key = self.reputation.read_keys(comment, site.id, now)
-            plan = self.reputation.write_plan(comment, site.id, shared, now)
-        record = self.reputation is not None and not comment.is_test
-        write_keys = plan["signal_keys"] if record else []
-        keys = [
-            *rate_keys,
-            self.usage.key(site.id, month),
-            self.usage.dirty_key,
-            *read_keys,
-            *([burst_key] if burst_key else []),
-            *write_keys,
-        ]
-        window = float(plan["burst_window"])
+            rep_keys = self.reputation.keys(comment)
+            rep_args = self.reputation.write_args(comment, site.id, shared, record, now)
+        keys = [*rate_keys, self.usage.key(site.id, month), self.usage.dirty_key, *rep_keys]
         args: list[Any] = [
             len(rate_keys),
-            len(read_keys),
-            len(write_keys),
-            int(bool(burst_key)),
+            len(rep_keys),
             self.usage.enforced_limit(site, now),
             KEY_TTL,
             f"{site.id}:{month}",
-            int(record),
-            repr(now),
-            repr(now - window),
-            plan["burst_member"],
-            int(window) + 60,
-            plan["hour_field"],
-            plan["blog_field"],
-            plan["ttl"],
+            *rep_args,
             *rate_args,
         ]
-        answer = self.state.call("check", lambda r: self._script(keys=keys, args=args), None)
+        answer = self.state.call("check", lambda r: self._script(keys=keys, args=args, client=r), None)
         if answer is None:
             return GateResult()
         status = int(answer[0])
@@ -150,9 +115,7 @@ class CheckGate:
             return GateResult(refusal=self._refused(self.ratelimit.result_of(items, answer[1:3])))
         reputation = Reputation()
         if self.reputation is not None:
-            hashes = [_as_dict(flat) for flat in answer[5 : 5 + len(read_keys)]]
-            burst = int(answer[4]) if burst_key else None
-            reputation = self.reputation.summarise(comment, site.id, shared, hashes, burst, now)
+            reputation = self.reputation.summarise(comment, site.id, shared, answer[4 : 4 + len(rep_keys)], now)
         return GateResult(reputation=reputation, api_calls=int(answer[3]))
 
     def _refused(self, result: LimitResult) -> Refusal | None:
@@ -161,7 +124,3 @@ class CheckGate:
         refusal = refusal_from(result)
         record_refusal("monthly_limit" if result.reason == "monthly" else "rate_limit")
         return refusal
-
-
-def _as_dict(flat: list) -> dict[str, str]:
-    return dict(zip(flat[0::2], flat[1::2], strict=True))

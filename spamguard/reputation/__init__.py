@@ -1,5 +1,5 @@
 """Cross-site reputation of commenters and link domains: a scoring signal kept in the state backend."""
 
-from .store import LABELS, Reputation, ReputationStore, adjust, domain_of, link_domains, signals
+from .store import LABELS, REP_LUA, Reputation, ReputationStore, adjust, domain_of, link_domains, signals
 
-__all__ = ["LABELS", "Reputation", "ReputationStore", "adjust", "domain_of", "link_domains", "signals"]
+__all__ = ["LABELS", "REP_LUA", "Reputation", "ReputationStore", "adjust", "domain_of", "link_domains", "signals"]

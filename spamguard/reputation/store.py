@@ -1,11 +1,19 @@
 """Cross-site reputation of commenter IPs, e-mails, author-URL domains and link domains.
 
-Counters live in Redis, one hash per (signal, value, UTC day) with an 8-day TTL:
-  c:<hour>   comments seen in that hour           (from checks of sharing sites)
-  b:<blog>   last time seen on that blog           (distinct sites, from checks)
-  s:<site>   last spam report from that site       (from feedback of a sharing site)
-  h:<site>   last ham report from that site        (from feedback of a sharing site)
+State lives in Redis, one string per (signal, value) with an 8-day TTL that
+every write refreshes (`SET … EX`), so a comment-check reads all its signals
+with one MGET and writes each with one SET.  The string is a space-separated
+list of `name=value` entries:
+  c:<hour>         comments seen in that hour        (from checks of sharing sites)
+  b:<blog>         last time seen on that blog         (distinct sites, from checks)
+  s:<site>         last spam report from that site     (from feedback of a sharing site)
+  h:<site>         last ham report from that site      (from feedback of a sharing site)
   ps:<site>, ph:<site>  the same from a site that opted out of sharing (read by it alone)
+  u:<site>:<slot>  checks from that site in that tenth of the commenter-IP burst window (IP strings only)
+Only Lua scripts modify a string (read, change, prune, write back, atomically):
+entries older than the 7-day window (the burst window for `u:`) are dropped on
+every write, and each class of entry is capped by count (oldest dropped first),
+so memory per key stays bounded whatever the input.
 Reports are stored per reporting site, so one site repeating itself counts
 once, and writing the same report twice changes nothing: replaying feedback
 after a Redis outage (`catch_up`) is idempotent.
@@ -30,9 +38,9 @@ import logging
 import math
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC
+from typing import Any
 
 from limits import parse as parse_limit
 
@@ -43,7 +51,7 @@ from spamguard.scoring.features import analyse, url_domain
 log = logging.getLogger("spamguard.reputation")
 
 DAY, HOUR = 86400, 3600
-DAYS_KEPT = 8
+DAYS_KEPT = 8  # key TTL, refreshed on every write; feedback older than this is not replayed
 WINDOWS = {"24h": (DAY, 12 * HOUR), "7d": (7 * DAY, 2 * DAY)}  # name: (window, half-life)
 KINDS = ("ip", "email", "author_domain", "link")
 MAX_LINK_DOMAINS = 5
@@ -55,6 +63,114 @@ PRIOR = 1.0  # Beta(1, 1) pseudo-counts: no reports -> exactly zero adjustment
 LABELS = {"ip": "IP", "email": "author e-mail", "author_domain": "author URL domain", "link": "link domain"}
 
 _HOST_RE = re.compile(r"^[a-z0-9.-]+$")
+
+# Most entries of each class one string keeps (oldest dropped first): hours of the 7-day window,
+# blogs seen (the `blog` parameter is free text), reporting sites, burst slots (site × slot).
+CAPS = {"c": 7 * 24 + 2, "b": 100, "r": 200, "u": 100}
+BURST_SLOTS = 10  # the commenter-IP burst window is counted in tenths
+MAX_ENTRIES = sum(CAPS.values())
+
+# Shared by the scripts below and the check gate's script (`spamguard.gate`).
+# rep_load: a string (or false: no key) -> {name = value}.  rep_save(key, entries, now, keep, slot,
+# window, ttl): drop entries older than `keep` seconds (`u:` slots ending `window` seconds or more
+# ago), cap each class, and SET the rest with a fresh TTL (DEL when nothing is left).
+# rep_count(entries, ...): one checked comment.  rep_write(keys, base, blobs, modes, ARGV-like args):
+# per key i (KEYS[base + i], read as blobs[i]) mode '0' = nothing, '1' = count, '2' = count and
+# burst, '3' = burst only (an opted-out site's IP).
+REP_LUA = """
+local REP_CAPS = {CAPS}
+local REP_CLASS = {c = 'c', b = 'b', u = 'u', s = 'r', h = 'r', ps = 'r', ph = 'r'}
+local function rep_load(blob)
+  local e = {}
+  if blob then
+    for name, value in string.gmatch(blob, '([^ =]+)=([^ ]+)') do e[name] = value end
+  end
+  return e
+end
+local function rep_save(key, e, now, keep, slot, window, ttl)
+  local groups = {c = {}, b = {}, r = {}, u = {}}
+  for name, value in pairs(e) do
+    local class = REP_CLASS[string.match(name, '^(%a+):') or '']
+    local t, kept = nil, false
+    if class == 'c' then
+      t = tonumber(string.sub(name, 3))
+      if t then t = t * 3600 + 1800 end
+    elseif class == 'u' then
+      t = tonumber(string.match(name, ':(%d+)$'))
+      if t then t = (t + 1) * slot; kept = now - t < window end
+    elseif class then
+      t = tonumber(value)
+    end
+    if t and class ~= 'u' then kept = now - t <= keep end
+    if kept then
+      local list = groups[class]
+      list[#list + 1] = {t, name, value}
+    end
+  end
+  local parts = {}
+  for class, list in pairs(groups) do
+    if #list > REP_CAPS[class] then
+      table.sort(list, function(x, y) return x[1] > y[1] or (x[1] == y[1] and x[2] < y[2]) end)
+    end
+    for i = 1, math.min(#list, REP_CAPS[class]) do parts[#parts + 1] = list[i][2] .. '=' .. list[i][3] end
+  end
+  if #parts == 0 then
+    redis.call('DEL', key)
+  else
+    redis.call('SET', key, table.concat(parts, ' '), 'EX', ttl)
+  end
+end
+local function rep_add(e, name, n)
+  e[name] = tostring((tonumber(e[name]) or 0) + n)
+end
+local function rep_write(keys, base, blobs, modes, now_s, hour, blog, burst, keep, slot, window, ttl)
+  local now = tonumber(now_s)
+  for i = 1, #modes do
+    local mode = string.sub(modes, i, i)
+    if mode ~= '0' then
+      local e = rep_load(blobs[i])
+      if mode == '1' or mode == '2' then
+        rep_add(e, hour, 1)
+        e[blog] = now_s
+      end
+      if mode == '2' or mode == '3' then rep_add(e, burst, 1) end
+      rep_save(keys[base + i], e, now, tonumber(keep), tonumber(slot), tonumber(window), ttl)
+    end
+  end
+end
+""".replace("{CAPS}", "{" + ", ".join(f"{k} = {v}" for k, v in CAPS.items()) + "}")
+
+# KEYS: the signal strings; ARGV: as `ReputationStore.write_args` (now, hour, blog, burst, modes, keep,
+# slot, window, ttl).
+_RECORD_SCRIPT = (
+    REP_LUA
+    + """
+local blobs = redis.call('MGET', unpack(KEYS))
+rep_write(KEYS, 0, blobs, ARGV[5], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+return 1
+"""
+)
+
+# KEYS: the signal strings; ARGV: site, mark ('' = retract), now, keep, slot, window, ttl.
+# The site's other marks go; the same mark keeps the later of the two times (replays are idempotent).
+_REPORT_SCRIPT = (
+    REP_LUA
+    + """
+local blobs = redis.call('MGET', unpack(KEYS))
+local site, mark, now_s = ARGV[1], ARGV[2], ARGV[3]
+local now = tonumber(now_s)
+for i = 1, #KEYS do
+  local e = rep_load(blobs[i])
+  local old = mark ~= '' and e[mark .. ':' .. site]
+  for _, m in ipairs({'s', 'h', 'ps', 'ph'}) do e[m .. ':' .. site] = nil end
+  if mark ~= '' then
+    e[mark .. ':' .. site] = (old and (tonumber(old) or 0) > now) and old or now_s
+  end
+  rep_save(KEYS[i], e, now, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7])
+end
+return 1
+"""
+)
 
 
 @dataclass
@@ -115,44 +231,56 @@ class ReputationStore:
         self.min_sites = max(1, int(min_sites))
         item = parse_limit(commenter_ip_limit)
         self.burst_amount = item.amount
-        self.burst_window = item.get_expiry()
+        self.burst_window = float(item.get_expiry())
+        self.burst_slot = self.burst_window / BURST_SLOTS
         self.burst_label = _window_label(self.burst_window)
+        self._record = state.client.register_script(_RECORD_SCRIPT)
+        self._report = state.client.register_script(_REPORT_SCRIPT)
 
     # --- keys ------------------------------------------------------------------------
 
-    def _day_key(self, kind: str, value: str, day: int) -> str:
-        return self.state.key("rep", kind, _digest(value), day)
+    def keys(self, comment: Comment) -> list[str]:
+        """The strings of the comment's signals, in `signals` order."""
+        return [self.state.key("rep", kind, _digest(value)) for kind, value in signals(comment)]
 
-    def _burst_key(self, site_id: int, ip: str) -> str:
-        return self.state.key("rep", "burst", site_id, _digest(ip))
+    def _limits(self) -> list:
+        """keep, slot, window, ttl: the pruning and TTL arguments every writing script takes."""
+        return [WINDOWS["7d"][0], repr(self.burst_slot), repr(self.burst_window), DAYS_KEPT * DAY]
 
     # --- writes ----------------------------------------------------------------------
+
+    def write_args(self, comment: Comment, site_id: int, shared: bool, record: bool, now: float) -> list:
+        """ARGV of `rep_write` for this check: what it counts on each signal string (none when not
+        `record`); the IP burst counts per site, a site that does not share adds nothing else."""
+        kinds = [kind for kind, _ in signals(comment)]
+        if not record:
+            modes = "0" * len(kinds)
+        elif shared:
+            modes = "".join("2" if kind == "ip" else "1" for kind in kinds)
+        else:
+            modes = "".join("3" if kind == "ip" else "0" for kind in kinds)
+        return [
+            repr(now),
+            f"c:{int(now // HOUR)}",
+            "b:" + _digest(domain_of(comment.blog) or comment.blog),
+            f"u:{site_id}:{int(now // self.burst_slot)}",
+            modes,
+            *self._limits(),
+        ]
 
     def record_check(self, comment: Comment, site_id: int, *, shared: bool = True, now: float | None = None) -> bool:
         """Count a checked comment (skipped for `is_test`). False when Redis is down.
 
-        The IP burst counts per site; a site that does not share adds nothing to the shared counts.
         (The comment-check path does the same writes inside the check gate's script.)
         """
-        if comment.is_test:
-            return True
         now = time.time() if now is None else now
-        plan = self.write_plan(comment, site_id, shared, now)
-
-        def run(r):
-            pipe = r.pipeline(transaction=False)
-            for key in plan["signal_keys"]:
-                pipe.hincrby(key, plan["hour_field"], 1)
-                pipe.hset(key, plan["blog_field"], repr(now))
-                pipe.expire(key, plan["ttl"])
-            if plan["burst_key"]:
-                pipe.zadd(plan["burst_key"], {plan["burst_member"]: now})
-                pipe.zremrangebyscore(plan["burst_key"], "-inf", now - self.burst_window)
-                pipe.expire(plan["burst_key"], int(self.burst_window) + 60)
-            pipe.execute()
+        keys = self.keys(comment)
+        if comment.is_test or not keys:
             return True
-
-        return self.state.call("reputation.record_check", run, False)
+        args = self.write_args(comment, site_id, shared, True, now)
+        return self.state.call(
+            "reputation.record_check", lambda r: bool(self._record(keys=keys, args=args, client=r)), False
+        )
 
     def record_feedback(
         self, comment: Comment, label: str, site_id: int, *, shared: bool = True, now: float | None = None
@@ -173,85 +301,54 @@ class ReputationStore:
 
     def _set_report(self, comment: Comment, site_id: int, mark: str | None, now: float | None) -> bool:
         now = time.time() if now is None else now
-        day = int(now // DAY)
-
-        def run(r):
-            pipe = r.pipeline(transaction=False)
-            for kind, value in signals(comment):
-                for d in range(day - DAYS_KEPT + 1, day + 1):
-                    pipe.hdel(self._day_key(kind, value, d), *(f"{m}:{site_id}" for m in MARKS if m != mark))
-                if mark is not None:
-                    key = self._day_key(kind, value, day)
-                    pipe.hset(key, f"{mark}:{site_id}", repr(now))
-                    pipe.expire(key, DAYS_KEPT * DAY)
-            pipe.execute()
+        keys = self.keys(comment)
+        if not keys:
             return True
-
-        return self.state.call("reputation.record_feedback", run, False)
+        args = [site_id, mark or "", repr(now), *self._limits()]
+        return self.state.call(
+            "reputation.record_feedback", lambda r: bool(self._report(keys=keys, args=args, client=r)), False
+        )
 
     # --- reads -----------------------------------------------------------------------
-
-    def read_keys(self, comment: Comment, site_id: int, now: float) -> tuple[list[str], str | None]:
-        """The hashes a lookup reads (signal × day, in `signals` order) and the IP burst key (None without IP)."""
-        day = int(now // DAY)
-        keys = [
-            self._day_key(kind, value, d)
-            for kind, value in signals(comment)
-            for d in range(day - DAYS_KEPT + 1, day + 1)
-        ]
-        ip = comment.user_ip.strip().lower()
-        return keys, (self._burst_key(site_id, ip) if ip else None)
 
     def lookup(self, comment: Comment, site_id: int, *, shared: bool = True, now: float | None = None) -> Reputation:
         """Decayed reputation of the comment as `site_id` may see it; `known=False` when Redis is down."""
         now = time.time() if now is None else now
-        keys, burst_key = self.read_keys(comment, site_id, now)
-
-        def run(r):
-            pipe = r.pipeline(transaction=False)
-            for key in keys:
-                pipe.hgetall(key)
-            if burst_key:
-                pipe.zcount(burst_key, now - self.burst_window, now)
-            return pipe.execute()
-
-        raw = self.state.call("reputation.lookup", run, None)
+        keys = self.keys(comment)
+        raw = self.state.call("reputation.lookup", lambda r: r.mget(keys) if keys else [], None)
         if raw is None:
             return Reputation()
-        return self.summarise(comment, site_id, shared, raw[: len(keys)], int(raw[-1]) if burst_key else None, now)
+        return self.summarise(comment, site_id, shared, raw, now)
 
-    def summarise(
-        self, comment: Comment, site_id: int, shared: bool, hashes: list[dict], burst: int | None, now: float
-    ) -> Reputation:
-        """What `lookup` makes of the hashes it read (also used by the check gate's one round trip);
+    def summarise(self, comment: Comment, site_id: int, shared: bool, blobs: list[Any], now: float) -> Reputation:
+        """What `lookup` makes of the strings it read (also used by the check gate's one round trip);
         the trust rules are applied here, to what was read."""
         rep = Reputation(known=True)
         per_kind: dict[str, list[dict]] = {}
         view = _View(site_id, shared, self.min_sites)
-        for i, (kind, value) in enumerate(signals(comment)):
-            chunk = hashes[i * DAYS_KEPT : (i + 1) * DAYS_KEPT]
-            per_kind.setdefault(kind, []).append(_summarise(value, chunk, now, view))
+        for (kind, value), blob in zip(signals(comment), blobs, strict=True):
+            entries = _entries(blob)
+            per_kind.setdefault(kind, []).append(_summarise(value, entries, now, view))
+            if kind == "ip":
+                count = self._burst(entries, site_id, now) + 1  # this comment included
+                rep.detail["burst"] = {"count": count, "limit": self.burst_amount, "window": self.burst_label}
         for kind, stats_list in per_kind.items():
             # Several link domains: judge by the most reported one.
             rep.detail[kind] = max(stats_list, key=lambda s: (s["spam_sites_7d"] - s["ham_sites_7d"], s["seen_24h"]))
-        if burst is not None:
-            count = burst + 1  # this comment included
-            rep.detail["burst"] = {"count": count, "limit": self.burst_amount, "window": self.burst_label}
         return rep
 
-    def write_plan(self, comment: Comment, site_id: int, shared: bool, now: float) -> dict:
-        """What `record_check` writes, as data the check gate's script applies after its reads."""
-        hour, day = int(now // HOUR), int(now // DAY)
-        ip = comment.user_ip.strip().lower()
-        return {
-            "signal_keys": [self._day_key(kind, value, day) for kind, value in signals(comment)] if shared else [],
-            "hour_field": f"c:{hour}",
-            "blog_field": "b:" + _digest(domain_of(comment.blog) or comment.blog),
-            "ttl": DAYS_KEPT * DAY,
-            "burst_key": self._burst_key(site_id, ip) if ip else None,
-            "burst_member": f"{now!r}:{uuid.uuid4().hex[:8]}",
-            "burst_window": self.burst_window,
-        }
+    def _burst(self, entries: dict[str, str], site_id: int, now: float) -> int:
+        """This site's checks of the IP in the burst window (to the resolution of one slot)."""
+        mine, n = f"u:{site_id}:", 0
+        for name, raw in entries.items():
+            if name.startswith(mine):
+                try:
+                    slot, count = int(name[len(mine) :]), int(raw)
+                except ValueError:
+                    continue
+                if (slot + 1) * self.burst_slot > now - self.burst_window and slot * self.burst_slot <= now:
+                    n += count
+        return n
 
     # --- verdict adjustment -----------------------------------------------------------
 
@@ -338,26 +435,36 @@ class _View:
     min_sites: int
 
 
-def _summarise(value: str, hashes: list[dict], now: float, view: _View) -> dict:
+def _entries(blob: str | None) -> dict[str, str]:
+    """A reputation string's entries (see the module docstring); malformed parts are skipped."""
+    out: dict[str, str] = {}
+    for part in (blob or "").split(" ", MAX_ENTRIES)[:MAX_ENTRIES]:
+        name, sep, value = part.partition("=")
+        if sep:
+            out[name] = value
+    return out
+
+
+def _summarise(value: str, entries: dict[str, str], now: float, view: _View) -> dict:
     stats: dict = {"value": value}
     own = str(view.site_id)
     latest: dict[str, dict[str, float]] = {"s": {}, "h": {}, "b": {}}
-    hourly: dict[str, dict[int, int]] = {"c": {}}
-    for h in hashes:
-        for fname, raw in h.items():
-            prefix, _, ident = fname.partition(":")
-            if prefix in ("ps", "ph"):  # an opted-out site's report: visible to that site only
-                if ident != own:
-                    continue
-                prefix = prefix[1]
-            elif not view.shared and (ident != own or prefix not in ("s", "h")):
-                continue  # an opted-out reader sees nothing from other sites
+    hourly: dict[int, int] = {}
+    for fname, raw in entries.items():
+        prefix, _, ident = fname.partition(":")
+        if prefix in ("ps", "ph"):  # an opted-out site's report: visible to that site only
+            if ident != own:
+                continue
+            prefix = prefix[1]
+        elif not view.shared and (ident != own or prefix not in ("s", "h")):
+            continue  # an opted-out reader sees nothing from other sites
+        try:
             if prefix in latest:
-                ts = float(raw)
-                if ts > latest[prefix].get(ident, -1.0):
-                    latest[prefix][ident] = ts
-            elif prefix in hourly:
-                hourly[prefix][int(ident)] = hourly[prefix].get(int(ident), 0) + int(raw)
+                latest[prefix][ident] = float(raw)
+            elif prefix == "c":
+                hourly[int(ident)] = int(raw)
+        except ValueError:
+            continue
     for win, (window, half_life) in WINDOWS.items():
 
         def hours(src, window=window, half_life=half_life):
@@ -375,7 +482,7 @@ def _summarise(value: str, hashes: list[dict], now: float, view: _View) -> dict:
             return kept
 
         spam, ham = trusted(latest["s"]), trusted(latest["h"])
-        stats[f"seen_{win}"] = hours(hourly["c"])
+        stats[f"seen_{win}"] = hours(hourly)
         stats[f"sites_seen_{win}"] = sites(latest["b"])
         stats[f"spam_sites_{win}"] = sites(spam)
         stats[f"ham_sites_{win}"] = sites(ham)

@@ -196,3 +196,45 @@ def test_catch_up_replays_unsynced_feedback(reputation, make_site, session):
     rep = reputation.lookup(c, READER, now=now)
     assert stat(rep, "ip_spam_sites_24h") == pytest.approx(3.0, rel=0.01)
     assert stat(reputation.lookup(spam_comment(ip="10.9.9.9"), READER, now=now), "ip_spam_sites_24h") == 0
+
+
+def _entries_of(reputation, kind: str, value: str) -> list[str]:
+    from spamguard.reputation.store import _digest
+
+    return (reputation.state.client.get(reputation.state.key("rep", kind, _digest(value))) or "").split()
+
+
+def test_one_string_per_signal_stays_bounded_under_hostile_input(reputation):
+    from spamguard.reputation.store import CAPS
+
+    c = spam_comment()
+    # The `blog` parameter is free text: 300 made-up blogs keep only the latest CAPS["b"].
+    for i in range(300):
+        reputation.record_check(spam_comment(blog=f"https://b{i}.example"), READER, now=T0 + i)
+    blogs = [e for e in _entries_of(reputation, "email", "bot@spam.example") if e.startswith("b:")]
+    assert len(blogs) == CAPS["b"]
+    # 300 reporting sites keep the latest CAPS["r"] reports; a site's one mark replaces its others.
+    for site_id in range(300):
+        reputation.record_feedback(c, "spam", site_id, now=T0 + site_id)
+    reputation.record_feedback(c, "ham", 299, now=T0 + 300)
+    reports = [e for e in _entries_of(reputation, "ip", "203.0.113.7") if e.split(":")[0] in ("s", "h")]
+    assert len(reports) == CAPS["r"] and f"h:299={T0 + 300!r}" in reports and not any("s:299=" in e for e in reports)
+    assert not any(e.startswith("s:0=") for e in reports)  # the oldest went first
+    # Hours, blogs and reports older than the 7-day window go on the next write.
+    reputation.record_check(c, READER, now=T0 + 8 * 24 * H)
+    assert sorted(e.split("=")[0].split(":")[0] for e in _entries_of(reputation, "email", "bot@spam.example")) == [
+        "b",
+        "c",
+    ]
+    # Burst slots older than the burst window go too (IP strings only hold this site's live slots).
+    ip = [e for e in _entries_of(reputation, "ip", "203.0.113.7") if e.startswith("u:")]
+    assert ip == [f"u:{READER}:{int((T0 + 8 * 24 * H) // 6)}=1"]
+
+
+def test_replayed_older_report_keeps_the_later_time(reputation):
+    c = spam_comment()
+    assert reputation.record_feedback(c, "spam", 1, now=T0 + 60)
+    assert reputation.record_feedback(c, "spam", 1, now=T0)  # catch_up replaying an older row
+    assert f"s:1={T0 + 60!r}" in _entries_of(reputation, "ip", "203.0.113.7")
+    assert reputation.retract_feedback(c, 1, now=T0 + 61)
+    assert _entries_of(reputation, "ip", "203.0.113.7") == []  # nothing left: the key is gone
