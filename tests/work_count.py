@@ -4,7 +4,7 @@
 reaches.  A linear consumer runs ~4x the lines on a 4x longer input; a quadratic one ~16x, so
 `assert_linear` compares the counts at n and 4n.  Work done inside one C call (a regex scan, a C
 codec) is one line here: those are bounded by what the tests feed them (the bytes decoded, the
-regex patterns' shape) and measured in CPU seconds by bench/linear_time.py, not asserted.
+regex patterns' shape) and measured in CPU seconds by bench/regex_worst_case.py, not asserted.
 """
 
 from __future__ import annotations

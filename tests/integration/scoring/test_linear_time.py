@@ -2,7 +2,7 @@
 
 The work is counted, not timed (tests/work_count.py): the Python lines each consumer runs on a
 hostile input of n and of 4n characters must grow ~4x, not ~16x, whatever the machine's load.
-The CPU seconds on the same inputs at the field cap are printed by bench/linear_time.py.
+CPU seconds per pattern family and size (what one C regex call costs) are printed by bench/regex_worst_case.py.
 """
 
 from __future__ import annotations
