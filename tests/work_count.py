@@ -2,9 +2,9 @@
 
 `lines_run` counts the Python lines executed inside the call (sys.settrace), in every function it
 reaches.  A linear consumer runs ~4x the lines on a 4x longer input; a quadratic one ~16x, so
-`assert_linear` compares the counts at n and 4n.  Work done inside one C call (a regex scan, a C
-codec) is one line here: those are bounded by what the tests feed them (the bytes decoded, the
-regex patterns' shape) and measured in CPU seconds by bench/regex_worst_case.py, not asserted.
+`assert_linear` compares the counts at n and 4n.  Work done inside one C call (a regex
+scan, a C codec, NFKC) is one line here and not counted: what those cost per pattern family and
+input size, in CPU seconds, is printed by bench/regex_worst_case.py, not asserted.
 """
 
 from __future__ import annotations
