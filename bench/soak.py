@@ -4,8 +4,8 @@
     python bench/soak.py --duration 90            # a short run
     python bench/soak.py --database-url postgresql+psycopg://postgres@127.0.0.1/test_soak
 
-Starts gunicorn (2 workers) and `spamguard worker` on a temporary database and a
-quickly trained model, creates a key and an admin, then:
+Starts gunicorn (2 workers, through the test suite's launcher tests/live_server.py) and
+`spamguard worker` on a temporary database and a quickly trained model, creates a key and an admin, then:
 
 0. trains a model and a spare version (registered, not promoted);
 1. measures the maximum comment-check throughput for --calibrate seconds (closed loop);
@@ -23,8 +23,8 @@ import argparse
 import os
 import random
 import re
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,17 +37,13 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
 from check_latency import make_body  # noqa: E402  (the same realistic comment mix)
+from live_server import LiveServer  # noqa: E402  (the test suite's one gunicorn launcher)
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 CHECK_LINK = re.compile(r"/moderation/checks/(\d+)")
 PASSWORD = "soak test admin password"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_of_workers(master_pid: int) -> dict[int, int]:
@@ -285,10 +281,11 @@ def main() -> None:
         "SECRET_KEY": "soak",
         "SPAMGUARD_LOG_LEVEL": "WARNING",
         "SPAMGUARD_ENV_FILE": os.devnull,
-        "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
+        # LiveServer gives gunicorn work/server-metrics; the worker and the CLI share it, as before.
+        "PROMETHEUS_MULTIPROC_DIR": str(work / "server-metrics"),
         "SPAMGUARD_RATE_LIMIT_KEY": "1000000/minute",
     }
-    (work / "metrics").mkdir()
+    (work / "server-metrics").mkdir()
     cli = [sys.executable, "-m", "spamguard.cli"]
     subprocess.run(cli + ["db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run(cli + ["model", "train", "--quick"], env=env, check=True, capture_output=True)
@@ -308,32 +305,14 @@ def main() -> None:
         check=True,
         capture_output=True,
     )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(work / "server.log", "wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "python:spamguard.gunicorn_conf",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--access-logfile",
-            "/dev/null",
-            "spamguard.wsgi:app",
-        ],
-        env=env,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
+    # LiveServer: the packaged gunicorn settings, gthread, its own session, the log in work/server.log.
+    server = LiveServer(env, work, workers=2, name="server", access_log=False)
+    url = server.url
+    log = open(work / "worker.log", "wb")
     worker = subprocess.Popen(cli + ["worker"], env=env, stdout=log, stderr=log, start_new_session=True)
     try:
-        for _ in range(300):
+        server.wait_ready()
+        for _ in range(300):  # /healthz answers before the model is loaded; calibrate against a ready server
             try:
                 if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
                     break
@@ -354,7 +333,7 @@ def main() -> None:
 
         def sample_rss() -> None:
             while True:
-                for pid, value in rss_of_workers(server.pid).items():
+                for pid, value in rss_of_workers(server.process.pid).items():
                     rss[pid].append(value)
                 if stop.wait(args.rss_every):
                     return
@@ -381,7 +360,7 @@ def main() -> None:
         log.flush()
         problems = [
             line
-            for line in (work / "server.log").read_text(errors="replace").splitlines()
+            for line in (server.log() + (work / "worker.log").read_text(errors="replace")).splitlines()
             if '"ERROR"' in line or "CRITICAL" in line or "Traceback" in line or "WORKER TIMEOUT" in line
         ]
         for line in problems[:20]:
@@ -404,15 +383,13 @@ def main() -> None:
             else:
                 print(f"worker {pid}: RSS samples {series} MiB (worker restarted or run too short)")
     finally:
-        for process in (worker, server):
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in (worker, server):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        import shutil
-
+        os.killpg(worker.pid, signal.SIGTERM)
+        server.stop()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+        log.close()
         import redis
 
         shutil.rmtree(work, ignore_errors=True)

@@ -174,6 +174,30 @@ class CheckService:
         `audit(feedback)` adds the caller's audit row to the same transaction (the
         feedback's id is assigned by then), so a label is never stored without it.
         """
+        feedback = self.stage_feedback(
+            session, site, comment, label, source=source, reporter=reporter, guid=guid, check=check
+        )
+        if audit is not None:
+            session.flush()
+            audit(feedback)
+        session.commit()
+        self.feedback_committed(session, site, comment, feedback)
+        return feedback
+
+    def stage_feedback(
+        self,
+        session: Session,
+        site: Site,
+        comment: Comment,
+        label: str,
+        *,
+        source: str = "api",
+        reporter: str = "",
+        guid: str = "",
+        check: Check | None = None,
+    ) -> Feedback:
+        """`record_feedback` up to its commit: the label (and a moderator's review and outbox rows) added to
+        `session`.  The caller commits, several labels at once if it likes, then calls `feedback_committed`."""
         if label not in ("spam", "ham"):
             raise ValueError(f"label must be spam or ham, not {label!r}")
         if check is None:
@@ -188,29 +212,32 @@ class CheckService:
             is_test=comment.is_test,
         )
         session.add(feedback)
-        decided = check is not None and source == "moderator"
-        if decided:
-            assert check is not None
+        if check is not None and source == "moderator":
             check.reviewed_at = utcnow()
             check.review_label = label
             delivery.moderator_decided(session, check, label)  # same transaction: no decision without its outbox rows
-        if audit is not None:
-            session.flush()
-            audit(feedback)
-        session.commit()
-        FEEDBACK.labels(label, source).inc()  # every door (API, moderator) counts here, once
-        if decided:
+        return feedback
+
+    def feedback_committed(self, session: Session, site: Site, comment: Comment, feedback: Feedback) -> None:
+        """What follows a committed label: metrics, delivery wake-up, the site's refit, reputation counters."""
+        FEEDBACK.labels(feedback.label, feedback.source).inc()  # every door (API, moderator) counts here, once
+        if feedback.check_id is not None and feedback.source == "moderator":
             delivery.decision_saved()
-        if self.adapter is not None and not comment.is_test:
-            self.adapter.refit_later(site.id, self.models.current())  # in the background: never waits for a fit
-        if self.reputation is not None and not comment.is_test:
+        if comment.is_test:
+            return
+        self.adaptation_changed(site.id)
+        if self.reputation is not None:
             try:
-                if self.reputation.record_feedback(comment, label, site.id, shared=site.share_reputation):
+                if self.reputation.record_feedback(comment, feedback.label, site.id, shared=site.share_reputation):
                     feedback.redis_synced = True
                     session.commit()
             except Exception:  # Redis trouble must never lose the label; catch-up retries it.
                 log.warning("reputation update deferred", extra={"feedback_id": feedback.id})
-        return feedback
+
+    def adaptation_changed(self, site_id: int) -> None:
+        """The site's labels changed (a new one, or one withdrawn): refit its correction in the background."""
+        if self.adapter is not None:
+            self.adapter.refit_later(site_id, self.models.current())  # never waits for a fit
 
 
 def find_original(session: Session, site: Site, comment: Comment, guid: str = "") -> Check | None:

@@ -8,7 +8,7 @@ queue can update in place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from flask import (
     abort,
@@ -22,7 +22,6 @@ from flask import (
 )
 
 from spamguard import delivery, storage
-from spamguard.checking import record_feedback
 from spamguard.comment import Comment
 from spamguard.moderation.lookup import get_or_404
 from spamguard.moderation.security import audit, current_user, login_required, safe_next
@@ -79,27 +78,48 @@ def _who(check: Check) -> str:
 
 def decide(db, check: Check, label: str) -> Feedback | None:
     """Record one moderator decision through the same path as submit-spam/submit-ham."""
-    if check.reviewed_at is not None:
-        return None
+    done = record_decisions(db, [check], label)
+    return done[0][1] if done else None
+
+
+def record_decisions(
+    db, checks: Sequence[Check], label: str, summary: Callable[[list[int], list[int]], object] | None = None
+) -> list[tuple[Check, Feedback]]:
+    """Label every unreviewed check as the API's submit-spam/submit-ham would, in ONE commit with each
+    decision's audit row, its delivery outbox rows and `summary(check_ids, feedback_ids)` (a bulk action's
+    own audit row): all or nothing.  What follows a label (reputation, the site's refit) runs after it."""
     user = current_user()
     assert user is not None  # only reached from login_required views
-    site = db.get(Site, check.site_id)
-    verdict = check.verdict
-    # The audit row joins the label's own transaction (with its delivery outbox rows): all or nothing.
-    feedback = record_feedback(
-        db,
-        site,
-        Comment.from_json(check.fields or {}),
-        label,
-        source="moderator",
-        reporter=user.username,
-        check=check,
-        audit=lambda fb: audit(
-            "decide", f"check:{check.id}", user=user, commit=False, label=label, feedback_id=fb.id, verdict=verdict
-        ),
-    )
+    checker = services().checks
+    staged = []
+    for check in checks:
+        if check.reviewed_at is not None:
+            continue
+        site = db.get(Site, check.site_id)
+        comment = Comment.from_json(check.fields or {})
+        verdict = check.verdict
+        feedback = checker.stage_feedback(
+            db, site, comment, label, source="moderator", reporter=user.username, check=check
+        )
+        staged.append((check, feedback, site, comment, verdict))
+    db.flush()  # the feedback ids the audit rows name
+    for check, feedback, _site, _comment, verdict in staged:
+        audit(
+            "decide",
+            f"check:{check.id}",
+            user=user,
+            commit=False,
+            label=label,
+            feedback_id=feedback.id,
+            verdict=verdict,
+        )
+    if summary is not None:
+        summary([s[0].id for s in staged], [s[1].id for s in staged])
+    db.commit()
     listing.counts.clear()
-    return feedback
+    for _check, feedback, site, comment, _verdict in staged:
+        checker.feedback_committed(db, site, comment, feedback)
+    return [(s[0], s[1]) for s in staged]
 
 
 def _wants_json() -> bool:
@@ -145,16 +165,6 @@ def decide_one(check_id: int):
     return _answer(message[0].upper() + message[1:], "info", [check.id], [feedback.id], label)
 
 
-def _decide_many(db, checks: Sequence[Check], label: str) -> tuple[list[int], list[int]]:
-    done_checks, done_feedback = [], []
-    for check in checks:
-        feedback = decide(db, check, label)
-        if feedback is not None:
-            done_checks.append(check.id)
-            done_feedback.append(feedback.id)
-    return done_checks, done_feedback
-
-
 def _many_message(done: int, asked: int, label: str, source: str = "") -> str:
     noun = "comment" if done == 1 else "comments"
     text = f"Marked {done} {noun}{source} as {LABEL_WORDS[label]}"
@@ -177,8 +187,20 @@ def decide_bulk():
     if len(ids) > MAX_BULK:
         abort(400, f"at most {MAX_BULK} comments per decision")
     checks = listing.checks_by_ids(db, ids)
-    done_checks, done_feedback = _decide_many(db, checks, label)
-    audit("bulk_decide", f"{len(done_checks)} checks", label=label, check_ids=ids, feedback_ids=done_feedback)
+    done = record_decisions(
+        db,
+        checks,
+        label,
+        lambda _checks, feedback_ids: audit(
+            "bulk_decide",
+            f"{len(feedback_ids)} checks",
+            commit=False,
+            label=label,
+            check_ids=ids,
+            feedback_ids=feedback_ids,
+        ),
+    )
+    done_checks, done_feedback = [c.id for c, _ in done], [f.id for _, f in done]
     return _answer(_many_message(len(done_checks), len(ids), label), "info", done_checks, done_feedback, label)
 
 
@@ -203,10 +225,21 @@ def decide_all_from(check_id: int):
     if not value:
         abort(400, f"this comment has no {noun}")
     checks = listing.pending_from(db, by, value, MAX_BULK_BY)
-    done_checks, done_feedback = _decide_many(db, checks, label)
-    audit(
-        "bulk_decide_by", f"{by}:{value}"[:200], label=label, by=by, check_ids=done_checks, feedback_ids=done_feedback
+    done = record_decisions(
+        db,
+        checks,
+        label,
+        lambda check_ids, feedback_ids: audit(
+            "bulk_decide_by",
+            f"{by}:{value}"[:200],
+            commit=False,
+            label=label,
+            by=by,
+            check_ids=check_ids,
+            feedback_ids=feedback_ids,
+        ),
     )
+    done_checks, done_feedback = [c.id for c, _ in done], [f.id for _, f in done]
     message = _many_message(len(done_checks), len(done_checks), label, f" from this {noun}")
     return _answer(message, "info", done_checks, done_feedback, label)
 
@@ -234,6 +267,9 @@ def undo_feedback(db, feedback: Feedback) -> bool:
     audit("undo", f"check:{feedback.check_id}", commit=False, feedback_id=feedback.id, label=feedback.label)
     db.commit()
     listing.counts.clear()
+    if not feedback.is_test:
+        # The label no longer counts for the site's correction either: refit it as a new label would.
+        services().checks.adaptation_changed(feedback.site_id)
     # Best effort: with Redis down the withdrawn label simply ages out of the reputation windows.
     services().reputation.retract_feedback(Comment.from_json(feedback.fields), feedback.site_id)
     return True

@@ -220,3 +220,55 @@ def test_a_stale_correction_is_refitted_in_the_background(blogs, database, reque
         row = storage.get_session().get(SiteAdaptation, b.ids["tech"])
         assert row.fitted_at > first
         assert row.n_ham == 12 and row.n_spam == 0
+
+
+def _adaptation(b: Blogs, name: str) -> tuple[int, int, float, dict] | None:
+    with b.app.app_context():
+        row = storage.get_session().get(SiteAdaptation, b.ids[name], populate_existing=True)
+        return None if row is None else (row.n_ham, row.n_spam, row.params["bias"], row.params["weights"])
+
+
+def test_undoing_a_decision_refits_the_site_as_the_decision_did(blogs):
+    """Decision (web UI) -> the site's correction learns it; Undo (web UI) -> back to the fit without it."""
+    from moderation_helpers import UI
+
+    rng = random.Random(15)
+    b = blogs("tech")
+    past = [technical(rng) for _ in range(12)]
+    for comment in past:
+        b.check("tech", comment)
+    for comment in past[:10]:
+        b.report("tech", "ham", comment)
+    b.settle()
+    earlier = _adaptation(b, "tech")
+    assert earlier is not None and earlier[:2] == (10, 0)
+
+    ui = UI(b.app)
+    ui.add_user("undoer")
+    moderator = b.app.test_client()
+    assert ui.login(moderator, "undoer").status_code == 302
+    with b.app.app_context():
+        session = storage.get_session()
+        check = find_original(session, session.get(Site, b.ids["tech"]), Comment(**past[10]))
+        assert check is not None
+        check_id = check.id
+    token = ui.token(moderator)
+    decided = moderator.post(
+        f"/moderation/checks/{check_id}/decide",
+        data={"label": "spam", "csrf_token": token},
+        headers={"Accept": "application/json"},
+    )
+    assert decided.status_code == 200
+    b.settle()
+    learned = _adaptation(b, "tech")
+    assert learned is not None and learned[:2] == (10, 1) and learned[2] != earlier[2]
+
+    undone = moderator.post(
+        "/moderation/undo", data={"feedback_ids": decided.json["feedback_ids"], "csrf_token": token}
+    )
+    assert undone.status_code == 302
+    b.settle()
+    back = _adaptation(b, "tech")
+    assert back is not None and back[:2] == earlier[:2]
+    assert back[2] == pytest.approx(earlier[2], abs=1e-6)
+    assert back[3] == pytest.approx(earlier[3], abs=1e-6)

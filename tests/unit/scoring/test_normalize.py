@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
+from work_count import SLACK, assert_linear, lines_run
 
 from spamguard.comment import Comment
 from spamguard.scoring import normalize
@@ -99,24 +99,35 @@ def test_domain_lists_match_hosts_and_parents():
 
 
 @pytest.mark.parametrize(
-    "attack",
-    [
-        "a " * 50_000,
-        "a." * 50_000,
-        "#" + "Ab" * 50_000,
-        "x" * 63 + "DO" * 50_000,
-        "example " + "dot " * 50_000,
-        "★a" * 50_000,
-        "а" * 25_000 + "a" * 25_000,
-    ],
+    "unit",
+    ["a ", "a.", "Ab", "DO", "dot ", "★a", "а"],
 )
-def test_hostile_input_is_capped_and_linear(attack):
-    start = time.process_time()
-    out = deobfuscate(attack)
-    obfuscation_signals(attack)
-    assert len(out) <= 2 * MAX_CHARS
-    # CPU budget with a very wide margin: quadratic behaviour on 20 k characters takes far longer.
-    assert time.process_time() - start < 5.0
+def test_hostile_input_is_capped_and_linear(unit):
+    """Counted work, not CPU seconds (tests/work_count.py): 4x the input runs ~4x the Python lines, and
+    input past MAX_CHARS costs nothing more."""
+    heads = {"Ab": "#", "DO": "x" * 63, "dot ": "example ", "а": ""}  # the attack's own prefix
+
+    def attack(n: int) -> str:
+        return (heads.get(unit, "") + unit * n)[:n]
+
+    def both(text: str) -> None:
+        deobfuscate(text)
+        obfuscation_signals(text)
+
+    assert len(deobfuscate(attack(100_000))) <= 2 * MAX_CHARS
+    assert_linear(both, attack, MAX_CHARS // 4, unit)
+    at_cap, far_past = lines_run(both, attack(MAX_CHARS)), lines_run(both, attack(5 * MAX_CHARS))
+    assert far_past <= at_cap * 1.1 + SLACK, f"{at_cap} lines at the cap, {far_past} at 5x: not capped"
+
+
+def test_mixed_scripts_attack_is_capped():
+    def both(text: str) -> None:
+        deobfuscate(text)
+        obfuscation_signals(text)
+
+    text = "а" * 25_000 + "a" * 25_000  # Cyrillic, then Latin
+    assert len(deobfuscate(text)) <= 2 * MAX_CHARS
+    assert lines_run(both, text) <= lines_run(both, text[:MAX_CHARS]) * 1.1 + SLACK
 
 
 @pytest.mark.parametrize(
