@@ -96,6 +96,9 @@ def make_app(model_dir, redis_url, redis_prefix, tmp_path):
             "SPAMGUARD_KEY_SECRET": "test-key-secret",
             # The periodic flush thread would outlive the test's database; tests/integration/quota covers it.
             "SPAMGUARD_BACKGROUND_TASKS": False,
+            # A loaded CI box stalls past the 50 ms production default and Redis would be treated as
+            # down (fail-open) mid-test; the tests of that path point at a dead port or set it themselves.
+            "SPAMGUARD_REDIS_TIMEOUT": 1.0,
         }
         config.update(overrides)
         return create_app(config)
@@ -169,6 +172,7 @@ def live_server(model_dir, redis_url, redis_prefix, tmp_path_factory):
         "SECRET_KEY": "live-test-secret",
         "SPAMGUARD_KEY_SECRET": "live-test-key-secret",
         "SPAMGUARD_LOG_LEVEL": "WARNING",
+        "SPAMGUARD_REDIS_TIMEOUT": "1.0",  # see make_app
     }
     created = subprocess.run(
         [sys.executable, "-m", "spamguard.cli", "keys", "create", "--site", LIVE_SITE],

@@ -23,7 +23,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 
 from .features import NAMES
 
@@ -74,6 +73,8 @@ def fit(rows: list[Row], *, cap: float, l2: float = 1.0) -> Correction:
         dc = s_label * (p - t) + 2.0 * s_anchor * c
         grad = X.T @ (dc * (1.0 - th * th)) + l2 * theta
         return value, grad
+
+    from scipy.optimize import minimize  # only a refit needs scipy: checking workers never import it
 
     result = minimize(loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 200})
     theta = result.x

@@ -171,6 +171,7 @@ def _configure(app, key: str, flag: str) -> None:
         "REDIS_URL": app.config["REDIS_URL"],
         "SPAMGUARD_REDIS_PREFIX": app.config["SPAMGUARD_REDIS_PREFIX"],
         "SPAMGUARD_KEY_SECRET": app.config["SPAMGUARD_KEY_SECRET"],
+        "SPAMGUARD_REDIS_TIMEOUT": str(app.config["SPAMGUARD_REDIS_TIMEOUT"]),
     }
     result = CliRunner().invoke(cli, ["keys", "configure", key, flag], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output

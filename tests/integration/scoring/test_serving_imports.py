@@ -11,8 +11,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 WORKER = textwrap.dedent(
     """
     import json, sys
@@ -70,10 +68,6 @@ def test_a_worker_checks_comments_without_sklearn_or_joblib(model_dir, redis_url
     assert "sklearn" not in loaded and "joblib" not in loaded, loaded
 
 
-@pytest.mark.xfail(
-    strict=True,  # passes once fit.py imports scipy lazily: then drop this mark
-    reason="spamguard/adaptation/fit.py imports scipy.optimize at module level (the adaptation package's change)",
-)
 def test_a_worker_checks_comments_without_scipy(model_dir, redis_url, redis_prefix, tmp_path):
     loaded = worker_modules(model_dir, redis_url, f"{redis_prefix}imports2:", tmp_path)
     assert "scipy" not in loaded, loaded
