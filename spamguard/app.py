@@ -66,6 +66,7 @@ def build_services(app: Flask) -> Services:
     from spamguard.jobs.maintenance import build_state
     from spamguard.quota import KeyRateLimiter, Quota
     from spamguard.scoring.model import ModelHolder
+    from spamguard.storage.write_lock import WriteLock
 
     config = app.config
     models = ModelHolder(config["SPAMGUARD_MODEL_DIR"], config["SPAMGUARD_MODEL_RELOAD_SECONDS"])
@@ -87,6 +88,7 @@ def build_services(app: Flask) -> Services:
         CheckGate(state.state, quota, state.reputation),
         discard_trigger=config["SPAMGUARD_DISCARD_TRIGGER"],
         adapter=SiteAdapter(AdaptationSettings.from_config(config), session_factory),
+        write_lock=WriteLock.for_url(config["DATABASE_URL"]),
     )
     return Services(
         db=session_factory,
