@@ -6,6 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -16,8 +18,28 @@ from spamguard.metrics import DB_ERRORS
 from spamguard.services import Services, install
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per key set.
+
+    Flask builds it on every request (the API's too, which carry no cookie), and building it
+    serialises a probe value: ≈ 2 % of a comment-check's CPU for an object that never changes
+    while the keys stay the same.
+    """
+
+    def __init__(self) -> None:
+        self._serializer: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        cached = self._serializer
+        if cached is None or cached[0] != keys:
+            cached = self._serializer = (keys, super().get_signing_serializer(app))
+        return cached[1]
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask("spamguard")
+    app.session_interface = SessionInterface()
     app.config.update(settings.from_env())
     app.config.update(overrides or {})
     app.config["SECRET_KEY"] = settings.ensure_secret_key(app.config)
