@@ -110,7 +110,7 @@ def build_services(app: Flask) -> Services:
         CheckGate(state.state, quota, state.reputation),
         discard_trigger=config["SPAMGUARD_DISCARD_TRIGGER"],
         adapter=SiteAdapter(AdaptationSettings.from_config(config), session_factory),
-        write_lock=WriteLock.for_url(config["DATABASE_URL"]),
+        write_lock=WriteLock.for_url(config["DATABASE_URL"], config["SPAMGUARD_SQLITE_BUSY_TIMEOUT"]),
     )
     return Services(
         db=session_factory,

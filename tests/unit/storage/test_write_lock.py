@@ -63,3 +63,20 @@ def test_a_forked_worker_opens_its_own_descriptor(tmp_path):
     assert answer.get(timeout=30) == "held"
     child.join(30)
     assert child.exitcode == 0
+
+
+def test_a_writer_waits_no_longer_than_the_busy_timeout(tmp_path):
+    """A stuck holder elsewhere: after the timeout the write goes ahead and SQLite's own busy handling decides."""
+    lock = WriteLock.for_url(f"sqlite:///{tmp_path}/sg.db", timeout=0.05)
+    assert lock is not None and lock.path is not None
+    other = os.open(lock.path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another process's holder that never lets go
+        entered = []
+        with lock():
+            entered.append(True)
+        assert entered == [True]
+    finally:
+        os.close(other)
+    with lock():
+        assert not _can_take(lock.path)  # free again: taken normally
