@@ -8,16 +8,19 @@ test client under cProfile, and prints the Redis commands and round trips per ch
 (counted by wrapping redis-py's connection send path, so pipelines count as one round trip)
 the commands Redis itself ran per check (`INFO commandstats` deltas, which include the commands
 inside Lua scripts; other users of the same server add noise), the CPU time per check of this
-process without the profiler, and the top functions by cumulative time.
+process without the profiler, the garbage collections during the checks (per generation, longest pause;
+after the `gc.freeze()` a gunicorn worker does, unless --no-freeze), and the top functions by cumulative time.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import pstats
 import sys
 import tempfile
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -63,11 +66,38 @@ class RedisCounter:
         del original_many
 
 
+class GcPauses:
+    """Garbage collections per generation and the longest pause of each (a `gc.callbacks` entry)."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.longest = [0.0, 0.0, 0.0]
+        self.total = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._started
+        generation = info["generation"]
+        self.count[generation] += 1
+        self.longest[generation] = max(self.longest[generation], pause)
+        self.total += pause
+
+    def report(self, checks: int) -> str:
+        per_gen = ", ".join(f"gen{g} {self.count[g]} (longest {self.longest[g] * 1000:.1f} ms)" for g in range(3))
+        return f"GC over {checks} checks: {per_gen}; {self.total * 1000 / checks:.3f} ms of pauses per check"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checks", type=int, default=300)
     parser.add_argument("--model-dir")
     parser.add_argument("--top", type=int, default=25, help="functions to list; 0 skips the profiled run")
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="skip the gc.freeze() a gunicorn worker does after loading the app"
+    )
     args = parser.parse_args()
 
     from spamguard import sites
@@ -106,8 +136,13 @@ def main() -> None:
     bodies = [make_body(key, rng) for _ in range(50)]
     for body in bodies[:5]:  # warm-up: model load, first connections
         client.post("/1.1/comment-check", data=body, content_type="application/x-www-form-urlencoded")
-    import time
 
+    if not args.no_freeze:  # what gunicorn's post_worker_init does in every worker (spamguard/gunicorn_conf.py)
+        from spamguard.memory import freeze_loaded_objects
+
+        freeze_loaded_objects()
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
     state = services(app).state
     stats_before = state.client.info("commandstats")
     cpu_started = time.process_time()
@@ -117,10 +152,12 @@ def main() -> None:
         )
         assert answer.status_code == 200 and answer.text in ("true", "false"), answer.text
     cpu_per_check = (time.process_time() - cpu_started) / args.checks
+    gc.callbacks.remove(pauses)
     stats_after = state.client.info("commandstats")
     server = {
         name: int(stats_after[name]["calls"]) - int(stats_before.get(name, {}).get("calls", 0)) for name in stats_after
     }
+    print(pauses.report(args.checks))
     if args.top == 0:  # only the CPU time (e.g. under a sampling profiler such as py-spy)
         services(app).state.delete_prefix()
         print(f"CPU per check in this process, no profiler: {cpu_per_check * 1000:.2f} ms")

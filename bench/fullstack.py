@@ -9,7 +9,8 @@ so nothing is refused, and `bench/trivial_app.py`, which parses the same form an
 Debian's `wrk` drives both with the same realistic comment bodies (bench/check_latency.py's mix),
 alternating trivial → SpamGuard, at 16 connections (throughput) and at 2 connections (latency).
 Prints req/s, p50 and p99 per run, the median over rounds, the SpamGuard/trivial throughput ratio,
-the number of non-200 or malformed answers, and each SpamGuard worker's RSS after the run.
+the number of non-200 or malformed answers, the workers' CPU milliseconds per answered request (from
+/proc: comparable on a loaded box, where wall-clock numbers are not), and each SpamGuard worker's RSS after the run.
 """
 
 from __future__ import annotations
@@ -90,12 +91,26 @@ def worker_rss_mb(master_pid: int) -> list[float]:
     return sorted(sizes)
 
 
+def workers_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU of the master's children (the workers), from /proc/<pid>/stat."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid:  # fields[1] is the ppid; utime and stime are fields 14 and 15 of stat
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def ms(value: str) -> float:
     number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
+def run_wrk(url: str, script: Path, connections: int, seconds: int, master_pid: int) -> dict[str, float]:
+    cpu_before = workers_cpu_seconds(master_pid)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(script), url],
         check=True,
@@ -108,6 +123,8 @@ def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str,
         "p99": ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
         "bad": int(re.search(r"^BAD (\d+)", out, re.M).group(1)),
     }
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    result["cpu_ms"] = (workers_cpu_seconds(master_pid) - cpu_before) * 1000 / max(1, requests)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     result["bad"] += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
     return result
@@ -179,11 +196,13 @@ def main() -> None:
     try:
         for connections in (16, 2):
             for round_no in range(args.rounds):
-                for name, url in (("trivial", trivial.url), ("spamguard", service.url)):
+                for name, server in (("trivial", trivial), ("spamguard", service)):
                     print(
                         f"  wrk {connections} connections, {args.seconds} s, round {round_no + 1}: {name}", flush=True
                     )
-                    results.setdefault((name, connections), []).append(run_wrk(url, script, connections, args.seconds))
+                    results.setdefault((name, connections), []).append(
+                        run_wrk(server.url, script, connections, args.seconds, server.process.pid)
+                    )
         rss = worker_rss_mb(service.process.pid)
     finally:
         service.stop()
@@ -192,7 +211,7 @@ def main() -> None:
 
     print()
     print(
-        f"{'endpoint':<10} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'bad':>5}   (median of "
+        f"{'endpoint':<10} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'bad':>5} {'CPU ms/req':>10}   (median of "
         f"{args.rounds} rounds)"
     )
     median: dict[tuple[str, int], dict[str, float]] = {}
@@ -200,7 +219,9 @@ def main() -> None:
         median[(name, connections)] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         m = median[(name, connections)]
         bad = sum(int(r["bad"]) for r in runs)
-        print(f"{name:<10} {connections:>5} {m['rps']:>8.0f} {m['p50']:>8.2f} {m['p99']:>8.2f} {bad:>5}")
+        print(
+            f"{name:<10} {connections:>5} {m['rps']:>8.0f} {m['p50']:>8.2f} {m['p99']:>8.2f} {bad:>5} {m['cpu_ms']:>10.2f}"
+        )
     for connections in (16, 2):
         ratio = median[("spamguard", connections)]["rps"] / median[("trivial", connections)]["rps"]
         print(f"ratio spamguard/trivial at {connections} connections: {ratio:.2f}")

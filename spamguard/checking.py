@@ -14,6 +14,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from spamguard.quota import Quota, Refusal
     from spamguard.reputation import ReputationStore
     from spamguard.scoring.model import ModelHolder, Scorer
+    from spamguard.storage.write_lock import WriteLock
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ class CheckService:
     discard_trigger: str = ""
     adapter: SiteAdapter | None = None  # each site's own correction, fitted from that site's labels only
     clock: Callable[[], float] = time.perf_counter  # only for the check-duration metric
+    write_lock: WriteLock | None = None  # SQLite: writers queue for the file instead of sleeping on SQLITE_BUSY
 
     def rewired(self, **parts) -> CheckService:
         return replace(self, **parts)
@@ -137,8 +140,9 @@ class CheckService:
         # A Core INSERT built once and run with a parameter dict on the session's connection: no ORM
         # unit of work (the row is write-only here) and no per-call `.values()` coercion or cache key,
         # so it compiles once per process and hits the compiled cache after that.
-        inserted: Any = session.connection().execute(INSERT_CHECK, row)
-        session.commit()
+        with self.write_lock() if self.write_lock is not None else nullcontext():
+            inserted: Any = session.connection().execute(INSERT_CHECK, row)
+            session.commit()
         return CheckResult(
             guid=guid,
             probability=probability,
