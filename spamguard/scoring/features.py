@@ -368,8 +368,8 @@ def _char_counts(text: str) -> tuple[int, int, int, int]:
     if text.isascii():
         data = text.encode("ascii")
         n = len(data)
-        letters, upper, digits, punct = (n - len(data.translate(None, chars)) for chars in _ASCII_CLASSES)
-        return letters, upper, digits, punct
+        n_letters, upper, digits, punct = (n - len(data.translate(None, chars)) for chars in _ASCII_CLASSES)
+        return n_letters, upper, digits, punct
     letters = list(filter(str.isalpha, text))
     return (
         len(letters),
