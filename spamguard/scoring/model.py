@@ -274,61 +274,23 @@ def _ngram_keys(digits: np.ndarray, powers: np.ndarray) -> np.ndarray:
     return windows @ powers
 
 
-class _KeyTable:
-    """n-gram key → column: the vocabulary's keys in one sorted array, their columns beside them.
-
-    A block's n-grams are sequences of units (characters for char_wb, tokens for word).  The units
-    its terms use are numbered 1..U and every other unit is U + 1; an n-gram's key is its units read
-    as a base-(U + 2) number.  No digit is 0, so a key determines the length and every unit: equal
-    keys are equal n-grams, and a lookup needs neither a string hash nor a check against the term's
-    text.  Exact in int64 while (U + 2) ** max_n < 2 ** 63, which :class:`_TextBlock` checks at load.
-    (A bucketed hash table instead of the binary search measured slower: more numpy calls per comment.)
-    """
-
-    def __init__(self, keys: np.ndarray):
-        order = np.argsort(keys, kind="stable")
-        ordered = keys[order]
-        if len(ordered) > 1 and bool(np.any(ordered[1:] == ordered[:-1])):
-            raise ValueError("the vocabulary holds a term twice")
-        # A sentinel after the last key (column -1) keeps every searchsorted answer a valid index.
-        self.keys = np.append(ordered, np.iinfo(np.int64).max)
-        self.columns = np.append(order, -1)
-
-    def count(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(column, occurrences) of every vocabulary n-gram among ``keys`` (sorted in place), each column once."""
-        k = keys
-        k.sort()
-        n = len(k)
-        if not n:
-            return k, k
-        # Runs of equal keys: their first positions and lengths (the term frequencies).
-        first = np.empty(n, dtype=bool)
-        first[0] = True
-        np.not_equal(k[1:], k[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        counts = np.empty_like(starts)
-        counts[:-1] = starts[1:] - starts[:-1]
-        counts[-1] = n - starts[-1]
-        unique = k[starts]
-        pos = self.keys.searchsorted(unique)  # sorted queries: each search starts where the last ended
-        hit = self.keys[pos] == unique
-        return self.columns[pos[hit]], counts[hit]
-
-
 # Token patterns whose tokens never contain whitespace: a word n-gram's text ("free money") splits back
 # into its tokens at the spaces, which :class:`_TextBlock` relies on (others are refused).
 WHITESPACE_FREE_TOKEN_PATTERNS = (r"(?u)\b\w\w+\b", r"(?u)\b\w\w+\b|[^\w\s]")
 _NO_KEYS = np.zeros(0, dtype=np.int64)
 _ASTRAL = 0x10000  # code points below this are mapped to digits through a table, the rest by search
+_KEY_LIMIT = 2**63 - 1  # every key is below it; it is the search's sentinel
 
 
 class _TextBlock:
-    """One fitted TfidfVectorizer as tables: n-gram key → column, idf and idf × coefficient.
+    """One fitted TfidfVectorizer: its n-grams as exact integer keys, its terms' idf and coefficients.
 
-    ``contributions`` is TfidfVectorizer.transform (sublinear tf, idf, l2 norm) followed by the dot
-    product with the block's coefficients, for one document: every n-gram's key is computed at once
-    by numpy (:func:`_ngram_keys`), counted, and looked up with one search (:class:`_KeyTable`), so the
-    Python work per comment does not grow with its number of n-grams.
+    A block's n-grams are sequences of units (characters for char_wb, tokens for word).  The units
+    its terms use are numbered 1..U and every other unit is U + 1; an n-gram's key is its units read
+    as a base-(U + 2) number.  No digit is 0, so a key determines the length and every unit: equal
+    keys are equal n-grams, and a lookup needs neither a string hash nor a check against the term's
+    text.  :meth:`keys` computes the keys of all of a comment's n-grams at once (numpy); the lookup,
+    counting and weighting are :class:`_TextBlocks`'.
     """
 
     def __init__(self, name: str, info: dict[str, Any], arrays: dict[str, np.ndarray]):
@@ -336,13 +298,10 @@ class _TextBlock:
         self._text = text = unpack_text(arrays[f"{name}.terms"], arrays[f"{name}.offsets"])
         self._offsets = offsets = np.ascontiguousarray(arrays[f"{name}.offsets"], dtype=np.int64)
         size = len(offsets) - 1
-        idf = np.asarray(arrays[f"{name}.idf"], dtype=np.float64)
-        coef = np.asarray(arrays[f"{name}.coef"], dtype=np.float64)
-        if not (len(idf) == len(coef) == size):
-            raise ValueError(f"block {name}: {size} terms, {len(idf)} idf, {len(coef)} coefficients")
-        self.idf = idf
-        self.coef = coef
-        self.idf_coef = idf * coef
+        self.idf = np.asarray(arrays[f"{name}.idf"], dtype=np.float64)
+        self.coef = np.asarray(arrays[f"{name}.coef"], dtype=np.float64)
+        if not (len(self.idf) == len(self.coef) == size):
+            raise ValueError(f"block {name}: {size} terms, {len(self.idf)} idf, {len(self.coef)} coefficients")
         if info["analyzer"] not in ANALYZERS:
             raise ValueError(f"block {name}: analyzer {info['analyzer']!r} is not one the fast path mirrors")
         self.char = info["analyzer"] == "char_wb"
@@ -350,21 +309,23 @@ class _TextBlock:
         if not 1 <= low <= high:
             raise ValueError(f"block {name}: ngram_range {low, high}")
         self.ngram_range: tuple[int, int] = (low, high)
-        # Term names for reasons (word n-grams only: character n-grams never make one, explain.py).
-        self.names: list[str] = []
         if self.char:
             digits, lengths, units = self._char_units(text, offsets)
         else:
             digits, lengths, units = self._word_units(text, offsets, info.get("token_pattern"))
         self.radix = units + 2
-        if self.radix**high >= 2**63:
+        self.span = self.radix**high  # every key of the block is below it
+        if self.span >= _KEY_LIMIT:
             raise ValueError(f"block {name}: {units} distinct units, too many for exact {high}-gram keys")
         if size and (lengths.min() < 1 or lengths.max() > high):
             raise ValueError(f"block {name}: a term is outside the n-gram range {low, high}")
         bounds = np.zeros(size + 1, dtype=np.int64)
         np.cumsum(lengths, out=bounds[1:])
-        self.table = _KeyTable(_sequence_keys(digits, bounds, self.radix))
+        self.term_keys = _sequence_keys(digits, bounds, self.radix)  # in column order
+        self.base = 0  # added to every key: the block's key range in the union (_TextBlocks)
         self._powers = _powers(self.radix, 3 if self.char and low > 3 else low, high)
+        # Term names in key order, for reasons (word n-grams only: character n-grams never make one).
+        self.names_by_key: list[str] = []
 
     def _char_units(self, text: str, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Characters as digits: the term text's distinct code points, in order, are 1..U."""
@@ -388,8 +349,7 @@ class _TextBlock:
         # sklearn's build_tokenizer(): findall with the pattern (none of these has a group).
         self.tokenize: Callable[[str], list[str]] = re.compile(pattern).findall
         bounds = offsets.tolist()
-        self.names = [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
-        grams = [name.split(" ") for name in self.names]
+        grams = [text[a:b].split(" ") for a, b in zip(bounds, bounds[1:], strict=False)]
         tokens = sorted({token for gram in grams for token in gram})
         if "" in tokens:
             raise ValueError(f"block {self.name}: a word term has an empty token")
@@ -410,8 +370,14 @@ class _TextBlock:
     def name_of(self, i: int) -> str:
         return self._text[int(self._offsets[i]) : int(self._offsets[i + 1])]
 
+    def keys(self, text: str) -> np.ndarray:
+        """Keys (+ :attr:`base`) of every n-gram of lower-cased ``text``, as the vectoriser's analyzer makes them."""
+        keys = self._char_keys(text) if self.char else self._word_keys(text)
+        keys += self.base
+        return keys
+
     def _char_keys(self, text: str) -> np.ndarray:
-        """Keys of sklearn's ``_char_wb_ngrams``: the n-grams of each word padded with one space each side."""
+        """sklearn's ``_char_wb_ngrams``: the n-grams of each word padded with one space each side."""
         words = text.split()
         if not words:
             return _NO_KEYS
@@ -435,7 +401,7 @@ class _TextBlock:
         return np.concatenate([keys[:, low - 3 :].ravel(), *short])
 
     def _word_keys(self, text: str) -> np.ndarray:
-        """Keys of sklearn's ``_word_ngrams`` over the vectoriser's tokens."""
+        """sklearn's ``_word_ngrams`` over the vectoriser's tokens."""
         tokens = self.tokenize(text)
         if not tokens:
             return _NO_KEYS
@@ -444,31 +410,84 @@ class _TextBlock:
         digits[:size] = np.fromiter(map(self._token_digits.get, tokens, repeat(self.radix - 1)), np.int64, size)
         return _ngram_keys(digits, self._powers).ravel()
 
-    def contributions(self, text: str, parts: list[tuple[str, str, float]] | None = None) -> float:
-        """This block's share of the decision value for lower-cased ``text``; per-term contributions appended to ``parts``.
 
-        tf-idf of column i is s(tf_i)·idf_i / ‖·‖ with s(tf) = 1 + ln tf (sublinear_tf).
+class _TextBlocks:
+    """The union's TF-IDF blocks as one table: every block's term keys, each block shifted into a key
+    range of its own, in one sorted array with idf and idf × coefficient in the same order.
+
+    :meth:`decision` is TfidfVectorizer.transform (sublinear tf, idf, l2 norm) of every block followed
+    by the dot product with the coefficients, for one document, without a sparse matrix: the
+    comment's n-gram keys of all blocks are sorted once, counted (runs of equal keys), searched once,
+    and the hits gathered; the Python work per comment does not grow with its number of n-grams.
+    (A bucketed hash table instead of the binary search measured slower: more numpy calls.)
+    """
+
+    def __init__(self, blocks: list[_TextBlock]):
+        self.blocks = blocks
+        keys, idf, idf_coef = [], [], []
+        base = 0
+        for block in blocks:
+            block.base = base
+            base += block.span
+            if base >= _KEY_LIMIT:
+                raise ValueError("the text blocks' keys do not fit int64 together")
+            order = np.argsort(block.term_keys, kind="stable")
+            ordered = block.term_keys[order]
+            if len(ordered) > 1 and bool(np.any(ordered[1:] == ordered[:-1])):
+                raise ValueError(f"block {block.name}: the vocabulary holds a term twice")
+            keys.append(ordered + block.base)
+            idf.append(block.idf[order])
+            idf_coef.append((block.idf * block.coef)[order])
+            if not block.char:
+                block.names_by_key = [block.name_of(i) for i in order.tolist()]
+        # Sorted per block and the blocks' ranges ascending: sorted as a whole.  A sentinel after the
+        # last key keeps every searchsorted answer a valid index.
+        self._keys = np.concatenate([*keys, np.array([_KEY_LIMIT], dtype=np.int64)])
+        self._idf = np.concatenate([*idf, np.zeros(1)])
+        self._idf_coef = np.concatenate([*idf_coef, np.zeros(1)])
+        # Where each block's terms start in the table (and where the last one ends).
+        self._starts = np.cumsum([0] + [len(block) for block in blocks])
+
+    def decision(self, text: str, parts: list[tuple[str, str, float]] | None = None) -> float:
+        """The blocks' share of the decision value for lower-cased ``text``; per-term contributions of
+        the explainable blocks appended to ``parts``.
+
+        tf-idf of term i is s(tf_i)·idf_i / ‖·‖ per block, with s(tf) = 1 + ln tf (sublinear_tf).
         """
-        keys = self._char_keys(text) if self.char else self._word_keys(text)
-        columns, counts = self.table.count(keys)
-        if not len(columns):
+        k = np.concatenate([block.keys(text) for block in self.blocks])
+        n = len(k)
+        if not n:
             return 0.0
-        tf = np.log(counts)
+        k.sort()
+        # Runs of equal keys: their first positions and lengths (the term frequencies).
+        first = np.empty(n, dtype=bool)
+        first[0] = True
+        np.not_equal(k[1:], k[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        counts = np.empty_like(starts)
+        counts[:-1] = starts[1:] - starts[:-1]
+        counts[-1] = n - starts[-1]
+        unique = k[starts]
+        pos = self._keys.searchsorted(unique)  # sorted queries: each search starts where the last ended
+        hit = self._keys[pos] == unique
+        pos = pos[hit]
+        tf = np.log(counts[hit])
         tf += 1.0
-        weighted = tf * self.idf_coef[columns]
-        w = tf * self.idf[columns]
-        norm = math.sqrt(float(w @ w))
-        if parts is not None:
-            names = self.names
-            parts.extend(
-                zip(
-                    repeat(self.name),
-                    map(names.__getitem__, columns.tolist()),
-                    (weighted / norm).tolist(),
-                    strict=False,
-                )
-            )
-        return float(weighted.sum()) / norm
+        weighted = tf * self._idf_coef[pos]
+        w = tf * self._idf[pos]
+        w *= w
+        cuts = pos.searchsorted(self._starts).tolist()  # each block's hits, in table order
+        total = 0.0
+        for block, start, a, b in zip(self.blocks, self._starts.tolist(), cuts, cuts[1:], strict=False):
+            if a == b:
+                continue
+            norm = math.sqrt(float(w[a:b].sum()))
+            share = weighted[a:b]
+            total += float(share.sum()) / norm
+            if parts is not None and block.names_by_key:
+                names = map(block.names_by_key.__getitem__, (pos[a:b] - start).tolist())
+                parts.extend(zip(repeat(block.name), names, (share / norm).tolist(), strict=False))
+        return total
 
 
 class ServingModel:
@@ -507,6 +526,7 @@ class ServingModel:
                     for name in SHAPE_FEATURES
                     if (i := self.meta_vocabulary.get(name)) is not None
                 }
+        self.text = _TextBlocks(self.blocks)
 
     def contributions(self, comment: Comment) -> tuple[float, list[tuple[str, str, float]]]:
         """Raw decision value and the (block, feature, contribution) of every explainable feature.
@@ -514,10 +534,8 @@ class ServingModel:
         Character n-grams are summed but not listed: they never make a reason (explain.py).
         """
         text = analyse(comment).prepared.lower()  # lowercase=True in every block (asserted before serving)
-        total = self.intercept
         parts: list[tuple[str, str, float]] = []
-        for block in self.blocks:
-            total += block.contributions(text, None if block.char else parts)
+        total = self.intercept + self.text.decision(text, parts)
         if self.meta_coef:
             vocab, meta_coef = self.meta_vocabulary, self.meta_coef
             for key, value in meta_dict(comment).items():

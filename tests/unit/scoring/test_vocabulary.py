@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from spamguard.scoring.model import WHITESPACE_FREE_TOKEN_PATTERNS, _TextBlock, pack_terms, unpack_text
+from spamguard.scoring.model import WHITESPACE_FREE_TOKEN_PATTERNS, _TextBlock, _TextBlocks, pack_terms, unpack_text
 
 CORPUS = [
     "free money free money click here",
@@ -83,7 +83,7 @@ def assert_same(fitted, text: str) -> None:
     vectorizer, coef, block = fitted
     expected = float((vectorizer.transform([text]) @ coef)[0])
     parts: list[tuple[str, str, float]] = []
-    got = block.contributions(text.lower(), None if block.char else parts)
+    got = _TextBlocks([block]).decision(text.lower(), parts)
     assert abs(got - expected) <= 1e-12, (text[:40], got, expected)
     if not block.char:  # every contributing n-gram is named, with its share
         row = vectorizer.transform([text]).tocsr()
@@ -137,7 +137,7 @@ WORD = {"analyzer": "word", "ngram_range": [1, 2], "token_pattern": WHITESPACE_F
 )
 def test_tables_it_cannot_build_exactly_are_refused(info, terms, why):
     with pytest.raises(ValueError, match=why):
-        _TextBlock("b", info, _arrays(terms))
+        _TextBlocks([_TextBlock("b", info, _arrays(terms))])
 
 
 def test_corrupt_offsets_are_refused():
@@ -145,3 +145,14 @@ def test_corrupt_offsets_are_refused():
     for bad in (offsets + 1, offsets[::-1].copy(), np.array([0, 5], dtype=np.int64)):
         with pytest.raises(ValueError):
             _TextBlock("b", CHAR, {**_arrays(["ab", "c"]), "b.terms": buffer, "b.offsets": bad})
+
+
+def test_blocks_looked_up_together_equal_the_sum_of_their_vectorizers():
+    """Word and char_wb keys share one table (each block in a key range of its own): no cross-talk."""
+    vectorizers = [TfidfVectorizer(sublinear_tf=True, **SETTINGS[i]).fit(CORPUS) for i in (4, 0, 2)]
+    rng = np.random.default_rng(9)
+    coefs = [rng.normal(size=len(v.vocabulary_)) for v in vectorizers]
+    blocks = _TextBlocks([block_of(v, c) for v, c in zip(vectorizers, coefs, strict=True)])
+    for text in PROBES:
+        expected = sum(float((v.transform([text]) @ c)[0]) for v, c in zip(vectorizers, coefs, strict=True))
+        assert abs(blocks.decision(text.lower()) - expected) <= 1e-12, text[:40]
