@@ -465,7 +465,7 @@ class _TextBlocks:
 
         tf-idf of term i is s(tf_i)·idf_i / ‖·‖ per block, with s(tf) = 1 + ln tf (sublinear_tf).
         """
-        k = np.concatenate([block.keys(text) for block in self.blocks])
+        k = np.concatenate([_NO_KEYS, *(block.keys(text) for block in self.blocks)])
         n = len(k)
         if not n:
             return 0.0
