@@ -27,10 +27,9 @@ import math
 import re
 import threading
 import time
-from array import array
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +88,6 @@ TFIDF_MIRRORED: dict[str, Any] = {
     "sublinear_tf": True,
 }
 ANALYZERS = ("word", "char_wb")
-WORD_CACHE_SIZE = 20_000  # distinct words whose char n-grams are remembered (per block, per model)
-WORD_CACHE_MAX_LEN = 64  # longer "words" are not remembered: bounded memory under hostile input
 
 
 def _tfidf_problems(name: str, step: Any) -> list[str]:
@@ -126,8 +123,10 @@ def _tfidf_problems(name: str, step: Any) -> list[str]:
     low, high = vec.ngram_range
     if not (isinstance(low, int) and isinstance(high, int) and 1 <= low <= high):
         problems.append(f"{name}.ngram_range={vec.ngram_range!r}")
-    if vec.analyzer == "word" and (not isinstance(vec.token_pattern, str) or re.compile(vec.token_pattern).groups > 1):
-        problems.append(f"{name}.token_pattern={vec.token_pattern!r}")
+    if vec.analyzer == "word" and vec.token_pattern not in WHITESPACE_FREE_TOKEN_PATTERNS:
+        problems.append(
+            f"{name}.token_pattern={vec.token_pattern!r} (fast path handles {WHITESPACE_FREE_TOKEN_PATTERNS})"
+        )
     if not hasattr(inner, "idf_") or len(vec.idf_) != len(vec.vocabulary_):
         problems.append(f"{name}: not fitted (idf_/vocabulary_)")
     return problems
@@ -245,226 +244,262 @@ def export_serving(pipeline: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]
     return arrays, {"format": SERVING_FORMAT, "blocks": blocks}
 
 
-class _Vocabulary:
-    """term → column without a dict of strings: the terms in one string (column order), a sorted array
-    of their hashes built at load, and a check of every hash hit against the term itself (exact).
+def _sequence_keys(digits: np.ndarray, offsets: np.ndarray, radix: int) -> np.ndarray:
+    """Each sequence ``digits[offsets[i]:offsets[i + 1]]`` read as one base-``radix`` number (Horner)."""
+    lengths = np.diff(offsets)
+    keys = np.zeros(len(lengths), dtype=np.int64)
+    starts = offsets[:-1]
+    for t in range(int(lengths.max(initial=0))):
+        longer = lengths > t
+        keys[longer] = keys[longer] * radix + digits[starts[longer] + t]
+    return keys
 
-    A dict of the ≈ 400k char n-grams costs ≈ 45 MB of small objects per worker, which the allocator
-    keeps after a model promotion frees them; these arrays are a few large blocks it gives back.
-    Python's str hash is salted per process, so the table is built in the process that uses it.
+
+def _powers(radix: int, first: int, high: int) -> np.ndarray:
+    """Column j: the place values of an (first + j)-gram's digits, for :func:`_ngram_keys`."""
+    powers = np.zeros((high, high - first + 1), dtype=np.int64)
+    for j, n in enumerate(range(first, high + 1)):
+        powers[:n, j] = [radix ** (n - 1 - t) for t in range(n)]
+    return powers
+
+
+def _ngram_keys(digits: np.ndarray, powers: np.ndarray) -> np.ndarray:
+    """Row i: the keys of the n-grams starting at digit i, one column per n (one matrix product).
+
+    ``digits`` (contiguous int64) ends with ``len(powers) - 1`` zeros: the key of an n-gram running
+    past the end holds a zero digit, so it equals no term's key (every term digit is ≥ 1).
     """
-
-    def __init__(self, buffer: np.ndarray, offsets: np.ndarray):
-        self._text = text = unpack_text(buffer, offsets)
-        self._offsets = offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-        n = len(offsets) - 1
-        hashes = np.empty(n, dtype=np.int64)
-        step = 1 << 16  # in slices: the transient substrings stay few
-        for start in range(0, n, step):
-            bounds = offsets[start : min(n, start + step) + 1].tolist()
-            hashes[start : start + len(bounds) - 1] = [
-                hash(text[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)
-            ]
-        order = np.argsort(hashes, kind="stable")
-        self._hashes = hashes[order]
-        # Per sorted hash: (hash, column, start, end) in one row, so a lookup gathers once; a sentinel
-        # row after the last (column -1: none) keeps every searchsorted answer a valid index.
-        rows = np.empty((n + 1, 4), dtype=np.int64)
-        rows[:n, 0] = self._hashes
-        rows[:n, 1] = order
-        rows[:n, 2] = offsets[:-1][order]
-        rows[:n, 3] = offsets[1:][order]
-        rows[n] = (np.iinfo(np.int64).max, -1, 0, 0)
-        self._rows = rows
-        self._size = n
-
-    def __len__(self) -> int:
-        return self._size
-
-    def term(self, column: int) -> str:
-        return self._text[int(self._offsets[column]) : int(self._offsets[column + 1])]
-
-    def items(self) -> Iterator[tuple[str, int]]:
-        bounds = self._offsets.tolist()
-        text = self._text
-        for i in range(self._size):
-            yield text[bounds[i] : bounds[i + 1]], i
-
-    def columns(self, terms: list[str]) -> list[int]:
-        """Column of each term, -1 where it is not in the vocabulary (three numpy calls per call)."""
-        hashes = list(map(hash, terms))
-        pos = self._hashes.searchsorted(np.array(hashes, dtype=np.int64))
-        starts_with = self._text.startswith
-        out = []
-        for k, (h, column, a, b) in enumerate(self._rows[pos].tolist()):
-            if h != hashes[k]:
-                out.append(-1)
-            elif b - a == len(terms[k]) and starts_with(terms[k], a):  # text[a:b] == term, not copied
-                out.append(column)
-            else:  # equal hashes, different strings: the term may be a later entry of the same hash
-                out.append(self._probe(terms[k], h, int(pos[k]) + 1))
-        return out
-
-    def _probe(self, term: str, h: int, p: int) -> int:
-        end = int(self._hashes.searchsorted(h, side="right"))  # the rows sharing hash h
-        for _h, column, a, b in self._rows[p:end].tolist():
-            if self._text[a:b] == term:
-                return column
-        return -1
+    high = len(powers)
+    windows = np.ndarray((len(digits) - high + 1, high), dtype=np.int64, buffer=digits, strides=(8, 8))
+    return windows @ powers
 
 
-def _floats(values: np.ndarray) -> array[float]:
-    """float64 array → array('d'): one buffer, but indexing yields Python floats at list speed."""
-    out = array("d")
-    out.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
-    return out
+# Token patterns whose tokens never contain whitespace: a word n-gram's text ("free money") splits back
+# into its tokens at the spaces, which :class:`_TextBlock` relies on (others are refused).
+WHITESPACE_FREE_TOKEN_PATTERNS = (r"(?u)\b\w\w+\b", r"(?u)\b\w\w+\b|[^\w\s]")
+_NO_KEYS = np.zeros(0, dtype=np.int64)
+_ASTRAL = 0x10000  # code points below this are mapped to digits through a table, the rest by search
+_KEY_LIMIT = 2**63 - 1  # every key is below it; it is the search's sentinel
 
 
 class _TextBlock:
-    """One fitted TfidfVectorizer as tables: n-grams → column, idf and idf × coefficient.
+    """One fitted TfidfVectorizer: its n-grams as exact integer keys, its terms' idf and coefficients.
 
-    ``contributions`` is TfidfVectorizer.transform (sublinear tf, idf, l2 norm) followed by the dot
-    product with the block's coefficients, for one document, without building a sparse matrix.
+    A block's n-grams are sequences of units (characters for char_wb, tokens for word).  The units
+    its terms use are numbered 1..U and every other unit is U + 1; an n-gram's key is its units read
+    as a base-(U + 2) number.  No digit is 0, so a key determines the length and every unit: equal
+    keys are equal n-grams, and a lookup needs neither a string hash nor a check against the term's
+    text.  :meth:`keys` computes the keys of all of a comment's n-grams at once (numpy); the lookup,
+    counting and weighting are :class:`_TextBlocks`'.
     """
 
     def __init__(self, name: str, info: dict[str, Any], arrays: dict[str, np.ndarray]):
         self.name = name
-        self.vocabulary = _Vocabulary(arrays[f"{name}.terms"], arrays[f"{name}.offsets"])
-        idf = np.asarray(arrays[f"{name}.idf"], dtype=np.float64)
-        coef = np.asarray(arrays[f"{name}.coef"], dtype=np.float64)
-        if not (len(idf) == len(coef) == len(self.vocabulary)):
-            raise ValueError(f"block {name}: {len(self.vocabulary)} terms, {len(idf)} idf, {len(coef)} coefficients")
-        self.idf = _floats(idf)
-        self.idf_coef = _floats(idf * coef)
-        self.coef = _floats(coef)
+        self.text = text = unpack_text(arrays[f"{name}.terms"], arrays[f"{name}.offsets"])
+        self._offsets = offsets = np.ascontiguousarray(arrays[f"{name}.offsets"], dtype=np.int64)
+        size = len(offsets) - 1
+        self.idf = np.asarray(arrays[f"{name}.idf"], dtype=np.float64)
+        self.coef = np.asarray(arrays[f"{name}.coef"], dtype=np.float64)
+        if not (len(self.idf) == len(self.coef) == size):
+            raise ValueError(f"block {name}: {size} terms, {len(self.idf)} idf, {len(self.coef)} coefficients")
+        if info["analyzer"] not in ANALYZERS:
+            raise ValueError(f"block {name}: analyzer {info['analyzer']!r} is not one the fast path mirrors")
         self.char = info["analyzer"] == "char_wb"
         low, high = (int(n) for n in info["ngram_range"])
+        if not 1 <= low <= high:
+            raise ValueError(f"block {name}: ngram_range {low, high}")
         self.ngram_range: tuple[int, int] = (low, high)
-        pattern = info.get("token_pattern")
-        # sklearn's build_tokenizer(): findall with the pattern (a group, if any, is the token).
-        self.tokenize: Callable[[str], list[str]] | None = (
-            None if self.char or pattern is None else re.compile(pattern).findall
+        if self.char:
+            digits, lengths, units = self._char_units(text, offsets)
+        else:
+            digits, lengths, units = self._word_units(text, offsets, info.get("token_pattern"))
+        self.radix = units + 2
+        self.span = self.radix**high  # every key of the block is below it
+        if self.span >= _KEY_LIMIT:
+            raise ValueError(f"block {name}: {units} distinct units, too many for exact {high}-gram keys")
+        if size and (lengths.min() < 1 or lengths.max() > high):
+            raise ValueError(f"block {name}: a term is outside the n-gram range {low, high}")
+        bounds = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=bounds[1:])
+        self.term_keys = _sequence_keys(digits, bounds, self.radix)  # in column order
+        self.base = 0  # added to every key: the block's key range in the union (_TextBlocks)
+        self._powers = _powers(self.radix, 3 if self.char and low > 3 else low, high)
+        # Where each term's name is in the term text, in key order: for reasons, so word blocks only
+        # (character n-grams never make one).  Offsets, not strings: 16 bytes a term, not ≈ 70.
+        self.name_bounds: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _char_units(self, text: str, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Characters as digits: the term text's distinct code points, in order, are 1..U."""
+        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        # A char_wb n-gram lies inside one space-padded word; one containing two spaces cannot be a
+        # term, and the lookup relies on that (n-grams spanning two words contain two).
+        spaces = np.flatnonzero((points[:-1] == 32) & (points[1:] == 32)) + 1
+        if len(np.setdiff1d(spaces, offsets)):
+            raise ValueError(f"block {self.name}: a char_wb term holds two spaces")
+        alphabet = np.unique(points)
+        self._alphabet = np.append(alphabet, np.uint32(0xFFFFFFFF))  # sentinel above every code point
+        self._bmp = np.full(_ASTRAL, len(alphabet) + 1, dtype=np.int64)
+        below = alphabet[alphabet < _ASTRAL]
+        self._bmp[below] = np.arange(1, len(below) + 1)
+        return np.searchsorted(alphabet, points) + 1, np.diff(offsets), len(alphabet)
+
+    def _word_units(self, text: str, offsets: np.ndarray, pattern: str | None) -> tuple[np.ndarray, np.ndarray, int]:
+        """Tokens as digits: the terms' distinct tokens, in order of first appearance, are 1..U."""
+        if pattern not in WHITESPACE_FREE_TOKEN_PATTERNS:
+            raise ValueError(f"block {self.name}: token_pattern {pattern!r} is not one the fast path mirrors")
+        # sklearn's build_tokenizer(): findall with the pattern (none of these has a group).
+        self.tokenize: Callable[[str], list[str]] = re.compile(pattern).findall
+        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        space = np.zeros(len(points) + 1, dtype=bool)
+        space[:-1] = points == 32
+        starts, ends = offsets[:-1], offsets[1:]
+        # A term is its tokens joined by single spaces: none starts or ends with one or holds two in a row.
+        if bool(np.any(space[starts] | space[ends - 1])) or bool(np.any(space[:-2] & space[1:-1])):
+            raise ValueError(f"block {self.name}: a word term has an empty token")
+        spaces_before = np.concatenate(([0], np.cumsum(space)))
+        lengths = spaces_before[ends] - spaces_before[starts] + 1
+        # Every term's tokens, one at a time (no list of them all: their small strings would stay in the
+        # allocator's arenas next to the long-lived table, ≈ 15 MB of RSS for 50 k terms).
+        spaced = np.insert(points, ends[:-1], 32).tobytes().decode("utf-32-le", "surrogatepass")
+        self._token_digits: dict[str, int] = {}
+        number = self._token_digits.setdefault
+        digits = np.fromiter(
+            (number(m[0], len(self._token_digits) + 1) for m in re.finditer("[^ ]+", spaced)),
+            dtype=np.int64,
+            count=int(lengths.sum()),
         )
-        self._word_ids: dict[str, tuple[tuple[int, ...], float, float]] = {}
+        return digits, lengths, len(self._token_digits)
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
 
     @property
     def weights(self) -> dict[str, tuple[float, float]]:
-        """token → (idf, coefficient), for tools that inspect the model (gate_checks)."""
-        return {token: (self.idf[i], self.coef[i]) for token, i in self.vocabulary.items()}
+        """term → (idf, coefficient), for tools that inspect the model (gate_checks)."""
+        return {self.name_of(i): (float(self.idf[i]), float(self.coef[i])) for i in range(len(self))}
 
     def name_of(self, i: int) -> str:
-        return self.vocabulary.term(i)
+        return self.text[int(self._offsets[i]) : int(self._offsets[i + 1])]
 
-    def _char_grams(self, word: str) -> list[str]:
-        """One word's char_wb n-grams (sklearn's ``_char_wb_ngrams``, word by word)."""
-        w = " " + word + " "
-        w_len = len(w)
-        grams: list[str] = []
-        for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
-            if w_len <= n:  # a word no longer than n counts once, and so for every larger n
-                grams.append(w)
-                break
-            grams += [w[i : i + n] for i in range(w_len - n + 1)]
-        return grams
+    def keys(self, text: str) -> np.ndarray:
+        """Keys (+ :attr:`base`) of every n-gram of lower-cased ``text``, as the vectoriser's analyzer makes them."""
+        keys = self._char_keys(text) if self.char else self._word_keys(text)
+        keys += self.base
+        return keys
 
-    def _char_ids(self, words: list[str]) -> list[tuple[tuple[int, ...], float, float]]:
-        """Per word: its n-gram columns, with the sums of idf × coef and idf² over them (one lookup for all)."""
-        grams: list[str] = []
-        ends = []
-        for word in words:
-            grams += self._char_grams(word)
-            ends.append(len(grams))
-        found = self.vocabulary.columns(grams)
-        idf, idf_coef = self.idf, self.idf_coef
-        out = []
-        start = 0
-        for end in ends:
-            ids = tuple([i for i in found[start:end] if i >= 0])
-            out.append((ids, sum([idf_coef[i] for i in ids]), sum([idf[i] * idf[i] for i in ids])))
-            start = end
-        return out
-
-    def _word_grams(self, text: str) -> list[str]:
-        """sklearn's ``_word_ngrams`` over the vectoriser's tokenizer (its token_pattern)."""
-        tokens = self.tokenize(text)  # type: ignore[misc]
-        low, high = self.ngram_range
-        grams = list(tokens) if low == 1 else []
-        join = " ".join
-        for n in range(max(low, 2), min(high + 1, len(tokens) + 1)):
-            grams += [join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-        return grams
-
-    def contributions(self, text: str, parts: list[tuple[str, str, float]] | None = None) -> float:
-        """This block's share of the decision value; per-feature contributions appended to ``parts``.
-
-        tf-idf of column i is s(tf_i)·idf_i / ‖·‖ with s(tf) = 1 + ln tf (sublinear_tf); most
-        columns occur once (s = 1), so the sums start from every occurrence counted once and are
-        corrected for the repeated columns only.
-        """
-        text = text.lower()  # lowercase=True, no accent stripping (asserted before serving)
-        idf, idf_coef, log = self.idf, self.idf_coef, math.log
-        if self.char and parts is None:
-            # char_wb n-grams never cross whitespace: per-word columns and sums are remembered.
-            cache = self._word_ids
-            words = text.split()
-            entries: list[tuple[tuple[int, ...], float, float] | None] = list(map(cache.get, words))
-            if None in entries:  # the words not remembered are looked up together
-                missing = list(dict.fromkeys([w for w, e in zip(words, entries, strict=True) if e is None]))
-                computed = dict(zip(missing, self._char_ids(missing), strict=True))
-                entries = [computed[w] if e is None else e for w, e in zip(words, entries, strict=True)]
-                for word, entry in computed.items():
-                    if len(word) <= WORD_CACHE_MAX_LEN:
-                        if len(cache) >= WORD_CACHE_SIZE:
-                            cache.clear()
-                        cache[word] = entry
-            columns: list[int] = []
-            numerator = norm2 = 0.0
-            for ids, word_numerator, word_norm2 in entries:  # type: ignore[misc]  # all filled above
-                columns += ids
-                numerator += word_numerator
-                norm2 += word_norm2
-            if not columns:
-                return 0.0
-            counts = Counter(columns)  # counted in C
-            if len(counts) != len(columns):
-                for i, tf in counts.items():
-                    if tf > 1:
-                        s = 1.0 + log(tf)
-                        numerator += (s - tf) * idf_coef[i]
-                        norm2 += (s * s - tf) * idf[i] * idf[i]
-            return numerator / math.sqrt(norm2)
-        if self.char:
-            counts_by_gram = Counter(self.name_of(i) for i in self._char_columns(text))
+    def _char_keys(self, text: str) -> np.ndarray:
+        """sklearn's ``_char_wb_ngrams``: the n-grams of each word padded with one space each side."""
+        words = text.split()
+        if not words:
+            return _NO_KEYS
+        # The padded words side by side: an n-gram spanning two of them contains "  ", which no term does.
+        points = np.frombuffer((" " + "  ".join(words) + " ").encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        size = len(points)
+        digits = np.zeros(size + self.ngram_range[1] - 1, dtype=np.int64)
+        if points.max() < _ASTRAL:
+            np.take(self._bmp, points, out=digits[:size])
         else:
-            counts_by_gram = Counter(self._word_grams(text))
-        grams = list(counts_by_gram)
-        numerator = norm2 = 0.0
-        scaled: list[tuple[str, float]] = []
-        for gram, column in zip(grams, self.vocabulary.columns(grams), strict=True):
-            if column < 0:
-                continue
-            tf = counts_by_gram[gram]
-            if tf == 1:
-                w, c = idf[column], idf_coef[column]
-            else:
-                s = 1.0 + log(tf)
-                w, c = s * idf[column], s * idf_coef[column]
-            norm2 += w * w
-            numerator += c
-            scaled.append((gram, c))
-        if not scaled:
-            return 0.0
-        norm = math.sqrt(norm2)
-        if parts is not None:
-            name = self.name
-            parts.extend([(name, gram, c / norm) for gram, c in scaled])
-        return numerator / norm
+            i = self._alphabet.searchsorted(points)
+            digits[:size] = np.where(self._alphabet[i] == points, i + 1, self.radix - 1)
+        keys = _ngram_keys(digits, self._powers)
+        low = self.ngram_range[0]
+        if low <= 3:
+            return keys.ravel()
+        # A padded word shorter than the shortest n-gram counts once, whole (sklearn); _powers starts at 3.
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2
+        starts = np.cumsum(lengths) - lengths
+        short = [keys[starts[lengths == m], m - 3] for m in range(3, low)]
+        return np.concatenate([keys[:, low - 3 :].ravel(), *short])
 
-    def _char_columns(self, text: str) -> list[int]:
-        columns: list[int] = []
-        for ids, _numerator, _norm2 in self._char_ids(text.split()):
-            columns += ids
-        return columns
+    def _word_keys(self, text: str) -> np.ndarray:
+        """sklearn's ``_word_ngrams`` over the vectoriser's tokens."""
+        tokens = self.tokenize(text)
+        if not tokens:
+            return _NO_KEYS
+        size = len(tokens)
+        digits = np.zeros(size + self.ngram_range[1] - 1, dtype=np.int64)
+        digits[:size] = np.fromiter(map(self._token_digits.get, tokens, repeat(self.radix - 1)), np.int64, size)
+        return _ngram_keys(digits, self._powers).ravel()
+
+
+class _TextBlocks:
+    """The union's TF-IDF blocks as one table: every block's term keys, each block shifted into a key
+    range of its own, in one sorted array with idf and idf × coefficient in the same order.
+
+    :meth:`decision` is TfidfVectorizer.transform (sublinear tf, idf, l2 norm) of every block followed
+    by the dot product with the coefficients, for one document, without a sparse matrix: the
+    comment's n-gram keys of all blocks are sorted once, counted (runs of equal keys), searched once,
+    and the hits gathered; the Python work per comment does not grow with its number of n-grams.
+    (A bucketed hash table instead of the binary search measured slower: more numpy calls.)
+    """
+
+    def __init__(self, blocks: list[_TextBlock]):
+        self.blocks = blocks
+        keys, idf, idf_coef = [], [], []
+        base = 0
+        for block in blocks:
+            block.base = base
+            base += block.span
+            if base >= _KEY_LIMIT:
+                raise ValueError("the text blocks' keys do not fit int64 together")
+            order = np.argsort(block.term_keys, kind="stable")
+            ordered = block.term_keys[order]
+            if len(ordered) > 1 and bool(np.any(ordered[1:] == ordered[:-1])):
+                raise ValueError(f"block {block.name}: the vocabulary holds a term twice")
+            keys.append(ordered + block.base)
+            idf.append(block.idf[order])
+            idf_coef.append((block.idf * block.coef)[order])
+            if not block.char:
+                block.name_bounds = (block._offsets[:-1][order], block._offsets[1:][order])
+        # Sorted per block and the blocks' ranges ascending: sorted as a whole.  A sentinel after the
+        # last key keeps every searchsorted answer a valid index.
+        self._keys = np.concatenate([*keys, np.array([_KEY_LIMIT], dtype=np.int64)])
+        self._idf = np.concatenate([*idf, np.zeros(1)])
+        self._idf_coef = np.concatenate([*idf_coef, np.zeros(1)])
+        # Where each block's terms start in the table (and where the last one ends).
+        self._starts = np.cumsum([0] + [len(block) for block in blocks])
+
+    def decision(self, text: str, parts: list[tuple[str, str, float]] | None = None) -> float:
+        """The blocks' share of the decision value for lower-cased ``text``; per-term contributions of
+        the explainable blocks appended to ``parts``.
+
+        tf-idf of term i is s(tf_i)·idf_i / ‖·‖ per block, with s(tf) = 1 + ln tf (sublinear_tf).
+        """
+        k = np.concatenate([_NO_KEYS, *(block.keys(text) for block in self.blocks)])
+        n = len(k)
+        if not n:
+            return 0.0
+        k.sort()
+        # Runs of equal keys: their first positions and lengths (the term frequencies).
+        first = np.empty(n, dtype=bool)
+        first[0] = True
+        np.not_equal(k[1:], k[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        counts = np.empty_like(starts)
+        counts[:-1] = starts[1:] - starts[:-1]
+        counts[-1] = n - starts[-1]
+        unique = k[starts]
+        pos = self._keys.searchsorted(unique)  # sorted queries: each search starts where the last ended
+        hit = self._keys[pos] == unique
+        pos = pos[hit]
+        tf = np.log(counts[hit])
+        tf += 1.0
+        weighted = tf * self._idf_coef[pos]
+        w = tf * self._idf[pos]
+        w *= w
+        cuts = pos.searchsorted(self._starts).tolist()  # each block's hits, in table order
+        total = 0.0
+        for block, start, a, b in zip(self.blocks, self._starts.tolist(), cuts, cuts[1:], strict=False):
+            if a == b:
+                continue
+            norm = math.sqrt(float(w[a:b].sum()))
+            share = weighted[a:b]
+            total += float(share.sum()) / norm
+            if parts is not None and block.name_bounds is not None:
+                local = pos[a:b] - start
+                names = map(block.text.__getitem__, map(slice, *(bound[local].tolist() for bound in block.name_bounds)))
+                parts.extend(zip(repeat(block.name), names, (share / norm).tolist(), strict=False))
+        return total
 
 
 class ServingModel:
@@ -503,17 +538,16 @@ class ServingModel:
                     for name in SHAPE_FEATURES
                     if (i := self.meta_vocabulary.get(name)) is not None
                 }
+        self.text = _TextBlocks(self.blocks)
 
     def contributions(self, comment: Comment) -> tuple[float, list[tuple[str, str, float]]]:
         """Raw decision value and the (block, feature, contribution) of every explainable feature.
 
         Character n-grams are summed but not listed: they never make a reason (explain.py).
         """
-        text = analyse(comment).prepared
-        total = self.intercept
+        text = analyse(comment).prepared.lower()  # lowercase=True in every block (asserted before serving)
         parts: list[tuple[str, str, float]] = []
-        for block in self.blocks:
-            total += block.contributions(text, None if block.char else parts)
+        total = self.intercept + self.text.decision(text, parts)
         if self.meta_coef:
             vocab, meta_coef = self.meta_vocabulary, self.meta_coef
             for key, value in meta_dict(comment).items():
@@ -562,7 +596,10 @@ class SpamModel:
         if width != len(self.coef):
             problems.append(f"feature width mismatch: {width} != {len(self.coef)}")
         else:
-            self.fast = ServingModel(self._arrays, dict(self._fields, params=self.params), (self.a, self.b))
+            try:
+                self.fast = ServingModel(self._arrays, dict(self._fields, params=self.params), (self.a, self.b))
+            except ValueError as exc:  # tables the fast path cannot build exactly (ServingModel says why)
+                problems.append(str(exc))
         self.fast_path_refused: str | None = "; ".join(problems) or None
         if self.fast_path_refused:
             FAST_PATH_REFUSALS += 1

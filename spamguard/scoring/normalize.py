@@ -278,18 +278,41 @@ def blocklist_phrases() -> frozenset[str]:
     return frozenset(phrases)
 
 
+@functools.cache
+def _phrase_followers() -> dict[str, frozenset[str]]:
+    """Each proper prefix of a blocklist phrase ("buy", "buy cheap") → the words that follow it in some phrase."""
+    followers: dict[str, set[str]] = {}
+    for phrase in blocklist_phrases():
+        words = phrase.split(" ")
+        for n in range(1, len(words)):
+            followers.setdefault(" ".join(words[:n]), set()).add(words[n])
+    return {prefix: frozenset(words) for prefix, words in followers.items()}
+
+
 def blocklist_hits(text: str) -> int:
     """Distinct comment-bot phrases in ``text`` as whole words (casefolded; a plural ``s`` is ignored).
 
-    Linear: every 1- to ``MAX_PHRASE_WORDS``-word n-gram is built once (by C loops: zip and join)
-    and looked up as a set, then once more without its ``s`` when it is not a phrase itself.
+    Linear: one-word phrases by set intersection; longer ones by walking forward from each word
+    while the words so far begin some phrase (at most ``MAX_PHRASE_WORDS`` steps), so an n-gram is
+    only built when it can still be, or end, a phrase.  An n-gram that is not a phrase counts as its
+    singular when it ends in "s" and that is one.
     """
     phrases = blocklist_phrases()
     words = _PHRASE_WORD_RE.findall((text or "")[:MAX_CHARS].casefold())
-    found: set[str] = set()
-    for n in range(1, MAX_PHRASE_WORDS + 1):
-        grams = set(map(" ".join, zip(*(words[i:] for i in range(n)), strict=False)))  # shorter tails end it
-        hits = grams & phrases
-        found |= hits
-        found |= {gram[:-1] for gram in grams - hits if gram.endswith("s")} & phrases
+    unique = set(words)
+    found = unique & phrases
+    found |= {word[:-1] for word in unique - found if word.endswith("s")} & phrases
+    followers = _phrase_followers()
+    for i, prefix in enumerate(words):
+        for word in words[i + 1 : i + MAX_PHRASE_WORDS]:
+            options = followers.get(prefix)
+            if options is None:
+                break
+            if word in options and (gram := f"{prefix} {word}") in phrases:
+                found.add(gram)
+            elif word[-1] == "s" and word[:-1] in options and (singular := f"{prefix} {word[:-1]}") in phrases:
+                found.add(singular)
+            if word not in options:
+                break
+            prefix = f"{prefix} {word}"
     return len(found)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 
 from spamguard.comment import Comment
+from spamguard.scoring import features
 from spamguard.scoring.features import (
     meta_dict,
     normalise_text,
@@ -89,3 +94,36 @@ def test_feature_union_is_a_clonable_estimator_with_params_in_init():
     assert X.shape[0] == 4 and np.isfinite(X.data).all()
     # Nothing learned outside fit: an unfitted clone has no vocabulary.
     assert not hasattr(clone(union).transformer_list[0][1].named_steps["tfidf"], "vocabulary_")
+
+
+# -- the shortcuts of the per-comment passes find exactly what the full scans find -------------------
+URL_PIECES = ["http://a.b", "HTTP://x", "ftp://", "www.", "WwW.", "Example.COM", ".co", ".comx", "a.ſite", "K.com",
+              "ſ", "x@y.z", ".", ":", "//", "com", "site", "ＷＷＷ.", "é", " ", "-", "a"]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.lists(st.sampled_from(URL_PIECES), max_size=12).map("".join) | st.text(max_size=30))
+def test_may_hold_url_is_false_only_when_the_url_pattern_finds_nothing(text):
+    if features._URL_RE.search(text):
+        assert features.may_hold_url(text)
+    assert features.find_urls(text) == features._URL_RE.findall(text)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.text(alphabet="aZ_é٣0134579@$ .-x\n", max_size=40) | st.text(max_size=30))
+def test_leet_pattern_matches_exactly_the_words_holding_a_leet_character(text):
+    runs = [m.span() for m in re.finditer(r"[\w@$]++", text) if features._LEET_CHAR_RE.search(m[0])]
+    assert [m.span() for m in features._WORD_RE.finditer(text)] == runs
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.text(alphabet=[chr(i) for i in range(128)], max_size=60) | st.text(max_size=30))
+def test_char_counts_equal_counting_character_by_character(text):
+    letters = [c for c in text if c.isalpha()]
+    expected = (
+        len(letters),
+        sum(c.isupper() for c in letters),
+        sum(c.isdigit() for c in text),
+        sum(unicodedata.category(c).startswith("P") for c in text),
+    )
+    assert features._char_counts(text) == expected
