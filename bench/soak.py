@@ -81,10 +81,13 @@ class Recorder:
         self.transport: dict[int, int] = defaultdict(int)  # no answer within the client's 10 s timeout
         self.kinds: dict[str, int] = defaultdict(int)
         self.late: list[float] = []  # open loop: seconds each request was sent after it was due
+        self.load: dict[int, float] = {}  # the box's 1-minute load average as each window began (shared box)
 
     def add(self, kind: str, seconds: float, status: int, late: float = 0.0) -> None:
         slot = int((time.monotonic() - self.started) // self.window)
         with self.lock:
+            if slot not in self.load:
+                self.load[slot] = os.getloadavg()[0]
             self.latencies[slot].append(seconds)
             self.kinds[kind] += 1
             self.late.append(late)
@@ -396,7 +399,10 @@ def main() -> None:
         maximum = calibrate(url, key, args.calibrate, args.threads, moderator, calibration)
         overlap = "the retrain running throughout" if queue_busy(jobs) else "the retrain FINISHED before the end"
         rate = maximum * args.load
-        print(f"calibration ({args.calibrate:.0f}s, closed loop, {overlap}): {calibration.summary()}")
+        print(
+            f"calibration ({args.calibrate:.0f}s, closed loop, {overlap}, load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} cores): {calibration.summary()}"
+        )
         print(
             f"maximum {maximum:.0f} req/s of the mix; soaking at {rate:.0f} req/s ({args.load:.0%}) "
             f"for {args.duration:.0f}s ({args.open_threads} client threads)",
@@ -449,12 +455,12 @@ def main() -> None:
         rss.append((time.monotonic() - began, "soak end", rss_of_workers(server.process.pid)))
         stop_sampling.set()
 
-        print(f"{'window':>8} {'requests':>9} {'5xx':>5} {'no answer':>9} {'p50 ms':>8} {'p99 ms':>8}")
+        print(f"{'window':>8} {'requests':>9} {'5xx':>5} {'no answer':>9} {'p50 ms':>8} {'p99 ms':>8} {'load':>5}")
         for slot in sorted(recorder.latencies):
             values = recorder.latencies[slot]
             print(
                 f"{slot * args.window:7.0f}s {len(values):9d} {recorder.errors[slot]:5d} {recorder.transport[slot]:9d} "
-                f"{pct(values, 0.5) * 1000:8.1f} {pct(values, 0.99) * 1000:8.1f}"
+                f"{pct(values, 0.5) * 1000:8.1f} {pct(values, 0.99) * 1000:8.1f} {recorder.load[slot]:5.1f}"
             )
         for line in events:
             print("event", line)
