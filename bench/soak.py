@@ -8,13 +8,21 @@ Starts gunicorn (2 workers, through the test suite's launcher tests/live_server.
 `spamguard worker` on a temporary database and a quickly trained model, creates a key and an admin, then:
 
 0. trains a model and a spare version (registered, not promoted);
-1. measures the maximum comment-check throughput for --calibrate seconds (closed loop);
-2. drives an open-loop mix at --load x that rate for --duration seconds: 85 % checks,
-   8 % submit-spam/ham, 7 % moderator decisions through the web UI (login + CSRF); at 1/3 a
-   retrain from the admin UI (run by the worker), at 1/2 the spare version promoted in the admin UI;
-3. prints, per --window (60 s), requests, 5xx, p50/p99; the RSS of every gunicorn worker every
-   --rss-every seconds from the soak's start; then the totals: 5xx count, p99 over time and RSS
-   growth per worker from the start and from the first sample after --warmup (target: 0 and < 10 %).
+1. calibrates: queues a full retrain from the admin UI and, while the worker runs it on the same
+   cores, measures the maximum throughput of the soak's own mix for --calibrate seconds (closed loop):
+   85 % checks, 8 % submit-spam/ham, 7 % moderator decisions through the web UI (login + CSRF).
+   The retrain is the heaviest thing the soak does, so 80 % of this maximum is sustainable throughout;
+2. warms up at the soak rate until the workers' bounded caches are effectively full, so that growth
+   afterwards measures leaks and not warm-up: at least --warmup seconds, the calibration retrain done
+   and its model hot-loaded, 2 x SPAMGUARD_SITE_ADAPT_MAX_LABELS labels stored (site adaptation's
+   scored-row cache at its working set) and, on SQLite, the database larger than a connection's page
+   cache. The per-word and reason caches fill within seconds with this mix (nine distinct comments);
+3. drives the open-loop mix at --load x the maximum for --duration seconds: at 1/3 a retrain from the
+   admin UI (run by the worker), at 1/2 the spare version promoted in the admin UI;
+4. prints, per --window (60 s), requests, 5xx, p50/p99; planned vs achieved rate and how late requests
+   were sent (an open loop that falls behind says so); the RSS of every gunicorn worker every --rss-every
+   seconds from the calibration on, and its growth from the start and from the end of the warm-up
+   (target: 0 5xx and < 10 %).
 """
 
 from __future__ import annotations
@@ -72,16 +80,32 @@ class Recorder:
         self.errors: dict[int, int] = defaultdict(int)
         self.transport: dict[int, int] = defaultdict(int)  # no answer within the client's 10 s timeout
         self.kinds: dict[str, int] = defaultdict(int)
+        self.late: list[float] = []  # open loop: seconds each request was sent after it was due
+        self.load: dict[int, float] = {}  # the box's 1-minute load average as each window began (shared box)
 
-    def add(self, kind: str, seconds: float, status: int) -> None:
+    def add(self, kind: str, seconds: float, status: int, late: float = 0.0) -> None:
         slot = int((time.monotonic() - self.started) // self.window)
         with self.lock:
+            if slot not in self.load:
+                self.load[slot] = os.getloadavg()[0]
             self.latencies[slot].append(seconds)
             self.kinds[kind] += 1
+            self.late.append(late)
             if status >= 500:
                 self.errors[slot] += 1
             elif status == 0:
                 self.transport[slot] += 1
+
+    def total(self) -> int:
+        return sum(len(v) for v in self.latencies.values())
+
+    def summary(self) -> str:
+        every = [x for v in self.latencies.values() for x in v]
+        return (
+            f"{self.total()} requests ({dict(self.kinds)}), 5xx {sum(self.errors.values())}, "
+            f"no answer within 10 s {sum(self.transport.values())}, p50 {pct(every, 0.5) * 1000:.0f} ms, "
+            f"p99 {pct(every, 0.99) * 1000:.0f} ms"
+        )
 
 
 def pct(values: list[float], q: float) -> float:
@@ -130,29 +154,86 @@ class Moderator:
             ).status_code
 
 
-def calibrate(url: str, key: str, seconds: float, threads: int) -> float:
-    done = [0]
+def one_request(client: httpx.Client, url: str, key: str, rng: random.Random, moderator: Moderator) -> tuple[str, int]:
+    """One request of the soak's mix: (kind, HTTP status; 0 when no answer came)."""
+    roll = rng.random()
+    kind = "check" if roll < 0.85 else "feedback" if roll < 0.93 else "decision"
+    try:
+        if kind == "decision":
+            return kind, moderator.decide()
+        endpoint = "comment-check" if kind == "check" else rng.choice(["submit-spam", "submit-ham"])
+        return kind, client.post(
+            f"{url}/1.1/{endpoint}",
+            content=make_body(key, rng),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ).status_code
+    except httpx.HTTPError:
+        return kind, 0
+
+
+def calibrate(url: str, key: str, seconds: float, threads: int, moderator: Moderator, recorder: Recorder) -> float:
+    """Closed loop, the soak's mix: requests answered per second."""
     stop = time.monotonic() + seconds
-    lock = threading.Lock()
 
     def loop(seed: int) -> None:
         rng = random.Random(seed)
         with httpx.Client(timeout=10) as client:
             while time.monotonic() < stop:
-                client.post(
-                    f"{url}/1.1/comment-check",
-                    content=make_body(key, rng),
-                    headers={"Content-Type": "application/x-www-form-urlencoded"},
-                )
-                with lock:
-                    done[0] += 1
+                began = time.monotonic()
+                kind, status = one_request(client, url, key, rng, moderator)
+                recorder.add(kind, time.monotonic() - began, status)
+
+    workers = [threading.Thread(target=loop, args=(1000 + i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return recorder.total() / seconds
+
+
+def open_loop(
+    url: str,
+    key: str,
+    rate: float,
+    threads: int,
+    moderator: Moderator,
+    recorder: Recorder,
+    duration: float | None = None,
+    stop: threading.Event | None = None,
+) -> float:
+    """Request i is due at start + i / rate, whatever earlier ones took, until `duration` or `stop`.
+
+    Returns the wall time from the start to the last answer."""
+    start = time.monotonic()
+    next_slot = [0]
+    lock = threading.Lock()
+
+    def take() -> float | None:
+        with lock:
+            i = next_slot[0]
+            next_slot[0] += 1
+        due = start + i / rate
+        if (duration is not None and due - start > duration) or (stop is not None and stop.is_set()):
+            return None
+        return due
+
+    def loop(seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(timeout=10) as client:
+            while (due := take()) is not None:
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                began = time.monotonic()
+                kind, status = one_request(client, url, key, rng, moderator)
+                recorder.add(kind, time.monotonic() - began, status, late=began - due)
 
     workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    return done[0] / seconds
+    return time.monotonic() - start
 
 
 def soak(
@@ -165,52 +246,9 @@ def soak(
     recorder: Recorder,
     events: list[str],
     spare_version: str,
-) -> None:
-    """Open loop: request i is due at start + i / rate, whatever earlier ones took."""
+) -> float:
+    """The open loop for `duration` with the retrain at 1/3 and the promotion at 1/2; returns the wall time."""
     start = time.monotonic()
-    next_slot = [0]
-    lock = threading.Lock()
-
-    def take() -> float | None:
-        with lock:
-            i = next_slot[0]
-            next_slot[0] += 1
-        due = start + i / rate
-        return None if due - start > duration else due
-
-    def loop(seed: int) -> None:
-        rng = random.Random(seed)
-        with httpx.Client(timeout=10) as client:
-            while (due := take()) is not None:
-                delay = due - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                roll = rng.random()
-                began = time.monotonic()
-                status = 0
-                kind = "check"
-                try:
-                    if roll < 0.85:
-                        status = client.post(
-                            f"{url}/1.1/comment-check",
-                            content=make_body(key, rng),
-                            headers={"Content-Type": "application/x-www-form-urlencoded"},
-                        ).status_code
-                    elif roll < 0.93:
-                        kind = "feedback"
-                        endpoint = rng.choice(["submit-spam", "submit-ham"])
-                        status = client.post(
-                            f"{url}/1.1/{endpoint}",
-                            content=make_body(key, rng),
-                            headers={"Content-Type": "application/x-www-form-urlencoded"},
-                        ).status_code
-                    else:
-                        kind = "decision"
-                        status = moderator.decide()
-                except httpx.HTTPError:
-                    status = 0
-                recorder.add(kind, time.monotonic() - began, status)
-
     finished = threading.Event()
 
     def readyz_version() -> str | None:
@@ -239,35 +277,48 @@ def soak(
 
     helper = threading.Thread(target=middle, daemon=True)
     helper.start()
-    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
+    wall = open_loop(url, key, rate, threads, moderator, recorder, duration=duration)
     finished.set()
     helper.join(timeout=10)
     if not any("retrained model" in e for e in events):
         events.append("retrain still running when the soak ended (a full retrain takes minutes on a busy box)")
+    return wall
+
+
+def queue_busy(queue) -> bool:
+    """A retrain queued or running in `spamguard worker`."""
+    from rq.registry import StartedJobRegistry
+
+    return queue.count > 0 or StartedJobRegistry(queue=queue).count > 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=600.0, help="soak seconds (default 600)")
-    parser.add_argument("--calibrate", type=float, default=20.0, help="seconds to measure the maximum")
+    parser.add_argument("--calibrate", type=float, default=30.0, help="seconds to measure the maximum")
     parser.add_argument("--load", type=float, default=0.8, help="fraction of the maximum to drive")
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=8, help="client threads measuring the maximum (closed loop)")
+    parser.add_argument(
+        "--open-threads",
+        type=int,
+        default=32,
+        help="client threads of the open loop: enough that a few slow answers do not hold the next requests back",
+    )
     parser.add_argument("--window", type=float, default=60.0, help="seconds per latency window")
     parser.add_argument("--rss-every", type=float, default=30.0, help="seconds between RSS samples")
-    parser.add_argument(
-        "--warmup",
-        type=float,
-        default=60.0,
-        help="seconds before the RSS baseline: first requests on every thread build lazy state "
-        "(per-thread DB connections, compiled SQL, page templates, malloc arenas)",
-    )
+    parser.add_argument("--warmup", type=float, default=60.0, help="least seconds of warm-up at the soak rate")
+    parser.add_argument("--warmup-max", type=float, default=900.0, help="most seconds of warm-up")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
+
+    import redis
+    import sqlalchemy
+    from rq import Queue
+
+    from spamguard.config import from_env
+    from spamguard.jobs.queue import QUEUE_NAME
+    from spamguard.scoring.registry import Registry
 
     work = Path(tempfile.mkdtemp(prefix="spamguard-soak-"))
     prefix = f"soak{os.getpid()}:"
@@ -285,6 +336,7 @@ def main() -> None:
         "PROMETHEUS_MULTIPROC_DIR": str(work / "server-metrics"),
         "SPAMGUARD_RATE_LIMIT_KEY": "1000000/minute",
     }
+    labels_needed = 2 * from_env(env)["SPAMGUARD_SITE_ADAPT_MAX_LABELS"]  # the adaptation query's window
     (work / "server-metrics").mkdir()
     cli = [sys.executable, "-m", "spamguard.cli"]
     subprocess.run(cli + ["db", "upgrade"], env=env, check=True, capture_output=True)
@@ -305,11 +357,18 @@ def main() -> None:
         check=True,
         capture_output=True,
     )
+    database = sqlalchemy.create_engine(env["DATABASE_URL"])
+    initial_version = Registry(work / "models").current_version()
+    sqlite_file = work / "soak.db" if not args.database_url else None
+    jobs = Queue(f"{prefix}{QUEUE_NAME}", connection=redis.Redis.from_url(args.redis_url))
     # LiveServer: the packaged gunicorn settings, gthread, its own session, the log in work/server.log.
     server = LiveServer(env, work, workers=2, name="server", access_log=False)
     url = server.url
     log = open(work / "worker.log", "wb")
     worker = subprocess.Popen(cli + ["worker"], env=env, stdout=log, stderr=log, start_new_session=True)
+    rss: list[tuple[float, str, dict[int, int]]] = []  # (seconds from the calibration, phase, pid -> bytes)
+    phase = ["calibration"]
+    stop_sampling = threading.Event()
     try:
         server.wait_ready()
         for _ in range(300):  # /healthz answers before the model is loaded; calibrate against a ready server
@@ -319,43 +378,100 @@ def main() -> None:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        maximum = calibrate(url, key, args.calibrate, args.threads)
-        rate = maximum * args.load
-        print(
-            f"maximum {maximum:.0f} checks/s over {args.calibrate:.0f}s; soaking at {rate:.0f} req/s "
-            f"({args.load:.0%}) for {args.duration:.0f}s, {args.threads} client threads"
-        )
         moderator = Moderator(url)
-        recorder = Recorder(args.window)
-        events: list[str] = []
-        rss: dict[int, list[int]] = defaultdict(list)
-        stop = threading.Event()
+        began = time.monotonic()
 
         def sample_rss() -> None:
             while True:
-                for pid, value in rss_of_workers(server.process.pid).items():
-                    rss[pid].append(value)
-                if stop.wait(args.rss_every):
+                rss.append((time.monotonic() - began, phase[0], rss_of_workers(server.process.pid)))
+                if stop_sampling.wait(args.rss_every):
                     return
 
-        sampler = threading.Thread(target=sample_rss, daemon=True)
-        sampler.start()
-        soak(url, key, rate, args.duration, args.threads, moderator, recorder, events, spare_version)
-        stop.set()
+        threading.Thread(target=sample_rss, daemon=True).start()
 
-        print(f"{'window':>8} {'requests':>9} {'5xx':>5} {'no answer':>9} {'p50 ms':>8} {'p99 ms':>8}")
+        # 1. The maximum of the soak's mix while a full retrain runs on the same cores.
+        print(f"retrain queued for the calibration (HTTP {moderator.retrain()})", flush=True)
+        for _ in range(300):
+            if queue_busy(jobs) and jobs.count == 0:  # picked up by the worker
+                break
+            time.sleep(0.1)
+        calibration = Recorder(args.window)
+        maximum = calibrate(url, key, args.calibrate, args.threads, moderator, calibration)
+        overlap = "the retrain running throughout" if queue_busy(jobs) else "the retrain FINISHED before the end"
+        rate = maximum * args.load
+        print(
+            f"calibration ({args.calibrate:.0f}s, closed loop, {overlap}, load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} cores): {calibration.summary()}"
+        )
+        print(
+            f"maximum {maximum:.0f} req/s of the mix; soaking at {rate:.0f} req/s ({args.load:.0%}) "
+            f"for {args.duration:.0f}s ({args.open_threads} client threads)",
+            flush=True,
+        )
+
+        # 2. Warm-up at the soak rate until the bounded caches are full.
+        phase[0] = "warm-up"
+        warm = Recorder(args.window)
+        done = threading.Event()
+        reached: list[str] = []
+
+        def caches_full() -> None:
+            warm_began = time.monotonic()
+            while not done.wait(2):
+                with database.connect() as connection:
+                    labels = connection.execute(sqlalchemy.text("select count(*) from feedback")).scalar_one()
+                size = sqlite_file.stat().st_size if sqlite_file else 0
+                waited = time.monotonic() - warm_began
+                conditions = {
+                    f"{args.warmup:.0f}s passed": waited >= args.warmup,
+                    "calibration retrain done": not queue_busy(jobs),
+                    f"{labels_needed} labels stored ({labels})": labels >= labels_needed,
+                    # SQLite's default page cache is 2,000 KiB per connection.
+                    f"database {size / 2**20:.1f} MiB > 2 MiB page cache": sqlite_file is None or size > 2000 * 1024,
+                }
+                if all(conditions.values()) or waited >= args.warmup_max:
+                    reached.append(
+                        f"after {waited:.0f}s: "
+                        + "; ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in conditions.items())
+                    )
+                    done.set()
+
+        watcher = threading.Thread(target=caches_full, daemon=True)
+        watcher.start()
+        open_loop(url, key, rate, args.open_threads, moderator, warm, stop=done)
+        rss.append((time.monotonic() - began, "warm-up end", rss_of_workers(server.process.pid)))
+        print(f"warm-up {reached[0] if reached else ''}: {warm.summary()}", flush=True)
+        versions = Registry(work / "models").list()
+        retrained = [m["version"] for m in versions if m["version"] not in (initial_version, spare_version)]
+        serving = httpx.get(f"{url}/readyz", timeout=5).json()["checks"]["model"]["version"]
+        outcome = "failed" if not retrained else "promoted" if serving in retrained else "registered, not promoted"
+        print(f"calibration retrain: {outcome} {' '.join(retrained)}; workers serving {serving}", flush=True)
+
+        # 3. The soak.
+        phase[0] = "soak"
+        recorder = Recorder(args.window)
+        events: list[str] = []
+        wall = soak(url, key, rate, args.duration, args.open_threads, moderator, recorder, events, spare_version)
+        rss.append((time.monotonic() - began, "soak end", rss_of_workers(server.process.pid)))
+        stop_sampling.set()
+
+        print(f"{'window':>8} {'requests':>9} {'5xx':>5} {'no answer':>9} {'p50 ms':>8} {'p99 ms':>8} {'load':>5}")
         for slot in sorted(recorder.latencies):
             values = recorder.latencies[slot]
             print(
                 f"{slot * args.window:7.0f}s {len(values):9d} {recorder.errors[slot]:5d} {recorder.transport[slot]:9d} "
-                f"{pct(values, 0.5) * 1000:8.1f} {pct(values, 0.99) * 1000:8.1f}"
+                f"{pct(values, 0.5) * 1000:8.1f} {pct(values, 0.99) * 1000:8.1f} {recorder.load[slot]:5.1f}"
             )
         for line in events:
             print("event", line)
-        total = sum(len(v) for v in recorder.latencies.values())
+        total = recorder.total()
+        kept_up = wall <= args.duration + 10 and total / wall >= 0.97 * rate
+        print(f"soak: {recorder.summary()}")
         print(
-            f"requests {total} ({dict(recorder.kinds)}), 5xx {sum(recorder.errors.values())}, "
-            f"no answer within 10 s {sum(recorder.transport.values())}"
+            f"planned {rate:.1f} req/s for {args.duration:.0f}s; achieved {total / wall:.1f} req/s, last answer "
+            f"after {wall:.0f}s; requests sent late by p50 {pct(recorder.late, 0.5) * 1000:.0f} ms, "
+            f"p99 {pct(recorder.late, 0.99) * 1000:.0f} ms, max {max(recorder.late, default=0):.1f} s: "
+            + ("kept up" if kept_up else "FELL BEHIND (the offered rate was more than the box served)")
         )
         log.flush()
         problems = [
@@ -365,24 +481,9 @@ def main() -> None:
         ]
         for line in problems[:20]:
             print("server log:", line[:300])
-        warm = int(args.warmup // args.rss_every)
-        print(
-            f"RSS per worker every {args.rss_every:.0f}s from the soak's start (after calibration); "
-            f"growth from the start and from the first sample after {args.warmup:.0f}s of warm-up"
-        )
-        for pid, values in sorted(rss.items()):
-            series = " ".join(f"{v / 2**20:.0f}" for v in values)
-            if len(values) > warm + 1:
-                from_start = (values[-1] - values[0]) / values[0]
-                from_warm = (values[-1] - values[warm]) / values[warm]
-                print(
-                    f"worker {pid}: RSS {values[0] / 2**20:.0f} -> {values[-1] / 2**20:.0f} MiB, growth "
-                    f"{from_start:+.1%} from start, {from_warm:+.1%} after warm-up "
-                    f"({values[warm] / 2**20:.0f} MiB); samples: {series} MiB"
-                )
-            else:
-                print(f"worker {pid}: RSS samples {series} MiB (worker restarted or run too short)")
+        report_rss(rss)
     finally:
+        stop_sampling.set()
         os.killpg(worker.pid, signal.SIGTERM)
         server.stop()
         try:
@@ -390,13 +491,32 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
         log.close()
-        import redis
-
+        database.dispose()
         shutil.rmtree(work, ignore_errors=True)
         client = redis.Redis.from_url(args.redis_url)
         keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
         if keys:
             client.delete(*keys)
+
+
+def report_rss(rss: list[tuple[float, str, dict[int, int]]]) -> None:
+    """Per worker: the series with its phases, growth from the start and from the end of the warm-up."""
+    mib = 2**20
+    baseline = next((values for _t, name, values in rss if name == "warm-up end"), {})
+    print("RSS per worker (MiB), sampled from the calibration on; growth to the soak's end")
+    for pid in sorted({pid for _t, _name, values in rss for pid in values}):
+        series = [(t, name, values[pid]) for t, name, values in rss if pid in values]
+        first, last = series[0][2], series[-1][2]
+        text = " ".join(f"{t:.0f}s:{v / mib:.0f}" + ("|" if name == "warm-up end" else "") for t, name, v in series)
+        if pid not in baseline or series[-1][1] != "soak end":
+            print(f"worker {pid}: not alive throughout (restarted?): {text}")
+            continue
+        warm = baseline[pid]
+        print(
+            f"worker {pid}: start {first / mib:.0f}, after warm-up {warm / mib:.0f}, max {max(v for *_, v in series) / mib:.0f}, "
+            f"end {last / mib:.0f} MiB: growth {(last - warm) / warm:+.1%} after warm-up, {(last - first) / first:+.1%} from "
+            f"the start\n  samples (| = end of warm-up): {text}"
+        )
 
 
 if __name__ == "__main__":

@@ -126,8 +126,16 @@ def main() -> None:
         tracemalloc.start(8)
     step = args.requests // args.snapshots
     snapshots = []
-    print(f"{'requests':>9} {'RSS MB':>8} {'traced MB':>10}")
-    print(f"{0:>9} {rss_mb():8.1f} {tracemalloc.get_traced_memory()[0] / 2**20:10.1f}   (after {args.warmup} warm-up)")
+    adapter = services(app).checks.adapter
+
+    def cached_rows() -> int:  # site adaptation's scored-row cache (see spamguard/adaptation/service.py)
+        return len(adapter._rows) if adapter is not None else 0
+
+    print(f"{'requests':>9} {'RSS MB':>8} {'traced MB':>10} {'adapt rows':>10}")
+    print(
+        f"{0:>9} {rss_mb():8.1f} {tracemalloc.get_traced_memory()[0] / 2**20:10.1f} {cached_rows():10d}"
+        f"   (after {args.warmup} warm-up)"
+    )
     first = tracemalloc.take_snapshot() if not args.no_trace else None
     for i in range(args.snapshots):
         if args.promote and i == args.snapshots // 2:
@@ -144,7 +152,7 @@ def main() -> None:
                 f"RSS {before:.1f} MB, {rss_mb():.1f} MB after another gc + malloc_trim"
             )
         traced = tracemalloc.get_traced_memory()[0] / 2**20
-        print(f"{(i + 1) * step:>9} {rss_mb():8.1f} {traced:10.1f}")
+        print(f"{(i + 1) * step:>9} {rss_mb():8.1f} {traced:10.1f} {cached_rows():10d}")
         if not args.no_trace:
             snapshots.append(tracemalloc.take_snapshot())
     if args.promote:

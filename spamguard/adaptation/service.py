@@ -49,6 +49,8 @@ ANCHOR_WEIGHT = 1.0  # per anchor, times the squared correction, less the more i
 HAM_WORDS = features.NAMES.index("ham_words")
 REASON_MIN = 0.1  # smaller corrections are not worth a reason
 
+RowKey = tuple[str, str, int]  # (model version, "f"/"c", row id)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -126,7 +128,8 @@ class SiteAdapter:
         self.clock = clock
         self._models: dict[int, tuple[float, SiteModel | None]] = {}
         # (model version, "f"/"c", row id) -> (global logit, parts): a refit scores only new rows.
-        self._rows: OrderedDict[tuple[str, str, int], tuple[float, features.Parts]] = OrderedDict()
+        self._rows: OrderedDict[RowKey, tuple[float, features.Parts]] = OrderedDict()
+        self._used: dict[int, set[RowKey]] = {}  # site id -> the row keys its last fit scored
         self._lock = threading.Lock()
         self._pending: dict[int, Future[None]] = {}  # site id -> its queued or running refit
         self._again: set[int] = set()  # sites asked for while their refit was running
@@ -167,9 +170,13 @@ class SiteAdapter:
         return _sigmoid(_logit(probability) + delta), [reason(delta, parts)] + reasons
 
     # -- fitting -------------------------------------------------------------------------------
-    def _row(self, scorer: Any, kind: str, row_id: int, fields: dict[str, Any]) -> tuple[float, features.Parts]:
-        """(global log-odds, feature parts) of a stored comment, scored once per process and model version."""
+    def _row(
+        self, scorer: Any, kind: str, row_id: int, fields: dict[str, Any], used: set[RowKey]
+    ) -> tuple[float, features.Parts]:
+        """(global log-odds, feature parts) of a stored comment, scored once per process and model version;
+        its key is added to `used`."""
         key = (scorer.version, kind, row_id)
+        used.add(key)
         cached = self._rows.get(key)
         if cached is None:
             comment = Comment.from_json(fields or {})
@@ -179,6 +186,17 @@ class SiteAdapter:
                 while len(self._rows) > MAX_CACHED_ROWS:
                     self._rows.popitem(last=False)
         return cached
+
+    def _forget_unused(self, site_id: int, used: set[RowKey]) -> None:
+        """Drop the rows the site's previous fit scored and this one did not (older than its newest labels
+        and background, or scored by a model no longer served): the cache then holds each site's working
+        set instead of filling up to MAX_CACHED_ROWS with rows no fit reads again (the soak's RSS creep)."""
+        with self._lock:
+            for key in self._used.pop(site_id, set()) - used:
+                self._rows.pop(key, None)
+            if len(self._used) >= MAX_CACHED_SITES:  # the rows stay bounded by MAX_CACHED_ROWS regardless
+                self._used.clear()
+            self._used[site_id] = used
 
     def _labels(self, session: Session, site_id: int) -> int:
         return (
@@ -199,9 +217,10 @@ class SiteAdapter:
             .limit(self.settings.max_labels * 2)
         ).all()
         seen: set[Any] = set()
+        used: set[RowKey] = set()
         labelled: list[tuple[float, float, features.Parts]] = []
         for fb_id, check_id, label, fields in labels:
-            logit, p = self._row(scorer, "f", fb_id, fields)
+            logit, p = self._row(scorer, "f", fb_id, fields, used)
             key = ("c", check_id) if check_id is not None else ("t", p.tokens, p.text)
             if key in seen or label not in ("spam", "ham"):
                 continue
@@ -216,8 +235,9 @@ class SiteAdapter:
             .order_by(Check.id.desc())
             .limit(BACKGROUND_ROWS + len(labelled_checks))
         ).all()
-        background = [self._row(scorer, "c", cid, fields) for cid, fields in checks if cid not in labelled_checks]
+        background = [self._row(scorer, "c", cid, fields, used) for cid, fields in checks if cid not in labelled_checks]
         background = background[:BACKGROUND_ROWS]
+        self._forget_unused(site_id, used)
 
         others = [p.tokens for _logit, p in background]
         ham_vocab, ham_df = features.vocabulary((p.tokens for y, _l, p in labelled if y == 0.0), others)

@@ -272,3 +272,31 @@ def test_undoing_a_decision_refits_the_site_as_the_decision_did(blogs):
     assert back is not None and back[:2] == earlier[:2]
     assert back[2] == pytest.approx(earlier[2], abs=1e-6)
     assert back[3] == pytest.approx(earlier[3], abs=1e-6)
+
+
+def test_the_scored_row_cache_keeps_each_sites_working_set_not_every_row_ever_scored(blogs):
+    """A refit reuses the rows its site's previous fit scored and drops the others (older than the
+    site's newest labels, or scored by a model no longer served): counted cache entries, not RSS."""
+    rng = random.Random(16)
+    b = blogs("tech", SPAMGUARD_SITE_ADAPT_MAX_LABELS=10)
+    adapter = services(b.app).checks.adapter
+    for _ in range(40):  # one fit per label: each scores the newest report, older ones fall out
+        comment = technical(rng)
+        b.check("tech", comment)
+        b.report("tech", "ham", comment)
+        b.settle()
+    feedback_rows = [key for key in adapter._rows if key[1] == "f"]
+    assert 10 <= len(feedback_rows) <= 2 * 10  # the query's window (2 x max labels), not all 40
+    assert len(adapter._rows) <= 2 * 10 + 40  # and the site's 40 checks (background rows)
+
+    served = services(b.app).models.current()
+
+    class NextVersion:  # a promoted model: same scores, another version
+        version = served.version + "-next"
+
+        def score(self, comment):
+            return served.score(comment)
+
+    with b.app.app_context():
+        adapter.refit(storage.get_session(), b.ids["tech"], NextVersion())
+    assert {key[0] for key in adapter._rows} == {NextVersion.version}  # the old model's rows are gone
