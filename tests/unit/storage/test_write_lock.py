@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import multiprocessing
 import os
+import threading
 
 import pytest
 
@@ -80,3 +81,32 @@ def test_a_writer_waits_no_longer_than_the_busy_timeout(tmp_path):
         os.close(other)
     with lock():
         assert not _can_take(lock.path)  # free again: taken normally
+
+
+def test_a_waiting_writer_gets_the_lock_the_moment_the_other_process_lets_go(tmp_path):
+    """The wait blocks in flock (a helper thread) instead of polling, and still hands the lock over."""
+    lock = WriteLock.for_url(f"sqlite:///{tmp_path}/sg.db", timeout=30)
+    assert lock is not None and lock.path is not None
+    other = os.open(lock.path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    timer = threading.Timer(0.05, os.close, args=(other,))  # the other process's writer finishes
+    timer.start()
+    with lock():
+        assert not _can_take(lock.path)  # held by this process now
+    timer.join()
+    assert _can_take(lock.path)
+
+
+def test_a_writer_that_gave_up_does_not_leave_the_lock_taken(tmp_path):
+    """The helper still blocked when its caller timed out drops the flock on getting it; the next writer takes it."""
+    lock = WriteLock.for_url(f"sqlite:///{tmp_path}/sg.db", timeout=0.02)
+    assert lock is not None and lock.path is not None
+    other = os.open(lock.path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    with lock():
+        pass  # gave up after 20 ms; the helper is still waiting
+    os.close(other)
+    lock.timeout = 30
+    with lock():  # waits for that same helper, which hands the flock over
+        assert not _can_take(lock.path)
+    assert _can_take(lock.path)
