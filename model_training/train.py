@@ -79,6 +79,7 @@ class FitResult:
     matrix: Any = None
     weights: np.ndarray | None = None
     oof_decision: np.ndarray | None = None
+    dual: bool = True  # the final fit converged in the dual (refits on row subsets start from the same solver)
 
 
 def example_weights(examples: list[Example]) -> np.ndarray:
@@ -126,13 +127,17 @@ def make_classifier(C: float, dual: bool = True) -> LogisticRegression:
     )
 
 
-def fit_classifier(C: float, X: Any, y: np.ndarray, w: np.ndarray) -> LogisticRegression:
-    """The dual fit when it converges within DUAL_MAX_ITER (the usual case), else the primal one."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = make_classifier(C).fit(X, y, sample_weight=w)
-    if int(np.max(clf.n_iter_)) < DUAL_MAX_ITER:
-        return clf
+def fit_classifier(C: float, X: Any, y: np.ndarray, w: np.ndarray, dual: bool = True) -> LogisticRegression:
+    """The dual fit when it converges within DUAL_MAX_ITER (the usual case), else the primal one.
+
+    ``dual=False`` goes straight to the primal: for row subsets of data whose full fit needed it.
+    """
+    if dual:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf = make_classifier(C).fit(X, y, sample_weight=w)
+        if int(np.max(clf.n_iter_)) < DUAL_MAX_ITER:
+            return clf
     return make_classifier(C, dual=False).fit(X, y, sample_weight=w)
 
 
@@ -159,10 +164,19 @@ def loco_folds(examples: list[Example]) -> list[tuple[str, np.ndarray, np.ndarra
 
 
 def fit_decisions(
-    X: Any, y: np.ndarray, w: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray, grid: Sequence[float]
+    X: Any,
+    y: np.ndarray,
+    w: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    grid: Sequence[float],
+    dual: bool = True,
 ) -> dict[float, np.ndarray]:
     """One classifier per C on the training rows; decision values on the test rows."""
-    return {C: fit_classifier(C, X[train_idx], y[train_idx], w[train_idx]).decision_function(X[test_idx]) for C in grid}
+    return {
+        C: fit_classifier(C, X[train_idx], y[train_idx], w[train_idx], dual).decision_function(X[test_idx])
+        for C in grid
+    }
 
 
 def parallel_decisions(
@@ -256,7 +270,7 @@ def fit_loco(
     cv = {"protocol": "leave-one-corpus-out", "grid": {str(C): scores[C] for C in grid}, "chosen_C": best}
     oof_dec = np.full(len(y), np.nan)
     oof_dec[rows] = dec[best]
-    return FitResult(model, thresholds, {"C": best}, yo, probs, cv, loco, X, w, oof_dec)
+    return FitResult(model, thresholds, {"C": best}, yo, probs, cv, loco, X, w, oof_dec, bool(clf.dual))
 
 
 def apply_priors(features: Any, clf: LogisticRegression, X: Any, platt_slope: float) -> dict[str, float]:
