@@ -204,7 +204,7 @@ def and_mask_decisions(X, y, w, sources, tr, te, C: float, tol: float) -> np.nda
         if len(np.unique(y[rows])) < 2:
             continue
         rows = np.concatenate([rows, shared])
-        coef = train_mod.make_classifier(C).fit(X[rows], y[rows], sample_weight=w[rows]).coef_.ravel()
+        coef = train_mod.fit_classifier(C, X[rows], y[rows], w[rows]).coef_.ravel()
         signs_pos |= coef > tol
         signs_neg |= coef < -tol
     keep = ~(signs_pos & signs_neg)

@@ -151,7 +151,7 @@ def out_of_domain_evaluation(examples: list[Example], result: Any, n_jobs: int =
     videos = sorted({e.group for e in examples if e.source == "youtube"})
     groups = np.array([e.group for e in examples])
     splits += [(np.flatnonzero(groups != v), np.flatnonzero(groups == v)) for v in videos]
-    jobs = [delayed(fit_decisions)(X, y, w, tr, te, (C,)) for tr, te in splits]
+    jobs = [delayed(fit_decisions)(X, y, w, tr, te, (C,), result.dual) for tr, te in splits]
     jobs += [
         delayed(_baselines_for_fold)([examples[j] for j in tr], [examples[j] for j in te], w[tr]) for _, tr, te in folds
     ]

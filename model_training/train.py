@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import platform
 import time
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
@@ -56,6 +58,12 @@ FEEDBACK_WEIGHT = 50.0
 # negatives and the site-ham gate instead.
 HAM_REPORT_SHARE = 0.02
 MIN_THRESHOLD_HAM = 100  # a held-out corpus needs this much ham to set a threshold
+# liblinear's dual solver converges on the corpora in ~50 iterations, but crawls to any cap when heavily
+# weighted near-duplicates carry opposite labels (the soak's random moderator decisions on one template:
+# 1000 iterations, 16 CPU-s a fit, ~31 fits a retrain, and the answer still off the optimum). The primal
+# (trust-region Newton) solves the same strictly convex problem in ~10 iterations whatever the weights, so
+# a dual fit not converged within DUAL_MAX_ITER is redone in the primal (bench/retrain_db.py).
+DUAL_MAX_ITER = 100
 
 
 @dataclass
@@ -71,6 +79,7 @@ class FitResult:
     matrix: Any = None
     weights: np.ndarray | None = None
     oof_decision: np.ndarray | None = None
+    dual: bool = True  # the final fit converged in the dual (refits on row subsets start from the same solver)
 
 
 def example_weights(examples: list[Example]) -> np.ndarray:
@@ -107,10 +116,29 @@ def example_weights(examples: list[Example]) -> np.ndarray:
     return w
 
 
-def make_classifier(C: float) -> LogisticRegression:
+def make_classifier(C: float, dual: bool = True) -> LogisticRegression:
     return LogisticRegression(
-        C=C, class_weight="balanced", solver="liblinear", dual=True, max_iter=1000, random_state=RANDOM_STATE
+        C=C,
+        class_weight="balanced",
+        solver="liblinear",
+        dual=dual,
+        max_iter=DUAL_MAX_ITER if dual else 1000,
+        random_state=RANDOM_STATE,
     )
+
+
+def fit_classifier(C: float, X: Any, y: np.ndarray, w: np.ndarray, dual: bool = True) -> LogisticRegression:
+    """The dual fit when it converges within DUAL_MAX_ITER (the usual case), else the primal one.
+
+    ``dual=False`` goes straight to the primal: for row subsets of data whose full fit needed it.
+    """
+    if dual:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf = make_classifier(C).fit(X, y, sample_weight=w)
+        if int(np.max(clf.n_iter_)) < DUAL_MAX_ITER:
+            return clf
+    return make_classifier(C, dual=False).fit(X, y, sample_weight=w)
 
 
 def build_pipeline(C: float = QUICK_C, **feature_params: Any) -> Pipeline:
@@ -136,11 +164,17 @@ def loco_folds(examples: list[Example]) -> list[tuple[str, np.ndarray, np.ndarra
 
 
 def fit_decisions(
-    X: Any, y: np.ndarray, w: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray, grid: Sequence[float]
+    X: Any,
+    y: np.ndarray,
+    w: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    grid: Sequence[float],
+    dual: bool = True,
 ) -> dict[float, np.ndarray]:
     """One classifier per C on the training rows; decision values on the test rows."""
     return {
-        C: make_classifier(C).fit(X[train_idx], y[train_idx], sample_weight=w[train_idx]).decision_function(X[test_idx])
+        C: fit_classifier(C, X[train_idx], y[train_idx], w[train_idx], dual).decision_function(X[test_idx])
         for C in grid
     }
 
@@ -220,7 +254,7 @@ def fit_loco(
     a, b = _platt(dec[best], yo)
     probs = 1.0 / (1.0 + np.exp(-(a * dec[best] + b)))
     thresholds = worst_corpus_thresholds(yo, probs, corpus)
-    clf = make_classifier(best).fit(X, y, sample_weight=w)
+    clf = fit_classifier(best, X, y, w)
     apply_priors(features, clf, X, a)
     model = SpamModel(Pipeline([("features", features), ("clf", clf)]), (a, b), {"C": best})
     loco = {
@@ -236,7 +270,7 @@ def fit_loco(
     cv = {"protocol": "leave-one-corpus-out", "grid": {str(C): scores[C] for C in grid}, "chosen_C": best}
     oof_dec = np.full(len(y), np.nan)
     oof_dec[rows] = dec[best]
-    return FitResult(model, thresholds, {"C": best}, yo, probs, cv, loco, X, w, oof_dec)
+    return FitResult(model, thresholds, {"C": best}, yo, probs, cv, loco, X, w, oof_dec, bool(clf.dual))
 
 
 def apply_priors(features: Any, clf: LogisticRegression, X: Any, platt_slope: float) -> dict[str, float]:
