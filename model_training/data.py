@@ -1,4 +1,4 @@
-"""Training data: the two bundled corpora and labelled feedback from the service DB.
+"""Training data: the bundled corpora and labelled feedback from the service DB.
 
 Every loader returns a list of :class:`Example` with normalised text
 (:func:`spamguard.scoring.features.normalise_text`).  Duplicates are removed on
@@ -13,6 +13,9 @@ Corpus quirks handled (see ``data/*/README.md``):
 * Stack Exchange (ham only): Markdown links, emphasis, code ticks and a leading ``@Name`` reply are
   reduced to plain text so "Markdown ⇒ ham" cannot be learned; grouped by thread.
 * Instagram: ``comments-rated.csv`` only; texts that carry both labels are dropped.
+* Telegram spam (tg-spam samples): only the English lines (no Cyrillic letter), without the 15
+  written-to-order "group announcements" (lines 33-47) and with Telegram links and ``@handles``
+  removed (only Telegram spam has them: a medium leak); training only, source ``telegram``.
 * Synthetic spam (spintax expansions of real comment-bot templates) is training-only: its source
   ``synthetic`` never enters an evaluation set or the gate set.
 """
@@ -53,7 +56,8 @@ SMS_FILE = DATA_DIR / "sms-spam-collection" / "SMSSpamCollection"
 STACKEXCHANGE_FILE = DATA_DIR / "stackexchange-comments" / "comments.tsv"
 INSTAGRAM_FILE = DATA_DIR / "instagram-scam-comments" / "comments-rated.csv"
 CONSTRUCTS_FILE = DATA_DIR / "wordpress-comment-blacklist" / "constructs.txt"
-# Corpora that are held out one at a time (leave-one-corpus-out); "synthetic" and "db" always train.
+TELEGRAM_FILE = DATA_DIR / "telegram-spam-samples" / "spam-samples.txt"
+# Corpora that are held out one at a time (leave-one-corpus-out); "telegram", "synthetic" and "db" always train.
 EVAL_CORPORA = ("youtube", "sms", "stackexchange", "instagram")
 
 # The five videos (README table): permalink of the page each comment was left on.
@@ -235,16 +239,35 @@ def load_synthetic(path: Path = CONSTRUCTS_FILE, per_template: int = 4, seed: in
     return dedupe_examples(examples)
 
 
+_CYRILLIC_RE = re.compile("[\u0400-\u04ff]")
+_TELEGRAM_RE = re.compile(r"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me)/\S*|@\w+", re.IGNORECASE)
+TELEGRAM_WRITTEN_TO_ORDER = range(33, 48)  # 1-based lines of upstream commit e6dc6b6b (README quirk 4)
+
+
+def load_telegram(path: Path = TELEGRAM_FILE, dedupe: bool = True) -> list[Example]:
+    """English investment/crypto-fraud spam from Telegram groups: training only, one group per line."""
+    examples = []
+    lines = path.read_text(encoding="utf-8").split("\n")
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or _CYRILLIC_RE.search(line) or number in TELEGRAM_WRITTEN_TO_ORDER:
+            continue
+        text = normalise_text(" ".join(_TELEGRAM_RE.sub(" ", line).split()))
+        examples.append(Example(Comment(comment_content=text), 1, f"telegram:{number}", "telegram"))
+    return dedupe_examples(examples) if dedupe else examples
+
+
 def load_corpora(dedupe: bool = True) -> list[Example]:
     """Every bundled corpus, deduplicated on normalised text across all of them (first occurrence kept).
 
-    Synthetic spam comes last, so a realisation that equals a real comment is dropped, not the real one.
+    The training-only Telegram and synthetic spam come last, so a line that equals a real comment is dropped,
+    not the real one.
     """
     examples = (
         load_youtube(dedupe=False)
         + load_sms(dedupe=False)
         + load_stackexchange(dedupe=False)
         + load_instagram(dedupe=False)
+        + load_telegram(dedupe=False)
         + load_synthetic()
     )
     return dedupe_examples(examples) if dedupe else examples

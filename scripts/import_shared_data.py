@@ -8,6 +8,8 @@ Usage: python scripts/import_shared_data.py [/work/shared/data]
 * Instagram scam comments (MIT repository): comments-rated.csv only (never the "plus-reported" file,
   whose appended rows leak the label through case and punctuation), byte for byte.
 * WordPress comment-bot spintax templates (MIT), byte for byte.
+* Telegram group spam samples (tg-spam, MIT): spam-samples.txt byte for byte (the loader keeps its English,
+  collected lines only; training only).
 * Referrer-spam hosts (public domain), disposable e-mail domains (CC0), shortener hosts and the comment-bot
   blocklist (MIT), byte for byte, into spamguard/scoring/lists/ (features need them at serving time).
 """
@@ -69,6 +71,7 @@ def main(argv: list[str]) -> None:
     stackexchange(src / "stackexchange-comments")
     copy(src, "instagram-scam-comments", ("comments-rated.csv", "LICENSE"))
     copy(src, "wordpress-comment-blacklist", ("constructs.txt", "license.txt"))
+    copy(src, "telegram-spam-samples", ("spam-samples.txt", "LICENSE"))
     # Host lists are read at serving time, so they live in the package (spamguard/scoring/lists/).
     lists = Path(__file__).resolve().parent.parent / "spamguard" / "scoring" / "lists"
     for folder, name, dest in (

@@ -37,7 +37,7 @@ def test_dedupe_on_normalised_text_before_any_split():
         + len(data.load_instagram(dedupe=False))
     )
     assert (
-        len([e for e in corpus if e.source != "synthetic"]) < raw_total - 700
+        len([e for e in corpus if e.source not in ("synthetic", "telegram")]) < raw_total - 700
     )  # 403 SMS + ~200 YouTube + ~200 Instagram exact repeats at least
     lmfao = [e for e in corpus if e.group == "youtube:lmfao"]
     assert sum(data.text_key(e.text) == "check out this video on youtube:" for e in lmfao) == 1
@@ -45,7 +45,7 @@ def test_dedupe_on_normalised_text_before_any_split():
         "sms",
         *(f"youtube:{v}" for v in data.YOUTUBE_VIDEO_IDS),
     }
-    assert {e.source for e in corpus} == {"youtube", "sms", "stackexchange", "instagram", "synthetic"}
+    assert {e.source for e in corpus} == {"youtube", "sms", "stackexchange", "instagram", "telegram", "synthetic"}
 
 
 def test_text_is_normalised():
@@ -99,3 +99,17 @@ def test_synthetic_spam_only_trains():
     _, gate = data.gate_split(corpus)
     assert not any(e.source == "synthetic" for e in gate)
     assert "synthetic" not in data.EVAL_CORPORA
+
+
+def test_telegram_spam_is_english_collected_training_only_and_without_telegram_links():
+    raw = data.TELEGRAM_FILE.read_text(encoding="utf-8").split("\n")
+    telegram = data.load_telegram()
+    assert 25 <= len(telegram) <= 33 and all(e.label == 1 for e in telegram)  # 48 English lines - 15 written to order
+    assert not any(re.search("[\u0400-\u04ff]", e.text) for e in telegram)  # the Russian lines stay out
+    assert not any(int(e.group.split(":")[1]) in data.TELEGRAM_WRITTEN_TO_ORDER for e in telegram)
+    assert "t.me/" in " ".join(raw) and "@" in " ".join(raw)  # upstream has them ...
+    assert not any("t.me/" in e.text.lower() or re.search(r"@\w", e.text) for e in telegram)  # ... the rows not
+    corpus = data.load_corpora()
+    _, gate = data.gate_split(corpus)
+    assert any(e.source == "telegram" for e in corpus) and not any(e.source == "telegram" for e in gate)
+    assert "telegram" not in data.EVAL_CORPORA
