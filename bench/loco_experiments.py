@@ -13,9 +13,21 @@ A variant is ``name:key=value;key=value``.  Keys:
   ``set_params`` of the union (``sp_char__tfidf__min_df=2``); ``drop``: meta columns to zero;
 * ``stage2``: ``lr`` / ``hgb``, a second model over the linear decision and the metadata, fitted
   on inner leave-one-corpus-out decisions (the held-out corpus is unseen at both stages);
+* ``shrink``: k; every text (word/char) column is multiplied by df / (df + k), df its document
+  frequency (label-free, so it could be folded into the idf): a rare n-gram needs a larger weight to
+  matter, i.e. is regularised harder;
 * ``andmask``: a tolerance; columns that two training corpora's own models weigh in opposite
   directions are zeroed before the pooled fit;
-* a variant named ``baseline``: word TF-IDF + LR on the raw text (the report's baseline).
+* ``tg=1``: keep the English Telegram investment/crypto-fraud spam (``data_mod.load_telegram``,
+  training-only rows like the synthetic spam: never held out), which the production recipe trains on;
+  without it a variant trains on the corpora before it was added; ``tgw``: a factor on its weight;
+* ``ext=1``: also fit on every training row and score two sets no recipe trains on, read from
+  ``$SHARED_DATA`` (default /work/shared/data) and never copied: Stack Overflow comments vs Stack
+  Exchange spam reports (DeepSPADE data3, deduplicated; ~1/3 of its spam labels look like ordinary
+  question titles, so recall there is a lower bound) with a length-only AUC beside it, and the splam
+  forum fixtures (24 ham / 40 spam after dropping duplicates and placeholders: counts, not rates).
+  Both at the spam threshold this variant's LOCO would ship (Platt + worst-corpus);
+* a variant named ``baseline...``: word TF-IDF + LR on the raw text (the report's baseline).
 
 ``--per-template=N`` realises each comment-bot spintax template N times instead of 4.
 Features are fitted once per feature set on the training part of the bundled corpora (as
@@ -25,6 +37,9 @@ Stack Exchange's nested ham blocked, so recipes are chosen by leave-one-corpus-o
 
 from __future__ import annotations
 
+import csv
+import json
+import os
 import re
 import sys
 import time
@@ -41,8 +56,64 @@ from sklearn.pipeline import FeatureUnion, Pipeline  # noqa: E402
 
 from model_training import data as data_mod  # noqa: E402
 from model_training import train as train_mod  # noqa: E402
-from model_training.evaluate import baseline_scores, ranking_metrics  # noqa: E402
+from model_training.evaluate import baseline_scores, length_only_scores, ranking_metrics  # noqa: E402
+from spamguard.comment import Comment  # noqa: E402
+from spamguard.scoring.features import normalise_text  # noqa: E402
 from spamguard.scoring.transformers import CommentText, MetaFeatures  # noqa: E402
+
+SHARED = Path(os.environ.get("SHARED_DATA", "/work/shared/data"))
+# splam placeholders, not comments (its README, quirk 2)
+_SPLAM_PLACEHOLDERS = {"uniqueness.txt", "url_only_idiot.txt", "phrase_repeat.txt"}
+
+
+def _examples(pairs: list[tuple[str, int]], source: str) -> list[data_mod.Example]:
+    out = [data_mod.Example(Comment(comment_content=normalise_text(t)), label, source, source) for t, label in pairs]
+    return data_mod.dedupe_examples(out)
+
+
+def external_sets() -> dict[str, list[data_mod.Example]]:
+    """The evaluation-only sets (see the docstring); pos.txt is HAM, neg.txt SPAM (DeepSPADE naming)."""
+    se = SHARED / "stackexchange-spam-vs-comments"
+    with open(se / "pos.txt", encoding="utf-8", newline="") as handle:  # CRLF lines, CSV-quoted
+        raw = handle.read().split("\r\n")[:-1]
+    ham = [row[0] for row in csv.reader(raw)]
+    spam = [json.loads(line, strict=False) for line in (se / "neg.txt").read_text(encoding="utf-8").split("\n")[:-1]]
+    forum = SHARED / "forum-comments-splam"
+    splam = [
+        (f.read_text(encoding="utf-8").replace("\r\n", "\n"), int(label == "spam"))
+        for label in ("ham", "spam")
+        for f in sorted((forum / label).glob("*.txt"))
+        if f.name not in _SPLAM_PLACEHOLDERS
+    ]
+    return {
+        "se_spam_vs_so": _examples([(t, 0) for t in ham] + [(t, 1) for t in spam], "se_spam_vs_so"),
+        "splam": _examples(splam, "splam"),
+    }
+
+
+def external_cells(
+    train: list[data_mod.Example], scores: dict[str, np.ndarray], probs: dict[str, np.ndarray], spam_th: float, w
+) -> list[str]:
+    """Ranking metrics on the DeepSPADE set (length-only AUC beside it); counts at the spam threshold."""
+    cells = []
+    for name, exs in EXTERNAL.items():
+        y = np.array([e.label for e in exs])
+        blocked = probs[name] >= spam_th
+        ham_b, spam_c = int(blocked[y == 0].sum()), int(blocked[y == 1].sum())
+        if name == "splam":
+            cells.append(f"splam ham blocked {ham_b}/{int((y == 0).sum())}, spam caught {spam_c}/{int(y.sum())}")
+            continue
+        m = ranking_metrics(y, scores[name])
+        lo = ranking_metrics(y, length_only_scores(train, exs, weights=w))
+        cells.append(
+            f"{name} {m['roc_auc']:.3f}/{m['recall_at_1pct_fpr']:.3f} (length-only, corpora-trained, AUC {lo['roc_auc']:.3f}),"
+            f" at spam threshold ham blocked {ham_b / max(int((y == 0).sum()), 1):.3f} spam caught"
+            f" {spam_c / max(int(y.sum()), 1):.3f}"
+        )
+    return cells
+
+
+EXTERNAL: dict[str, list[data_mod.Example]] = {}
 
 
 def weights(kind: str, examples: list[data_mod.Example]) -> np.ndarray:
@@ -185,6 +256,10 @@ def second_stage(X, y, w, sources, meta_cols: slice, C: float, kind: str) -> dic
             m = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced")
         m.fit(z_tr, y[rows], sample_weight=w[rows])
         out[c] = m.predict_proba(z_te)[:, 1]
+        t = time.perf_counter()
+        for i in range(200):  # the serving cost: one comment per call, as a worker scores
+            m.predict_proba(z_te[i : i + 1])
+        print(f"  stage2 {kind} held-out {c}: {(time.perf_counter() - t) / 200 * 1e6:.0f} µs per comment", flush=True)
     return out
 
 
@@ -222,53 +297,74 @@ def parse(variant: str) -> tuple[str, dict[str, str]]:
     return name, dict(kv.split("=", 1) for kv in spec.split(";") if kv)
 
 
+def platt_threshold(y, decisions: np.ndarray, sources: np.ndarray) -> tuple[float, float, float]:
+    """(a, b, spam threshold) as ``fit_loco`` ships them, from pooled held-out decisions."""
+    a, b = train_mod._platt(decisions, y)
+    th = train_mod.worst_corpus_thresholds(y, 1 / (1 + np.exp(-(a * decisions + b))), sources)
+    return a, b, th["spam"]
+
+
 def main(variants: list[str]) -> None:
     if variants and variants[0].startswith("--per-template="):  # more spintax realisations per template
         n = int(variants.pop(0).split("=", 1)[1])
         default = data_mod.load_synthetic
         data_mod.load_synthetic = lambda: default(per_template=n)  # type: ignore[assignment]
-    train, _gate = data_mod.gate_split(data_mod.load_corpora())
-    y = np.array([e.label for e in train])
-    folds = train_mod.loco_folds(train)
+    corpora = data_mod.load_corpora()  # the production training set (Telegram spam included)
+    telegram = [e for e in corpora if e.source == "telegram"]
+    plain, _gate = data_mod.gate_split([e for e in corpora if e.source != "telegram"])
     cache: dict[str, tuple] = {}
     for variant in variants:
         name, opts = parse(variant)
-        if name == "baseline":  # word TF-IDF + LR on the raw text (the report's baseline), same folds
-            w = weights(opts.get("weights", "train"), train)
-            cells, worst = [], 1.0
+        train = plain + telegram if opts.get("tg") == "1" else plain
+        y = np.array([e.label for e in train])
+        sources = np.array([e.source for e in train])
+        folds = train_mod.loco_folds(train)
+        w = weights(opts.get("weights", "train"), train)
+        if "synw" in opts:  # scale the synthetic comment-bot spam's weight
+            w = w * np.where(sources == "synthetic", float(opts["synw"]), 1.0)
+        if "tgw" in opts:
+            w = w * np.where(sources == "telegram", float(opts["tgw"]), 1.0)
+        if opts.get("ext") == "1" and not EXTERNAL:
+            EXTERNAL.update(external_sets())
+        if name.startswith("baseline"):  # word TF-IDF + LR on the raw text (the report's baseline), same folds
+            cells, worst, decs = [], 1.0, []
             for c, tr, te in folds:
-                m = ranking_metrics(
-                    y[te], baseline_scores([train[i] for i in tr], [train[i] for i in te], weights=w[tr])
-                )
+                d = baseline_scores([train[i] for i in tr], [train[i] for i in te], weights=w[tr])
+                decs.append(d)
+                m = ranking_metrics(y[te], d)
                 if "roc_auc" in m:
                     worst = min(worst, m["recall_at_1pct_fpr"])
                     cells.append(f"{c} {m['roc_auc']:.3f}/{m['recall_at_1pct_fpr']:.3f}")
-            print(f"baseline: worst {worst:.3f} | " + " | ".join(cells), flush=True)
+            if EXTERNAL and opts.get("ext") == "1":
+                rows = np.concatenate([te for _, _, te in folds])
+                a, b, th = platt_threshold(y[rows], np.concatenate(decs), sources[rows])
+                ext = {k: baseline_scores(train, v, weights=w) for k, v in EXTERNAL.items()}
+                cells += external_cells(train, ext, {k: 1 / (1 + np.exp(-(a * d + b))) for k, d in ext.items()}, th, w)
+            print(f"{name}: worst {worst:.3f} | " + " | ".join(cells), flush=True)
             continue
         feat = opts.get("feat", "default")
         params = {k[3:]: _param(v) for k, v in opts.items() if k.startswith("mf_")}  # make_features keywords
-        key = feat + repr(sorted((k, v) for k, v in opts.items() if k.startswith(("mf_", "sp_"))))
+        key = feat + opts.get("tg", "") + repr(sorted((k, v) for k, v in opts.items() if k.startswith(("mf_", "sp_"))))
         if key not in cache:
             t = time.perf_counter()
             features = FEATURE_SETS[feat](**params)
             features.set_params(**{k[3:]: _param(v) for k, v in opts.items() if k.startswith("sp_")})
             X = features.fit_transform([e.comment for e in train]).tocsr()
             meta = dict(features.transformer_list).get("meta")
-            cache[key] = (X, meta)
+            cache[key] = (X, meta, features)
             print(f"features {key} {X.shape} in {time.perf_counter() - t:.1f}s", flush=True)
-        X, meta = cache[key]
+        X, meta, features = cache[key]
+        scale = np.ones(X.shape[1])  # column factors, applied to the external sets too
         if opts.get("drop") and meta is not None:
             offset = X.shape[1] - len(meta.vocabulary_)
-            cols = [offset + meta.vocabulary_[c] for c in opts["drop"].split(",") if c in meta.vocabulary_]
-            mask = np.ones(X.shape[1])
-            mask[cols] = 0
-            X = (X @ sp.diags(mask)).tocsr()
+            scale[[offset + meta.vocabulary_[c] for c in opts["drop"].split(",") if c in meta.vocabulary_]] = 0
+        if "shrink" in opts:  # text columns scaled by df / (df + k): label-free, foldable into each idf_
+            n_text = X.shape[1] - (len(meta.vocabulary_) if meta is not None else 0)
+            df = np.asarray((X[:, :n_text] != 0).sum(axis=0)).ravel().astype(float)
+            scale[:n_text] *= df / (df + float(opts["shrink"]))
+        X = (X @ sp.diags(scale)).tocsr()
         grid = tuple(float(c) for c in opts.get("C", str(train_mod.QUICK_C)).split(","))
-        w = weights(opts.get("weights", "train"), train)
-        if "synw" in opts:  # scale the synthetic comment-bot spam's weight
-            w = w * np.where(np.array([e.source == "synthetic" for e in train]), float(opts["synw"]), 1.0)
         t = time.perf_counter()
-        sources = np.array([e.source for e in train])
         if "stage2" in opts and meta is not None:
             cols = slice(X.shape[1] - len(meta.vocabulary_), X.shape[1])
             scores = second_stage(X, y, w, sources, cols, grid[0], opts["stage2"])
@@ -292,7 +388,6 @@ def main(variants: list[str]) -> None:
             )
             continue
         results = [train_mod.fit_decisions(X, y, w, tr, te, grid) for _, tr, te in folds]
-        sources = np.array([e.source for e in train])
         for C in grid:
             se = se_nested(X, y, w, sources, folds, results, C)
             cells, worst = [f"SE nested ham blocked {se:.3f}"], 1.0
@@ -301,6 +396,15 @@ def main(variants: list[str]) -> None:
                 if "roc_auc" in m:
                     worst = min(worst, m["recall_at_1pct_fpr"])
                     cells.append(f"{c} {m['roc_auc']:.3f}/{m['recall_at_1pct_fpr']:.3f}")
+            if EXTERNAL and opts.get("ext") == "1":
+                rows = np.concatenate([te for _, _, te in folds])
+                a, b, th = platt_threshold(y[rows], np.concatenate([r[C] for r in results]), sources[rows])
+                clf = train_mod.fit_classifier(C, X, y, w)
+                ext = {
+                    k: clf.decision_function(features.transform([e.comment for e in v]) @ sp.diags(scale))
+                    for k, v in EXTERNAL.items()
+                }
+                cells += external_cells(train, ext, {k: 1 / (1 + np.exp(-(a * d + b))) for k, d in ext.items()}, th, w)
             print(
                 f"{name} C={C}: worst {worst:.3f} | " + " | ".join(cells) + f"  ({time.perf_counter() - t:.0f}s)",
                 flush=True,
