@@ -85,6 +85,20 @@ def test_self_links_to_the_commented_page_are_separated():
     assert n == 1 and "selflinkx" in text and "other.example" in text
 
 
+def test_length_saturates_where_the_training_ham_ends():
+    """A 5 kB technical comment is no "longer" than a 600-character one (issue 11): no training ham is."""
+    sentence = "The migration fails with ActiveRecord::StatementInvalid at line 42 of schema.rb, see the trace. "
+    long_ham = Comment(comment_content=sentence * 55)  # ~5.3 kB of prose
+    over_cap = Comment(comment_content=("word " * 140).strip())  # 699 characters
+    short = Comment(comment_content=sentence * 3)
+    assert len(long_ham.comment_content) > 8 * features.LENGTH_CAP_CHARS
+    assert meta_dict(long_ham)["length"] == meta_dict(over_cap)["length"]
+    assert meta_dict(short)["length"] < meta_dict(long_ham)["length"]
+    # Scaled by the training maximum, a long comment stays inside the range fit saw (≤ 1).
+    meta = MetaFeatures().fit([short, over_cap])
+    assert meta.transform([long_ham])[0, meta.vocabulary_["length"]] <= 1.0
+
+
 def test_feature_union_is_a_clonable_estimator_with_params_in_init():
     union = make_features(word_ngram=(1, 1), char_ngram=(2, 3), min_df=1)
     copy = clone(union)
