@@ -73,6 +73,9 @@ _WORD_DOT_RE = re.compile(r"\b(?!(?:the|a|an) )([a-z0-9-]{1,63}) {1,3}dot {1,3}(
 _GLUED_DOT_RE = re.compile(r"\b([A-Za-z0-9-]{1,63}?)(?-i:DOT)(" + _TLD + r")\b", re.IGNORECASE)
 # "example. com" / "example .com": only a lower-case TLD, so "It works. Net effect" stays prose.
 _SPACED_DOT_RE = re.compile(r"\b([a-z0-9-]{2,63})(?: {1,2}\. {0,2}|\. {1,2})(" + _TLD + r")\b")
+# What every _SPACED_DOT_RE match holds (its spaced dot and the TLD): a scan that starts only at a
+# space or a dot, ~4x cheaper than the pattern, which is tried at every word of the many texts with a ".".
+_SPACED_DOT_HINT_RE = re.compile(r"(?: \. {0,2}|\. {1,2})" + _TLD + r"\b")
 # "FreeFilmsHere.comX": one or two capitals glued after the TLD.
 _GLUED_TLD_RE = re.compile(r"(\.(?:" + _TLD + r"))([A-Z]{1,2})(?![A-Za-z])")
 # "F o l l o w  m e", "s.u.b.s.c.r.i.b.e": 4+ single letters with one separator each; a wider gap splits words.
@@ -196,7 +199,8 @@ def deobfuscate(text: str) -> str:
         text = _WORD_DOT_RE.sub(r"\1.\2", text)
         text = _GLUED_DOT_RE.sub(r"\1.\2", text)
     if "." in text:
-        text = _SPACED_DOT_RE.sub(r"\1.\2", text)
+        if _SPACED_DOT_HINT_RE.search(text):
+            text = _SPACED_DOT_RE.sub(r"\1.\2", text)
         text = _GLUED_TLD_RE.sub(r"\1 \2", text)
     return _HASHTAG_RE.sub(_split_hashtag, text)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from work_count import SLACK, assert_linear, lines_run
 
 from spamguard.comment import Comment
@@ -190,3 +192,21 @@ def test_blocklist_hits_match_the_plain_ngram_scan():
         rng.shuffle(words)
         text = rng.choice([" ", "  ", ", ", "-"]).join(words)
         assert blocklist_hits(text) == _naive_blocklist_hits(text), text
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    st.lists(
+        st.sampled_from(["ab", "x", "-", "0", " ", "  ", ".", ". ", " .", "com", "net", "in", "A", "\n", "é"]),
+        max_size=14,
+    ).map("".join)
+    | st.text(alphabet="ab .cmoint-", max_size=30)
+)
+def test_spaced_dot_hint_holds_for_every_match(text):
+    """deobfuscate runs _SPACED_DOT_RE only where its hint matches: the hint must match wherever it does."""
+    if normalize._SPACED_DOT_RE.search(text):
+        assert normalize._SPACED_DOT_HINT_RE.search(text), text
+
+
+def test_spaced_dots_still_joined():
+    assert deobfuscate("visit example. com or example .net today") == "visit example.com or example.net today"
