@@ -520,9 +520,10 @@ class _TextBlocks:
         for block, start, a, b in zip(self.blocks, self._start_list, cuts, cuts[1:], strict=False):
             if a == b:
                 continue
-            norm = math.sqrt(float(w[a:b].sum()))
+            # np.add.reduce: ndarray.sum's pairwise sum without its Python-level wrapper.
+            norm = math.sqrt(float(np.add.reduce(w[a:b])))
             share = weighted[a:b]
-            total += float(share.sum()) / norm
+            total += float(np.add.reduce(share)) / norm
             if block.name_bounds is not None:
                 explained.append((block, pos[a:b] - start, share / norm))
         return total, explained
