@@ -118,12 +118,14 @@ def normalise_text(text: str | None) -> str:
     if not text:
         return ""
     for _ in range(2):  # raw markup, then markup that was entity-encoded
-        text = _BR_RE.sub("\n", text)
-        text = _HREF_RE.sub(lambda m: f" {m.group(1)} ", text)
-        text = _TAG_RE.sub("", text)
+        if "<" in text:  # in every match of the three patterns
+            text = _BR_RE.sub("\n", text)
+            text = _HREF_RE.sub(lambda m: f" {m.group(1)} ", text)
+            text = _TAG_RE.sub("", text)
         text = html.unescape(text)
-    text = _C1_RE.sub(_fix_c1, text)
-    text = _ZERO_WIDTH_RE.sub("", text)
+    if not text.isascii():  # C1 controls and zero-width characters are not ASCII
+        text = _C1_RE.sub(_fix_c1, text)
+        text = _ZERO_WIDTH_RE.sub("", text)
     return nfkc(text)[:MAX_TEXT_CHARS].strip()
 
 
