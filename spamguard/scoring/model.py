@@ -479,8 +479,11 @@ class _TextBlocks:
         # Sorted per block and the blocks' ranges ascending: sorted as a whole.  A sentinel after the
         # last key keeps every searchsorted answer a valid index.
         self._keys = np.concatenate([*keys, np.array([_KEY_LIMIT], dtype=np.int64)])
-        # Row i: (idf, idf × coefficient) of the i-th key, side by side so that one gather reads both.
-        self._weights = np.column_stack([np.concatenate([*idf, np.zeros(1)]), np.concatenate([*idf_coef, np.zeros(1)])])
+        # Row i: (idf, idf × coefficient) of the i-th key, side by side so that one gather reads both;
+        # the sentinel's row stays 0.  Filled in place: no full-size temporaries left in the heap.
+        self._weights = np.zeros((len(self._keys), 2))
+        np.concatenate(idf, out=self._weights[:-1, 0])
+        np.concatenate(idf_coef, out=self._weights[:-1, 1])
         # Where each block's terms start in the table (and where the last one ends).
         self._starts = np.cumsum([0] + [len(block) for block in blocks])
         self._start_list: list[int] = self._starts.tolist()
