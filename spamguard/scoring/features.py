@@ -265,14 +265,25 @@ class Analysis:
     instead of normalising and URL-scanning the content each on their own.
     """
 
-    __slots__ = ("raw", "permalink", "content", "self_links", "plain", "urls", "prepared", "_domains", "_hash")
+    __slots__ = (
+        "raw",
+        "permalink",
+        "content",
+        "self_links",
+        "plain",
+        "spaced_letters",
+        "urls",
+        "prepared",
+        "_domains",
+        "_hash",
+    )
 
     def __init__(self, raw: str, permalink: str):
         self.raw, self.permalink = raw, permalink
         content = normalise_text(raw)
         # Links to the page itself are a token, not a link: they say nothing about the linker.
         self.content, self.self_links = split_self_links(content, permalink)
-        self.plain = normalize.deobfuscate(self.content)
+        self.plain, self.spaced_letters = normalize.deobfuscate_with_signal(self.content)
         self.urls: tuple[str, ...] = tuple(find_urls(self.plain))
         # prepare_text normalises its input again; skip that when it provably changes nothing.
         self.prepared = (
@@ -388,7 +399,7 @@ def meta_dict(comment: Comment) -> dict[str, float]:
     features: dict[str, float] = {}
     if analysis.self_links:
         features["self_links"] = 1.0
-    features.update(normalize.obfuscation_signals(content))
+    features.update(normalize.obfuscation_signals(content, analysis.spaced_letters))
     plain = analysis.plain
     # Comment-bot phrases ("buy cheap", "online casino"): learnable from every corpus's spam, so the
     # weight transfers to spam kinds no corpus holds (pharma, casino, SEO).
