@@ -118,12 +118,14 @@ def normalise_text(text: str | None) -> str:
     if not text:
         return ""
     for _ in range(2):  # raw markup, then markup that was entity-encoded
-        text = _BR_RE.sub("\n", text)
-        text = _HREF_RE.sub(lambda m: f" {m.group(1)} ", text)
-        text = _TAG_RE.sub("", text)
+        if "<" in text:  # in every match of the three patterns
+            text = _BR_RE.sub("\n", text)
+            text = _HREF_RE.sub(lambda m: f" {m.group(1)} ", text)
+            text = _TAG_RE.sub("", text)
         text = html.unescape(text)
-    text = _C1_RE.sub(_fix_c1, text)
-    text = _ZERO_WIDTH_RE.sub("", text)
+    if not text.isascii():  # C1 controls and zero-width characters are not ASCII
+        text = _C1_RE.sub(_fix_c1, text)
+        text = _ZERO_WIDTH_RE.sub("", text)
     return nfkc(text)[:MAX_TEXT_CHARS].strip()
 
 
@@ -263,14 +265,25 @@ class Analysis:
     instead of normalising and URL-scanning the content each on their own.
     """
 
-    __slots__ = ("raw", "permalink", "content", "self_links", "plain", "urls", "prepared", "_domains", "_hash")
+    __slots__ = (
+        "raw",
+        "permalink",
+        "content",
+        "self_links",
+        "plain",
+        "spaced_letters",
+        "urls",
+        "prepared",
+        "_domains",
+        "_hash",
+    )
 
     def __init__(self, raw: str, permalink: str):
         self.raw, self.permalink = raw, permalink
         content = normalise_text(raw)
         # Links to the page itself are a token, not a link: they say nothing about the linker.
         self.content, self.self_links = split_self_links(content, permalink)
-        self.plain = normalize.deobfuscate(self.content)
+        self.plain, self.spaced_letters = normalize.deobfuscate_with_signal(self.content)
         self.urls: tuple[str, ...] = tuple(find_urls(self.plain))
         # prepare_text normalises its input again; skip that when it provably changes nothing.
         self.prepared = (
@@ -391,7 +404,7 @@ def meta_dict(comment: Comment) -> dict[str, float]:
     features: dict[str, float] = {}
     if analysis.self_links:
         features["self_links"] = 1.0
-    features.update(normalize.obfuscation_signals(content))
+    features.update(normalize.obfuscation_signals(content, analysis.spaced_letters))
     plain = analysis.plain
     # Comment-bot phrases ("buy cheap", "online casino"): learnable from every corpus's spam, so the
     # weight transfers to spam kinds no corpus holds (pharma, casino, SEO).

@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -324,9 +324,11 @@ class _TextBlock:
         self.term_keys = _sequence_keys(digits, bounds, self.radix)  # in column order
         self.base = 0  # added to every key: the block's key range in the union (_TextBlocks)
         self._powers = _powers(self.radix, 3 if self.char and low > 3 else low, high)
+        self._padding = (0,) * (high - 1)
         # Where each term's name is in the term text, in key order: for reasons, so word blocks only
         # (character n-grams never make one).  Offsets, not strings: 16 bytes a term, not ≈ 70.
         self.name_bounds: tuple[np.ndarray, np.ndarray] | None = None
+        self._useful = bytearray()
 
     def _char_units(self, text: str, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Characters as digits: the term text's distinct code points, in order, are 1..U."""
@@ -341,6 +343,7 @@ class _TextBlock:
         self._bmp = np.full(_ASTRAL, len(alphabet) + 1, dtype=np.int64)
         below = alphabet[alphabet < _ASTRAL]
         self._bmp[below] = np.arange(1, len(below) + 1)
+        self._ascii = self._bmp[:128].copy()  # the digits of ASCII text, indexed by its bytes
         return np.searchsorted(alphabet, points) + 1, np.diff(offsets), len(alphabet)
 
     def _word_units(self, text: str, offsets: np.ndarray, pattern: str | None) -> tuple[np.ndarray, np.ndarray, int]:
@@ -381,10 +384,25 @@ class _TextBlock:
     def name_of(self, i: int) -> str:
         return self.text[int(self._offsets[i]) : int(self._offsets[i + 1])]
 
+    def key_name(self, row: int) -> str:
+        """The name of the term at ``row`` in key order (explainable blocks only: :attr:`name_bounds`)."""
+        if self.name_bounds is None:
+            raise ValueError(f"block {self.name} names no terms by key order")
+        return self.text[self.name_bounds[0].item(row) : self.name_bounds[1].item(row)]
+
+    def useful(self, row: int) -> bool:
+        """Whether the term at ``row`` in key order can make a reason (explain.useful_feature), remembered
+        per term: most terms a comment ranks high are function words, and naming them costs more."""
+        known = self._useful[row]
+        if not known:
+            known = self._useful[row] = 1 if useful_feature(self.name, self.key_name(row)) else 2
+        return known == 1
+
     def keys(self, text: str) -> np.ndarray:
         """Keys (+ :attr:`base`) of every n-gram of lower-cased ``text``, as the vectoriser's analyzer makes them."""
         keys = self._char_keys(text) if self.char else self._word_keys(text)
-        keys += self.base
+        if self.base:
+            keys += self.base
         return keys
 
     def _char_keys(self, text: str) -> np.ndarray:
@@ -393,14 +411,19 @@ class _TextBlock:
         if not words:
             return _NO_KEYS
         # The padded words side by side: an n-gram spanning two of them contains "  ", which no term does.
-        points = np.frombuffer((" " + "  ".join(words) + " ").encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        size = len(points)
-        digits = np.zeros(size + self.ngram_range[1] - 1, dtype=np.int64)
-        if points.max() < _ASTRAL:
-            np.take(self._bmp, points, out=digits[:size])
+        padded = " " + "  ".join(words) + " "
+        size = len(padded)
+        high = self.ngram_range[1]
+        digits = np.zeros(size + high - 1, dtype=np.int64)
+        if padded.isascii():  # one byte a character: half the work of the general path
+            self._ascii.take(np.frombuffer(padded.encode("ascii"), dtype=np.uint8), out=digits[:size])
         else:
-            i = self._alphabet.searchsorted(points)
-            digits[:size] = np.where(self._alphabet[i] == points, i + 1, self.radix - 1)
+            points = np.frombuffer(padded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            if points.max() < _ASTRAL:
+                self._bmp.take(points, out=digits[:size])
+            else:
+                i = self._alphabet.searchsorted(points)
+                digits[:size] = np.where(self._alphabet[i] == points, i + 1, self.radix - 1)
         keys = _ngram_keys(digits, self._powers)
         low = self.ngram_range[0]
         if low <= 3:
@@ -417,8 +440,9 @@ class _TextBlock:
         if not tokens:
             return _NO_KEYS
         size = len(tokens)
-        digits = np.zeros(size + self.ngram_range[1] - 1, dtype=np.int64)
-        digits[:size] = np.fromiter(map(self._token_digits.get, tokens, repeat(self.radix - 1)), np.int64, size)
+        # The tokens' digits and the zeros _ngram_keys needs after them, built in one pass.
+        units = chain(map(self._token_digits.get, tokens, repeat(self.radix - 1)), self._padding)
+        digits = np.fromiter(units, np.int64, size + len(self._padding))
         return _ngram_keys(digits, self._powers).ravel()
 
 
@@ -426,11 +450,13 @@ class _TextBlocks:
     """The union's TF-IDF blocks as one table: every block's term keys, each block shifted into a key
     range of its own, in one sorted array with idf and idf × coefficient in the same order.
 
-    :meth:`decision` is TfidfVectorizer.transform (sublinear tf, idf, l2 norm) of every block followed
+    :meth:`weigh` is TfidfVectorizer.transform (sublinear tf, idf, l2 norm) of every block followed
     by the dot product with the coefficients, for one document, without a sparse matrix: the
     comment's n-gram keys of all blocks are sorted once, counted (runs of equal keys), searched once,
     and the hits gathered; the Python work per comment does not grow with its number of n-grams.
-    (A bucketed hash table instead of the binary search measured slower: more numpy calls.)
+    (A bucketed hash table instead of the binary search measured slower: more numpy calls; so did a
+    coarse index searched first, then a scan of one bucket per key.  The search and the weight gather
+    are cache misses in the ≈ 1 MB key and 2 MB weight tables: ≈ 15 % of a comment's scoring.)
     """
 
     def __init__(self, blocks: list[_TextBlock]):
@@ -451,55 +477,80 @@ class _TextBlocks:
             idf_coef.append((block.idf * block.coef)[order])
             if not block.char:
                 block.name_bounds = (block._offsets[:-1][order], block._offsets[1:][order])
+                block._useful = bytearray(len(block))  # per term in key order: 0 not known yet, 1 useful, 2 not
         # Sorted per block and the blocks' ranges ascending: sorted as a whole.  A sentinel after the
         # last key keeps every searchsorted answer a valid index.
         self._keys = np.concatenate([*keys, np.array([_KEY_LIMIT], dtype=np.int64)])
-        self._idf = np.concatenate([*idf, np.zeros(1)])
-        self._idf_coef = np.concatenate([*idf_coef, np.zeros(1)])
+        # Row i: (idf, idf × coefficient) of the i-th key, side by side so that one gather reads both;
+        # the sentinel's row stays 0.  Filled in place: no full-size temporaries left in the heap.
+        self._weights = np.zeros((len(self._keys), 2))
+        np.concatenate(idf, out=self._weights[:-1, 0])
+        np.concatenate(idf_coef, out=self._weights[:-1, 1])
         # Where each block's terms start in the table (and where the last one ends).
         self._starts = np.cumsum([0] + [len(block) for block in blocks])
+        self._start_list: list[int] = self._starts.tolist()
 
-    def decision(self, text: str, parts: list[tuple[str, str, float]] | None = None) -> float:
-        """The blocks' share of the decision value for lower-cased ``text``; per-term contributions of
-        the explainable blocks appended to ``parts``.
+    def weigh(self, text: str) -> tuple[float, _Explained]:
+        """The blocks' share of the decision value for lower-cased ``text``, and per explainable block
+        with hits: (block, its hit terms' rows in key order, their contributions), unnamed (naming is
+        left to the few that become reasons).
 
         tf-idf of term i is s(tf_i)·idf_i / ‖·‖ per block, with s(tf) = 1 + ln tf (sublinear_tf).
         """
         k = np.concatenate([_NO_KEYS, *(block.keys(text) for block in self.blocks)])
         n = len(k)
         if not n:
-            return 0.0
+            return 0.0, []
         k.sort()
-        # Runs of equal keys: their first positions and lengths (the term frequencies).
-        first = np.empty(n, dtype=bool)
-        first[0] = True
-        np.not_equal(k[1:], k[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
-        counts = np.empty_like(starts)
-        counts[:-1] = starts[1:] - starts[:-1]
-        counts[-1] = n - starts[-1]
+        # Runs of equal keys: where they start and end (their lengths are the term frequencies).
+        edge = np.empty(n + 1, dtype=bool)
+        edge[0] = edge[n] = True
+        np.not_equal(k[1:], k[:-1], out=edge[1:n])
+        edges = edge.nonzero()[0]
+        starts = edges[:-1]
         unique = k[starts]
-        pos = self._keys.searchsorted(unique)  # sorted queries: each search starts where the last ended
-        hit = self._keys[pos] == unique
+        table = self._keys
+        pos = table.searchsorted(unique)  # sorted queries: each search starts where the last ended
+        hit = table[pos] == unique
         pos = pos[hit]
-        tf = np.log(counts[hit])
+        tf = np.log((edges[1:] - starts)[hit])
         tf += 1.0
-        weighted = tf * self._idf_coef[pos]
-        w = tf * self._idf[pos]
+        weights = self._weights[pos]  # (idf, idf × coefficient) of each hit, gathered together
+        weighted = tf * weights[:, 1]
+        w = tf * weights[:, 0]
         w *= w
         cuts = pos.searchsorted(self._starts).tolist()  # each block's hits, in table order
         total = 0.0
-        for block, start, a, b in zip(self.blocks, self._starts.tolist(), cuts, cuts[1:], strict=False):
+        explained = []
+        for block, start, a, b in zip(self.blocks, self._start_list, cuts, cuts[1:], strict=False):
             if a == b:
                 continue
-            norm = math.sqrt(float(w[a:b].sum()))
+            # np.add.reduce: ndarray.sum's pairwise sum without its Python-level wrapper.
+            norm = math.sqrt(float(np.add.reduce(w[a:b])))
             share = weighted[a:b]
-            total += float(share.sum()) / norm
-            if parts is not None and block.name_bounds is not None:
-                local = pos[a:b] - start
-                names = map(block.text.__getitem__, map(slice, *(bound[local].tolist() for bound in block.name_bounds)))
-                parts.extend(zip(repeat(block.name), names, (share / norm).tolist(), strict=False))
+            total += float(np.add.reduce(share)) / norm
+            if block.name_bounds is not None:
+                explained.append((block, pos[a:b] - start, share / norm))
+        return total, explained
+
+    def decision(self, text: str, parts: list[tuple[str, str, float]] | None = None) -> float:
+        """:meth:`weigh` with the explainable contributions named and appended to ``parts``."""
+        total, explained = self.weigh(text)
+        if parts is not None:
+            parts.extend(_named(explained))
         return total
+
+
+# Per explainable text block: (block, hit terms' rows in key order, their contributions).
+_Explained = list[tuple[_TextBlock, np.ndarray, np.ndarray]]
+
+
+def _named(explained: _Explained) -> list[tuple[str, str, float]]:
+    """The explainable text blocks' hits as (block, term, contribution) parts."""
+    parts: list[tuple[str, str, float]] = []
+    for block, rows, values in explained:
+        parts.extend(zip(repeat(block.name), map(block.key_name, rows.tolist()), values.tolist(), strict=False))
+    return parts
 
 
 class ServingModel:
@@ -540,14 +591,16 @@ class ServingModel:
                 }
         self.text = _TextBlocks(self.blocks)
 
-    def contributions(self, comment: Comment) -> tuple[float, list[tuple[str, str, float]]]:
-        """Raw decision value and the (block, feature, contribution) of every explainable feature.
+    def explained(self, comment: Comment) -> tuple[float, _Explained, list[tuple[str, float]]]:
+        """Raw decision value, the explainable text blocks' hits (:meth:`_TextBlocks.weigh`) and the
+        (name, contribution) of every metadata feature, in :meth:`contributions`' order.
 
         Character n-grams are summed but not listed: they never make a reason (explain.py).
         """
         text = analyse(comment).prepared.lower()  # lowercase=True in every block (asserted before serving)
-        parts: list[tuple[str, str, float]] = []
-        total = self.intercept + self.text.decision(text, parts)
+        share, explained = self.text.weigh(text)
+        total = self.intercept + share
+        meta: list[tuple[str, float]] = []
         if self.meta_coef:
             vocab, meta_coef = self.meta_vocabulary, self.meta_coef
             for key, value in meta_dict(comment).items():
@@ -555,7 +608,14 @@ class ServingModel:
                 if i is not None and value:
                     c = value * meta_coef[i]
                     total += c
-                    parts.append(("meta", key, c))
+                    meta.append((key, c))
+        return total, explained, meta
+
+    def contributions(self, comment: Comment) -> tuple[float, list[tuple[str, str, float]]]:
+        """Raw decision value and the (block, feature, contribution) of every explainable feature."""
+        total, explained, meta = self.explained(comment)
+        parts = _named(explained)
+        parts.extend(("meta", key, c) for key, c in meta)
         return total, parts
 
     def calibrated_logit(self, decision: Any) -> Any:
@@ -765,10 +825,15 @@ class Scorer:
         self.manifest = manifest or {}
 
     def score(self, comment: Comment, top: int = 3) -> Score:
-        decision, parts = self.model.contributions(comment)
-        logit = self.model.calibrated_logit(decision)
-        probability = _sigmoid(logit)
-        return Score(probability, float(logit), self._reasons(comment, parts, logit >= 0, top))
+        model = self.model
+        fast = model if isinstance(model, ServingModel) else None if model.fast_path_refused else model.fast
+        if fast is None:  # scored through sklearn
+            decision, parts = model.contributions(comment)
+            logit = model.calibrated_logit(decision)
+            return Score(_sigmoid(logit), float(logit), self._reasons(comment, parts, logit >= 0, top))
+        decision, explained, meta = fast.explained(comment)
+        logit = fast.calibrated_logit(decision)
+        return Score(_sigmoid(logit), float(logit), self._fast_reasons(comment, explained, meta, logit >= 0, top))
 
     def score_many(self, comments: list[Comment], top: int = 3) -> list[Score]:
         return [self.score(c, top) for c in comments]
@@ -794,6 +859,67 @@ class Scorer:
             if not _useful(block, feature):  # function words and character fragments
                 continue
             text = _describe(block, feature, comment, above)
+            if text not in reasons:
+                reasons.append(text)
+            if len(reasons) >= top:
+                break
+        prefix = "spam signal: " if spammy else "ham signal: "
+        return [prefix + r for r in reasons[:top]]
+
+    def _fast_reasons(
+        self, comment: Comment, explained: _Explained, meta: list[tuple[str, float]], spammy: bool, top: int
+    ) -> list[str]:
+        """:meth:`_reasons` of ``ServingModel.contributions``' parts, naming only the terms it reaches.
+
+        The same candidates in the same order: the text hits (ranked by one stable numpy sort) merged
+        with the ranked metadata candidates, a text hit first on a tie as in the parts list.
+        """
+        if len(explained) == 1:
+            block, rows, contributions = explained[0]
+            blocks = [block]
+            which = None
+        else:  # none, or several (not the default union): one ranking over all of them
+            blocks = [block for block, _, _ in explained]
+            which = [b for b, (_, rows, _) in enumerate(explained) for _ in range(len(rows))]
+            rows = np.concatenate([_NO_KEYS, *(rows for _, rows, _ in explained)])
+            contributions = np.concatenate([np.zeros(0), *(values for _, _, values in explained)])
+        signed = contributions if spammy else -contributions
+        order = (-signed).argsort(kind="stable").tolist()
+        values, rows_list = signed.tolist(), rows.tolist()
+        sign = 1.0 if spammy else -1.0
+        shapes = self.model.shape_stats
+        metas: list[tuple[float, str, bool]] = []
+        for feature, contribution in meta:
+            above = True
+            if feature in shapes:
+                coef, mean = shapes[feature]
+                value = contribution / coef if coef else 0.0
+                above = value >= mean
+                contribution = (value - mean) * coef
+            if sign * contribution > 0:
+                metas.append((sign * contribution, feature, above))
+        metas.sort(key=lambda r: -r[0])
+        reasons: list[str] = []
+        i = j = 0
+        while True:
+            text_value = values[order[i]] if i < len(order) else 0.0
+            if j < len(metas) and metas[j][0] > text_value:
+                _, feature, above = metas[j]
+                block_name = "meta"
+                j += 1
+                if not _useful(block_name, feature):
+                    continue
+            elif text_value > 0:
+                k = order[i]
+                i += 1
+                block = blocks[0 if which is None else which[k]]
+                row = rows_list[k]
+                if not block.useful(row):  # function words
+                    continue
+                block_name, feature, above = block.name, block.key_name(row), True
+            else:  # no candidate left on either side
+                break
+            text = _describe(block_name, feature, comment, above)
             if text not in reasons:
                 reasons.append(text)
             if len(reasons) >= top:

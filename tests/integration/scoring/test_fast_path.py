@@ -149,6 +149,21 @@ def test_fast_path_equals_sklearn_predict_proba(scorer, pickled, comments):
         assert abs(fast - expected) <= 1e-9, (comment.comment_content[:80], fast, expected)
 
 
+def test_reasons_equal_the_ranking_of_every_named_part(scorer, comments):
+    """Scorer.score names only the text hits its reasons reach; the reasons and logit must equal those
+    ranked from all of ServingModel.contributions' named parts (the sklearn path's way)."""
+    spam_and_ham = set()
+    for comment in fresh(comments):
+        decision, parts = scorer.model.contributions(comment)
+        logit = scorer.model.calibrated_logit(decision)
+        for top in (3, 5):
+            score = scorer.score(comment, top)
+            assert score.logit == logit
+            assert score.reasons == scorer._reasons(comment, parts, logit >= 0, top), comment.comment_content[:60]
+        spam_and_ham.add(logit >= 0)
+    assert spam_and_ham == {True, False}
+
+
 def test_scores_do_not_depend_on_what_was_scored_before(scorer, comments):
     """Scoring keeps no state between comments (no caches): the same scores in either order."""
     forward = [scorer.score(c).probability for c in fresh(comments)]

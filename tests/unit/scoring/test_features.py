@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -111,6 +112,30 @@ def test_feature_union_is_a_clonable_estimator_with_params_in_init():
 
 
 # -- the shortcuts of the per-comment passes find exactly what the full scans find -------------------
+def _normalise_every_pass(text: str) -> str:
+    """normalise_text with every pass run, none skipped (its definition before the skips)."""
+    if not text:
+        return ""
+    for _ in range(2):
+        text = features._BR_RE.sub("\n", text)
+        text = features._HREF_RE.sub(lambda m: f" {m.group(1)} ", text)
+        text = features._TAG_RE.sub("", text)
+        text = html.unescape(text)
+    text = features._C1_RE.sub(features._fix_c1, text)
+    text = features._ZERO_WIDTH_RE.sub("", text)
+    return features.nfkc(text)[: features.MAX_TEXT_CHARS].strip()
+
+
+MARKUP_PIECES = ["<br>", "< BR />", "&lt;br&gt;", '<a href="http://x.y">', "</a>", "&lt;a href=x&gt;", "<b>", "&amp;",
+                 "&lt;", "&gt;", "&#128;", "&#x92;", "\x92", "\u200b", "&#8203;", "\ufeff", "é", "e\u0301", "x", " ", "<"]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.lists(st.sampled_from(MARKUP_PIECES), max_size=10).map("".join) | st.text(max_size=30))
+def test_normalise_text_skips_only_passes_that_cannot_change_the_text(text):
+    assert features.normalise_text(text) == _normalise_every_pass(text)
+
+
 URL_PIECES = ["http://a.b", "HTTP://x", "ftp://", "www.", "WwW.", "Example.COM", ".co", ".comx", "a.ſite", "K.com",
               "ſ", "x@y.z", ".", ":", "//", "com", "site", "ＷＷＷ.", "é", " ", "-", "a"]  # fmt: skip
 

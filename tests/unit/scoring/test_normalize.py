@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from work_count import SLACK, assert_linear, lines_run
 
 from spamguard.comment import Comment
@@ -190,3 +192,39 @@ def test_blocklist_hits_match_the_plain_ngram_scan():
         rng.shuffle(words)
         text = rng.choice([" ", "  ", ", ", "-"]).join(words)
         assert blocklist_hits(text) == _naive_blocklist_hits(text), text
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    st.lists(
+        st.sampled_from(["ab", "x", "-", "0", " ", "  ", ".", ". ", " .", "com", "net", "in", "A", "\n", "é"]),
+        max_size=14,
+    ).map("".join)
+    | st.text(alphabet="ab .cmoint-", max_size=30)
+)
+def test_spaced_dot_hint_holds_for_every_match(text):
+    """deobfuscate runs _SPACED_DOT_RE only where its hint matches: the hint must match wherever it does."""
+    if normalize._SPACED_DOT_RE.search(text):
+        assert normalize._SPACED_DOT_HINT_RE.search(text), text
+
+
+def test_spaced_dots_still_joined():
+    assert deobfuscate("visit example. com or example .net today") == "visit example.com or example.net today"
+
+
+SPACED_PIECES = ["F o l l o w", "  m e", "s.u.b.s.c.r.i.b.e", "a b c d", " ", "  ", "   ", "x", "ab", "-", "*", "_", ".", "é", "ж", "1"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.lists(st.sampled_from(SPACED_PIECES), max_size=12).map("".join) | st.text(max_size=30))
+def test_spaced_letters_found_while_deobfuscating_equal_their_own_scan(text):
+    """Analysis passes deobfuscate's finding to obfuscation_signals instead of scanning the text again."""
+    plain, spaced = normalize.deobfuscate_with_signal(text)
+    assert plain == deobfuscate(text)
+    assert spaced is None or obfuscation_signals(text, spaced) == obfuscation_signals(text)
+
+
+def test_spaced_letters_signal_is_passed_on_when_found():
+    assert normalize.deobfuscate_with_signal("F o l l o w  m e")[1] is True
+    assert normalize.deobfuscate_with_signal("a b c d")[1] is False  # a run, too short to count
+    assert normalize.deobfuscate_with_signal("ｆ o l l o w")[1] is None  # not ASCII: scanned after folding

@@ -3,13 +3,24 @@ TfidfVectorizer numbers for any text, including ones built to look like other n-
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from spamguard.scoring.model import WHITESPACE_FREE_TOKEN_PATTERNS, _TextBlock, _TextBlocks, pack_terms, unpack_text
+from spamguard.comment import Comment
+from spamguard.scoring.model import (
+    WHITESPACE_FREE_TOKEN_PATTERNS,
+    Scorer,
+    _named,
+    _TextBlock,
+    _TextBlocks,
+    pack_terms,
+    unpack_text,
+)
 
 CORPUS = [
     "free money free money click here",
@@ -57,19 +68,19 @@ SETTINGS = [
 ]
 
 
-def block_of(vectorizer: TfidfVectorizer, coef: np.ndarray) -> _TextBlock:
+def block_of(vectorizer: TfidfVectorizer, coef: np.ndarray, name: str = "b") -> _TextBlock:
     """The block a serving artifact would hold for this fitted vectorizer (as export_serving writes it)."""
     names = [""] * len(vectorizer.vocabulary_)
     for term, i in vectorizer.vocabulary_.items():
         names[i] = term
     terms, offsets = pack_terms(names)
-    arrays = {"b.terms": terms, "b.offsets": offsets, "b.idf": vectorizer.idf_, "b.coef": coef}
+    arrays = {f"{name}.terms": terms, f"{name}.offsets": offsets, f"{name}.idf": vectorizer.idf_, f"{name}.coef": coef}
     info = {
         "analyzer": vectorizer.analyzer,
         "ngram_range": list(vectorizer.ngram_range),
         "token_pattern": vectorizer.token_pattern,
     }
-    return _TextBlock("b", info, arrays)
+    return _TextBlock(name, info, arrays)
 
 
 @pytest.fixture(scope="module", params=range(len(SETTINGS)), ids=lambda i: str(SETTINGS[i]))
@@ -156,3 +167,30 @@ def test_blocks_looked_up_together_equal_the_sum_of_their_vectorizers():
     for text in PROBES:
         expected = sum(float((v.transform([text]) @ c)[0]) for v, c in zip(vectorizers, coefs, strict=True))
         assert abs(blocks.decision(text.lower()) - expected) <= 1e-12, text[:40]
+
+
+@pytest.mark.parametrize("explainable", [1, 2])
+def test_reasons_from_unnamed_hits_equal_the_reasons_of_every_named_part(explainable):
+    """Scorer._fast_reasons names only the hits it reaches; it must rank exactly as _reasons does over
+    all named parts (text hits in table order, then metadata; ties keep that order)."""
+    vectorizers = [TfidfVectorizer(sublinear_tf=True, **SETTINGS[i]).fit(CORPUS) for i in (4, 5)][:explainable]
+    rng = np.random.default_rng(3)
+    # Whole-number coefficients: many exactly tied contributions, so the tie order is tested too.
+    coefs = [rng.integers(-2, 3, size=len(v.vocabulary_)).astype(float) for v in vectorizers]
+    blocks = _TextBlocks(
+        [block_of(v, c, name) for v, c, name in zip(vectorizers, coefs, ["word", "other"], strict=False)]
+    )
+    scorer = Scorer(SimpleNamespace(shape_stats={"length": (0.5, 2.0)}), "v", {})
+    comment = Comment(comment_content="unused")
+    metas = [[], [("length", 1.7), ("has_email", -0.2), ("ua_bot", 0.05)], [("length", 0.2), ("ua_bot", 0.5)]]
+    compared = 0
+    for text in PROBES + ["free money click here the", "one two three two one the free"]:
+        _, explained = blocks.weigh(text.lower())
+        parts = _named(explained)
+        for meta in metas:
+            for spammy in (True, False):
+                for top in (1, 3, 8):
+                    want = scorer._reasons(comment, parts + [("meta", k, c) for k, c in meta], spammy, top)
+                    assert scorer._fast_reasons(comment, explained, meta, spammy, top) == want, (text[:30], meta)
+                    compared += bool(want)
+    assert compared > 100
