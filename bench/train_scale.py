@@ -46,6 +46,10 @@ a no-copy solver (e.g. saga or L-BFGS on float32 CSR, folds by zero sample weigh
 copies, 8 B per nonzero = 2.9 GB) still leaves ~0 headroom next to the Example list, so it needs a
 compact matrix (int32 column + 1-byte tf code per nonzero, values rebuilt per row) with a solver
 of our own, or fewer nonzeros per comment (e.g. char_wb 3-5-grams), which is a model change.
+Speed of that route, measured at 100 k (one full fit, C = 8): liblinear 7.9 CPU-s (29 dual
+iterations); saga on the float32 matrix 0.6 CPU-s per epoch, its coefficients after 10 epochs still
+only 0.974-correlated with liblinear's, so ~10x that per fit at 1 M is ~6 s an epoch, 9 fits of
+tens of epochs: over the 15 minutes on its own.
 """
 
 from __future__ import annotations
