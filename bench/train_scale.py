@@ -18,17 +18,38 @@ Each size runs in its own subprocess.  Peak RSS is the peak of the sum over the 
 (the fitting process plus joblib's workers), sampled every 0.2 s; CPU is user+system seconds of
 the whole tree.
 
-Measured (2 jobs, shared 2-core box, load average 10-20, so read CPU seconds, not wall):
-10 k: 16 CPU-s, tree peak 842 MB (fitting process 350 MB); 100 k: 115 CPU-s, tree peak 3,644 MB
-(fitting process 1,623 MB, each fold worker about 1 GB), 405,618 columns.  A profile at 10 k
-(``--profile --jobs 1``) puts ~40 % of the time in liblinear (8 fold fits + the refit), ~30 % in
-the vectorisers' fit (sklearn's pure-Python char_wb analyzer and ``_count_vocab``) and ~10 % in the
-per-comment analysis.  Memory grows about 4.5x per 10x rows: ``_count_vocab`` holds every
-(document, n-gram) index in a Python list and every distinct n-gram before ``max_features`` prunes
-them, liblinear copies the matrix, and each fold worker holds its own training slice.  So the 1 M
-retrain, extrapolated, needs well over 4 GB (and about 1,000+ CPU-s) with this pipeline: meeting
-the target needs a streamed vocabulary fit (document frequencies counted in chunks, then pruned)
-and sequential or shared-memory folds, not a faster machine.
+How it scales now (2 jobs; shared 2-core box at load average 6-10, so read CPU seconds, not wall).
+The TF-IDF blocks are fitted by ``model_training/vectorize.py``: two passes over chunks of 20 k
+comments (document/corpus frequencies, then sklearn's pruning, then the rows), each distinct
+word's char_wb n-grams cut once, the union's rows written into one preallocated matrix; the
+vocabularies, idf, matrix and pickles are byte-identical to ``fit_transform``'s.  Fold fits run in
+2 worker processes only while two copies of their training rows (X[train] plus liblinear's
+16-byte feature_node copy, ~28 B per nonzero) fit in 1 GiB (``train.fold_jobs``), else one at a
+time in the fitting process (same numbers).  Before -> after, alternating runs of both trees:
+
+    10 k:  15.9 -> 13.3 CPU-s, tree peak   880 ->   853 MB (parallel folds in both)
+    100 k: 101.2 -> 80.1 CPU-s, tree peak 3,669 -> 1,792 MB (fitting process 1,635 -> 1,792 MB,
+           no ~1 GB fold workers), 405,620 columns, same LOCO worst recall (0.0408)
+
+A profile at 10 k (``--profile --jobs 1``, 22.7 s under the profiler): liblinear's 9 fits 12.4 s,
+the features 9.1 s, of which ``meta_dict`` (spamguard/scoring) 3.7 s, the comments' analysis 1.6 s
+and both TF-IDF blocks ~3.7 s (sklearn's fit_transform: ~2x that).
+
+1 M is NOT within the target, and not run end to end: the features alone, measured on 1 M
+synthesised comments (``vectorize.fit_features``), take 285 CPU-s (704 s wall at load ~6) and
+peak at 7.7 GB RSS; the matrix has 359,728,335 nonzeros (360 per comment: 306 of them char_wb
+2-5-grams) over 516,644 columns, i.e. 4.3 GB as float64 CSR by itself, on top of ~1.1 GB for the 1 M
+Example objects and their cached analyses.  liblinear then copies the rows it fits into 16-byte
+nodes (5.8 GB for the final refit), so the 1 M retrain needs ~11 GB and, extrapolating the 100 k
+fits, ~800+ CPU-s.  4 GB at 1 M needs fewer bytes per nonzero than any float64 CSR path gives:
+a no-copy solver (e.g. saga or L-BFGS on float32 CSR, folds by zero sample weights instead of row
+copies, 8 B per nonzero = 2.9 GB) still leaves ~0 headroom next to the Example list, so it needs a
+compact matrix (int32 column + 1-byte tf code per nonzero, values rebuilt per row) with a solver
+of our own, or fewer nonzeros per comment (e.g. char_wb 3-5-grams), which is a model change.
+Speed of that route, measured at 100 k (one full fit, C = 8): liblinear 7.9 CPU-s (29 dual
+iterations); saga on the float32 matrix 0.6 CPU-s per epoch, its coefficients after 10 epochs still
+only 0.974-correlated with liblinear's, so ~10x that per fit at 1 M is ~6 s an epoch, 9 fits of
+tens of epochs: over the 15 minutes on its own.
 """
 
 from __future__ import annotations

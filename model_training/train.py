@@ -36,6 +36,7 @@ from model_training.evaluate import (
 from model_training.feedback_trust import mask_unsupported, vouched_words
 from model_training.gate_checks import trigger_check
 from model_training.registry import gate
+from model_training.vectorize import fit_features
 from spamguard.scoring import signals
 from spamguard.scoring.model import SpamModel
 from spamguard.scoring.registry import Registry
@@ -64,6 +65,11 @@ MIN_THRESHOLD_HAM = 100  # a held-out corpus needs this much ham to set a thresh
 # (trust-region Newton) solves the same strictly convex problem in ~10 iterations whatever the weights, so
 # a dual fit not converged within DUAL_MAX_ITER is redone in the primal (bench/retrain_db.py).
 DUAL_MAX_ITER = 100
+# Memory of one fold fit per nonzero of the matrix: the row subset X[train] (8-byte value + 4-byte
+# column) and liblinear's feature_node copy of it (16 bytes).  Parallel fold fits are allowed while
+# n_jobs of them stay within PARALLEL_FOLDS_MAX_BYTES (fold_jobs).
+FIT_BYTES_PER_NONZERO = 28
+PARALLEL_FOLDS_MAX_BYTES = 1 << 30
 
 
 @dataclass
@@ -187,11 +193,23 @@ def parallel_decisions(
     grid: Sequence[float],
     n_jobs: int,
 ) -> list[dict[float, np.ndarray]]:
+    n_jobs = fold_jobs(n_jobs, X.nnz)
     if n_jobs == 1 or len(splits) < 2:
         return [fit_decisions(X, y, w, tr, te, grid) for tr, te in splits]
     from joblib import Parallel, delayed
 
     return Parallel(n_jobs=n_jobs)(delayed(fit_decisions)(X, y, w, tr, te, grid) for tr, te in splits)
+
+
+def fold_jobs(n_jobs: int, nnz: int) -> int:
+    """How many fold fits run at once: ``n_jobs`` while their copies of the matrix stay small, else 1.
+
+    Each fit holds its training rows twice (``X[train]`` and liblinear's copy of it), so parallel
+    workers multiply that memory (at 100 k comments ~1 GB a worker).  Sequential folds give the
+    same results: each fit is deterministic.  (Not threads: liblinear's random generator is
+    global to the process, so concurrent fits would perturb each other's coordinate order.)
+    """
+    return n_jobs if n_jobs * FIT_BYTES_PER_NONZERO * nnz <= PARALLEL_FOLDS_MAX_BYTES else 1
 
 
 def worst_corpus_thresholds(y: np.ndarray, probs: np.ndarray, corpus: np.ndarray) -> dict[str, float]:
@@ -223,7 +241,7 @@ def fit_loco(
     y = np.array([e.label for e in examples])
     w = example_weights(examples)
     features = make_features()
-    X = features.fit_transform(comments).tocsr()
+    X = fit_features(features, comments)  # = features.fit_transform(comments).tocsr(), in bounded memory
     folds = loco_folds(examples)
     if progress:
         log.info("leave-one-corpus-out: %d folds x C in %s", len(folds), list(grid))
