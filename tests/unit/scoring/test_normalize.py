@@ -190,3 +190,37 @@ def test_blocklist_hits_match_the_plain_ngram_scan():
         rng.shuffle(words)
         text = rng.choice([" ", "  ", ", ", "-"]).join(words)
         assert blocklist_hits(text) == _naive_blocklist_hits(text), text
+
+
+@pytest.mark.parametrize(
+    "ham",
+    [
+        # entries "clicking it", "with your web", "bookmarked it": one ordinary word padded with
+        # function words, found on long forum ham (issue: blocklist phrases in technical prose)
+        "After clicking it the settings dialog opens.",
+        "Open the page with your web browser and reload.",
+        "I bookmarked it for later.",
+    ],
+)
+def test_entries_of_one_word_padded_with_stop_words_do_not_count(ham):
+    assert blocklist_hits(ham) == 0
+
+
+def test_padded_entries_are_on_the_list_but_not_counted():
+    """The rule drops list entries (not text matches): the entries exist, specific ones still count."""
+    lines = set((normalize.LISTS_DIR / "blocklist.txt").read_text(encoding="utf-8").splitlines())
+    assert {"clicking it", "with your web", "bookmarked it"} <= lines
+    phrases = normalize.blocklist_phrases()
+    assert not {"clicking it", "with your web", "bookmarked it"} & phrases
+    assert {"make money", "money online", "thanks for sharing", "viagra"} <= phrases
+
+
+@pytest.mark.parametrize(
+    "spam, phrase_count",
+    [
+        ("Learn how to make money online from home", 2),  # "make money", "money online"
+        ("I read your blog and bookmarked it, thanks for sharing", 2),  # "read your blog", "thanks for sharing"
+    ],
+)
+def test_bot_phrases_with_two_content_words_still_count(spam, phrase_count):
+    assert blocklist_hits(spam) == phrase_count
