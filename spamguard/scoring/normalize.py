@@ -19,6 +19,8 @@ import re
 import unicodedata
 from pathlib import Path
 
+from spamguard.scoring.stopwords import ENGLISH_STOP_WORDS
+
 MAX_CHARS = 20_000
 
 # Common TLDs spammers spell out; a closed list keeps "dot"/". com" rewriting from firing on prose.
@@ -277,13 +279,17 @@ def in_list(host: str, name: str) -> bool:
 # least 4 characters) are used here, as whole words: a *count* feature whose weight the model learns
 # (never a label or a rule: the list over-blocks ham).  Non-ASCII entries are skipped so that
 # "non-Latin script ⇒ spam" cannot enter through them; the list's most frequent ham hits (informal
-# spellings and fragments measured in its README) are dropped.
+# spellings and fragments measured in its README) are dropped.  A multi-word entry needs at least
+# two words that are not stop words: "clicking it" or "with your web" is one ordinary word padded with
+# function words, no more specific than that word alone (which, if it were a signature, would be an
+# entry of its own); such entries fire on everyday prose (README, "Out-of-domain candidates" row).
 _PHRASE_ENTRY_RE = re.compile(r"[a-z0-9]++(?: [a-z0-9]++){0,2}")
 # Words keep inner apostrophes ("doesn't" is not the entry "doesn t"); URL parts are not phrases.
 _PHRASE_WORD_RE = re.compile(r"[^\W_]++(?:['’][^\W_]++)*+")
 _URL_WORDS = frozenset({"http", "https", "www", "com", "net", "org", "html", "php"})
 _HAM_HITTERS = frozenset({"didnt", "doesnt", "dont know", "im not", "lol i", "hi hi", "long long", "code generat"})
 MAX_PHRASE_WORDS = 3
+MIN_CONTENT_WORDS = 2
 
 
 @functools.cache
@@ -299,7 +305,8 @@ def blocklist_phrases() -> frozenset[str]:
             and _PHRASE_ENTRY_RE.fullmatch(entry)
             and entry not in _HAM_HITTERS
             and len(set(entry.replace(" ", ""))) > 2
-            and not _URL_WORDS.intersection(entry.split())
+            and not _URL_WORDS.intersection(words := entry.split())
+            and (len(words) == 1 or sum(w not in ENGLISH_STOP_WORDS for w in words) >= MIN_CONTENT_WORDS)
         ):
             phrases.add(entry)
     return frozenset(phrases)

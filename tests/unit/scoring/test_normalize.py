@@ -228,3 +228,37 @@ def test_spaced_letters_signal_is_passed_on_when_found():
     assert normalize.deobfuscate_with_signal("F o l l o w  m e")[1] is True
     assert normalize.deobfuscate_with_signal("a b c d")[1] is False  # a run, too short to count
     assert normalize.deobfuscate_with_signal("ｆ o l l o w")[1] is None  # not ASCII: scanned after folding
+
+
+@pytest.mark.parametrize(
+    "ham",
+    [
+        # entries "clicking it", "with your web", "bookmarked it": one ordinary word padded with
+        # function words, found on long forum ham (issue: blocklist phrases in technical prose)
+        "After clicking it the settings dialog opens.",
+        "Open the page with your web browser and reload.",
+        "I bookmarked it for later.",
+    ],
+)
+def test_entries_of_one_word_padded_with_stop_words_do_not_count(ham):
+    assert blocklist_hits(ham) == 0
+
+
+def test_padded_entries_are_on_the_list_but_not_counted():
+    """The rule drops list entries (not text matches): the entries exist, specific ones still count."""
+    lines = set((normalize.LISTS_DIR / "blocklist.txt").read_text(encoding="utf-8").splitlines())
+    assert {"clicking it", "with your web", "bookmarked it"} <= lines
+    phrases = normalize.blocklist_phrases()
+    assert not {"clicking it", "with your web", "bookmarked it"} & phrases
+    assert {"make money", "money online", "thanks for sharing", "viagra"} <= phrases
+
+
+@pytest.mark.parametrize(
+    "spam, phrase_count",
+    [
+        ("Learn how to make money online from home", 2),  # "make money", "money online"
+        ("I read your blog and bookmarked it, thanks for sharing", 2),  # "read your blog", "thanks for sharing"
+    ],
+)
+def test_bot_phrases_with_two_content_words_still_count(spam, phrase_count):
+    assert blocklist_hits(spam) == phrase_count
