@@ -103,6 +103,7 @@ def build_services(app: Flask) -> Services:
         maintenance = Maintenance(state.usage, state.reputation, session_factory, config["SPAMGUARD_FLUSH_SECONDS"])
         # Started on the first request, not here: gunicorn may fork after create_app.
         app.before_request(maintenance.ensure_started)
+    write_lock = WriteLock.for_url(config["DATABASE_URL"], config["SPAMGUARD_SQLITE_BUSY_TIMEOUT"])
     checks = CheckService(
         models,
         quota,
@@ -110,7 +111,8 @@ def build_services(app: Flask) -> Services:
         CheckGate(state.state, quota, state.reputation),
         discard_trigger=config["SPAMGUARD_DISCARD_TRIGGER"],
         adapter=SiteAdapter(AdaptationSettings.from_config(config), session_factory),
-        write_lock=WriteLock.for_url(config["DATABASE_URL"], config["SPAMGUARD_SQLITE_BUSY_TIMEOUT"]),
+        write_lock=write_lock,
+        rows=check_rows(session_factory, write_lock, config["SPAMGUARD_CHECK_WRITE_BEHIND_MS"]),
     )
     return Services(
         db=session_factory,
@@ -130,6 +132,16 @@ def build_services(app: Flask) -> Services:
         ),
         maintenance=maintenance,
     )
+
+
+def check_rows(session_factory, write_lock, interval_ms: int):
+    """The write-behind buffer of check rows; None when SPAMGUARD_CHECK_WRITE_BEHIND_MS is 0."""
+    from spamguard.checking import INSERT_CHECK
+    from spamguard.storage.write_behind import WriteBehind
+
+    if interval_ms <= 0:
+        return None
+    return WriteBehind(session_factory.kw["bind"], INSERT_CHECK, interval=interval_ms / 1000, write_lock=write_lock)
 
 
 def _register_blueprints(app: Flask) -> None:
