@@ -168,13 +168,11 @@ class CheckService:
         return result
 
     def find_original(self, session: Session, site: Site, comment: Comment, guid: str = "") -> Check | None:
-        """`find_original`, seeing checks written behind: this process's pending rows are written first,
-        and a miss is looked up once more after the interval in which other processes write theirs."""
-        if self.rows is None:
-            return find_original(session, site, comment, guid)
-        self.rows.flush()
+        """`find_original`, seeing checks written behind: this process's pending rows are written before the
+        look-up (`WriteBehind`), and a miss is looked up once more after the interval in which other
+        processes write theirs."""
         found = find_original(session, site, comment, guid)
-        if found is None:
+        if found is None and self.rows is not None:
             self.clock_sleep(self.rows.interval + RETRY_MARGIN)
             found = find_original(session, site, comment, guid)
         return found

@@ -96,10 +96,6 @@ def make_app(model_dir, redis_url, redis_prefix, tmp_path):
             "SPAMGUARD_KEY_SECRET": "test-key-secret",
             # The periodic flush thread would outlive the test's database; tests/integration/quota covers it.
             "SPAMGUARD_BACKGROUND_TASKS": False,
-            # In-process tests read a check's row through their own sessions right after the answer: rows are
-            # written in the request here. tests/integration/storage/test_write_behind.py covers the buffer,
-            # and the live servers (tests/e2e) run with the default.
-            "SPAMGUARD_CHECK_WRITE_BEHIND_MS": 0,
             # A loaded CI box stalls past the 50 ms production default and Redis would be treated as
             # down (fail-open) mid-test; the tests of that path point at a dead port or set it themselves.
             "SPAMGUARD_REDIS_TIMEOUT": 1.0,

@@ -5,17 +5,22 @@ its own INSERT + COMMIT cost ≈ 15 % of a check's CPU.  Here the request append
 writer thread per process inserts everything pending in one transaction (`executemany`) at most
 `interval` seconds later, or as soon as `batch` rows are waiting, and on shutdown (`close`: gunicorn's
 worker_exit hook and atexit).  Nothing is dropped: when `capacity` rows are already waiting the request
-writes its row itself; a failed batch stays pending and is retried (the requests meanwhile fill the
-buffer and then write, and fail, synchronously: the same error answers as without the buffer).
+writes its row itself.  A failed batch stays pending and is retried (backing off to `MAX_BACKOFF`), and
+until a batch goes in again every request writes its own row, so a database that is down or locked
+answers errors as it does without the buffer (only checks in the interval before the failure was seen
+were answered; their rows are written once the database is back).
 
-Readers that must see a row written in this process call `flush()` first; a row pending in another
-process is visible at most `interval` (plus one batch's insert) later.  SQLite's `WriteLock` is held
-around every insert, batched or not.
+Read-your-writes within a process: a SELECT naming the table (`table`), run on the same engine by any
+code in this process, writes the pending rows first, unless its own SQLite connection is in the middle of
+a write (the batch would wait for that very transaction).  A row pending in another process is visible at
+most `interval` (plus one batch's insert) later.  SQLite's `WriteLock` is held around every insert,
+batched or not.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -25,11 +30,12 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, Executable
+from sqlalchemy import Engine, Executable, event
 
 log = logging.getLogger(__name__)
 
 _OPEN: weakref.WeakSet[WriteBehind] = weakref.WeakSet()
+MAX_BACKOFF = 5.0  # seconds between retries of a failing batch, at most
 
 
 class WriteBehind:
@@ -44,6 +50,7 @@ class WriteBehind:
         write_lock: Callable[[], AbstractContextManager[Any]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         background: bool = True,
+        table: str | None = None,
     ) -> None:
         """`background=False` starts no thread: the owner calls `tick()` (the tests, with an injected clock)."""
         self.engine = engine
@@ -63,6 +70,11 @@ class WriteBehind:
         self._closed = False
         self.batches = 0  # counted events, for tests and the bench
         self.direct_writes = 0
+        self.read_flushes = 0
+        self.failing = False  # the last batch failed: requests write their own rows until one goes in
+        self._table = table
+        if table is not None:
+            event.listen(engine, "before_cursor_execute", self._before_statement)
         _OPEN.add(self)
 
     # --- the request side ------------------------------------------------------------------
@@ -70,7 +82,7 @@ class WriteBehind:
     def add(self, row: dict[str, Any]) -> None:
         """Queue `row`; with the buffer full (or closed) write it now, in this thread."""
         with self._cond:
-            if len(self._rows) < self.capacity and not self._closed:
+            if len(self._rows) < self.capacity and not self._closed and not self.failing:
                 if not self._rows:
                     self._oldest = self.clock()
                 self._rows.append(row)
@@ -89,6 +101,15 @@ class WriteBehind:
     @property
     def pending(self) -> int:
         return len(self._rows)
+
+    def _before_statement(self, connection, _cursor, statement: str, *_args) -> None:
+        if not self._rows or self._table not in statement or not statement.lstrip()[:6].upper() == "SELECT":
+            return
+        if getattr(connection.connection.dbapi_connection, "in_transaction", False):
+            return  # a SQLite connection holding the write lock: the batch would wait for it
+        self.read_flushes += 1
+        with contextlib.suppress(Exception):  # the read goes ahead (flush() logs); the writer thread retries
+            self.flush()
 
     # --- the writer side -------------------------------------------------------------------
 
@@ -113,7 +134,13 @@ class WriteBehind:
                 with self._cond:  # back in front, oldest first; may exceed capacity until it is written
                     self._rows[:0] = rows
                     self._oldest = self.clock() - self.interval  # retried at the next wake-up
+                if not self.failing:
+                    log.warning("write-behind batch failed; requests write their own rows", exc_info=True)
+                self.failing = True
                 raise
+            if self.failing:
+                log.warning("write-behind batches go in again", extra={"rows": len(rows)})
+            self.failing = False
             self.batches += 1
             return len(rows)
 
@@ -136,6 +163,7 @@ class WriteBehind:
             self._thread.start()
 
     def _run(self) -> None:
+        backoff = self.interval
         while True:
             with self._cond:
                 while not self._closed and not self.due():
@@ -145,9 +173,10 @@ class WriteBehind:
                     return  # close() writes the rest
             try:
                 self.flush()
-            except Exception:
-                log.exception("write-behind batch failed; retrying", extra={"pending": self.pending})
-                time.sleep(self.interval)
+                backoff = self.interval
+            except Exception:  # logged by flush() when it starts failing
+                time.sleep(backoff)
+                backoff = min(MAX_BACKOFF, backoff * 2)
 
 
 def open_buffers() -> Iterator[WriteBehind]:

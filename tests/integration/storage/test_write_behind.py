@@ -108,10 +108,13 @@ def test_a_failed_batch_stays_pending_and_is_written_by_the_next_one(engine):
     clock.now += 0.1
     with pytest.raises(RuntimeError):
         buffer.tick()
-    assert buffer.pending == 1 and stored(engine) == []
-    buffer.add({"name": "b"})
+    assert buffer.pending == 1 and stored(engine) == [] and buffer.failing
+    buffer.add({"name": "b"})  # while batches fail, a request writes its own row (and would see the error)
+    assert buffer.direct_writes == 1 and buffer.pending == 1 and stored(engine) == ["b"]
     assert buffer.due()  # the failed rows keep their age: retried at the next wake-up
-    assert buffer.tick() == 2 and stored(engine) == ["a", "b"]
+    assert buffer.tick() == 1 and stored(engine) == ["b", "a"] and not buffer.failing
+    buffer.add({"name": "c"})
+    assert buffer.pending == 1  # buffered again
 
 
 def test_the_writer_thread_writes_rows_without_being_asked(engine):
@@ -162,15 +165,34 @@ def test_a_check_answers_before_its_row_is_written_and_a_report_still_matches_it
     key = api_key_for(buffered_app)
     client = buffered_app.test_client()
     comment = {"api_key": key, "blog": "https://blog.example", "user_ip": "203.0.113.9", "comment_content": "hi there"}
+    rows = services(buffered_app).checks.rows
     before = count_checks(buffered_app)
     answer = client.post("/1.1/comment-check", data=comment)
     guid = answer.headers["X-akismet-guid"]
-    assert count_checks(buffered_app) == before and services(buffered_app).checks.rows.pending == 1
+    assert rows.pending == 1 and rows.batches == 0
     assert client.post("/1.1/submit-spam", data=comment).get_data(as_text=True).startswith("Thanks")
+    assert rows.pending == 0 and rows.read_flushes == 1  # the report's look-up wrote the row first
     with buffered_app.app_context():
         session = storage.get_session()
         feedback = session.scalars(select(Feedback).order_by(Feedback.id.desc()).limit(1)).one()
         assert feedback.check_id is not None and session.get(Check, feedback.check_id).guid == guid
+
+
+def test_a_read_of_the_checks_table_in_this_process_writes_the_pending_rows_first(buffered_app, api_key_for):
+    from spamguard.services import services
+
+    key = api_key_for(buffered_app)
+    rows = services(buffered_app).checks.rows
+    before = count_checks(buffered_app)
+    client = buffered_app.test_client()
+    for n in range(3):
+        client.post("/1.1/comment-check", data={"api_key": key, "blog": "https://blog.example", "user_ip": f"192.0.2.{n}"})
+    assert rows.pending == 3
+    with buffered_app.app_context():
+        session = storage.get_session()
+        session.scalar(select(func.count()).select_from(Feedback))  # another table: nothing written
+        assert rows.pending == 3 and rows.read_flushes == 0
+    assert count_checks(buffered_app) == before + 3 and rows.pending == 0 and rows.read_flushes == 1
 
 
 def test_a_check_whose_id_is_needed_is_written_before_the_answer(buffered_app, api_key_for):
@@ -211,3 +233,40 @@ def test_a_report_that_misses_looks_again_after_other_processes_wrote(buffered_a
         assert waits == [checks.rows.interval + 0.1]
         assert checks.find_original(session, site, comment) is not None  # a hit does not wait
         assert len(waits) == 1
+
+
+def test_a_locked_database_answers_errors_once_a_batch_has_failed(make_app, tmp_path, api_key_for):
+    """Checks answered before the failure was seen keep their rows (written after the lock); later ones
+    write synchronously and answer 503 like without the buffer, until a batch goes in again."""
+    import sqlite3
+
+    from spamguard.services import services
+
+    app = make_app(f"sqlite:///{tmp_path / 'locked.db'}", SPAMGUARD_CHECK_WRITE_BEHIND_MS=60_000,
+                   SPAMGUARD_SQLITE_BUSY_TIMEOUT=0.5)
+    key = api_key_for(app)
+    rows = services(app).checks.rows
+    client = app.test_client()
+
+    def check(n: int):
+        data = {"api_key": key, "blog": "https://blog.example", "user_ip": f"192.0.2.{n}"}
+        return client.post("/1.1/comment-check", data=data)
+
+    assert check(1).status_code == 200
+    lock = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        assert check(2).status_code == 200 and rows.pending == 2  # the failure is not known yet
+        with pytest.raises(Exception, match="locked"):
+            rows.flush()
+        assert rows.failing and rows.pending == 2
+        assert check(3).status_code == 503
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert rows.flush() == 2 and not rows.failing
+    assert check(4).status_code == 200 and rows.pending == 1
+    with app.app_context():
+        ips = set(storage.get_session().scalars(select(Check.user_ip)))
+    assert ips == {"192.0.2.1", "192.0.2.2", "192.0.2.4"}  # the read wrote the pending row first
+    close_all()
