@@ -90,7 +90,7 @@ class GunicornLogger(GunicornBaseLogger):
         # going through `Logger.info` (a LogRecord, the JSON formatter's field merging) cost ≈ 30 µs a request.
         handlers = self.access_log.handlers
         plain = all(type(h) in (logging.StreamHandler, logging.FileHandler) and not h.filters for h in handlers)
-        self._access_streams: list[logging.StreamHandler] | None = list(handlers) if plain else None
+        self._access_streams: list[logging.StreamHandler[Any]] | None = list(handlers) if plain else None
 
     def _write_access(self, fields: dict[str, Any]) -> None:
         streams = self._access_streams

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -69,7 +69,7 @@ class Fields(MultiDict[str, str]):
     absent name, and a comment-check asks for a dozen or more of those (optional Akismet fields).
     """
 
-    def get(self, key, default=None, type=None):  # type: ignore[override]
+    def get(self, key: str, default: Any = None, type: Callable[[str], Any] | None = None) -> Any:  # type: ignore[override]
         values = dict.get(self, key)
         if not values:
             return default

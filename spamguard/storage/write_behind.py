@@ -103,7 +103,8 @@ class WriteBehind:
         return len(self._rows)
 
     def _before_statement(self, connection, _cursor, statement: str, *_args) -> None:
-        if not self._rows or self._table not in statement or not statement.lstrip()[:6].upper() == "SELECT":
+        table = self._table
+        if not self._rows or table is None or table not in statement or statement.lstrip()[:6].upper() != "SELECT":
             return
         if getattr(connection.connection.dbapi_connection, "in_transaction", False):
             return  # a SQLite connection holding the write lock: the batch would wait for it

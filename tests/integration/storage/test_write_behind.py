@@ -148,7 +148,9 @@ def api_key_for():
 
     def factory(app) -> str:
         with app.app_context():
-            _site, key = sites.create_site(storage.get_session(), "https://blog.example", secret=app.config["SPAMGUARD_KEY_SECRET"])
+            _site, key = sites.create_site(
+                storage.get_session(), "https://blog.example", secret=app.config["SPAMGUARD_KEY_SECRET"]
+            )
         return key
 
     return factory
@@ -166,7 +168,6 @@ def test_a_check_answers_before_its_row_is_written_and_a_report_still_matches_it
     client = buffered_app.test_client()
     comment = {"api_key": key, "blog": "https://blog.example", "user_ip": "203.0.113.9", "comment_content": "hi there"}
     rows = services(buffered_app).checks.rows
-    before = count_checks(buffered_app)
     answer = client.post("/1.1/comment-check", data=comment)
     guid = answer.headers["X-akismet-guid"]
     assert rows.pending == 1 and rows.batches == 0
@@ -186,7 +187,9 @@ def test_a_read_of_the_checks_table_in_this_process_writes_the_pending_rows_firs
     before = count_checks(buffered_app)
     client = buffered_app.test_client()
     for n in range(3):
-        client.post("/1.1/comment-check", data={"api_key": key, "blog": "https://blog.example", "user_ip": f"192.0.2.{n}"})
+        client.post(
+            "/1.1/comment-check", data={"api_key": key, "blog": "https://blog.example", "user_ip": f"192.0.2.{n}"}
+        )
     assert rows.pending == 3
     with buffered_app.app_context():
         session = storage.get_session()
@@ -242,8 +245,9 @@ def test_a_locked_database_answers_errors_once_a_batch_has_failed(make_app, tmp_
 
     from spamguard.services import services
 
-    app = make_app(f"sqlite:///{tmp_path / 'locked.db'}", SPAMGUARD_CHECK_WRITE_BEHIND_MS=60_000,
-                   SPAMGUARD_SQLITE_BUSY_TIMEOUT=0.5)
+    app = make_app(
+        f"sqlite:///{tmp_path / 'locked.db'}", SPAMGUARD_CHECK_WRITE_BEHIND_MS=60_000, SPAMGUARD_SQLITE_BUSY_TIMEOUT=0.5
+    )
     key = api_key_for(app)
     rows = services(app).checks.rows
     client = app.test_client()
