@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from live_server import LiveServer
 from sqlalchemy import func, select
+
+pytestmark = pytest.mark.slow
 
 SECRET = "shutdown-key-secret"
 
