@@ -130,8 +130,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SPAMGUARD_CHECK_WRITE_BEHIND_MS",
         100,
-        "Check rows are inserted in batches by one thread per worker at most this long after the answer "
-        "(and on shutdown); 0 = each check inserts its own row before answering. Feedback is never deferred.",
+        "Check rows are inserted in batches by one thread per worker at most this long after the answer and on "
+        "shutdown (a killed worker loses its last interval's rows); 0 = each check inserts its row before "
+        "answering. Feedback is never deferred.",
         int,
     ),
     Setting(
