@@ -74,6 +74,11 @@ def init_app(app: Flask) -> None:
         return response
 
 
+_ACCESS_ENCODER = json.JSONEncoder(
+    ensure_ascii=False
+)  # built once: json.dumps(..., ensure_ascii=False) builds one a call
+
+
 class GunicornLogger(GunicornBaseLogger):
     """gunicorn's error and access logs as JSON lines (`logger_class` in gunicorn.conf.py).
 
@@ -98,15 +103,14 @@ class GunicornLogger(GunicornBaseLogger):
         if streams is None or any(h.stream is None for h in streams) or not self.access_log.isEnabledFor(logging.INFO):
             self.access_log.info("request", extra=fields)
             return
-        line = json.dumps(
+        line = _ACCESS_ENCODER.encode(
             {
                 "level": "INFO",
                 "logger": self.access_log.name,
                 "message": "request",
                 **fields,
                 "time": datetime.now(UTC).isoformat(),
-            },
-            ensure_ascii=False,
+            }
         )
         for handler in streams:
             with handler.lock:  # type: ignore[union-attr]  # created by Handler.__init__
