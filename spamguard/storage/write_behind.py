@@ -86,8 +86,8 @@ class WriteBehind:
                 if not self._rows:
                     self._oldest = self.clock()
                 self._rows.append(row)
-                if len(self._rows) >= self.batch:
-                    self._cond.notify()
+                if len(self._rows) == 1 or len(self._rows) >= self.batch:
+                    self._cond.notify()  # the first row starts the writer's interval; a full batch ends it
                 self._ensure_thread()
                 return
         self.direct_writes += 1

@@ -125,6 +125,11 @@ def test_the_writer_thread_writes_rows_without_being_asked(engine):
     while stored(engine) != ["a", "b"] and time.monotonic() < deadline:
         time.sleep(0.01)
     assert stored(engine) == ["a", "b"] and buffer.batches == 1
+    buffer.add({"name": "c"})  # an idle writer (nothing pending) wakes for the next row
+    deadline = time.monotonic() + 10
+    while stored(engine) != ["a", "b", "c"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stored(engine) == ["a", "b", "c"] and buffer.batches == 2
     buffer.close()
     assert buffer._thread is not None
     buffer._thread.join(timeout=10)
