@@ -29,6 +29,12 @@ class SessionInterface(SecureCookieSessionInterface):
     def __init__(self) -> None:
         self._serializer: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
 
+    def open_session(self, app: Flask, request: Any) -> Any:
+        # API calls carry no cookie: skip parsing a Cookie header that is not there (≈ 15 µs a request).
+        if "HTTP_COOKIE" not in request.environ and self.get_signing_serializer(app) is not None:
+            return self.session_class()
+        return super().open_session(app, request)
+
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
         cached = self._serializer
@@ -37,8 +43,34 @@ class SessionInterface(SecureCookieSessionInterface):
         return cached[1]
 
 
+class SpamGuardFlask(Flask):
+    """Flask, with `ensure_sync`'s answer remembered per function.
+
+    Flask asks `inspect.iscoroutinefunction` of every hook and view on every request (eight calls per
+    comment-check); SpamGuard has no async views, and a function's answer never changes.
+    """
+
+    _SYNC_CACHE_MAX = 4096  # hooks and views are a fixed set; bound methods of short-lived objects are not kept
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Any, Any] = {}
+
+    def ensure_sync(self, func: Any) -> Any:
+        try:
+            return self._sync[func]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable callable
+            return super().ensure_sync(func)
+        answer = super().ensure_sync(func)
+        if len(self._sync) < self._SYNC_CACHE_MAX:
+            self._sync[func] = answer
+        return answer
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    app = Flask("spamguard")
+    app = SpamGuardFlask("spamguard")
     app.session_interface = SessionInterface()
     app.config.update(settings.from_env())
     app.config.update(overrides or {})
@@ -103,6 +135,7 @@ def build_services(app: Flask) -> Services:
         maintenance = Maintenance(state.usage, state.reputation, session_factory, config["SPAMGUARD_FLUSH_SECONDS"])
         # Started on the first request, not here: gunicorn may fork after create_app.
         app.before_request(maintenance.ensure_started)
+    write_lock = WriteLock.for_url(config["DATABASE_URL"], config["SPAMGUARD_SQLITE_BUSY_TIMEOUT"])
     checks = CheckService(
         models,
         quota,
@@ -110,7 +143,8 @@ def build_services(app: Flask) -> Services:
         CheckGate(state.state, quota, state.reputation),
         discard_trigger=config["SPAMGUARD_DISCARD_TRIGGER"],
         adapter=SiteAdapter(AdaptationSettings.from_config(config), session_factory),
-        write_lock=WriteLock.for_url(config["DATABASE_URL"], config["SPAMGUARD_SQLITE_BUSY_TIMEOUT"]),
+        write_lock=write_lock,
+        rows=check_rows(session_factory, write_lock, config["SPAMGUARD_CHECK_WRITE_BEHIND_MS"]),
     )
     return Services(
         db=session_factory,
@@ -130,6 +164,17 @@ def build_services(app: Flask) -> Services:
         ),
         maintenance=maintenance,
     )
+
+
+def check_rows(session_factory, write_lock, interval_ms: int):
+    """The write-behind buffer of check rows; None when SPAMGUARD_CHECK_WRITE_BEHIND_MS is 0."""
+    from spamguard.checking import INSERT_CHECK
+    from spamguard.storage.write_behind import WriteBehind
+
+    if interval_ms <= 0:
+        return None
+    engine = session_factory.kw["bind"]
+    return WriteBehind(engine, INSERT_CHECK, interval=interval_ms / 1000, write_lock=write_lock, table="checks")
 
 
 def _register_blueprints(app: Flask) -> None:

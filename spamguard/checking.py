@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
@@ -35,11 +35,13 @@ if TYPE_CHECKING:
     from spamguard.quota import Quota, Refusal
     from spamguard.reputation import ReputationStore
     from spamguard.scoring.model import ModelHolder, Scorer
+    from spamguard.storage.write_behind import WriteBehind
     from spamguard.storage.write_lock import WriteLock
 
 log = logging.getLogger(__name__)
 
 INSERT_CHECK = insert(cast(Table, Check.__table__))
+RETRY_MARGIN = 0.1  # seconds past the write-behind interval before a missed check is looked up again
 
 
 @dataclass
@@ -84,27 +86,34 @@ class CheckService:
     adapter: SiteAdapter | None = None  # each site's own correction, fitted from that site's labels only
     clock: Callable[[], float] = time.perf_counter  # only for the check-duration metric
     write_lock: WriteLock | None = None  # SQLite: writers queue for the file instead of sleeping on SQLITE_BUSY
+    rows: WriteBehind | None = None  # check rows written behind the answer (None: in the request, as before)
+    clock_sleep: Callable[[float], None] = time.sleep  # the feedback look-up's wait for other processes' rows
 
     def rewired(self, **parts) -> CheckService:
         return replace(self, **parts)
 
     # --- comment-check -------------------------------------------------------------------
 
-    def check(self, session: Session, site: Site, comment: Comment, channel: str) -> CheckOutcome:
-        """The whole pipeline for one comment; `channel` ("akismet", "json") labels the metrics."""
+    def check(
+        self, session: Session, site: Site, comment: Comment, channel: str, *, need_id: bool = False
+    ) -> CheckOutcome:
+        """The whole pipeline for one comment; `channel` ("akismet", "json") labels the metrics.
+
+        `need_id`: the caller uses the row's id (an asynchronous-verdict callback), so the row is
+        written before this returns; otherwise it may be written behind (`check_id` is then None)."""
         scorer = self.models.current()  # no model: 503 before anything is counted
         started = self.clock()
         gate = self.gate.enter(site, comment) if self.gate is not None else GateResult()
         if gate.refusal is not None:
             return CheckOutcome(refusal=gate.refusal)
-        result = self._decide_and_store(session, site, comment, scorer, gate.reputation)
+        result = self._decide_and_store(session, site, comment, scorer, gate.reputation, need_id)
         record_check(result, site.id, self.clock() - started, channel)
         if self.quota is not None and gate.api_calls is not None:
             result.alerts.update(self.quota.usage.alerts_for(site, gate.api_calls))
         return CheckOutcome(result=result)
 
     def _decide_and_store(
-        self, session: Session, site: Site, comment: Comment, scorer: Scorer, reputation: Reputation
+        self, session: Session, site: Site, comment: Comment, scorer: Scorer, reputation: Reputation, need_id: bool
     ) -> CheckResult:
         score = scorer.score(comment)
         logit, reasons, adjusted = score.logit, list(score.reasons), False
@@ -119,7 +128,7 @@ class CheckService:
             )
         thresholds = merge_thresholds(scorer.thresholds, site.thresholds)
         decision = decide(comment, probability, reasons, thresholds, self.discard_trigger)
-        guid = uuid.uuid4().hex
+        guid = os.urandom(16).hex()  # 32 hex digits, as uuid4().hex, without building a UUID
         row = {
             "guid": guid,
             "site_id": site.id,
@@ -137,20 +146,36 @@ class CheckService:
             "model_version": scorer.version,
             "created_at": utcnow(),
         }
-        # A Core INSERT built once and run with a parameter dict on the session's connection: no ORM
-        # unit of work (the row is write-only here) and no per-call `.values()` coercion or cache key,
-        # so it compiles once per process and hits the compiled cache after that.
-        with self.write_lock() if self.write_lock is not None else nullcontext():
-            inserted: Any = session.connection().execute(INSERT_CHECK, row)
-            session.commit()
-        return CheckResult(
+        result = CheckResult(
             guid=guid,
             probability=probability,
             verdict=decision.verdict,
             reasons=decision.reasons,
             model_version=scorer.version,
-            check_id=inserted.inserted_primary_key[0],
         )
+        # A Core INSERT built once and run with a parameter dict: no ORM unit of work (the row is
+        # write-only here) and no per-call `.values()` coercion or cache key, so it compiles once per
+        # process and hits the compiled cache after that.
+        if self.rows is not None and not need_id:
+            self.rows.add(row)
+        elif self.rows is not None:
+            result.check_id = self.rows.write_now(row).inserted_primary_key[0]
+        else:
+            with self.write_lock() if self.write_lock is not None else nullcontext():
+                inserted: Any = session.connection().execute(INSERT_CHECK, row)
+                session.commit()
+            result.check_id = inserted.inserted_primary_key[0]
+        return result
+
+    def find_original(self, session: Session, site: Site, comment: Comment, guid: str = "") -> Check | None:
+        """`find_original`, seeing checks written behind: this process's pending rows are written before the
+        look-up (`WriteBehind`), and a miss is looked up once more after the interval in which other
+        processes write theirs."""
+        found = find_original(session, site, comment, guid)
+        if found is None and self.rows is not None:
+            self.clock_sleep(self.rows.interval + RETRY_MARGIN)
+            found = find_original(session, site, comment, guid)
+        return found
 
     # --- feedback ------------------------------------------------------------------------
 
@@ -205,7 +230,7 @@ class CheckService:
         if label not in ("spam", "ham"):
             raise ValueError(f"label must be spam or ham, not {label!r}")
         if check is None:
-            check = find_original(session, site, comment, guid)
+            check = self.find_original(session, site, comment, guid)
         feedback = Feedback(
             site_id=site.id,
             check_id=check.id if check else None,

@@ -128,6 +128,14 @@ SETTINGS: tuple[Setting, ...] = (
         float,
     ),
     Setting(
+        "SPAMGUARD_CHECK_WRITE_BEHIND_MS",
+        100,
+        "Check rows are inserted in batches by one thread per worker at most this long after the answer and on "
+        "shutdown (a killed worker loses its last interval's rows); 0 = each check inserts its row before "
+        "answering. Feedback is never deferred.",
+        int,
+    ),
+    Setting(
         "SPAMGUARD_BACKGROUND_TASKS",
         True,
         "Run that flush/catch-up loop in each web worker (the `worker` command always runs it).",

@@ -56,6 +56,13 @@ def child_exit(server, worker):
     multiprocess.mark_process_dead(worker.pid)
 
 
+def worker_exit(server, worker):
+    """Write the check rows still waiting in this worker's write-behind buffer (atexit does too)."""
+    from spamguard.storage.write_behind import close_all
+
+    close_all()
+
+
 def post_worker_init(worker):
     """Move the loaded app (≈ 120 k objects: model tables' wrappers, SQLAlchemy, Flask) out of the collector's reach.
 

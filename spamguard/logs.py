@@ -8,10 +8,12 @@ from a sane `X-Request-ID` header or generated, and echoed in the response).
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import sys
-import uuid
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from flask import Flask, Response, g, has_request_context, request
@@ -19,6 +21,7 @@ from gunicorn.glogging import Logger as GunicornBaseLogger
 from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
 # Accepted from clients only if short and plain: it is echoed in headers and logs.
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -61,14 +64,19 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _assign_request_id() -> None:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        given = request.environ.get(_REQUEST_ID_ENVIRON, "")  # the header, without building EnvironHeaders
+        g.request_id = given if _REQUEST_ID_RE.match(given) else os.urandom(16).hex()
 
     @app.after_request
     def _return_request_id(response: Response) -> Response:
         if g.get("request_id"):
             response.headers[REQUEST_ID_HEADER] = g.request_id
         return response
+
+
+_ACCESS_ENCODER = json.JSONEncoder(
+    ensure_ascii=False
+)  # built once: json.dumps(..., ensure_ascii=False) builds one a call
 
 
 class GunicornLogger(GunicornBaseLogger):
@@ -83,6 +91,31 @@ class GunicornLogger(GunicornBaseLogger):
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 handler.setFormatter(json_formatter())
+        # The access line is the formatter's own output, written straight to plain stream handlers:
+        # going through `Logger.info` (a LogRecord, the JSON formatter's field merging) cost ≈ 30 µs a request.
+        handlers = self.access_log.handlers
+        plain = all(type(h) in (logging.StreamHandler, logging.FileHandler) and not h.filters for h in handlers)
+        self._access_streams: list[logging.StreamHandler[Any]] | None = list(handlers) if plain else None
+
+    def _write_access(self, fields: dict[str, Any]) -> None:
+        streams = self._access_streams
+        # A FileHandler opened lazily has no stream yet: the logging module opens it.
+        if streams is None or any(h.stream is None for h in streams) or not self.access_log.isEnabledFor(logging.INFO):
+            self.access_log.info("request", extra=fields)
+            return
+        line = _ACCESS_ENCODER.encode(
+            {
+                "level": "INFO",
+                "logger": self.access_log.name,
+                "message": "request",
+                **fields,
+                "time": datetime.now(UTC).isoformat(),
+            }
+        )
+        for handler in streams:
+            with handler.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+                handler.stream.write(line + handler.terminator)
+                handler.stream.flush()
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         if not self.access_log_enabled:
@@ -105,6 +138,6 @@ class GunicornLogger(GunicornBaseLogger):
                 "guid": headers.get("x-akismet-guid"),
                 "verdict": headers.get("x-spamguard-verdict"),
             }
-            self.access_log.info("request", extra={k: v for k, v in fields.items() if v is not None})
+            self._write_access({k: v for k, v in fields.items() if v is not None})
         except Exception:  # a log line must never break a response
             self.error_log.exception("access log failed")

@@ -23,8 +23,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from spamguard import health
 from spamguard.metrics import (
     DB_ERRORS,
-    HTTP_REQUESTS,
-    HTTP_SECONDS,
+    http_requests,
+    http_seconds,
     record_refusal,
     retrain_key,
     update_process_metrics,
@@ -50,9 +50,9 @@ def init_app(app: Flask) -> None:
         started = g.pop("metrics_started", None)
         endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
         method = request.method if request.method in _METHODS else "other"
-        HTTP_REQUESTS.labels(endpoint, method, str(response.status_code)).inc()
+        http_requests(endpoint, method, str(response.status_code)).inc()
         if started is not None:
-            HTTP_SECONDS.labels(endpoint, method).observe(time.perf_counter() - started)
+            http_seconds(endpoint, method).observe(time.perf_counter() - started)
         if response.status_code == 413:
             record_refusal("body_too_large")
         update_process_metrics()

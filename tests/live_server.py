@@ -12,17 +12,31 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def eventually(fetch: Callable[[], T], ready: Callable[[T], bool] = bool, timeout: float = 10.0) -> T:
+    """`fetch()` again until `ready` says yes (or `timeout` passes): the servers write check rows behind their
+    answers (SPAMGUARD_CHECK_WRITE_BEHIND_MS), so a reader in another process sees a row a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if ready(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.02)
 
 
 class LiveServer:

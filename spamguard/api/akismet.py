@@ -183,13 +183,13 @@ def comment_check() -> Response:
         return found
     site, key = found
     comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
-    outcome = services().checks.check(get_session(), site, comment, "akismet")
+    callback = (fields.get("callback") or "").strip()
+    outcome = services().checks.check(get_session(), site, comment, "akismet", need_id=bool(callback))
     if outcome.result is None:
         assert outcome.refusal is not None
         return refused(outcome.refusal)
     result = outcome.result
     headers = verdict_headers(result)
-    callback = (fields.get("callback") or "").strip()
     if callback and result.check_id is not None:
         # Akismet's asynchronous verdicts (§2.6): a provisional `false` that WordPress keeps pending
         # until the moderator's (or the timeout policy's) decision is POSTed to the callback.

@@ -15,7 +15,6 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from spamguard.api import form
-from spamguard.checking import find_original
 from spamguard.comment import Comment
 from spamguard.http_errors import ApiError, authenticate, error_response
 from spamguard.metrics import record_refusal
@@ -97,7 +96,7 @@ def feedback() -> Response:
     session = get_session()
     original = None
     if guid:
-        original = find_original(session, site, Comment(), guid)
+        original = checks.find_original(session, site, Comment(), guid)
         if original is None or original.guid != guid:
             raise ApiError(404, "unknown_guid", "No check with this guid for this key.")
         comment = Comment.from_json(original.fields)

@@ -16,6 +16,8 @@ import re
 
 from werkzeug.datastructures import MultiDict
 
+from spamguard.api.form import Fields
+
 # `WordPress/6.1.9 | Akismet/5.0.2` (the plugin's default `akismet_ua`).
 USER_AGENT = re.compile(r"WordPress/[^\s|]{1,40} \| Akismet/[^\s|]{1,40}")
 PLUGIN_HONEYPOT = "POST_ak_hp_textarea"
@@ -41,7 +43,7 @@ def check_fields(fields: MultiDict[str, str], user_agent: str | None) -> MultiDi
     without declaring it in `honeypot_field_name`; declaring it lets the usual honeypot rule apply.
     """
     if is_plugin(user_agent) and not (fields.get("recheck_reason") or "").strip():
-        fields = MultiDict([(name, stripslashes(value)) for name, value in fields.items(multi=True)])
+        fields = Fields([(name, stripslashes(value)) for name, value in fields.items(multi=True)])
     if PLUGIN_HONEYPOT in fields and not (fields.get("honeypot_field_name") or "").strip():
         fields = fields.copy()
         fields["honeypot_field_name"] = PLUGIN_HONEYPOT

@@ -200,8 +200,22 @@ def link_domains(comment: Comment) -> list[str]:
     return seen
 
 
-def signals(comment: Comment) -> list[tuple[str, str]]:
-    """(kind, value) pairs this comment contributes to / is judged by."""
+def signals(comment: Comment) -> tuple[tuple[str, str], ...]:
+    """(kind, value) pairs this comment contributes to / is judged by.
+
+    Memoised on the instance while the fields it reads are unchanged: a comment-check asks three
+    times (the gate's keys and write arguments, then the summary of what it read)."""
+    inputs = (comment.user_ip, comment.comment_author_email, comment.comment_author_url, comment.blog)
+    cached = vars(comment).get("_signals")
+    analysis = analyse(comment)
+    if cached is not None and cached[0] == inputs and cached[1] is analysis:
+        return cached[2]
+    result = _signals(comment)
+    vars(comment)["_signals"] = (inputs, analysis, result)  # not a dataclass field, like `analyse`'s memo
+    return result
+
+
+def _signals(comment: Comment) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     if comment.user_ip.strip():
         out.append(("ip", comment.user_ip.strip().lower()))
@@ -212,7 +226,7 @@ def signals(comment: Comment) -> list[tuple[str, str]]:
     if author:
         out.append(("author_domain", author))
     out += [("link", d) for d in link_domains(comment)]
-    return out
+    return tuple(out)
 
 
 def _digest(value: str) -> str:

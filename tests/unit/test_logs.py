@@ -74,3 +74,41 @@ def test_outside_a_request_there_is_no_request_id(captured):
     logger, stream = captured
     logger.info("background")
     assert "request_id" not in lines(stream)[-1]
+
+
+def access_line(tmp_path, handler_setup=None) -> dict:
+    """One access line written by GunicornLogger to a log file (optionally with a handler changed first)."""
+    import datetime
+    import types
+
+    from gunicorn.config import Config
+
+    tmp_path.mkdir()
+    cfg = Config()
+    cfg.set("accesslog", str(tmp_path / "access.log"))
+    cfg.set("errorlog", str(tmp_path / "error.log"))
+    logger = logs.GunicornLogger(cfg)
+    if handler_setup is not None:
+        handler_setup(logger)
+    response = types.SimpleNamespace(
+        status="200 OK", headers=[("X-Request-ID", "req-1"), ("X-Akismet-Guid", "abc")], sent=5
+    )
+    environ = {"REMOTE_ADDR": "192.0.2.1", "REQUEST_METHOD": "POST", "RAW_URI": '/a"\\é', "SERVER_PROTOCOL": "HTTP/1.1"}
+    logger.access(response, None, environ, datetime.timedelta(milliseconds=3))
+    for handler in logger.access_log.handlers:
+        handler.close()
+    (line,) = (tmp_path / "access.log").read_text(encoding="utf-8").splitlines()
+    return json.loads(line)
+
+
+def test_the_direct_access_line_is_what_the_json_formatter_writes(tmp_path):
+    direct = access_line(tmp_path / "direct")
+
+    def through_logging(logger):  # as with a handler that is not a plain stream: Logger.info and the formatter
+        logger._access_streams = None
+
+    formatted = access_line(tmp_path / "formatted", through_logging)
+    assert list(direct) == list(formatted)  # same fields, same order
+    assert {k: v for k, v in direct.items() if k != "time"} == {k: v for k, v in formatted.items() if k != "time"}
+    assert direct["path"] == '/a"\\é' and direct["status"] == 200 and direct["request_id"] == "req-1"
+    assert direct["logger"] == "gunicorn.access" and direct["level"] == "INFO" and direct["message"] == "request"

@@ -8,6 +8,7 @@ import akismet
 import httpx
 import pytest
 from akismet_wire import B
+from live_server import eventually
 from sqlalchemy import select
 
 from spamguard import storage
@@ -153,7 +154,8 @@ def test_comment_check_ordinary_comments(client):
 def test_submit_spam_and_ham_are_stored(client, session):
     content = "Feedback through the real Python client 90210"
     client.comment_check("203.0.113.9", comment_author="Kim", comment_content=content)
-    guid = session.scalar(select(Check.guid).where(Check.comment_content == content))
+    guid = eventually(lambda: session.scalar(select(Check.guid).where(Check.comment_content == content)))
+    assert guid
     assert client.submit_spam("203.0.113.9", comment_author="Kim", comment_content=content) is True
     assert client.submit_ham("203.0.113.9", comment_author="Kim", comment_content=content) is True
     session.expire_all()

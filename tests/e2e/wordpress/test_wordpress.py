@@ -16,6 +16,7 @@ from contextlib import closing
 
 import httpx
 import pytest
+from live_server import eventually
 from sqlalchemy import select
 from wordpress_site import ADMIN_PASSWORD, form_fields
 
@@ -40,12 +41,16 @@ def db(live_server):
     return storage.make_sessionmaker(live_server["database_url"])()
 
 
-def checks_by_author(live_server, wordpress, author: str) -> list[Check]:
-    """This WordPress's checks by `author` (the live server is shared with the other end-to-end tests)."""
-    with db(live_server) as session:
-        return session.scalars(
-            select(Check).where(Check.comment_author == author, Check.blog.startswith(wordpress.url)).order_by(Check.id)
-        ).all()
+def checks_by_author(live_server, wordpress, author: str, content: str | None = None) -> list[Check]:
+    """This WordPress's checks by `author` (the live server is shared with the other end-to-end tests), once
+    there is one (with `content`, when given): the server writes check rows just behind its answers."""
+
+    def fetch() -> list[Check]:
+        with db(live_server) as session:
+            query = select(Check).where(Check.comment_author == author, Check.blog.startswith(wordpress.url))
+            return list(session.scalars(query.order_by(Check.id)).all())
+
+    return eventually(fetch, lambda rows: any(content in (None, c.comment_content) for c in rows))
 
 
 def wp_admin(wordpress) -> httpx.Client:
@@ -213,7 +218,7 @@ def test_decisions_plugin_applies_spamguard_moderators_decisions(activated, live
     [published_check] = checks_by_author(live_server, wordpress, "Priya Raman")
     spammed_check = [
         c
-        for c in checks_by_author(live_server, wordpress, "akismet-guaranteed-spam")
+        for c in checks_by_author(live_server, wordpress, "akismet-guaranteed-spam", "Replica bags cheap")
         if c.comment_content == "Replica bags cheap"
     ][0]
 

@@ -189,3 +189,16 @@ def test_key_resolution_order():
         assert keys.api_key_candidate(request, form.read_fields(request, 100), []) == "fromauth"
     with app.test_request_context("/1.1/verify-key", method="POST", data={"api_key": "ak"}):
         assert keys.verify_key_candidate(form.read_fields(request, 100)) == "ak"
+
+
+def test_fields_get_answers_like_werkzeugs_multidict():
+    from werkzeug.datastructures import MultiDict
+
+    pairs = [("a", "1"), ("a", "2"), ("n", "x"), ("e", "")]
+    fields, reference = form.Fields(pairs), MultiDict(pairs)
+    for name in ("a", "n", "e", "absent"):
+        assert fields.get(name) == reference.get(name)
+        assert fields.get(name, "d") == reference.get(name, "d")
+        assert fields.get(name, -1, type=int) == reference.get(name, -1, type=int)
+    assert fields.get("a") == "1" and fields.get("absent") is None and fields.get("n", type=int) is None
+    assert isinstance(fields.copy(), form.Fields)  # the honeypot naming copies: still the fast `get`
