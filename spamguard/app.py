@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
@@ -16,6 +16,12 @@ from spamguard import logs, metrics_view, storage
 from spamguard.logs import configure_logging
 from spamguard.metrics import DB_ERRORS
 from spamguard.services import Services, install
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import sessionmaker
+
+    from spamguard.storage.write_behind import WriteBehind
+    from spamguard.storage.write_lock import WriteLock
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -166,7 +172,7 @@ def build_services(app: Flask) -> Services:
     )
 
 
-def check_rows(session_factory, write_lock, interval_ms: int):
+def check_rows(session_factory: sessionmaker, write_lock: WriteLock | None, interval_ms: int) -> WriteBehind | None:
     """The write-behind buffer of check rows; None when SPAMGUARD_CHECK_WRITE_BEHIND_MS is 0."""
     from spamguard.checking import INSERT_CHECK
     from spamguard.storage.write_behind import WriteBehind

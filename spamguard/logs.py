@@ -74,9 +74,8 @@ def init_app(app: Flask) -> None:
         return response
 
 
-_ACCESS_ENCODER = json.JSONEncoder(
-    ensure_ascii=False
-)  # built once: json.dumps(..., ensure_ascii=False) builds one a call
+# Built once: json.dumps(..., ensure_ascii=False) builds an encoder per call.
+_ACCESS_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 class GunicornLogger(GunicornBaseLogger):
