@@ -20,7 +20,9 @@ import re
 
 # Every currency sign is written "$" (features.prepare_text does the same for the n-grams).
 CURRENCY = str.maketrans(dict.fromkeys("£€¥₹₦", "$"))
-_SIGN_AMOUNT_RE = re.compile(r"\$\s?+\d")
+# Two digits at least ("$10", "$1.50", "$1 000"): "$0" and "$1" are shell and regex variables in
+# technical comments, and single-digit sums are not what scams promise.
+_SIGN_AMOUNT_RE = re.compile(r"\$\s?+\d[,.\s]?+\d")
 # A number then a currency word ("5 grand", "200 dollars", "0.5 btc"); the number starts only at
 # the start of its run of digits and separators.
 _CURRENCY_WORDS = frozenset(
@@ -70,8 +72,22 @@ _PROMO_TAIL_RE = re.compile(
     + "|".join(sorted(_PROMO_NOUNS, reverse=True))
     + r")(?![^\W_])"
 )
-# "subscribe" and the misspellings of it the YouTube spam uses
+# "subscribe" and the misspellings of it the YouTube spam uses, on its own ("subscribe if you are
+# watching", "don't forget to subscribe"); not when a thing to subscribe to follows, where it
+# describes ("you can subscribe an empty delegate", "subscribe to the feed", "subscribe to events").
 _SUBSCRIBE = frozenset({"subscribe", "suscribe", "subcribe", "subscrib", "subscribee", "subscrible", "sucribe"})
+_SUBSCRIPTION_OBJECTS = (
+    "the a an this that these those its their his each every any all event events topic topics feed feeds rss list "
+    "lists newsletter notification notifications update updates change changes callback callbacks handler handlers "
+    "observer observable method"
+).split()
+_SUBSCRIBE_RE = re.compile(
+    r"(?<![^\W_])(?:"
+    + "|".join(sorted(_SUBSCRIBE, reverse=True))
+    + r")(?![^\W_])(?!\s++(?:to\s++)?(?:"
+    + "|".join(sorted(_SUBSCRIPTION_OBJECTS, reverse=True))
+    + r")(?![^\W_]))"
+)
 
 
 def _verb_then(low: str, verbs: set[str], tail: re.Pattern[str]) -> bool:
@@ -114,7 +130,7 @@ def behaviour_signals(text: str, words: list[str]) -> dict[str, float]:
         and _verb_then(low, verbs, _CONTACT_TAIL_RE)
     ):
         out["contact_request"] = 1.0
-    if not _SUBSCRIBE.isdisjoint(unique) or (
+    if (not _SUBSCRIBE.isdisjoint(unique) and _SUBSCRIBE_RE.search(low)) or (
         ("my" in unique or "our" in unique)
         and not _PROMO_NOUNS.isdisjoint(unique)
         and _verb_then(low, unique & _PROMO_VERBS, _PROMO_TAIL_RE)

@@ -35,6 +35,7 @@ def test_money_amounts_in_any_currency_are_counted(text, amounts):
     "text",
     [
         "Works in 2.3 too, tested on 2015 hardware with 4 cores",
+        'echo "$1" and $0 are the shell arguments',  # single-digit "amounts" are variables
         "The 5kg frame and the 10 km ride",  # a number before a unit that starts like a currency word
         "I paid in cash",
         "$ is the shell prompt, $HOME the variable",
@@ -85,6 +86,7 @@ def test_ordinary_mentions_of_calls_and_texts_are_not_contact_requests(text):
         "SUBSCRIBE TO MY CHANNEL",
         "s.u.b.s.c.r.i.b.e to my channel",
         "suscribe please",
+        "don't forget to subscribe, thanks!",
         "visit our online store today",
         "follow my insta page and like my videos",
     ],
@@ -101,6 +103,8 @@ def test_self_promotion(text):
         "check out the docs page for the channel API",  # not "my"/"our"
         "I checked my account and the site was down",
         "subscribers went up after the subscription change",
+        "you can subscribe an empty delegate to the event",  # technical: a thing to subscribe follows
+        "subscribe to the RSS feed for updates",
     ],
 )
 def test_talking_about_channels_is_not_self_promotion(text):
