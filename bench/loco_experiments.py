@@ -6,7 +6,9 @@ A variant is ``name:key=value;key=value``.  Keys:
 
 * ``C``: comma list of regularisation strengths;
 * ``weights``: ``train`` (the recipe's ``example_weights``), ``cap`` (each corpus capped at 2,000,
-  the recipe's corpus rule alone) or ``group`` (every (corpus, class) equal, synthetic included);
+  the recipe's corpus rule alone), ``group`` (every (corpus, class) equal, synthetic included),
+  ``corpbal`` (the recipe's weights, then each two-class corpus's classes equal in total) or
+  ``group_real`` (every real (corpus, class) equal, the training-only spam at the recipe's weight);
   ``synw``: a factor on the synthetic spam's weight;
 * ``feat``: one of the harness's feature sets (``FEATURE_SETS``); ``mf_<name>``: a
   ``make_features`` keyword (``mf_min_df=5``, ``mf_char_ngram=3-5``); ``sp_<param>``: a
@@ -29,7 +31,7 @@ A variant is ``name:key=value;key=value``.  Keys:
   Both at the spam threshold this variant's LOCO would ship (Platt + worst-corpus);
 * ``phrcw``: the non-stop words a multi-word blocklist entry needs to count (``normalize.MIN_CONTENT_WORDS``,
   2 in production); ``phrcw=0`` counts every entry, as before; with ``ext=1`` the row also prints the
-  blocklist columns' contributions (log-odds) on each splam ham post they fire on;
+  ``blocklist_terms`` contribution (log-odds) on each splam ham post it fires on;
 * ``lencap``: the prose length (characters) where the length feature saturates (``features.LENGTH_CAP_CHARS``,
   600 in production); ``lencap=65536`` is the uncapped feature before issue 11;
 * a variant named ``baseline...``: word TF-IDF + LR on the raw text (the report's baseline).
@@ -135,22 +137,12 @@ EXTERNAL: dict[str, list[data_mod.Example]] = {}
 
 
 def phrase_contributions(X, meta, clf, features, scale) -> str:
-    """Each blocklist column's log-odds contribution (column value × weight) on each splam ham post it fires on."""
+    """``blocklist_terms``'s log-odds contribution (column value × weight) on each splam ham post it fires on."""
+    col = X.shape[1] - len(meta.vocabulary_) + meta.vocabulary_["blocklist_terms"]
     ham = [e.comment for e in EXTERNAL["splam"] if e.label == 0]
-    H = features.transform(ham) @ sp.diags(scale)
-    cells = []
-    for name in _BLOCKLIST_COLUMNS:
-        if name not in meta.vocabulary_:
-            continue
-        col = X.shape[1] - len(meta.vocabulary_) + meta.vocabulary_[name]
-        values = H[:, col].toarray().ravel()
-        fired = [f"{v * clf.coef_.ravel()[col]:+.2f}" for v in values if v]
-        cells.append(f"{name} on splam ham: fires on {len(fired)}/{len(ham)} [{' '.join(fired)}]")
-    return " | ".join(cells)
-
-
-# blocklist_terms until issue 11's second pass; then one-word entries and phrases apart
-_BLOCKLIST_COLUMNS = ("blocklist_terms", "blocklist_phrases", "blocklist_words")
+    values = (features.transform(ham) @ sp.diags(scale))[:, col].toarray().ravel()
+    fired = [f"{v * clf.coef_.ravel()[col]:+.2f}" for v in values if v]
+    return f"blocklist_terms on splam ham: fires on {len(fired)}/{len(ham)} [{' '.join(fired)}]"
 
 
 def weights(kind: str, examples: list[data_mod.Example]) -> np.ndarray:
@@ -202,16 +194,6 @@ class OneNumberText(CommentText):
 
 
 _NUM_RE = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-class OneCurrencyText(CommentText):
-    """Prepared text with every currency sign written ``$``: "£1000" (SMS) and "$1 000" (Instagram) share n-grams."""
-
-    def transform(self, X):  # type: ignore[no-untyped-def]
-        return [t.translate(_CURRENCY) for t in super().transform(X)]
-
-
-_CURRENCY = str.maketrans(dict.fromkeys("£€¥₹₦", "$"))
 
 
 def _union(
@@ -271,7 +253,6 @@ FEATURE_SETS = {
     "charonly": lambda: _union(CommentText, word=False),
     "nopunct_char": lambda: _union(NoPunctText, word=False),
     "onenum": lambda: _union(OneNumberText),
-    "onecur": lambda: _union(OneCurrencyText),
     "char_nowb": lambda: _union(CommentText, analyzer="char"),
     "nopunct_both": lambda: _union(NoPunctText, token=r"(?u)\b\w\w+\b|[$£€]"),
 }
@@ -486,7 +467,7 @@ def main(variants: list[str]) -> None:
                     for k, v in EXTERNAL.items()
                 }
                 cells += external_cells(train, ext, {k: 1 / (1 + np.exp(-(a * d + b))) for k, d in ext.items()}, th, w)
-                if meta is not None and any(c in meta.vocabulary_ for c in _BLOCKLIST_COLUMNS):
+                if meta is not None and "blocklist_terms" in meta.vocabulary_:
                     cells.append(phrase_contributions(X, meta, clf, features, scale))
             print(
                 f"{name} C={C}: worst {worst:.3f} | " + " | ".join(cells) + f"  ({time.perf_counter() - t:.0f}s)",

@@ -357,8 +357,7 @@ NUMERIC_META = (
     "link_shorteners",
     "link_referrer_spam",
     "email_disposable",
-    "blocklist_phrases",
-    "blocklist_words",
+    "blocklist_terms",
     "link_blocklist",
     # Money, investment vocabulary and off-site contact (behaviour.py): what every corpus's scams share.
     "money_amounts",
@@ -415,17 +414,12 @@ def meta_dict(comment: Comment) -> dict[str, float]:
     features.update(normalize.obfuscation_signals(content, analysis.spaced_letters))
     plain = analysis.plain
     # Comment-bot phrases ("buy cheap", "online casino"): learnable from every corpus's spam, so the
-    # weight transfers to spam kinds no corpus holds (pharma, casino, SEO).  One-word entries are a
-    # column of their own: many are brand or product names ("coinbase", "binance") that ham names
-    # too, so they earn a smaller weight than the phrases (issue 11: Instagram ham 0.062 → see README).
+    # weight transfers to spam kinds no corpus holds (pharma, casino, SEO).  One-word entries in a
+    # column of their own were measured (README, "Behaviour features" row): mixed, not adopted.
     words = normalize.phrase_words(plain)
-    found = normalize.blocklist_found(plain, words)
-    if found:
-        multi = sum(" " in f for f in found)
-        if multi:
-            features["blocklist_phrases"] = math.log1p(multi)
-        if len(found) > multi:
-            features["blocklist_words"] = math.log1p(len(found) - multi)
+    phrases = len(normalize.blocklist_found(plain, words))
+    if phrases:
+        features["blocklist_terms"] = math.log1p(phrases)
     features.update(behaviour.behaviour_signals(plain, words))
     urls = analysis.urls
     if urls:

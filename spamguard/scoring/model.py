@@ -754,8 +754,6 @@ META_NAMES = {
     "link_referrer_spam": "link to a known spam domain",
     "email_disposable": "disposable email address",
     "blocklist_terms": "known comment-spam phrases",
-    "blocklist_phrases": "known comment-spam phrases",
-    "blocklist_words": "words on a comment-spam blocklist",
     "money_amounts": "mentions sums of money",
     "investment_terms": "investment or trading talk",
     "contact_request": "asks to be contacted off-site",

@@ -70,7 +70,7 @@ EXPECTED = {
             "mixed_script_words": 2.0,
             "spaced_letters": 1.0,
             "spelled_out_dot": 1.0,
-            "blocklist_phrases": 1.3862943611198906,
+            "blocklist_terms": 1.3862943611198906,
             "contact_request": 1.0,
             "n_links": 1.0986122886681096,
             "link_domain=example.com": 1.0,
@@ -144,7 +144,7 @@ EXPECTED = {
     },
     "scam": {
         "meta": {
-            "blocklist_words": 1.0986122886681096,
+            "blocklist_terms": 1.0986122886681096,
             "money_amounts": 1.0986122886681096,
             "investment_terms": 1.0986122886681096,
             "contact_request": 1.0,
