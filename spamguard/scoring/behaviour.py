@@ -54,11 +54,12 @@ _INVEST_STEMS = {
 _CONTACT_VERBS = frozenset(
     {"contact", "message", "dm", "inbox", "text", "txt", "call", "ring", "write", "reach", "chat"}
 )
-_MESSENGERS = frozenset({"whatsapp", "telegram", "signal", "wickr", "kik", "snapchat"})
+# ("signal" is left out: "call signal handlers" is ordinary programming talk)
+_MESSENGERS = frozenset({"whatsapp", "telegram", "wickr", "kik", "snapchat"})
 _DIGIT_RE = re.compile(r"\d")
 # What must follow a contact verb (matched where the verb ends).
 _CONTACT_TAIL_RE = re.compile(
-    r"(?<!\s)(?![^\W_])(?:\s++[a-z]{1,5}+){0,2}?\s++(?:@[\w.]{3,30}+|\+?\d[\d -]{6,20}+|whatsapp|telegram|signal|wickr|kik|snapchat)"
+    r"(?<!\s)(?![^\W_])(?:\s++[a-z]{1,5}+){0,2}?\s++(?:@[\w.]{3,30}+|\+?\d[\d -]{6,20}+|whatsapp|telegram|wickr|kik|snapchat)"
 )
 # Self-promotion: asking readers to visit, follow or subscribe to the writer's own channel or site.
 _PROMO_VERBS = frozenset({"check", "visit", "subscribe", "sub", "follow", "watch", "listen", "like", "view"})

@@ -73,6 +73,7 @@ def test_off_site_contact_requests(text):
         "the context 12345678 of the call stack",  # "text" inside a word; number far from the verb
         "see the whatsapp API docs, version 2.3",  # an app named without a contact verb
         "call the method with 3 args",
+        "call signal handlers only from the main thread",
     ],
 )
 def test_ordinary_mentions_of_calls_and_texts_are_not_contact_requests(text):
