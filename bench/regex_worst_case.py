@@ -31,7 +31,7 @@ from spamguard.api import form, usage_stats
 from spamguard.checking import content_hash
 from spamguard.comment import Comment, parse_datetime
 from spamguard.reputation import store as reputation
-from spamguard.scoring import features
+from spamguard.scoring import behaviour, features
 
 # The patterns of features.py / data.py as they were on main before issue 8 (for --old).
 IGNORECASE = re.IGNORECASE
@@ -65,6 +65,10 @@ REGEXES = (
     (features, "_TAG_RE"),
     (features, "_BOT_UA_RE"),
     (features, "_REPEAT_RE"),
+    (behaviour, "_SIGN_AMOUNT_RE"),
+    (behaviour, "_WORD_AMOUNT_RE"),
+    (behaviour, "_CONTACT_TAIL_RE"),
+    (behaviour, "_PROMO_TAIL_RE"),
     (data, "_YT_HEAD_RE"),
     (data, "_SHAPE_DROP_RE"),
     (reputation, "_HOST_RE"),
@@ -172,6 +176,11 @@ GENERATORS: dict[str, Callable[[int], str]] = {
             " ",
             "aaa",
             "-a",
+            "call ",
+            "call 1 ",
+            "check out my my ",
+            "1 k ",
+            "$ 1,",
         )
     },
     "'<br'+' '*n": _prefixed("<br", " "),

@@ -20,7 +20,9 @@ the comment (normalised, de-obfuscated, URL-scanned), so that part of the work i
 Measured (README, "Scoring one comment in-process"): on a nearly idle box (load 1.1–1.6) the previous
 code gave p50 0.147 / 0.154 ms wall.  This code, alternated with a clone of the previous one in the
 same minutes at load 6.5–9.5: thread-CPU p50 0.26–0.32 → 0.22–0.25 ms fresh, 0.22–0.24 → 0.16–0.20 ms
-after the gate's analysis; max |fast − sklearn| 1.33e-15.  Not re-measured idle.
+after the gate's analysis; max |fast − sklearn| 1.33e-15.  Not re-measured idle.  The behaviour
+features (issue 11), alternated with main's code at load 4.5: p50 123–132 → 130–140 µs thread-CPU
+after the gate's analysis, max |fast − sklearn| 7.8e-16.
 """
 
 from __future__ import annotations

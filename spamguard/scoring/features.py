@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from spamguard.comment import Comment
-from spamguard.scoring import normalize, signals
+from spamguard.scoring import behaviour, normalize, signals
 
 # --------------------------------------------------------------------------- text normalisation
 
@@ -186,6 +186,8 @@ def _finish_prepare(plain: str, has_urls: bool = True) -> str:
     are skipped when the one character they need is absent.
     """
     text = plain.casefold()
+    if not text.isascii():  # every currency sign is "$": "£1000" and "$1 000" are the same offer
+        text = text.translate(behaviour.CURRENCY)
     if has_urls or not text.isascii():
         text = _URL_RE.sub(f" {URL_TOKEN} ", text)
     if "@" in text:
@@ -357,6 +359,11 @@ NUMERIC_META = (
     "email_disposable",
     "blocklist_terms",
     "link_blocklist",
+    # Money, investment vocabulary and off-site contact (behaviour.py): what every corpus's scams share.
+    "money_amounts",
+    "investment_terms",
+    "contact_request",
+    "self_promotion",
     *signals.NAMES,
 )
 
@@ -407,10 +414,13 @@ def meta_dict(comment: Comment) -> dict[str, float]:
     features.update(normalize.obfuscation_signals(content, analysis.spaced_letters))
     plain = analysis.plain
     # Comment-bot phrases ("buy cheap", "online casino"): learnable from every corpus's spam, so the
-    # weight transfers to spam kinds no corpus holds (pharma, casino, SEO).
-    phrases = normalize.blocklist_hits(plain)
+    # weight transfers to spam kinds no corpus holds (pharma, casino, SEO).  One-word entries in a
+    # column of their own were measured (README, "Behaviour features" row): mixed, not adopted.
+    words = normalize.phrase_words(plain)
+    phrases = len(normalize.blocklist_found(plain, words))
     if phrases:
         features["blocklist_terms"] = math.log1p(phrases)
+    features.update(behaviour.behaviour_signals(plain, words))
     urls = analysis.urls
     if urls:
         features["n_links"] = math.log1p(len(urls))

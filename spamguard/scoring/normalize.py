@@ -142,6 +142,12 @@ CONFUSABLES = str.maketrans(
         "Χ": "X",
     }
 )
+# Small-capital letters ("ᴄᴏɴᴛᴀᴄᴛ ᴍᴇ"): text generators offer them as a "font"; NFKC keeps them, so
+# a word written in them shares no n-gram with the plain word.  Folded like the look-alikes above, but
+# not counted as mixed-script: a whole comment in the "font" would drown the few-words count.
+SMALL_CAPITALS = dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnoprstuvwyz", strict=True))
+CONFUSABLES.update(str.maketrans(SMALL_CAPITALS))
+_SMALL_CAPITALS_SET = frozenset(SMALL_CAPITALS)
 _WORD_RE = re.compile(r"[^\W\d_]{2,64}")
 
 
@@ -159,7 +165,7 @@ def _mixed(word: str) -> bool:
 
 def _fold_mixed(match: re.Match[str]) -> str:
     word = match.group(0)
-    return word.translate(CONFUSABLES) if _mixed(word) else word
+    return word.translate(CONFUSABLES) if _mixed(word) or not _SMALL_CAPITALS_SET.isdisjoint(word) else word
 
 
 def _join_letters(match: re.Match[str]) -> str:
@@ -323,7 +329,17 @@ def _phrase_followers() -> dict[str, frozenset[str]]:
     return {prefix: frozenset(words) for prefix, words in followers.items()}
 
 
+def phrase_words(text: str) -> list[str]:
+    """The casefolded words of ``text`` (inner apostrophes kept) that blocklist entries are matched on."""
+    return _PHRASE_WORD_RE.findall((text or "")[:MAX_CHARS].casefold())
+
+
 def blocklist_hits(text: str) -> int:
+    """How many distinct blocklist entries :func:`blocklist_found` finds in ``text``."""
+    return len(blocklist_found(text))
+
+
+def blocklist_found(text: str, words: list[str] | None = None) -> set[str]:
     """Distinct comment-bot phrases in ``text`` as whole words (casefolded; a plural ``s`` is ignored).
 
     Linear: one-word phrases by set intersection; longer ones by walking forward from each word
@@ -332,7 +348,8 @@ def blocklist_hits(text: str) -> int:
     singular when it ends in "s" and that is one.
     """
     phrases = blocklist_phrases()
-    words = _PHRASE_WORD_RE.findall((text or "")[:MAX_CHARS].casefold())
+    if words is None:  # the caller may pass phrase_words(text), computed once for several uses
+        words = phrase_words(text)
     unique = set(words)
     found = unique & phrases
     found |= {word[:-1] for word in unique - found if word.endswith("s")} & phrases
@@ -349,4 +366,4 @@ def blocklist_hits(text: str) -> int:
             if word not in options:
                 break
             prefix = f"{prefix} {word}"
-    return len(found)
+    return found

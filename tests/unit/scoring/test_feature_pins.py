@@ -50,6 +50,11 @@ COMMENTS = {
         honeypot_value="filled",
         blog_lang="ru",
     ),
+    # Issue 11: small capitals, a money claim in two currencies, a handle to contact, self-promotion.
+    "scam": Comment(
+        comment_content="ɪ ꜱᴛᴀʀᴛᴇᴅ with £500 and got $6 500 in 4days from bitcoin trading, thanks to "
+        "@earn_with_jo_fx, contact her on WhatsApp. Subscribe to my channel and binance",
+    ),
     "plain": Comment(
         comment_content="Thanks for the write-up, I didn't know Flask could do this. Works in 2.3 too.",
         comment_author="Ann",
@@ -66,6 +71,7 @@ EXPECTED = {
             "spaced_letters": 1.0,
             "spelled_out_dot": 1.0,
             "blocklist_terms": 1.3862943611198906,
+            "contact_request": 1.0,
             "n_links": 1.0986122886681096,
             "link_domain=example.com": 1.0,
             "link_domain=bit.ly": 1.0,
@@ -135,6 +141,25 @@ EXPECTED = {
         "domains": ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",),
         "hash": "ef1096099cbec4bb40341993aa3be4ce016162f96a518fae53bcdab4dc51d6c1",
         "blocklist": 0,
+    },
+    "scam": {
+        "meta": {
+            "blocklist_terms": 1.0986122886681096,
+            "money_amounts": 1.0986122886681096,
+            "investment_terms": 1.0986122886681096,
+            "contact_request": 1.0,
+            "self_promotion": 1.0,
+            "length": 5.043425116919247,
+            "caps_ratio": 0.026785714285714284,
+            "digit_ratio": 0.05194805194805195,
+            "punct_ratio": 0.045454545454545456,
+        },
+        "prepared": "ɪ started with $500 and got $6 500 in adays from bitcoin trading, thanks to aearn_with_jo_fx, "
+        "contact her on whatsapp. subscribe to my channel and binance",
+        "urls": (),
+        "domains": (),
+        "hash": "ec9f03e89f08d4fa4773414b25ee079d6827eaf7eeed6c33f69de0b64ee9b849",
+        "blocklist": 2,
     },
     "plain": {
         "meta": {

@@ -80,6 +80,12 @@ def test_confusables_are_folded_only_inside_mixed_script_words():
     assert "mixed_script_words" not in obfuscation_signals("привет друг")
 
 
+def test_small_capitals_are_folded_but_not_counted_as_mixed_script():
+    assert deobfuscate("ᴄᴏɴᴛᴀᴄᴛ ᴍᴇ ɴᴏᴡ, ꜱᴛᴀʀᴛᴇᴅ ᴛʜen") == "contact me now, started then"
+    assert "mixed_script_words" not in obfuscation_signals("ᴄᴏɴᴛᴀᴄᴛ ᴍᴇ ɴᴏᴡ")  # a "font", not look-alikes
+    assert deobfuscate("IPA /bɪt/, ʁ and ɪ") == "IPA /bit/, ʁ and ɪ"  # IPA's ɪ folds (harmless); one letter is no word
+
+
 def test_zero_width_characters_and_leetspeak_are_undone_before_the_vectorisers():
     assert "subscribe" in prepare_text("sub\u200bscr\u200cibe")
     assert "free" in prepare_text("fr33 stuff") and "cash" in prepare_text("c4$h")
@@ -102,7 +108,7 @@ def test_domain_lists_match_hosts_and_parents():
 
 @pytest.mark.parametrize(
     "unit",
-    ["a ", "a.", "Ab", "DO", "dot ", "★a", "а"],
+    ["a ", "a.", "Ab", "DO", "dot ", "★a", "а", "ᴀ"],
 )
 def test_hostile_input_is_capped_and_linear(unit):
     """Counted work, not CPU seconds (tests/work_count.py): 4x the input runs ~4x the Python lines, and

@@ -1,0 +1,134 @@
+"""Behaviour signals (spamguard/scoring/behaviour.py): adversarial spellings per signal, ham left alone, bounded work."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from work_count import assert_linear
+
+from spamguard.comment import Comment
+from spamguard.scoring.behaviour import behaviour_signals
+from spamguard.scoring.features import meta_dict, prepare_text
+from spamguard.scoring.normalize import MAX_CHARS, phrase_words
+
+
+def signals(text: str) -> dict[str, float]:
+    return behaviour_signals(text, phrase_words(text))
+
+
+@pytest.mark.parametrize(
+    "text, amounts",
+    [
+        ("I invested $1 000 and got $15 000 in 3 days", 2),
+        ("You have WON £2,000! call now", 1),
+        ("win € 500 or ₹10000 today", 2),
+        ("I made 5k last week, 200 dollars a day, 0.5 btc", 3),
+        ("send 50 USDT to get 500 usdt back", 2),
+    ],
+)
+def test_money_amounts_in_any_currency_are_counted(text, amounts):
+    assert signals(text)["money_amounts"] == pytest.approx(math.log1p(amounts))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Works in 2.3 too, tested on 2015 hardware with 4 cores",
+        'echo "$1" and $0 are the shell arguments',  # single-digit "amounts" are variables
+        "The 5kg frame and the 10 km ride",  # a number before a unit that starts like a currency word
+        "I paid in cash",
+        "$ is the shell prompt, $HOME the variable",
+    ],
+)
+def test_numbers_that_are_not_money_are_not_amounts(text):
+    assert "money_amounts" not in signals(text)
+
+
+def test_investment_terms_count_stems_once():
+    assert signals("invested, investing, my investment")["investment_terms"] == pytest.approx(math.log1p(1))
+    assert signals("crypto trading profits via a forex broker")["investment_terms"] == pytest.approx(math.log1p(5))
+    assert "investment_terms" not in signals("a traditional, profitable bike shop")  # whole words only
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "contact her on WhatsApp for more info",
+        "dm @trade_with_deni now",
+        "Call 09061221066 from a landline",
+        "text me on +44 7700 900123",
+        "message admin on telegram",
+    ],
+)
+def test_off_site_contact_requests(text):
+    assert signals(text)["contact_request"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call me later when you are back",
+        "I'll text you at 5pm",
+        "the context 12345678 of the call stack",  # "text" inside a word; number far from the verb
+        "see the whatsapp API docs, version 2.3",  # an app named without a contact verb
+        "call the method with 3 args",
+        "call signal handlers only from the main thread",
+    ],
+)
+def test_ordinary_mentions_of_calls_and_texts_are_not_contact_requests(text):
+    assert "contact_request" not in signals(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please check out my new music video",
+        "SUBSCRIBE TO MY CHANNEL",
+        "s.u.b.s.c.r.i.b.e to my channel",
+        "suscribe please",
+        "don't forget to subscribe, thanks!",
+        "visit our online store today",
+        "follow my insta page and like my videos",
+    ],
+)
+def test_self_promotion(text):
+    plain = prepare_text(text)  # de-obfuscated like the comment meta_dict sees
+    assert signals(plain)["self_promotion"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I like my new bike",
+        "check out the docs page for the channel API",  # not "my"/"our"
+        "I checked my account and the site was down",
+        "subscribers went up after the subscription change",
+        "you can subscribe an empty delegate to the event",  # technical: a thing to subscribe follows
+        "subscribe to the RSS feed for updates",
+    ],
+)
+def test_talking_about_channels_is_not_self_promotion(text):
+    assert "self_promotion" not in signals(text)
+
+
+def test_signals_reach_the_model_as_metadata():
+    meta = meta_dict(Comment(comment_content="ɪ ɪɴᴠᴇꜱᴛᴇᴅ £500, contact her on WhatsApp. Subscribe to my channel"))
+    assert {"money_amounts", "investment_terms", "contact_request", "self_promotion"} <= set(meta)
+
+
+def test_currency_signs_are_one_token_for_the_vectorisers():
+    assert prepare_text("win £500 or €20") == "win $500 or $20"
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["call ", "call 1 ", "contact a a ", "check out my my ", "like my ", "1 k ", "$1,", "1,", "@a ", "subscribe "],
+)
+def test_hostile_input_is_linear(unit):
+    """Counted work (tests/work_count.py): 4x the input runs ~4x the Python lines."""
+
+    def run(text: str) -> None:
+        signals(text)
+
+    assert_linear(run, lambda n: (unit * (n // len(unit) + 1))[:n], MAX_CHARS // 4, unit)
