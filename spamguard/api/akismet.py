@@ -45,11 +45,11 @@ MAX_HEADER_CHARS = 1024
 # -- answers -----------------------------------------------------------------------------------
 def header_value(value: Any) -> str:
     """Latin-1-safe, single-line header text: printable ASCII kept, anything else (and `%`) percent-encoded."""
-    value = str(value)
-    if value.isascii() and value.isprintable() and "%" not in value:  # the common case: nothing to encode
-        return value[:MAX_HEADER_CHARS]
+    plain = str(value)
+    if plain.isascii() and plain.isprintable() and "%" not in plain:  # the common case: nothing to encode
+        return plain[:MAX_HEADER_CHARS]
     out = []
-    for ch in value:
+    for ch in plain:
         if ch in "\r\n\t":
             out.append(" ")
         elif " " <= ch <= "~" and ch != "%":
