@@ -466,7 +466,13 @@ _STAT_KEYS = {
 }
 
 
+# What `_summarise` makes of a string with no entries (a value never seen, or all of it expired).
+_NOTHING_SEEN = {key: 0 for keys in _STAT_KEYS.values() for key in keys}
+
+
 def _summarise(value: str, entries: dict[str, str], now: float, view: _View) -> dict:
+    if not entries:
+        return {"value": value, **_NOTHING_SEEN}
     stats: dict = {"value": value}
     own = str(view.site_id)
     latest: dict[str, dict[str, float]] = {"s": {}, "h": {}, "b": {}}
