@@ -2,15 +2,23 @@
 
     python bench/fullstack.py                    # quick-trained model, temp SQLite, 2 rounds of 10 s each
     python bench/fullstack.py --seconds 20 --rounds 3 --model-dir var/models
+    python bench/fullstack.py --model-dir var/models --seconds 4 --rounds 8 --compare /tmp/base   # before/after
 
 Starts two gunicorn servers with the suite's launcher (tests/live_server.py: the packaged gunicorn
 settings, gthread; workers and threads from --workers/--threads): SpamGuard on a temporary SQLite database with a key whose rate limit is raised
 so nothing is refused, and `bench/trivial_app.py`, which parses the same form and answers `false`.
 Debian's `wrk` drives both with the same realistic comment bodies (bench/check_latency.py's mix),
 alternating trivial → SpamGuard, at 16 connections (throughput) and at 2 connections (latency).
+Each server first gets a 2 s warm-up burst (not counted).
 Prints req/s, p50 and p99 per run, the median over rounds, the SpamGuard/trivial throughput ratio,
 the number of non-200 or malformed answers, the workers' CPU milliseconds per answered request (from
 /proc: comparable on a loaded box, where wall-clock numbers are not), and each SpamGuard worker's RSS after the run.
+
+`--compare DIR` serves a second SpamGuard from another checkout's code (a clone of main: it runs with
+this interpreter and imports that tree's `spamguard`, so nothing needs installing there; same model)
+on a database of its own, and puts it in the same rotation (trivial → this tree → the other, reversed
+every other round): both trees see the same box load, which on a shared box swings more between runs
+a minute apart than a change does.  Short bursts and more rounds (e.g. 4 s × 8) suit it.
 """
 
 from __future__ import annotations
@@ -138,6 +146,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--bodies", type=int, default=200)
+    parser.add_argument("--compare", type=Path, help="another checkout served in the same rotation (before/after)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -146,25 +155,28 @@ def main() -> None:
     from spamguard.storage.models import Site
 
     work = Path(tempfile.mkdtemp(prefix="sg-fullstack-"))
-    model_dir = args.model_dir
+    model_dir = str(Path(args.model_dir).resolve()) if args.model_dir else None  # the compared tree runs elsewhere
     if model_dir is None:
         from model_training.train import train_and_register
 
         model_dir = str(work / "models")
         print("training a quick model for the benchmark ...", flush=True)
         train_and_register(model_dir, quick=True, progress=False)
-    database_url = f"sqlite:///{work / 'bench.db'}"
-    storage.upgrade(database_url)
-    with storage.make_sessionmaker(database_url)() as session:
-        site, key = sites.create_site(session, BLOG, secret=KEY_SECRET)
-        session.get(Site, site.id).rate_limit = "10000000/second"  # measure the work, not the refusals
-        session.commit()
-
     rng = random.Random(7)
-    bodies = [make_body(key, rng) for _ in range(args.bodies)]
-    script = work / "bodies.lua"
-    script.write_text(WRK_SCRIPT % ", ".join(lua_string(b) for b in bodies))
 
+    def database_and_bodies(name: str) -> tuple[str, Path]:
+        database_url = f"sqlite:///{work / (name + '.db')}"
+        storage.upgrade(database_url)
+        with storage.make_sessionmaker(database_url)() as session:
+            site, key = sites.create_site(session, BLOG, secret=KEY_SECRET)
+            session.get(Site, site.id).rate_limit = "10000000/second"  # measure the work, not the refusals
+            session.commit()
+        bodies = [make_body(key, rng) for _ in range(args.bodies)]
+        script = work / f"{name}.lua"
+        script.write_text(WRK_SCRIPT % ", ".join(lua_string(b) for b in bodies))
+        return database_url, script
+
+    database_url, script = database_and_bodies("bench")
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -192,21 +204,35 @@ def main() -> None:
         cwd=ROOT,
         access_log=False,
     ).wait_ready()
+    servers = [("trivial", trivial, script), ("spamguard", service, script)]
+    if args.compare is not None:
+        other_url, other_script = database_and_bodies("compare")
+        other_env = {
+            **env,
+            "DATABASE_URL": other_url,
+            "SPAMGUARD_REDIS_PREFIX": env["SPAMGUARD_REDIS_PREFIX"] + "compare:",
+        }
+        other = LiveServer(
+            other_env, work, args.workers, "compare", threads=args.threads, cwd=args.compare, access_log=False
+        )
+        servers.append(("compare", other.wait_ready(), other_script))
     results: dict[tuple[str, int], list[dict[str, float]]] = {}
     try:
+        for _name, server, bodies_script in servers:  # first-request work (threads, caches) out of the numbers
+            run_wrk(server.url, bodies_script, 16, 2, server.process.pid)
         for connections in (16, 2):
             for round_no in range(args.rounds):
-                for name, server in (("trivial", trivial), ("spamguard", service)):
+                for name, server, bodies_script in servers if round_no % 2 == 0 or not args.compare else servers[::-1]:
                     print(
                         f"  wrk {connections} connections, {args.seconds} s, round {round_no + 1}: {name}", flush=True
                     )
                     results.setdefault((name, connections), []).append(
-                        run_wrk(server.url, script, connections, args.seconds, server.process.pid)
+                        run_wrk(server.url, bodies_script, connections, args.seconds, server.process.pid)
                     )
-        rss = worker_rss_mb(service.process.pid)
+        rss = {name: worker_rss_mb(server.process.pid) for name, server, _ in servers if name != "trivial"}
     finally:
-        service.stop()
-        trivial.stop()
+        for _name, server, _script in servers:
+            server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     print()
@@ -222,10 +248,12 @@ def main() -> None:
         print(
             f"{name:<10} {connections:>5} {m['rps']:>8.0f} {m['p50']:>8.2f} {m['p99']:>8.2f} {bad:>5} {m['cpu_ms']:>10.2f}"
         )
-    for connections in (16, 2):
-        ratio = median[("spamguard", connections)]["rps"] / median[("trivial", connections)]["rps"]
-        print(f"ratio spamguard/trivial at {connections} connections: {ratio:.2f}")
-    print("SpamGuard worker RSS after the run (MB):", ", ".join(f"{v:.0f}" for v in rss))
+    for name in rss:
+        for connections in (16, 2):
+            ratio = median[(name, connections)]["rps"] / median[("trivial", connections)]["rps"]
+            print(f"ratio {name}/trivial at {connections} connections: {ratio:.2f}")
+    for name, sizes in rss.items():
+        print(f"{name} worker RSS after the run (MB):", ", ".join(f"{v:.0f}" for v in sizes))
 
 
 if __name__ == "__main__":

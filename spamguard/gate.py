@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spamguard.backends import RedisState
+from spamguard.backends.direct import ThreadScript
 from spamguard.comment import Comment
 from spamguard.quota import KeyRateLimiter, LimitResult, Quota, Refusal, UsageCounter, refusal_from
 from spamguard.quota.usage import KEY_TTL, month_of
@@ -81,7 +82,7 @@ class CheckGate:
         self.ratelimit: KeyRateLimiter = quota.ratelimit
         self.usage: UsageCounter = quota.usage
         self.reputation = reputation
-        self._script = state.client.register_script(GATE_SCRIPT)
+        self._script = ThreadScript(state.client, GATE_SCRIPT)  # one connection per serving thread
 
     def enter(self, site, comment: Comment, now: float | None = None) -> GateResult:
         now = time.time() if now is None else now
@@ -105,7 +106,7 @@ class CheckGate:
             *rep_args,
             *rate_args,
         ]
-        answer = self.state.call("check", lambda r: self._script(keys=keys, args=args, client=r), None)
+        answer = self.state.call("check", lambda r: self._script(r, keys, args), None)
         if answer is None:
             return GateResult()
         status = int(answer[0])

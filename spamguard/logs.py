@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -78,6 +79,24 @@ def init_app(app: Flask) -> None:
 _ACCESS_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
+def _line_encoder() -> Callable[[dict[str, Any]], str]:
+    """`_ACCESS_ENCODER.encode`, same text, without building the C encoder again for every line
+    (what `JSONEncoder.encode` does each call: half its cost for an access line)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: the encoder as it is
+        return _ACCESS_ENCODER.encode
+    e = _ACCESS_ENCODER
+    # The arguments JSONEncoder.iterencode passes (markers=None: an access line's flat dict cannot be circular).
+    chunks = make(
+        None, e.default, json.encoder.encode_basestring, e.indent, e.key_separator, e.item_separator,
+        e.sort_keys, e.skipkeys, e.allow_nan,
+    )  # fmt: skip
+    return lambda fields: "".join(chunks(fields, 0))
+
+
+_encode_line = _line_encoder()
+
+
 class GunicornLogger(GunicornBaseLogger):
     """gunicorn's error and access logs as JSON lines (`logger_class` in gunicorn.conf.py).
 
@@ -102,7 +121,7 @@ class GunicornLogger(GunicornBaseLogger):
         if streams is None or any(h.stream is None for h in streams) or not self.access_log.isEnabledFor(logging.INFO):
             self.access_log.info("request", extra=fields)
             return
-        line = _ACCESS_ENCODER.encode(
+        line = _encode_line(
             {
                 "level": "INFO",
                 "logger": self.access_log.name,

@@ -77,6 +77,8 @@ def record_check(result: CheckResult, site_id: int | None, seconds: float, api: 
     """Count, time and log one answered check (the log line an operator greps for a GUID)."""
     CHECK_SECONDS.observe(seconds)
     _checks(result.verdict, str(site_id) if site_id is not None else "none").inc()
+    if not _check_log.isEnabledFor(logging.INFO):  # the line's fields are not built for nothing
+        return
     _check_log.info(
         "check",
         extra={

@@ -45,8 +45,11 @@ MAX_HEADER_CHARS = 1024
 # -- answers -----------------------------------------------------------------------------------
 def header_value(value: Any) -> str:
     """Latin-1-safe, single-line header text: printable ASCII kept, anything else (and `%`) percent-encoded."""
+    plain = str(value)
+    if plain.isascii() and plain.isprintable() and "%" not in plain:  # the common case: nothing to encode
+        return plain[:MAX_HEADER_CHARS]
     out = []
-    for ch in str(value):
+    for ch in plain:
         if ch in "\r\n\t":
             out.append(" ")
         elif " " <= ch <= "~" and ch != "%":

@@ -12,6 +12,7 @@ value back into Redis atomically instead of overwriting history with zeros.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -46,7 +47,13 @@ return out
 
 
 def month_of(now: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime("%Y-%m")
+    # UTC months start on the hour: the answer for the hour, remembered (every check asks).
+    return _month_of_hour(int((time.time() if now is None else now) // 3600))
+
+
+@functools.lru_cache(maxsize=64)
+def _month_of_hour(hour: int) -> str:
+    return datetime.fromtimestamp(hour * 3600, UTC).strftime("%Y-%m")
 
 
 def previous_months(month: str, n: int) -> list[str]:

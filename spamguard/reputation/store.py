@@ -459,12 +459,27 @@ def _entries(blob: str | None) -> dict[str, str]:
     return out
 
 
+# The stats keys per window, built once: (seen, sites_seen, spam_sites, ham_sites, spam_n, ham_n).
+_STAT_KEYS = {
+    win: tuple(f"{name}_{win}" for name in ("seen", "sites_seen", "spam_sites", "ham_sites", "spam_n", "ham_n"))
+    for win in WINDOWS
+}
+
+
+# What `_summarise` makes of a string with no entries (a value never seen, or all of it expired).
+_NOTHING_SEEN = {key: 0 for keys in _STAT_KEYS.values() for key in keys}
+
+
 def _summarise(value: str, entries: dict[str, str], now: float, view: _View) -> dict:
+    if not entries:
+        return {"value": value, **_NOTHING_SEEN}
     stats: dict = {"value": value}
     own = str(view.site_id)
     latest: dict[str, dict[str, float]] = {"s": {}, "h": {}, "b": {}}
     hourly: dict[int, int] = {}
     for fname, raw in entries.items():
+        if fname.startswith("u:"):  # burst slots: `_burst`'s, nothing here reads them
+            continue
         prefix, _, ident = fname.partition(":")
         if prefix in ("ps", "ph"):  # an opted-out site's report: visible to that site only
             if ident != own:
@@ -480,30 +495,29 @@ def _summarise(value: str, entries: dict[str, str], now: float, view: _View) -> 
         except ValueError:
             continue
     for win, (window, half_life) in WINDOWS.items():
-
-        def hours(src, window=window, half_life=half_life):
-            return sum(n * _weight(now - (hr * HOUR + HOUR / 2), window, half_life) for hr, n in src.items())
-
-        def sites(src, window=window, half_life=half_life):
-            return sum(_weight(now - ts, window, half_life) for ts in src.values())
-
-        def trusted(src, window=window):
-            """This site's report, plus other sites' reports once `min_sites` of them are in the window."""
-            others = {s: ts for s, ts in src.items() if s != own and 0 <= now - ts <= window}
-            kept = {s: ts for s, ts in src.items() if s == own}
-            if len(others) >= view.min_sites:
-                kept.update(others)
-            return kept
-
-        spam, ham = trusted(latest["s"]), trusted(latest["h"])
-        stats[f"seen_{win}"] = hours(hourly)
-        stats[f"sites_seen_{win}"] = sites(latest["b"])
-        stats[f"spam_sites_{win}"] = sites(spam)
-        stats[f"ham_sites_{win}"] = sites(ham)
+        seen, sites_seen, spam_sites, ham_sites, spam_n, ham_n = _STAT_KEYS[win]
+        spam = _trusted(latest["s"], own, now, window, view.min_sites)
+        ham = _trusted(latest["h"], own, now, window, view.min_sites)
+        # Summed in the same order as ever (`sum` of a list, like a generator's): the same floats.
+        stats[seen] = sum([n * _weight(now - (hr * HOUR + HOUR / 2), window, half_life) for hr, n in hourly.items()])
+        stats[sites_seen] = sum([_weight(now - ts, window, half_life) for ts in latest["b"].values()])
+        stats[spam_sites] = sum([_weight(now - ts, window, half_life) for ts in spam.values()])
+        stats[ham_sites] = sum([_weight(now - ts, window, half_life) for ts in ham.values()])
         # Undecayed distinct-site counts, for reasons people can read.
-        stats[f"spam_n_{win}"] = sum(1 for ts in spam.values() if 0 <= now - ts <= window)
-        stats[f"ham_n_{win}"] = sum(1 for ts in ham.values() if 0 <= now - ts <= window)
+        stats[spam_n] = sum(1 for ts in spam.values() if 0 <= now - ts <= window)
+        stats[ham_n] = sum(1 for ts in ham.values() if 0 <= now - ts <= window)
     return stats
+
+
+def _trusted(src: dict[str, float], own: str, now: float, window: float, min_sites: int) -> dict[str, float]:
+    """This site's report, plus other sites' reports once `min_sites` of them are in the window."""
+    if not src:
+        return src
+    others = {s: ts for s, ts in src.items() if s != own and 0 <= now - ts <= window}
+    kept = {s: ts for s, ts in src.items() if s == own}
+    if len(others) >= min_sites:
+        kept.update(others)
+    return kept
 
 
 def adjust(logit: float, rep: Reputation) -> tuple[float, list[str]]:

@@ -153,4 +153,10 @@ def _end_session(exc: BaseException | None = None) -> None:
     if session is not None:
         if exc is not None:
             session.rollback()
-        session.close()
+        if not untouched(session):  # an untouched one holds nothing to release (most API calls: cached site)
+            session.close()
+
+
+def untouched(session: Session) -> bool:
+    """No transaction begun and no object held: `close()` would release nothing."""
+    return not session.in_transaction() and not session.identity_map and not session.new and not session.deleted

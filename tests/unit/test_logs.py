@@ -112,3 +112,18 @@ def test_the_direct_access_line_is_what_the_json_formatter_writes(tmp_path):
     assert {k: v for k, v in direct.items() if k != "time"} == {k: v for k, v in formatted.items() if k != "time"}
     assert direct["path"] == '/a"\\é' and direct["status"] == 200 and direct["request_id"] == "req-1"
     assert direct["logger"] == "gunicorn.access" and direct["level"] == "INFO" and direct["message"] == "request"
+
+
+def test_the_access_line_encoder_writes_what_json_encoder_writes():
+    fields = {
+        "level": "INFO",
+        "path": '/a"\\é\u2028\x00\n',
+        "status": 200,
+        "bytes": None,
+        "duration_ms": 1.25,
+        "odd": float("nan"),
+        "flag": True,
+        "big": 10**20,
+        "list": [1, "x"],
+    }
+    assert logs._encode_line(fields) == json.JSONEncoder(ensure_ascii=False).encode(fields)

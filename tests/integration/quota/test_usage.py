@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -121,3 +122,11 @@ def test_alert_headers_follow_the_months_over(usage, make_site, session):
     headers = usage.alert_headers(site)
     assert headers["X-akismet-alert-code"] == "10501"
     assert headers["X-akismet-alert-api-calls"] == "11" and headers["X-akismet-alert-usage-limit"] == "10"
+
+
+def test_month_of_is_the_utc_month_on_both_sides_of_every_boundary():
+    for year in (1969, 2026, 2027):
+        for month in range(1, 13):
+            start = datetime(year, month, 1, tzinfo=UTC).timestamp()
+            for t in (start - 0.001, start, start + 0.001, start + 3599.9, start - 3600):
+                assert month_of(t) == datetime.fromtimestamp(t, UTC).strftime("%Y-%m"), t

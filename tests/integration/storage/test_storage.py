@@ -88,3 +88,32 @@ def test_feedback_from_another_site_never_matches(db_app):
         result = services().checks.check(session, site_a, comment, "test").result
         feedback = checking.record_feedback(session, site_b, comment, "spam", guid=result.guid)
         assert feedback.check_id is None
+
+
+def test_the_request_session_is_closed_unless_it_was_never_used(db_app, monkeypatch):
+    from sqlalchemy.orm import Session
+
+    closed: list[Session] = []
+    real_close = Session.close
+
+    def counting_close(self):
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(Session, "close", counting_close)
+    engine = db_app.extensions["spamguard.db"].kw["bind"]
+    with db_app.app_context():
+        untouched = storage.get_session()
+        assert storage.untouched(untouched)
+    assert untouched not in closed  # nothing begun, nothing held: nothing to release
+    with db_app.app_context():
+        used = storage.get_session()
+        used.scalar(select(func.count()).select_from(Site))  # begins a transaction, holds a connection
+        assert not storage.untouched(used)
+    assert used in closed and engine.pool.checkedout() == 0
+    with db_app.app_context():
+        holding = storage.get_session()
+        site, _key = sites.create_site(holding, "https://held.example", secret=db_app.config["SPAMGUARD_KEY_SECRET"])
+        holding.commit()  # the transaction is over, the site object is still held
+        assert not storage.untouched(holding)
+    assert holding in closed
