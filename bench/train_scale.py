@@ -197,7 +197,8 @@ class TreeSampler:
         return sum(self.cpu.values()) - self.cpu_start
 
 
-def run_one(n: int, jobs: int, profile: bool) -> dict:
+def run_one(n: int, jobs: int, profile: bool, large: bool | None) -> dict:
+    from model_training.compact import CompactMatrix
     from model_training.train import C_GRID, fit_loco
 
     t0 = time.perf_counter()
@@ -211,10 +212,10 @@ def run_one(n: int, jobs: int, profile: bool) -> dict:
             import pstats
 
             profiler = cProfile.Profile()
-            result = profiler.runcall(fit_loco, examples, n_jobs=jobs)
+            result = profiler.runcall(fit_loco, examples, n_jobs=jobs, large=large)
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
         else:
-            result = fit_loco(examples, n_jobs=jobs)
+            result = fit_loco(examples, n_jobs=jobs, large=large)
         wall = time.perf_counter() - t1
     worst = min(
         (m["recall_at_1pct_fpr"] for m in result.loco.values() if "recall_at_1pct_fpr" in m), default=float("nan")
@@ -224,13 +225,16 @@ def run_one(n: int, jobs: int, profile: bool) -> dict:
         "synthesised_from": n_originals,
         "c_grid": list(C_GRID),
         "jobs": jobs,
+        "path": "compact" if isinstance(result.matrix, CompactMatrix) else "liblinear",
         "build_data_s": round(t_data, 1),
         "fit_wall_s": round(wall, 1),
         "fit_cpu_s": round(sampler.cpu_seconds, 1),
         "peak_rss_mb_tree": round(sampler.peak_bytes / 2**20),
         "peak_rss_mb_main": round(_vm_hwm_mb()),
         "rss_mb_before_fit": round(hwm_before),
+        "stages": result.stages,
         "n_features": int(result.matrix.shape[1]),
+        "nnz": int(result.matrix.nnz),
         "loco_worst_recall_at_1pct_fpr": round(float(worst), 4),
     }
 
@@ -248,10 +252,17 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="cProfile fit_loco (to stderr)")
+    parser.add_argument(
+        "--path", choices=["auto", "liblinear", "compact"], default="auto", help="fit_loco's large= (auto: by size)"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.jobs, args.profile)))
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+        large = {"auto": None, "liblinear": False, "compact": True}[args.path]
+        print(json.dumps(run_one(args.one, args.jobs, args.profile, large)))
         return
     print(
         "production pipeline (model_training.train.fit_loco) on comments SYNTHESISED by resampling and "
@@ -260,17 +271,17 @@ def main() -> None:
     )
     for n in [int(s) for s in args.sizes.split(",")]:
         t = time.perf_counter()
-        cmd = [sys.executable, __file__, "--one", str(n), "--jobs", str(args.jobs)] + (["--profile"] * args.profile)
+        cmd = [sys.executable, __file__, "--one", str(n), "--jobs", str(args.jobs), "--path", args.path]
+        cmd += ["--profile"] * args.profile
         out = subprocess.run(
             cmd,
             stdout=subprocess.PIPE,
-            stderr=None if args.profile else subprocess.PIPE,
+            stderr=None,
             text=True,
             check=False,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         if out.returncode:
-            print((out.stderr or "")[-2000:])
             raise SystemExit(out.returncode)
         result = json.loads(out.stdout.strip().splitlines()[-1])
         result["wall_s_total"] = round(time.perf_counter() - t, 1)
