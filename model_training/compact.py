@@ -24,7 +24,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import _sparsetools
 
-SUB = 1024  # rows per group in gram_vec: ~1.5 MB of their nonzeros, within a core's L2 cache
 _ONES = np.ones(0)
 
 
@@ -46,17 +45,13 @@ class _Pattern:
     n_rows: int
     n_cols: int
 
-    # The kernels index indices/data by indptr's values, so rows lo:hi are just a slice of indptr.
+    def matvec(self, data: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
+        """out += A @ v"""
+        _sparsetools.csr_matvec(self.n_rows, self.n_cols, self.indptr, self.indices, data, v, out)
 
-    def matvec(self, data: np.ndarray, v: np.ndarray, out: np.ndarray, lo: int = 0, hi: int | None = None) -> None:
-        """out += A[lo:hi] @ v"""
-        hi = self.n_rows if hi is None else hi
-        _sparsetools.csr_matvec(hi - lo, self.n_cols, self.indptr[lo : hi + 1], self.indices, data, v, out)
-
-    def rmatvec(self, data: np.ndarray, r: np.ndarray, out: np.ndarray, lo: int = 0, hi: int | None = None) -> None:
-        """out += A[lo:hi].T @ r (the CSR arrays read as the transpose's CSC)"""
-        hi = self.n_rows if hi is None else hi
-        _sparsetools.csc_matvec(self.n_cols, hi - lo, self.indptr[lo : hi + 1], self.indices, data, r, out)
+    def rmatvec(self, data: np.ndarray, r: np.ndarray, out: np.ndarray) -> None:
+        """out += A.T @ r (the CSR arrays read as the transpose's CSC)"""
+        _sparsetools.csc_matvec(self.n_cols, self.n_rows, self.indptr, self.indices, data, r, out)
 
 
 @dataclass
@@ -204,33 +199,12 @@ class CompactMatrix:
         return out
 
     def gram_vec(self, v: np.ndarray, d: np.ndarray) -> np.ndarray:
-        """X.T @ (d * (X @ v)), a Newton step's Hessian product: each group of SUB rows read once for both."""
-        scaled = self._blocks(v)
-        meta_v = v[self.meta_offset :]
+        """X.T @ (d * (X @ v)), a Newton step's Hessian product.
 
-        def work(chunks: list[Chunk], out: np.ndarray) -> None:
-            for c in chunks:
-                for lo in range(0, c.n_rows, SUB):
-                    hi = min(lo + SUB, c.n_rows)
-                    z = np.zeros(hi - lo)
-                    for t, u in zip(c.text, scaled):
-                        acc = np.zeros(hi - lo)
-                        t.pattern.matvec(_ones(len(t.pattern.indices)), u, acc, lo, hi)
-                        t.extra.matvec(t.extra_data, u, acc, lo, hi)
-                        z += acc * t.inv_norm[lo:hi]
-                    meta = c.meta[lo:hi] if c.meta is not None else None
-                    if meta is not None:
-                        z += meta @ meta_v
-                    z *= d[c.start + lo : c.start + hi]
-                    for t, o, idf in zip(c.text, self.offsets, self.idf):
-                        r = z * t.inv_norm[lo:hi]
-                        block = out[o : o + len(idf)]
-                        t.pattern.rmatvec(_ones(len(t.pattern.indices)), r, block, lo, hi)
-                        t.extra.rmatvec(t.extra_data, r, block, lo, hi)
-                    if meta is not None:
-                        out[self.meta_offset :] += meta.T @ z
-
-        return self._reduce(work)
+        Two passes: fusing them per group of rows (the group's nonzeros read once, from cache) measured
+        slower at 100 k (0.14 against 0.08 CPU-s): the cost is the gathers from v and scatters into
+        the result, not reading the nonzeros."""
+        return self.rmatvec(d * self.matvec(v))
 
     def column_support(self, start: int) -> np.ndarray:
         """Per metadata column from ``start`` on (>= meta_offset), how many rows have it nonzero."""

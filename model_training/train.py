@@ -73,10 +73,12 @@ DUAL_MAX_ITER = 100
 # n_jobs of them stay within PARALLEL_FOLDS_MAX_BYTES (fold_jobs).
 FIT_BYTES_PER_NONZERO = 28
 PARALLEL_FOLDS_MAX_BYTES = 1 << 30
-# Above this many nonzeros (~60 k comments) the matrix is kept compact (model_training/compact.py, ~5 B a
-# nonzero) and fitted by the primal solver (model_training/primal.py, same objective, no copies):
-# liblinear holds 28 B a nonzero per fit, 1.7 GB here and 10 GB at 1 M comments.  Below it (the
-# bundled corpora: ~7 M) the liblinear fits stay, so their models are unchanged bit for bit.
+# Above this many nonzeros (counted before min_df pruning; ~55 k comments of ~360) the matrix is kept
+# compact (model_training/compact.py, ~5 B a nonzero) and fitted by the primal solver
+# (model_training/primal.py: liblinear's objective, no copies).  liblinear's path holds ~40 B a nonzero
+# (float64 CSR, a fit's row subset and liblinear's 16-byte nodes): 0.8 GB here, 14 GB at 1 M comments.
+# Below it (the bundled corpora: ~5 M) the liblinear fits stay, so their models are unchanged; the
+# primal path costs more CPU (~140 passes over the matrix a fit, where the dual needs ~30-60).
 LARGE_NNZ = 20_000_000
 
 
@@ -202,6 +204,10 @@ def fit_decisions(
     dual: bool = True,
 ) -> dict[float, np.ndarray]:
     """One classifier per C on the training rows; decision values on the test rows."""
+    if isinstance(X, CompactMatrix):
+        train_rows = np.zeros(len(y), dtype=bool)
+        train_rows[train_idx] = True
+        return {C: primal_decisions(X, y, w, train_rows, test_idx, C)[0] for C in grid}
     return {
         C: fit_classifier(C, X[train_idx], y[train_idx], w[train_idx], dual).decision_function(X[test_idx])
         for C in grid
@@ -252,18 +258,28 @@ def large_decisions(
     for C in sorted(grid):
         full[C] = primal.fit(X, y, primal.row_costs(y, w, C), w0=start)
         start = full[C].w
-        log.info("all rows, C=%g: %d Newton steps, %.0f passes", C, full[C].n_iter, full[C].n_passes)
+        log.info("all rows, C=%g: %d Newton steps, %d passes", C, full[C].n_iter, full[C].n_passes)
     results = []
     for tr, te in splits:
         train_rows = np.zeros(len(y), dtype=bool)
         train_rows[tr] = True
-        out = {}
-        for C in grid:
-            sol = primal.fit(X, y, primal.row_costs(y, w, C, train_rows), w0=full[C].w, train=train_rows)
-            log.info("fold of %d rows, C=%g: %d Newton steps, %.0f passes", len(tr), C, sol.n_iter, sol.n_passes)
-            out[C] = (X.matvec(sol.coef) + sol.intercept)[te]
-        results.append(out)
+        results.append({C: primal_decisions(X, y, w, train_rows, te, C, full[C].w)[0] for C in grid})
     return results, full
+
+
+def primal_decisions(
+    X: CompactMatrix,
+    y: np.ndarray,
+    w: np.ndarray,
+    train_rows: np.ndarray,
+    test_idx: np.ndarray,
+    C: float,
+    w0: np.ndarray | None = None,
+) -> tuple[np.ndarray, primal.Solution]:
+    """The primal fit on the rows ``train_rows`` (a mask) and its decision values on ``test_idx``."""
+    sol = primal.fit(X, y, primal.row_costs(y, w, C, train_rows), w0=w0, train=train_rows)
+    log.info("%d training rows, C=%g: %d Newton steps, %d passes", train_rows.sum(), C, sol.n_iter, sol.n_passes)
+    return (X.matvec(sol.coef) + sol.intercept)[test_idx], sol
 
 
 def as_classifier(C: float, sol: primal.Solution, y: np.ndarray) -> LogisticRegression:

@@ -98,3 +98,13 @@ def test_leave_one_corpus_out_on_the_compact_path_agrees_with_liblinear():
         assert large.thresholds[name] == pytest.approx(value, abs=0.01)
     comments = [e.comment for e in examples[:50]]
     assert np.abs(small.model.predict_proba(comments) - large.model.predict_proba(comments)).max() < 0.01
+
+
+def test_row_subset_refits_on_the_compact_matrix_match_liblinears(data):
+    """What the report's evaluation refits (train.fit_decisions) when the matrix is compact."""
+    X, y, w = data
+    compact = vectorize.FittedUnion(make_features(min_df=1), _comments(400), chunk=64).compact()
+    tr, te = np.flatnonzero(np.arange(len(y)) % 3 != 0), np.flatnonzero(np.arange(len(y)) % 3 == 0)
+    ours = train.fit_decisions(compact, y, w, tr, te, (2.0, 8.0))
+    for C, expected in train.fit_decisions(X, y, w, tr, te, (2.0, 8.0)).items():
+        assert np.abs(ours[C] - expected).max() < 2e-3 * np.abs(expected).max()
