@@ -18,38 +18,61 @@ Each size runs in its own subprocess.  Peak RSS is the peak of the sum over the 
 (the fitting process plus joblib's workers), sampled every 0.2 s; CPU is user+system seconds of
 the whole tree.
 
-How it scales now (2 jobs; shared 2-core box at load average 6-10, so read CPU seconds, not wall).
-The TF-IDF blocks are fitted by ``model_training/vectorize.py``: two passes over chunks of 20 k
-comments (document/corpus frequencies, then sklearn's pruning, then the rows), each distinct
-word's char_wb n-grams cut once, the union's rows written into one preallocated matrix; the
-vocabularies, idf, matrix and pickles are byte-identical to ``fit_transform``'s.  Fold fits run in
-2 worker processes only while two copies of their training rows (X[train] plus liblinear's
-16-byte feature_node copy, ~28 B per nonzero) fit in 1 GiB (``train.fold_jobs``), else one at a
-time in the fitting process (same numbers).  Before -> after, alternating runs of both trees:
+Two paths (``model_training.train.LARGE_NNZ``, 20 M nonzeros counted before min_df pruning, ~55 k
+comments).  Below it, as before: the float64 CSR matrix (``vectorize.fit_features``, byte-identical to
+sklearn's ``fit_transform``) and liblinear's dual fits, 2 worker processes while their row copies fit
+in 1 GiB (``train.fold_jobs``); the bundled corpora (~5 M nonzeros) stay there, and their model is
+unchanged (coefficients, vocabularies, idf and thresholds bit for bit; the pickles differ only in
+sklearn's ``_stop_words_id``, an ``id()`` that differs in every process, the old code's too).  Above
+it, the matrix is kept compact (``model_training/compact.py``: per nonzero an int32 column, values
+rebuilt as ``(1 + ln tf) * idf / rownorm``, the ~16 % with tf > 1 repeated in a small matrix of
+``ln tf``; 6.1 B a nonzero with the metadata block and row norms, against 12 for float64 CSR plus 28
+for each liblinear fit) and fitted by ``model_training/primal.py``: liblinear's objective (balanced
+class weights from the sample weights, regularised intercept column) and its primal stopping rule
+(tol 1e-4), Newton steps by conjugate gradients on products with the matrix, never a copy.  Folds zero
+the held-out rows' cost; each C is fitted on all rows first (C=8 warm from C=2), and each fold starts
+from its C's full fit, which is then the shipped model (no separate refit).  The products run over the
+feature stage's 20 k-row chunks with scipy's compiled kernels, which release the GIL: 2 threads split
+the chunks.  Equivalence (tests/unit/model_training/test_primal.py): decisions within 2e-3 x max|decision|
+of liblinear's optimum (its primal at tol 1e-10), as the production dual fit is; LOCO on a corpus
+subsample gives the same per-corpus ROC-AUC (1e-3), recall (0.02) and thresholds (0.01); at 10 k the
+primal at C=8 was 1.7e-3 from the optimum, the dual 3e-5; 10 k and 100 k give the same LOCO worst
+recall on either path (0.0303 / 0.0576).
 
-    10 k:  15.9 -> 13.3 CPU-s, tree peak   880 ->   853 MB (parallel folds in both)
-    100 k: 101.2 -> 80.1 CPU-s, tree peak 3,669 -> 1,792 MB (fitting process 1,635 -> 1,792 MB,
-           no ~1 GB fold workers), 405,620 columns, same LOCO worst recall (0.0408)
+Measured (2 jobs; shared 2-core box at load average 5-10, so read CPU seconds, not wall):
 
-A profile at 10 k (``--profile --jobs 1``, 22.7 s under the profiler): liblinear's 9 fits 12.4 s,
-the features 9.1 s, of which ``meta_dict`` (spamguard/scoring) 3.7 s, the comments' analysis 1.6 s
-and both TF-IDF blocks ~3.7 s (sklearn's fit_transform: ~2x that).
+    10 k  (liblinear path, unchanged): 10.4 / 10.9 CPU-s, tree peak 886 / 871 MB
+    100 k before (liblinear): 63.5 CPU-s, 92.7 s wall, tree peak 1,800 MB (00:32, load 2-6)
+    100 k after (compact):   114.4 CPU-s, 331.9 s wall, peak 973 MB (00:58, load 8-10): features
+                             25.3 CPU-s, folds + full fits 88.1 CPU-s (10 fits, 104-133 passes
+                             each, ~0.07 CPU-s a pass over 36 M nonzeros), the rest 1 CPU-s
 
-1 M is NOT within the target, and not run end to end: the features alone, measured on 1 M
-synthesised comments (``vectorize.fit_features``), take 285 CPU-s (704 s wall at load ~6) and
-peak at 7.7 GB RSS; the matrix has 359,728,335 nonzeros (360 per comment: 306 of them char_wb
-2-5-grams) over 516,644 columns, i.e. 4.3 GB as float64 CSR by itself, on top of ~1.1 GB for the 1 M
-Example objects and their cached analyses.  liblinear then copies the rows it fits into 16-byte
-nodes (5.8 GB for the final refit), so the 1 M retrain needs ~11 GB and, extrapolating the 100 k
-fits, ~800+ CPU-s.  4 GB at 1 M needs fewer bytes per nonzero than any float64 CSR path gives:
-a no-copy solver (e.g. saga or L-BFGS on float32 CSR, folds by zero sample weights instead of row
-copies, 8 B per nonzero = 2.9 GB) still leaves ~0 headroom next to the Example list, so it needs a
-compact matrix (int32 column + 1-byte tf code per nonzero, values rebuilt per row) with a solver
-of our own, or fewer nonzeros per comment (e.g. char_wb 3-5-grams), which is a model change.
-Speed of that route, measured at 100 k (one full fit, C = 8): liblinear 7.9 CPU-s (29 dual
-iterations); saga on the float32 matrix 0.6 CPU-s per epoch, its coefficients after 10 epochs still
-only 0.974-correlated with liblinear's, so ~10x that per fit at 1 M is ~6 s an epoch, 9 fits of
-tens of epochs: over the 15 minutes on its own.
+The primal path trades memory for CPU: ~125 passes over the matrix a fit where liblinear's dual takes
+30-60 iterations (which it can only do on its own 16-byte copy).  Tried and dropped: liblinear's
+diagonal preconditioner (more passes on these l2-normalised rows: 210 against 153 at 10 k), a Hessian
+from every 5th/10th/20th row (more Newton steps, no fewer passes), fusing X v and X.T (d X v) per 1 k
+rows (slower: the gathers and scatters cost, not reading the nonzeros), saga (docstring of the previous
+session: 10 epochs still 0.974-correlated).
+
+1 M, compact path, one run 00:57-01:24 UTC (load average 8-10 during the features, 4.5-7 during the
+fits; 360,354,976 nonzeros, 517,247 columns, LOCO worst recall 0.075):
+
+    features  832.5 s wall, 251.1 CPU-s, peak 4,335 MB (the run's peak; 786 MB of it the 1 M
+              Example objects held by the caller before fit_loco starts)
+    fits      640.7 s wall, 599.1 CPU-s (10 fits: all rows C=2 cold 137 passes, C=8 warm 133, the 8
+              folds 99-126; ~0.45 CPU-s a pass, ~0.9 cores busy with 2 threads on the shared box)
+    final     3.1 s (calibration, thresholds, priors: the C=8 fit on all rows is the model)
+    total     1,476 s wall (24.6 min), 854 CPU-s, tree peak 4,327 MB
+
+Before (last session, features only): 285 CPU-s and 7.7 GB for the features, ~11 GB and ~800+ CPU-s
+projected for the whole retrain.  Targets: **4 GB not met by 0.24 GB** (was ~11 GB); **15 min not
+shown**: 24.6 min wall on the shared box, 854 CPU-s; on two idle cores the features are ~250 s of one
+core and the fits ~600 CPU-s split over two threads, i.e. ~9-11 min (an estimate, not measured).
+What is left: the feature stage's peak (the Example list 0.8 GB, the compact matrix 2.2 GB; the
+rest, ~1.3 GB, is pass 2's per-chunk temporaries (~0.25 GB at 20 k rows a chunk), the char_wb per-word
+cache and the texts, and heap left fragmented by pass 1 and the metadata dicts); the features run on
+one core (two processes over the chunks would halve their wall); the held-out corpus's rows are still
+read by each fold's passes (rows grouped by corpus would let a fold skip ~20 % of them).
 """
 
 from __future__ import annotations
