@@ -42,7 +42,9 @@ recall on either path (0.0303 / 0.0576).
 Measured (2 jobs; shared 2-core box at load average 5-10, so read CPU seconds, not wall):
 
     10 k  (liblinear path, unchanged): 10.4 / 10.9 CPU-s, tree peak 886 / 871 MB
-    100 k before (liblinear): 63.5 CPU-s, 92.7 s wall, tree peak 1,800 MB (00:32, load 2-6)
+    100 k before (liblinear): 63.5 / 74.6 CPU-s, 92.7 / 289.3 s wall, tree peak 1,800 / 1,799 MB
+                             (the previous tree at 00:32, load 2-6, and again right after the run
+                             below, load 8)
     100 k after (compact):   114.4 CPU-s, 331.9 s wall, peak 973 MB (00:58, load 8-10): features
                              25.3 CPU-s, folds + full fits 88.1 CPU-s (10 fits, 104-133 passes
                              each, ~0.07 CPU-s a pass over 36 M nonzeros), the rest 1 CPU-s
