@@ -70,20 +70,22 @@ class TextChunk:
         tf = counts.data
         indices = counts.indices.astype(np.int32, copy=False)
         indptr = counts.indptr.astype(np.int32)  # a chunk holds < 2**31 nonzeros
-        row = np.repeat(np.arange(n), np.diff(indptr))
-        log_tf = np.log(tf)
-        value = (1.0 + log_tf) * idf[indices]
-        norm = np.sqrt(np.bincount(row, weights=value * value, minlength=n))
-        inv_norm = np.divide(1.0, norm, out=np.zeros(n), where=norm > 0)
+        # In place where possible: these temporaries (~8 bytes a nonzero each) set the feature stage's peak.
+        row = np.repeat(np.arange(n, dtype=np.int32), np.diff(indptr))
         more = tf > 1
         extra_indptr = np.zeros(n + 1, dtype=np.int32)
         np.cumsum(np.bincount(row[more], minlength=n), out=extra_indptr[1:])
-        return cls(
-            _Pattern(indptr, indices, n, width),
-            _Pattern(extra_indptr, indices[more], n, width),
-            log_tf[more],
-            inv_norm,
-        )
+        extra = _Pattern(extra_indptr, indices[more], n, width)
+        value = np.log(tf)
+        extra_data = value[more]
+        del more
+        value += 1.0
+        value *= idf[indices]
+        value *= value
+        norm = np.sqrt(np.bincount(row, weights=value, minlength=n))
+        del row, value
+        inv_norm = np.divide(1.0, norm, out=np.zeros(n), where=norm > 0)
+        return cls(_Pattern(indptr, indices, n, width), extra, extra_data, inv_norm)
 
     @property
     def nbytes(self) -> int:

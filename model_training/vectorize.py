@@ -205,7 +205,7 @@ class _Fitted:
         else:
             prov, indptr = self._ids.chunk(self.docs[start : start + self.chunk])
         kept = self.column[prov] >= 0
-        kept_before = np.zeros(len(prov) + 1, dtype=np.int64)
+        kept_before = np.zeros(len(prov) + 1, dtype=np.int32 if len(prov) < 2**31 else np.int64)
         np.cumsum(kept, out=kept_before[1:])
         X = _counts(prov[kept], kept_before[indptr], self.n_terms)
         return sp.csr_matrix(
