@@ -60,3 +60,18 @@ def test_metadata_support_counts_nonzero_rows(both):
     start = C.meta_offset
     expected = np.asarray((X[:, start:] != 0).sum(axis=0)).ravel()
     assert np.array_equal(C.column_support(start), expected)
+
+
+@pytest.mark.parametrize("big", [3, 70_000])
+def test_term_counts_small_and_beyond_the_uint16_table(big):
+    import scipy.sparse as sp
+
+    counts = sp.csr_matrix(np.array([[1.0, 0.0, big, 2.0], [0.0, 0.0, 0.0, 0.0], [5.0, 1.0, 0.0, 0.0]]))
+    idf = np.array([1.5, 2.0, 1.0, 3.0])
+    chunk = compact.TextChunk.from_counts(counts, idf)
+    expected = counts.copy()
+    expected.data = (1.0 + np.log(expected.data)) * idf[expected.indices]
+    norms = np.sqrt(np.asarray(expected.multiply(expected).sum(axis=1)).ravel())
+    expected = sp.diags(np.divide(1.0, norms, out=np.zeros(3), where=norms > 0)) @ expected
+    assert abs(chunk.values(idf) - expected).max() < 1e-15
+    assert chunk.extra_data.dtype == (np.uint16 if big < 1 << 16 else np.float64)
