@@ -26,8 +26,8 @@ unchanged (coefficients, vocabularies, idf and thresholds bit for bit; the pickl
 sklearn's ``_stop_words_id``, an ``id()`` that differs in every process, the old code's too).  Above
 it, the matrix is kept compact (``model_training/compact.py``: per nonzero an int32 column, values
 rebuilt as ``(1 + ln tf) * idf / rownorm``, the ~16 % with tf > 1 repeated in a small matrix of
-``ln tf``; 6.1 B a nonzero with the metadata block and row norms, against 12 for float64 CSR plus 28
-for each liblinear fit) and fitted by ``model_training/primal.py``: liblinear's objective (balanced
+``ln tf`` kept as a uint16 tf; 5.2 B a nonzero with the metadata block and row norms, measured at
+100 k, against 12 for float64 CSR plus 28 for each liblinear fit) and fitted by ``model_training/primal.py``: liblinear's objective (balanced
 class weights from the sample weights, regularised intercept column) and its primal stopping rule
 (tol 1e-4), Newton steps by conjugate gradients on products with the matrix, never a copy.  Folds zero
 the held-out rows' cost; each C is fitted on all rows first (C=8 warm from C=2), and each fold starts
@@ -45,7 +45,8 @@ Measured (2 jobs; shared 2-core box at load average 5-10, so read CPU seconds, n
     100 k before (liblinear): 63.5 / 74.6 CPU-s, 92.7 / 289.3 s wall, tree peak 1,800 / 1,799 MB
                              (the previous tree at 00:32, load 2-6, and again right after the run
                              below, load 8)
-    100 k after (compact):   114.4 CPU-s, 331.9 s wall, peak 973 MB (00:58, load 8-10): features
+    100 k after (compact, before the uint16 tf codes):
+                             114.4 CPU-s, 331.9 s wall, peak 973 MB (00:58, load 8-10): features
                              25.3 CPU-s, folds + full fits 88.1 CPU-s (10 fits, 104-133 passes
                              each, ~0.07 CPU-s a pass over 36 M nonzeros), the rest 1 CPU-s
 
@@ -56,25 +57,27 @@ from every 5th/10th/20th row (more Newton steps, no fewer passes), fusing X v an
 rows (slower: the gathers and scatters cost, not reading the nonzeros), saga (docstring of the previous
 session: 10 epochs still 0.974-correlated).
 
-1 M, compact path, one run 00:57-01:24 UTC (load average 8-10 during the features, 4.5-7 during the
-fits; 360,354,976 nonzeros, 517,247 columns, LOCO worst recall 0.075):
+1 M on the compact path (360,354,976 nonzeros, 517,247 columns, LOCO worst recall 0.075 in every run;
+the 1 M Example objects, 786 MB, are held by the caller before fit_loco starts and count in the peak):
 
-    features  832.5 s wall, 251.1 CPU-s, peak 4,335 MB (the run's peak; 786 MB of it the 1 M
-              Example objects held by the caller before fit_loco starts)
-    fits      640.7 s wall, 599.1 CPU-s (10 fits: all rows C=2 cold 137 passes, C=8 warm 133, the 8
-              folds 99-126; ~0.45 CPU-s a pass, ~0.9 cores busy with 2 threads on the shared box)
-    final     3.1 s (calibration, thresholds, priors: the C=8 fit on all rows is the model)
-    total     1,476 s wall (24.6 min), 854 CPU-s, tree peak 4,327 MB
+    run                          features              fits (10)             total fit     peak
+    A 00:57, load 8-10 then 4-7  832 s wall / 251 CPU  641 s wall / 599 CPU  1,476 s / 854  4,335 MB
+    B 01:27, load ~2             204 s wall / 204 CPU  321 s wall / 600 CPU    528 s / 807  4,302 MB
+    C 01:36, load ~2             198 s wall / 199 CPU  376 s wall / 715 CPU    577 s / 917  3,963 MB
 
+(B also had the compact build's temporaries in place, C also the extra entries' tf as uint16 read
+through a table of logarithms: -339 MB, +19 % CPU in the fits.  MB here are MiB (2**20 bytes), as
+everywhere in this bench.  The fits: all rows C=2 cold 137 passes, C=8
+warm 133, the 8 folds 99-126; ~0.6 CPU-s a pass, 1.9 cores busy with 2 threads on a quiet box.)
 Before (last session, features only): 285 CPU-s and 7.7 GB for the features, ~11 GB and ~800+ CPU-s
-projected for the whole retrain.  Targets: **4 GB not met by 0.24 GB** (was ~11 GB); **15 min not
-shown**: 24.6 min wall on the shared box, 854 CPU-s; on two idle cores the features are ~250 s of one
-core and the fits ~600 CPU-s split over two threads, i.e. ~9-11 min (an estimate, not measured).
-What is left: the feature stage's peak (the Example list 0.8 GB, the compact matrix 2.2 GB; the
-rest, ~1.3 GB, is pass 2's per-chunk temporaries (~0.25 GB at 20 k rows a chunk), the char_wb per-word
-cache and the texts, and heap left fragmented by pass 1 and the metadata dicts); the features run on
-one core (two processes over the chunks would halve their wall); the held-out corpus's rows are still
-read by each fold's passes (rows grouped by corpus would let a fold skip ~20 % of them).
+projected for the whole retrain.  So the 15 min target is met on a quiet box (9.6 min, run C) and missed on
+a loaded one (24.6 min); the peak, 3,963 MiB (run C), is within 4 GiB (4,096 MiB) but is 4.16e9
+bytes, i.e. not within a decimal 4 GB.
+What is left: the feature stage's peak (the Example list 0.8 GB, the compact matrix ~1.9 GB; the
+rest is the texts, the char_wb per-word cache, pass 2's per-chunk temporaries and heap left
+fragmented by pass 1 and the metadata dicts); the features run on one core (two processes over the
+chunks would halve their ~200 s); each fold still reads the held-out corpus's rows (rows grouped by
+corpus would let a fold skip ~20 % of its passes).
 """
 
 from __future__ import annotations

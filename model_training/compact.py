@@ -1,4 +1,4 @@
-"""The feature union's TF-IDF matrix in ~4.5 bytes per nonzero, with the products a primal solver needs.
+"""The feature union's TF-IDF matrix in ~5 bytes per nonzero, with the products a primal solver needs.
 
 A TF-IDF entry of :func:`spamguard.scoring.transformers.make_features` (``sublinear_tf``, l2 rows)
 is ``(1 + ln tf) * idf[j] / norm[i]``, with a row norm per TF-IDF block.  So per nonzero only its
@@ -10,8 +10,8 @@ float64 CSR needs 12 bytes per nonzero, liblinear another 16 for its copy: at 1 
 nonzeros) ~10 GB, against ~5 bytes here.
 
 The rows are kept in chunks (the feature stage's chunks): the products call scipy's compiled
-sparse kernels chunk by chunk on the stored arrays (no conversions, no copies), and those kernels
-release the GIL, so ``threads`` threads split the chunks.  The narrow metadata block stays a
+sparse kernels chunk by chunk on the stored arrays (no copy of the matrix; only the extra entries'
+ln tf is gathered from the table per product), and those kernels release the GIL, so ``threads`` threads split the chunks.  The narrow metadata block stays a
 float64 CSR per chunk.
 """
 
