@@ -18,38 +18,66 @@ Each size runs in its own subprocess.  Peak RSS is the peak of the sum over the 
 (the fitting process plus joblib's workers), sampled every 0.2 s; CPU is user+system seconds of
 the whole tree.
 
-How it scales now (2 jobs; shared 2-core box at load average 6-10, so read CPU seconds, not wall).
-The TF-IDF blocks are fitted by ``model_training/vectorize.py``: two passes over chunks of 20 k
-comments (document/corpus frequencies, then sklearn's pruning, then the rows), each distinct
-word's char_wb n-grams cut once, the union's rows written into one preallocated matrix; the
-vocabularies, idf, matrix and pickles are byte-identical to ``fit_transform``'s.  Fold fits run in
-2 worker processes only while two copies of their training rows (X[train] plus liblinear's
-16-byte feature_node copy, ~28 B per nonzero) fit in 1 GiB (``train.fold_jobs``), else one at a
-time in the fitting process (same numbers).  Before -> after, alternating runs of both trees:
+Two paths (``model_training.train.LARGE_NNZ``, 20 M nonzeros counted before min_df pruning, ~55 k
+comments).  Below it, as before: the float64 CSR matrix (``vectorize.fit_features``, byte-identical to
+sklearn's ``fit_transform``) and liblinear's dual fits, 2 worker processes while their row copies fit
+in 1 GiB (``train.fold_jobs``); the bundled corpora (~5 M nonzeros) stay there, and their model is
+unchanged (coefficients, vocabularies, idf and thresholds bit for bit; the pickles differ only in
+sklearn's ``_stop_words_id``, an ``id()`` that differs in every process, the old code's too).  Above
+it, the matrix is kept compact (``model_training/compact.py``: per nonzero an int32 column, values
+rebuilt as ``(1 + ln tf) * idf / rownorm``, the ~16 % with tf > 1 repeated in a small matrix of
+``ln tf`` kept as a uint16 tf; 5.2 B a nonzero with the metadata block and row norms, measured at
+100 k, against 12 for float64 CSR plus 28 for each liblinear fit) and fitted by ``model_training/primal.py``: liblinear's objective (balanced
+class weights from the sample weights, regularised intercept column) and its primal stopping rule
+(tol 1e-4), Newton steps by conjugate gradients on products with the matrix, never a copy.  Folds zero
+the held-out rows' cost; each C is fitted on all rows first (C=8 warm from C=2), and each fold starts
+from its C's full fit, which is then the shipped model (no separate refit).  The products run over the
+feature stage's 20 k-row chunks with scipy's compiled kernels, which release the GIL: 2 threads split
+the chunks.  Equivalence (tests/unit/model_training/test_primal.py): decisions within 2e-3 x max|decision|
+of liblinear's optimum (its primal at tol 1e-10), as the production dual fit is; LOCO on a corpus
+subsample gives the same per-corpus ROC-AUC (1e-3), recall (0.02) and thresholds (0.01); at 10 k the
+primal at C=8 was 1.7e-3 from the optimum, the dual 3e-5; 10 k and 100 k give the same LOCO worst
+recall on either path (0.0303 / 0.0576).
 
-    10 k:  15.9 -> 13.3 CPU-s, tree peak   880 ->   853 MB (parallel folds in both)
-    100 k: 101.2 -> 80.1 CPU-s, tree peak 3,669 -> 1,792 MB (fitting process 1,635 -> 1,792 MB,
-           no ~1 GB fold workers), 405,620 columns, same LOCO worst recall (0.0408)
+Measured (2 jobs; shared 2-core box at load average 5-10, so read CPU seconds, not wall):
 
-A profile at 10 k (``--profile --jobs 1``, 22.7 s under the profiler): liblinear's 9 fits 12.4 s,
-the features 9.1 s, of which ``meta_dict`` (spamguard/scoring) 3.7 s, the comments' analysis 1.6 s
-and both TF-IDF blocks ~3.7 s (sklearn's fit_transform: ~2x that).
+    10 k  (liblinear path, unchanged): 10.4 / 10.9 CPU-s, tree peak 886 / 871 MB
+    100 k before (liblinear): 63.5 / 74.6 CPU-s, 92.7 / 289.3 s wall, tree peak 1,800 / 1,799 MB
+                             (the previous tree at 00:32, load 2-6, and again right after the run
+                             below, load 8)
+    100 k after (compact, before the uint16 tf codes):
+                             114.4 CPU-s, 331.9 s wall, peak 973 MB (00:58, load 8-10): features
+                             25.3 CPU-s, folds + full fits 88.1 CPU-s (10 fits, 104-133 passes
+                             each, ~0.07 CPU-s a pass over 36 M nonzeros), the rest 1 CPU-s
 
-1 M is NOT within the target, and not run end to end: the features alone, measured on 1 M
-synthesised comments (``vectorize.fit_features``), take 285 CPU-s (704 s wall at load ~6) and
-peak at 7.7 GB RSS; the matrix has 359,728,335 nonzeros (360 per comment: 306 of them char_wb
-2-5-grams) over 516,644 columns, i.e. 4.3 GB as float64 CSR by itself, on top of ~1.1 GB for the 1 M
-Example objects and their cached analyses.  liblinear then copies the rows it fits into 16-byte
-nodes (5.8 GB for the final refit), so the 1 M retrain needs ~11 GB and, extrapolating the 100 k
-fits, ~800+ CPU-s.  4 GB at 1 M needs fewer bytes per nonzero than any float64 CSR path gives:
-a no-copy solver (e.g. saga or L-BFGS on float32 CSR, folds by zero sample weights instead of row
-copies, 8 B per nonzero = 2.9 GB) still leaves ~0 headroom next to the Example list, so it needs a
-compact matrix (int32 column + 1-byte tf code per nonzero, values rebuilt per row) with a solver
-of our own, or fewer nonzeros per comment (e.g. char_wb 3-5-grams), which is a model change.
-Speed of that route, measured at 100 k (one full fit, C = 8): liblinear 7.9 CPU-s (29 dual
-iterations); saga on the float32 matrix 0.6 CPU-s per epoch, its coefficients after 10 epochs still
-only 0.974-correlated with liblinear's, so ~10x that per fit at 1 M is ~6 s an epoch, 9 fits of
-tens of epochs: over the 15 minutes on its own.
+The primal path trades memory for CPU: ~125 passes over the matrix a fit where liblinear's dual takes
+30-60 iterations (which it can only do on its own 16-byte copy).  Tried and dropped: liblinear's
+diagonal preconditioner (more passes on these l2-normalised rows: 210 against 153 at 10 k), a Hessian
+from every 5th/10th/20th row (more Newton steps, no fewer passes), fusing X v and X.T (d X v) per 1 k
+rows (slower: the gathers and scatters cost, not reading the nonzeros), saga (docstring of the previous
+session: 10 epochs still 0.974-correlated).
+
+1 M on the compact path (360,354,976 nonzeros, 517,247 columns, LOCO worst recall 0.075 in every run;
+the 1 M Example objects, 786 MB, are held by the caller before fit_loco starts and count in the peak):
+
+    run                          features              fits (10)             total fit     peak
+    A 00:57, load 8-10 then 4-7  832 s wall / 251 CPU  641 s wall / 599 CPU  1,476 s / 854  4,335 MB
+    B 01:27, load ~2             204 s wall / 204 CPU  321 s wall / 600 CPU    528 s / 807  4,302 MB
+    C 01:36, load ~2             198 s wall / 199 CPU  376 s wall / 715 CPU    577 s / 917  3,963 MB
+
+(B also had the compact build's temporaries in place, C also the extra entries' tf as uint16 read
+through a table of logarithms: -339 MB, +19 % CPU in the fits.  MB here are MiB (2**20 bytes), as
+everywhere in this bench.  The fits: all rows C=2 cold 137 passes, C=8
+warm 133, the 8 folds 99-126; ~0.6 CPU-s a pass, 1.9 cores busy with 2 threads on a quiet box.)
+Before (last session, features only): 285 CPU-s and 7.7 GB for the features, ~11 GB and ~800+ CPU-s
+projected for the whole retrain.  So the 15 min target is met on a quiet box (9.6 min, run C) and missed on
+a loaded one (24.6 min); the peak, 3,963 MiB (run C), is within 4 GiB (4,096 MiB) but is 4.16e9
+bytes, i.e. not within a decimal 4 GB.
+What is left: the feature stage's peak (the Example list 0.8 GB, the compact matrix ~1.9 GB; the
+rest is the texts, the char_wb per-word cache, pass 2's per-chunk temporaries and heap left
+fragmented by pass 1 and the metadata dicts); the features run on one core (two processes over the
+chunks would halve their ~200 s); each fold still reads the held-out corpus's rows (rows grouped by
+corpus would let a fold skip ~20 % of its passes).
 """
 
 from __future__ import annotations
@@ -197,7 +225,8 @@ class TreeSampler:
         return sum(self.cpu.values()) - self.cpu_start
 
 
-def run_one(n: int, jobs: int, profile: bool) -> dict:
+def run_one(n: int, jobs: int, profile: bool, large: bool | None) -> dict:
+    from model_training.compact import CompactMatrix
     from model_training.train import C_GRID, fit_loco
 
     t0 = time.perf_counter()
@@ -211,10 +240,10 @@ def run_one(n: int, jobs: int, profile: bool) -> dict:
             import pstats
 
             profiler = cProfile.Profile()
-            result = profiler.runcall(fit_loco, examples, n_jobs=jobs)
+            result = profiler.runcall(fit_loco, examples, n_jobs=jobs, large=large)
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
         else:
-            result = fit_loco(examples, n_jobs=jobs)
+            result = fit_loco(examples, n_jobs=jobs, large=large)
         wall = time.perf_counter() - t1
     worst = min(
         (m["recall_at_1pct_fpr"] for m in result.loco.values() if "recall_at_1pct_fpr" in m), default=float("nan")
@@ -224,13 +253,16 @@ def run_one(n: int, jobs: int, profile: bool) -> dict:
         "synthesised_from": n_originals,
         "c_grid": list(C_GRID),
         "jobs": jobs,
+        "path": "compact" if isinstance(result.matrix, CompactMatrix) else "liblinear",
         "build_data_s": round(t_data, 1),
         "fit_wall_s": round(wall, 1),
         "fit_cpu_s": round(sampler.cpu_seconds, 1),
         "peak_rss_mb_tree": round(sampler.peak_bytes / 2**20),
         "peak_rss_mb_main": round(_vm_hwm_mb()),
         "rss_mb_before_fit": round(hwm_before),
+        "stages": result.stages,
         "n_features": int(result.matrix.shape[1]),
+        "nnz": int(result.matrix.nnz),
         "loco_worst_recall_at_1pct_fpr": round(float(worst), 4),
     }
 
@@ -248,10 +280,17 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="cProfile fit_loco (to stderr)")
+    parser.add_argument(
+        "--path", choices=["auto", "liblinear", "compact"], default="auto", help="fit_loco's large= (auto: by size)"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.jobs, args.profile)))
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+        large = {"auto": None, "liblinear": False, "compact": True}[args.path]
+        print(json.dumps(run_one(args.one, args.jobs, args.profile, large)))
         return
     print(
         "production pipeline (model_training.train.fit_loco) on comments SYNTHESISED by resampling and "
@@ -260,17 +299,17 @@ def main() -> None:
     )
     for n in [int(s) for s in args.sizes.split(",")]:
         t = time.perf_counter()
-        cmd = [sys.executable, __file__, "--one", str(n), "--jobs", str(args.jobs)] + (["--profile"] * args.profile)
+        cmd = [sys.executable, __file__, "--one", str(n), "--jobs", str(args.jobs), "--path", args.path]
+        cmd += ["--profile"] * args.profile
         out = subprocess.run(
             cmd,
             stdout=subprocess.PIPE,
-            stderr=None if args.profile else subprocess.PIPE,
+            stderr=None,
             text=True,
             check=False,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         if out.returncode:
-            print((out.stderr or "")[-2000:])
             raise SystemExit(out.returncode)
         result = json.loads(out.stdout.strip().splitlines()[-1])
         result["wall_s_total"] = round(time.perf_counter() - t, 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import resource
 import time
 import warnings
 from collections import Counter
@@ -24,6 +25,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from model_training import data as data_mod
+from model_training import primal
+from model_training.compact import CompactMatrix
 from model_training.data import Example
 from model_training.evaluate import (
     full_metrics,
@@ -36,7 +39,7 @@ from model_training.evaluate import (
 from model_training.feedback_trust import mask_unsupported, vouched_words
 from model_training.gate_checks import trigger_check
 from model_training.registry import gate
-from model_training.vectorize import fit_features
+from model_training.vectorize import FittedUnion
 from spamguard.scoring import signals
 from spamguard.scoring.model import SpamModel
 from spamguard.scoring.registry import Registry
@@ -70,6 +73,13 @@ DUAL_MAX_ITER = 100
 # n_jobs of them stay within PARALLEL_FOLDS_MAX_BYTES (fold_jobs).
 FIT_BYTES_PER_NONZERO = 28
 PARALLEL_FOLDS_MAX_BYTES = 1 << 30
+# Above this many nonzeros (counted before min_df pruning; ~55 k comments of ~360) the matrix is kept
+# compact (model_training/compact.py, ~5 B a nonzero) and fitted by the primal solver
+# (model_training/primal.py: liblinear's objective, no copies).  liblinear's path holds ~40 B a nonzero
+# (float64 CSR, a fit's row subset and liblinear's 16-byte nodes): 0.8 GB here, 14 GB at 1 M comments.
+# Below it (the bundled corpora: ~5 M) the liblinear fits stay, so their models are unchanged; the
+# primal path costs more CPU (~140 passes over the matrix a fit, where the dual needs ~30-60).
+LARGE_NNZ = 20_000_000
 
 
 @dataclass
@@ -86,6 +96,21 @@ class FitResult:
     weights: np.ndarray | None = None
     oof_decision: np.ndarray | None = None
     dual: bool = True  # the final fit converged in the dual (refits on row subsets start from the same solver)
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)  # fit_loco's (bench/train_scale.py)
+
+
+class _Stages(dict[str, dict[str, float]]):
+    """Per stage: wall and this process's CPU seconds, and its peak RSS so far (MB)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def mark(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        self[name] = {"wall_s": round(wall - self._wall, 1), "cpu_s": round(cpu - self._cpu, 1), "peak_mb": round(peak)}
+        self._wall, self._cpu = wall, cpu
 
 
 def example_weights(examples: list[Example]) -> np.ndarray:
@@ -179,6 +204,10 @@ def fit_decisions(
     dual: bool = True,
 ) -> dict[float, np.ndarray]:
     """One classifier per C on the training rows; decision values on the test rows."""
+    if isinstance(X, CompactMatrix):
+        train_rows = np.zeros(len(y), dtype=bool)
+        train_rows[train_idx] = True
+        return {C: primal_decisions(X, y, w, train_rows, test_idx, C)[0] for C in grid}
     return {
         C: fit_classifier(C, X[train_idx], y[train_idx], w[train_idx], dual).decision_function(X[test_idx])
         for C in grid
@@ -212,6 +241,58 @@ def fold_jobs(n_jobs: int, nnz: int) -> int:
     return n_jobs if n_jobs * FIT_BYTES_PER_NONZERO * nnz <= PARALLEL_FOLDS_MAX_BYTES else 1
 
 
+def large_decisions(
+    X: CompactMatrix,
+    y: np.ndarray,
+    w: np.ndarray,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    grid: Sequence[float],
+) -> tuple[list[dict[float, np.ndarray]], dict[float, primal.Solution]]:
+    """``parallel_decisions`` by the primal solver, plus the fits on all rows (the final model's).
+
+    Warm starts: each C on all rows from the previous C's solution, each fold from its C's fit on all
+    rows (a fold drops one corpus, so the optimum moves a little).  Folds zero the held-out rows' cost.
+    """
+    full: dict[float, primal.Solution] = {}
+    start = None
+    for C in sorted(grid):
+        full[C] = primal.fit(X, y, primal.row_costs(y, w, C), w0=start)
+        start = full[C].w
+        log.info("all rows, C=%g: %d Newton steps, %d passes", C, full[C].n_iter, full[C].n_passes)
+    results = []
+    for tr, te in splits:
+        train_rows = np.zeros(len(y), dtype=bool)
+        train_rows[tr] = True
+        results.append({C: primal_decisions(X, y, w, train_rows, te, C, full[C].w)[0] for C in grid})
+    return results, full
+
+
+def primal_decisions(
+    X: CompactMatrix,
+    y: np.ndarray,
+    w: np.ndarray,
+    train_rows: np.ndarray,
+    test_idx: np.ndarray,
+    C: float,
+    w0: np.ndarray | None = None,
+) -> tuple[np.ndarray, primal.Solution]:
+    """The primal fit on the rows ``train_rows`` (a mask) and its decision values on ``test_idx``."""
+    sol = primal.fit(X, y, primal.row_costs(y, w, C, train_rows), w0=w0, train=train_rows)
+    log.info("%d training rows, C=%g: %d Newton steps, %d passes", train_rows.sum(), C, sol.n_iter, sol.n_passes)
+    return (X.matvec(sol.coef) + sol.intercept)[test_idx], sol
+
+
+def as_classifier(C: float, sol: primal.Solution, y: np.ndarray) -> LogisticRegression:
+    """The primal solution as the fitted LogisticRegression liblinear's primal solver would give."""
+    clf = make_classifier(C, dual=False)
+    clf.classes_ = np.unique(y)
+    clf.coef_ = sol.coef.reshape(1, -1)
+    clf.intercept_ = np.array([sol.intercept])
+    clf.n_features_in_ = len(sol.coef)
+    clf.n_iter_ = np.array([sol.n_iter], dtype=np.int32)
+    return clf
+
+
 def worst_corpus_thresholds(y: np.ndarray, probs: np.ndarray, corpus: np.ndarray) -> dict[str, float]:
     """Each threshold is the highest any held-out corpus needs: the promised FPR holds on the worst one."""
     per = [
@@ -228,24 +309,41 @@ def worst_corpus_thresholds(y: np.ndarray, probs: np.ndarray, corpus: np.ndarray
 
 
 def fit_loco(
-    examples: list[Example], grid: Sequence[float] = C_GRID, n_jobs: int = 1, progress: bool = False
+    examples: list[Example],
+    grid: Sequence[float] = C_GRID,
+    n_jobs: int = 1,
+    progress: bool = False,
+    large: bool | None = None,
 ) -> FitResult:
     """Fit the features once, choose C by leave-one-corpus-out, calibrate and set thresholds on it, refit.
+
+    ``large``: the compact matrix and primal solver (default: above ``LARGE_NNZ`` nonzeros).
 
     The TF-IDF vocabularies and idf are fitted once on every example (no labels are used); a
     column that only the held-out corpus has gets no weight from the training rows, so this
     shortcut does not leak labels.  C maximises the held-out corpora's mean recall at 1 % FPR
     (then the worst one's).
     """
+    stages = _Stages()
     comments = [e.comment for e in examples]
     y = np.array([e.label for e in examples])
     w = example_weights(examples)
     features = make_features()
-    X = fit_features(features, comments)  # = features.fit_transform(comments).tocsr(), in bounded memory
+    fitted = FittedUnion(features, comments)
+    del comments
+    large = fitted.nnz_bound > LARGE_NNZ if large is None else large
+    # = features.fit_transform(comments).tocsr(), in bounded memory; or the same rows compact
+    X = fitted.compact(threads=n_jobs) if large else fitted.csr()
+    del fitted
+    stages.mark("features")
     folds = loco_folds(examples)
     if progress:
-        log.info("leave-one-corpus-out: %d folds x C in %s", len(folds), list(grid))
-    results = parallel_decisions(X, y, w, [(tr, te) for _, tr, te in folds], grid, n_jobs)
+        log.info("leave-one-corpus-out: %d folds x C in %s%s", len(folds), list(grid), " (compact)" * large)
+    if large:
+        results, full = large_decisions(X, y, w, [(tr, te) for _, tr, te in folds], grid)
+    else:
+        results = parallel_decisions(X, y, w, [(tr, te) for _, tr, te in folds], grid, n_jobs)
+    stages.mark("folds")
     rows = np.concatenate([te for _, _, te in folds])
     corpus = np.array([examples[i].source for i in rows])
     yo = y[rows]
@@ -272,7 +370,7 @@ def fit_loco(
     a, b = _platt(dec[best], yo)
     probs = 1.0 / (1.0 + np.exp(-(a * dec[best] + b)))
     thresholds = worst_corpus_thresholds(yo, probs, corpus)
-    clf = fit_classifier(best, X, y, w)
+    clf = as_classifier(best, full[best], y) if large else fit_classifier(best, X, y, w)
     apply_priors(features, clf, X, a)
     model = SpamModel(Pipeline([("features", features), ("clf", clf)]), (a, b), {"C": best})
     loco = {
@@ -288,7 +386,8 @@ def fit_loco(
     cv = {"protocol": "leave-one-corpus-out", "grid": {str(C): scores[C] for C in grid}, "chosen_C": best}
     oof_dec = np.full(len(y), np.nan)
     oof_dec[rows] = dec[best]
-    return FitResult(model, thresholds, {"C": best}, yo, probs, cv, loco, X, w, oof_dec, bool(clf.dual))
+    stages.mark("final")
+    return FitResult(model, thresholds, {"C": best}, yo, probs, cv, loco, X, w, oof_dec, bool(clf.dual), stages)
 
 
 def apply_priors(features: Any, clf: LogisticRegression, X: Any, platt_slope: float) -> dict[str, float]:
@@ -301,7 +400,10 @@ def apply_priors(features: Any, clf: LogisticRegression, X: Any, platt_slope: fl
     if meta is None or platt_slope <= 0:
         return {}
     offset = X.shape[1] - len(meta.vocabulary_)  # meta is the union's last block
-    support = np.asarray((X[:, offset:] != 0).sum(axis=0)).ravel()
+    if isinstance(X, CompactMatrix):
+        support = X.column_support(offset)
+    else:
+        support = np.asarray((X[:, offset:] != 0).sum(axis=0)).ravel()
     applied = {}
     for name, prior in signals.PRIORS.items():
         i = meta.vocabulary_.get(name)
