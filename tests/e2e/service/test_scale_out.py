@@ -80,11 +80,19 @@ def test_two_instances_share_verdicts_limits_queue_and_models(two_instances):
     assert not any(r.headers.get("X-akismet-error") for r in answers + more[:3])
 
     # One moderation queue: both hosts count the same backlog, these five flagged comments included
-    # (the run's PostgreSQL database also holds other tests' comments).
-    backlog = [
-        sum(metric(s.url, "spamguard_moderation_backlog", verdict=v) for v in ("spam", "discard", "unsure"))
-        for s in (a, b)
-    ]
+    # (the run's PostgreSQL database also holds other tests' comments). Comments are stored write-behind,
+    # after the answer, so the last one may land between the two scrapes: poll until both agree.
+    def backlogs() -> list[float]:
+        return [
+            sum(metric(s.url, "spamguard_moderation_backlog", verdict=v) for v in ("spam", "discard", "unsure"))
+            for s in (a, b)
+        ]
+
+    deadline = time.monotonic() + 60
+    backlog = backlogs()
+    while backlog[0] != backlog[1] and time.monotonic() < deadline:
+        time.sleep(0.2)
+        backlog = backlogs()
     assert backlog[0] == backlog[1] >= 5
 
     # A model promoted in the shared registry is picked up by both hosts.
