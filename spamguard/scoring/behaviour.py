@@ -8,7 +8,8 @@ from every corpus's spam, and shown to a moderator under a plain name (model.MET
 
 Cost: the caller passes the comment's casefolded word list (``normalize.phrase_words``, which the
 blocklist count needs anyway); each signal is first gated by set intersections and ``in`` scans,
-so a comment that cannot match runs no pattern.  Every pattern is linear (issue 8): matches start
+so a comment that cannot match runs no pattern; the word sequences are looked up from each word
+that can start one (at most three words each).  Every pattern is linear (issue 8): matches start
 only at the beginning of a run (lookbehinds: a tail never starts inside a run of spaces), runs are
 possessive, repetitions are bounded.
 """
@@ -49,6 +50,9 @@ _INVEST_STEMS = {
     "mining": "mining",
     "portfolio": "portfolio",
 }
+# Stems with an everyday technical sense ("data mining", "message broker", "my portfolio site") count
+# only beside another stem ("bitcoin mining", "forex broker"): alone they say nothing about money.
+_AMBIGUOUS_STEMS = frozenset({"mining", "broker", "portfolio"})
 # A request to continue off-site: a contact verb followed, within two short words, by a handle, a
 # phone number or a messaging app ("contact her on whatsapp", "dm @trade_with_deni", "call 09061221066").
 _CONTACT_VERBS = frozenset(
@@ -67,11 +71,14 @@ _PROMO_NOUNS = frozenset(
     "channel page blog site website video videos music song songs profile account bio instagram youtube "
     "soundcloud twitter facebook store shop remix remixes cover covers track tracks mixtape".split()
 )
-# What must follow a promotion verb: "(out) (to) my|our", up to two words, a channel-like noun.
+# What must follow a promotion verb: "(out) (to) my|our", up to two words, a channel-like noun that
+# names the venue, not one piece of writing in it: "check out my blog post about X" cites the writer's
+# own write-up on the topic, as "my post" and "I wrote about this here" do (a technical commenter's
+# citation, which the blog owner moderates on its words), while "check out my blog" advertises the venue.
 _PROMO_TAIL_RE = re.compile(
     r"(?<!\s)(?![^\W_])(?:\s++out)?(?:\s++to)?\s++(?:my|our)\s++(?:[a-z]{1,12}+\s++){0,2}?(?:"
     + "|".join(sorted(_PROMO_NOUNS, reverse=True))
-    + r")(?![^\W_])"
+    + r")(?![^\W_])(?!\s++(?:posts?|articles?|entry|entries|write-?ups?|tutorials?)(?![^\W_]))"
 )
 # "subscribe" and the misspellings of it the YouTube spam uses, on its own ("subscribe if you are
 # watching", "don't forget to subscribe"); not when a thing to subscribe to follows, where it
@@ -91,6 +98,66 @@ _SUBSCRIBE_RE = re.compile(
 )
 
 
+# Word sequences, matched on the comment's casefolded words (``normalize.phrase_words``): each slot a
+# word or a set of words, ``_NUMBER`` any run of digits.  A promise of earnings ("earn", "make money",
+# "financial freedom": Instagram and Telegram testimonials, YouTube work-from-home spam) and pressure
+# to act at once ("first 5 people", "limited offer", "call now", "urgent": SMS prize spam, Instagram
+# giveaways); each column counts the distinct sequences found (README, "Behaviour features" row).
+_NUMBER = frozenset({"<number>"})
+_Slots = tuple[frozenset[str], ...]
+_EARNING = (
+    ("earn",),
+    ("earns",),
+    ("earning",),
+    ("earnings",),
+    ("income",),
+    ("millionaire",),
+    ("financial", "freedom"),
+    ({"get", "getting", "got", "became", "become"}, "rich"),
+    ({"make", "makes", "making", "made"}, "money"),
+    ({"work", "working"}, "from", "home"),
+)
+_URGENCY = (
+    ("first", _NUMBER, {"people", "persons", "person", "users", "clients", "customers", "callers"}),
+    ("limited", {"time", "offer", "spots", "slots", "places", "seats"}),
+    ("last", "chance"),
+    ({"act", "call", "order", "claim", "join", "register", "apply"}, "now"),
+    ({"dont", "don't", "don’t"}, "miss"),
+    ("today", "only"),
+    ("urgent",),
+    ("hurry",),
+    ("only", _NUMBER, {"left", "spots", "slots", "places"}),
+)
+
+
+def _compile(patterns: tuple[tuple[str | set[str] | frozenset[str], ...], ...]) -> dict[str, list[_Slots]]:
+    """First word → the patterns (each a tuple of word sets) that start with it."""
+    out: dict[str, list[_Slots]] = {}
+    for pattern in patterns:
+        slots = tuple(frozenset({p}) if isinstance(p, str) else frozenset(p) for p in pattern)
+        for first in slots[0]:
+            out.setdefault(first, []).append(slots)
+    return out
+
+
+_EARNING_BY_FIRST, _URGENCY_BY_FIRST = _compile(_EARNING), _compile(_URGENCY)
+
+
+def _count_sequences(words: list[str], by_first: dict[str, list[_Slots]]) -> int:
+    """How many distinct patterns occur in ``words`` (each a few words long: linear in the words)."""
+    found: set[_Slots] = set()
+    for i, word in enumerate(words):
+        for slots in by_first.get(word, ()):
+            if slots in found or i + len(slots) > len(words):
+                continue
+            if all(
+                words[i + j] in slot or (slot == _NUMBER and words[i + j].isdigit())
+                for j, slot in enumerate(slots[1:], 1)
+            ):
+                found.add(slots)
+    return len(found)
+
+
 def _verb_then(low: str, verbs: set[str], tail: re.Pattern[str]) -> bool:
     """Whether one of ``verbs`` occurs in ``low`` as a whole word followed by a match of ``tail``.
 
@@ -107,7 +174,7 @@ def _verb_then(low: str, verbs: set[str], tail: re.Pattern[str]) -> bool:
 
 
 def behaviour_signals(text: str, words: list[str]) -> dict[str, float]:
-    """Money amounts, investment vocabulary, off-site contact requests and self-promotion.
+    """Money amounts, investment vocabulary, off-site contact requests, self-promotion, earning claims and urgency.
 
     ``text`` is the de-obfuscated comment, ``words`` its casefolded words (``normalize.phrase_words``).
     """
@@ -122,7 +189,7 @@ def behaviour_signals(text: str, words: list[str]) -> dict[str, float]:
     if amounts:
         out["money_amounts"] = math.log1p(amounts)
     stems = {_INVEST_STEMS[w] for w in unique.intersection(_INVEST_STEMS)}
-    if stems:
+    if stems and not stems <= _AMBIGUOUS_STEMS:
         out["investment_terms"] = math.log1p(len(stems))
     verbs = unique & _CONTACT_VERBS
     if (
@@ -137,4 +204,7 @@ def behaviour_signals(text: str, words: list[str]) -> dict[str, float]:
         and _verb_then(low, unique & _PROMO_VERBS, _PROMO_TAIL_RE)
     ):
         out["self_promotion"] = 1.0
+    for name, by_first in (("earning_claim", _EARNING_BY_FIRST), ("urgency", _URGENCY_BY_FIRST)):
+        if not unique.isdisjoint(by_first) and (n := _count_sequences(words, by_first)):
+            out[name] = math.log1p(n)
     return out

@@ -359,11 +359,14 @@ NUMERIC_META = (
     "email_disposable",
     "blocklist_terms",
     "link_blocklist",
-    # Money, investment vocabulary and off-site contact (behaviour.py): what every corpus's scams share.
+    # Money, investment vocabulary, off-site contact, self-promotion, earning promises and urgency
+    # (behaviour.py): what every corpus's scams share.
     "money_amounts",
     "investment_terms",
     "contact_request",
     "self_promotion",
+    "earning_claim",
+    "urgency",
     *signals.NAMES,
 )
 

@@ -758,6 +758,8 @@ META_NAMES = {
     "investment_terms": "investment or trading talk",
     "contact_request": "asks to be contacted off-site",
     "self_promotion": "promotes the writer's own channel or site",
+    "earning_claim": "promises earnings",
+    "urgency": "pressure to act now",
     "link_blocklist": "link to a blocklisted domain",
     "ak_js_default": "page script never ran",
     "ak_js_not_posted": "form posted without the page script",

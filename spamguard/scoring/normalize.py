@@ -294,6 +294,12 @@ _PHRASE_ENTRY_RE = re.compile(r"[a-z0-9]++(?: [a-z0-9]++){0,2}")
 _PHRASE_WORD_RE = re.compile(r"[^\W_]++(?:['’][^\W_]++)*+")
 _URL_WORDS = frozenset({"http", "https", "www", "com", "net", "org", "html", "php"})
 _HAM_HITTERS = frozenset({"didnt", "doesnt", "dont know", "im not", "lol i", "hi hi", "long long", "code generat"})
+# Names of large, legitimate exchanges: their users name them in complaints and questions ("my coinbase
+# account was restricted", "Binance API rate limits"); the list's crypto spam keeps its glued names.
+_LEGITIMATE_NAMES = frozenset({"binance", "coinbase"})
+# Words that count as function words for MIN_CONTENT_WORDS besides the stop words: "using" works as a
+# preposition in technical prose ("a webpage using Hugo", "a site using React").
+_FUNCTION_LIKE = frozenset({"using"})
 MAX_PHRASE_WORDS = 3
 MIN_CONTENT_WORDS = 2
 
@@ -310,9 +316,13 @@ def blocklist_phrases() -> frozenset[str]:
             len(entry) >= 4
             and _PHRASE_ENTRY_RE.fullmatch(entry)
             and entry not in _HAM_HITTERS
+            and entry not in _LEGITIMATE_NAMES
             and len(set(entry.replace(" ", ""))) > 2
             and not _URL_WORDS.intersection(words := entry.split())
-            and (len(words) == 1 or sum(w not in ENGLISH_STOP_WORDS for w in words) >= MIN_CONTENT_WORDS)
+            and (
+                len(words) == 1
+                or sum(w not in ENGLISH_STOP_WORDS and w not in _FUNCTION_LIKE for w in words) >= MIN_CONTENT_WORDS
+            )
         ):
             phrases.add(entry)
     return frozenset(phrases)

@@ -113,8 +113,20 @@ def test_talking_about_channels_is_not_self_promotion(text):
 
 
 def test_signals_reach_the_model_as_metadata():
-    meta = meta_dict(Comment(comment_content="ɪ ɪɴᴠᴇꜱᴛᴇᴅ £500, contact her on WhatsApp. Subscribe to my channel"))
-    assert {"money_amounts", "investment_terms", "contact_request", "self_promotion"} <= set(meta)
+    meta = meta_dict(
+        Comment(
+            comment_content="ɪ ɪɴᴠᴇꜱᴛᴇᴅ £500, contact her on WhatsApp. Subscribe to my channel. "
+            "Financial freedom for the first 5 people!"
+        )
+    )
+    assert {
+        "money_amounts",
+        "investment_terms",
+        "contact_request",
+        "self_promotion",
+        "earning_claim",
+        "urgency",
+    } <= set(meta)
 
 
 def test_currency_signs_are_one_token_for_the_vectorisers():
@@ -123,7 +135,22 @@ def test_currency_signs_are_one_token_for_the_vectorisers():
 
 @pytest.mark.parametrize(
     "unit",
-    ["call ", "call 1 ", "contact a a ", "check out my my ", "like my ", "1 k ", "$1,", "1,", "@a ", "subscribe "],
+    [
+        "call ",
+        "call 1 ",
+        "contact a a ",
+        "check out my my ",
+        "like my ",
+        "1 k ",
+        "$1,",
+        "1,",
+        "@a ",
+        "subscribe ",
+        "first 5 ",
+        "make make ",
+        "work from ",
+        "check my blog post ",
+    ],
 )
 def test_hostile_input_is_linear(unit):
     """Counted work (tests/work_count.py): 4x the input runs ~4x the Python lines."""

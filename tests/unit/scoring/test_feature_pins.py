@@ -144,11 +144,12 @@ EXPECTED = {
     },
     "scam": {
         "meta": {
-            "blocklist_terms": 1.0986122886681096,
+            "blocklist_terms": 0.6931471805599453,  # "whatsapp" ("binance" is a legitimate name since issue 11)
             "money_amounts": 1.0986122886681096,
             "investment_terms": 1.0986122886681096,
             "contact_request": 1.0,
             "self_promotion": 1.0,
+            "earning_claim": 0.6931471805599453,  # "earn" in the handle "@earn_with_jo_fx"
             "length": 5.043425116919247,
             "caps_ratio": 0.026785714285714284,
             "digit_ratio": 0.05194805194805195,
@@ -159,7 +160,7 @@ EXPECTED = {
         "urls": (),
         "domains": (),
         "hash": "ec9f03e89f08d4fa4773414b25ee079d6827eaf7eeed6c33f69de0b64ee9b849",
-        "blocklist": 2,
+        "blocklist": 1,
     },
     "plain": {
         "meta": {
