@@ -110,12 +110,18 @@ class CommentCheckFastPath:
                 response = akismet.answer_comment_check(request)
             except Exception as exc:  # Flask's handlers answer it, with Flask's after-request hooks
                 response, error = self._flask_error(environ, request, exc)
-            else:
-                del g.metrics_started
-                count_http(environ["PATH_INFO"], "POST", response.status_code, started)
-                response.headers[logs.REQUEST_ID_HEADER] = request_id
+                self.served += 1
+                return response(environ, start_response)
+            del g.metrics_started
+            count_http(environ["PATH_INFO"], "POST", response.status_code, started)
+            response.headers[logs.REQUEST_ID_HEADER] = request_id
             self.served += 1
-            return response(environ, start_response)
+            if type(response.response) is not list:  # not a body built in memory: werkzeug's own way
+                return response(environ, start_response)
+            # What `response(environ, start_response)` sends for a POST with a body in memory (its
+            # Content-Length set with the body), without copying the headers and wrapping the body.
+            start_response(response.status, response.headers.to_wsgi_list())
+            return response.response
         finally:
             request.close()
             app_ctx.pop(error)
