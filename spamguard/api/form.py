@@ -100,7 +100,16 @@ def _split_pairs(raw: bytes) -> list[tuple[bytes, bytes]]:
         if not chunk:
             continue
         name, _, value = chunk.partition(b"=")
-        pairs.append((unquote_to_bytes(name.replace(b"+", b" ")), unquote_to_bytes(value.replace(b"+", b" "))))
+        # Only what needs it is replaced and unquoted (most names and many values hold neither `+` nor `%`).
+        if b"+" in name:
+            name = name.replace(b"+", b" ")
+        if b"%" in name:
+            name = unquote_to_bytes(name)
+        if b"+" in value:
+            value = value.replace(b"+", b" ")
+        if b"%" in value:
+            value = unquote_to_bytes(value)
+        pairs.append((name, value))
     return pairs
 
 
@@ -174,8 +183,9 @@ def read_fields(request: Request, max_chars: int) -> MultiDict[str, str]:
     query = _split_pairs(request.query_string)
     codec = _charset(body + query, request.mimetype_params.get("charset"))
     fields: MultiDict[str, str] = Fields()
+    add = fields.add
     for name, value in body:
-        fields.add(_decode(name, codec, MAX_NAME_CHARS), _decode(value, codec, max_chars))
+        add(_decode(name, codec, MAX_NAME_CHARS), _decode(value, codec, max_chars))
     in_body = set(fields.keys())
     for name, value in query:
         text_name = _decode(name, codec, MAX_NAME_CHARS)
