@@ -86,12 +86,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["SPAMGUARD_MAX_BODY_BYTES"]
     app.config["MAX_FORM_MEMORY_SIZE"] = app.config["SPAMGUARD_MAX_BODY_BYTES"]
     app.config["MAX_FORM_PARTS"] = 2000
-    # Behind N trusted proxies the client address is the Nth X-Forwarded-For entry from the right,
-    # for everything (login throttling, audit, UI); with 0 those headers are ignored.
-    hops = app.config["SPAMGUARD_TRUSTED_PROXIES"]
-    if hops > 0:
-        # Flask's documented way to wrap the WSGI app, which mypy reads as assigning to a method.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)  # type: ignore[method-assign]
     app.config.update(
         # An idle lifetime: the signed cookie is re-issued on every request and refused when older.
         PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["SPAMGUARD_SESSION_IDLE_HOURS"]),
@@ -111,7 +105,22 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     install(app, build_services(app))
     _register_blueprints(app)
     _register_error_handlers(app)
+    _wrap_wsgi_app(app)
     return app
+
+
+def _wrap_wsgi_app(app: Flask) -> None:
+    """comment-check's lean dispatch in front of Flask, and ProxyFix (if any) in front of both.
+
+    (Flask's documented way to wrap the WSGI app, which mypy reads as assigning to a method.)"""
+    from spamguard.api.fast_path import CommentCheckFastPath
+
+    app.wsgi_app = CommentCheckFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
+    # Behind N trusted proxies the client address is the Nth X-Forwarded-For entry from the right,
+    # for everything (login throttling, audit, UI); with 0 those headers are ignored.
+    hops = app.config["SPAMGUARD_TRUSTED_PROXIES"]
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)  # type: ignore[method-assign]
 
 
 def build_services(app: Flask) -> Services:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, g, has_app_context, has_request_context, request
 from gunicorn.glogging import Logger as GunicornBaseLogger
 from pythonjsonlogger.json import JsonFormatter
 
@@ -38,11 +38,14 @@ def json_formatter() -> JsonFormatter:
 
 
 class RequestContextFilter(logging.Filter):
-    """Adds the current request's id to every record logged while serving it."""
+    """Adds the current request's id to every record logged while serving it (the lean comment-check
+    path, `spamguard.api.fast_path`, serves in an app context only: its id is in that context's `g`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id") and has_request_context():
-            record.request_id = g.get("request_id")
+        if not hasattr(record, "request_id") and has_app_context():
+            request_id = g.get("request_id")
+            if request_id is not None or has_request_context():
+                record.request_id = request_id
         return True
 
 
@@ -60,19 +63,27 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
 
 
+def request_id_for(environ: dict[str, Any]) -> str:
+    """The request's id: its X-Request-ID when well-formed, else a new one."""
+    given = environ.get(_REQUEST_ID_ENVIRON, "")  # the header, without building EnvironHeaders
+    return given if _REQUEST_ID_RE.match(given) else os.urandom(16).hex()
+
+
+def assign_request_id() -> None:
+    g.request_id = request_id_for(request.environ)
+
+
+def return_request_id(response: Response) -> Response:
+    if g.get("request_id"):
+        response.headers[REQUEST_ID_HEADER] = g.request_id
+    return response
+
+
 def init_app(app: Flask) -> None:
-    """Request ids: accepted from X-Request-ID when well-formed, else generated; always returned."""
-
-    @app.before_request
-    def _assign_request_id() -> None:
-        given = request.environ.get(_REQUEST_ID_ENVIRON, "")  # the header, without building EnvironHeaders
-        g.request_id = given if _REQUEST_ID_RE.match(given) else os.urandom(16).hex()
-
-    @app.after_request
-    def _return_request_id(response: Response) -> Response:
-        if g.get("request_id"):
-            response.headers[REQUEST_ID_HEADER] = g.request_id
-        return response
+    """Request ids: accepted from X-Request-ID when well-formed, else generated; always returned.
+    (Module-level hooks: the lean comment-check path recognises them, and does the same itself.)"""
+    app.before_request(assign_request_id)
+    app.after_request(return_request_id)
 
 
 # Built once: json.dumps(..., ensure_ascii=False) builds an encoder per call.

@@ -94,6 +94,20 @@ def record_check(result: CheckResult, site_id: int | None, seconds: float, api: 
     )
 
 
+_METHODS = {"GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
+def count_http(endpoint: str, method: str, status: int, started: float | None) -> None:
+    """Count and time one answered request by its route (the rule, never the raw path: bounded labels)."""
+    method = method if method in _METHODS else "other"
+    http_requests(endpoint, method, str(status)).inc()
+    if started is not None:
+        http_seconds(endpoint, method).observe(time.perf_counter() - started)
+    if status == 413:
+        record_refusal("body_too_large")
+    update_process_metrics()
+
+
 def record_refusal(reason: str) -> None:
     REFUSALS.labels(reason).inc()
 

@@ -21,14 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 
 from spamguard import health
-from spamguard.metrics import (
-    DB_ERRORS,
-    http_requests,
-    http_seconds,
-    record_refusal,
-    retrain_key,
-    update_process_metrics,
-)
+from spamguard.metrics import DB_ERRORS, count_http, retrain_key, update_process_metrics
 from spamguard.services import services
 
 bp = Blueprint("metrics", __name__)
@@ -41,25 +34,21 @@ def init_app(app: Flask) -> None:
     shared.register(SharedStateCollector(app))
     app.extensions["spamguard.metrics_registry"] = shared
 
-    @app.before_request
-    def _start_timer() -> None:
-        g.metrics_started = time.perf_counter()
-
-    @app.after_request
-    def _count(response: Response) -> Response:
-        started = g.pop("metrics_started", None)
-        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        method = request.method if request.method in _METHODS else "other"
-        http_requests(endpoint, method, str(response.status_code)).inc()
-        if started is not None:
-            http_seconds(endpoint, method).observe(time.perf_counter() - started)
-        if response.status_code == 413:
-            record_refusal("body_too_large")
-        update_process_metrics()
-        return response
+    app.before_request(start_timer)
+    app.after_request(count_request)
 
 
-_METHODS = {"GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"}
+# Module-level hooks: the lean comment-check path (`spamguard.api.fast_path`) recognises them by name
+# and does the same itself (`count_http`).
+def start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def count_request(response: Response) -> Response:
+    started = g.pop("metrics_started", None)
+    endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    count_http(endpoint, request.method, response.status_code, started)
+    return response
 
 
 class SharedStateCollector:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Request, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
@@ -97,8 +97,8 @@ def route(name: str, methods: tuple[str, ...] = ("POST",)) -> Callable[[View], V
 
 
 # -- request helpers ---------------------------------------------------------------------------
-def read_fields() -> MultiDict[str, str]:
-    return form.read_fields(request, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
+def read_fields(req: Request | None = None) -> MultiDict[str, str]:
+    return form.read_fields(request if req is None else req, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
 
 
 def site_for(key: str) -> Site | None:
@@ -120,9 +120,9 @@ def account_site(fields: MultiDict[str, str]) -> Site | Response:
     return site
 
 
-def api_site(fields: MultiDict[str, str]) -> tuple[Site, str] | Response:
+def api_site(fields: MultiDict[str, str], req: Request | None = None) -> tuple[Site, str] | Response:
     """Site and key for every non-verify endpoint (§1.2 order); an unknown key answers `invalid` (2015 capture: no debug)."""
-    key = keys.api_key_candidate(request, fields, current_app.config["SPAMGUARD_BASE_HOSTS"])
+    key = keys.api_key_candidate(request if req is None else req, fields, current_app.config["SPAMGUARD_BASE_HOSTS"])
     if not key:
         record_refusal("missing_key")
         return failure("invalid", EMPTY_KEY)
@@ -142,8 +142,8 @@ def missing_field(fields: MultiDict[str, str]) -> Response | None:
     return None
 
 
-def comment_site(fields: MultiDict[str, str]) -> tuple[Site, str] | Response:
-    found = api_site(fields)
+def comment_site(fields: MultiDict[str, str], req: Request | None = None) -> tuple[Site, str] | Response:
+    found = api_site(fields, req)
     if isinstance(found, Response):
         return found
     return missing_field(fields) or found
@@ -180,8 +180,14 @@ def refused(refusal: Refusal) -> Response:
 
 @route("comment-check")
 def comment_check() -> Response:
-    fields = wordpress.check_fields(read_fields(), request.headers.get("User-Agent"))
-    found = comment_site(fields)
+    return answer_comment_check(request)
+
+
+def answer_comment_check(req: Request) -> Response:
+    """comment-check's answer to `req` (in an app context): the Flask view's, and the lean path's
+    (`spamguard.api.fast_path`), which serves the same requests without Flask's dispatch."""
+    fields = wordpress.check_fields(read_fields(req), req.headers.get("User-Agent"))
+    found = comment_site(fields, req)
     if isinstance(found, Response):
         return found
     site, key = found

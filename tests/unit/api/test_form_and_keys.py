@@ -202,3 +202,16 @@ def test_fields_get_answers_like_werkzeugs_multidict():
         assert fields.get(name, -1, type=int) == reference.get(name, -1, type=int)
     assert fields.get("a") == "1" and fields.get("absent") is None and fields.get("n", type=int) is None
     assert isinstance(fields.copy(), form.Fields)  # the honeypot naming copies: still the fast `get`
+
+
+@pytest.mark.parametrize(
+    ("raw", "pairs"),
+    [
+        (b"a+b=c+d", [(b"a b", b"c d")]),
+        (b"a%2Bb=%2B+%2b", [(b"a+b", b"+ +")]),  # an encoded plus stays a plus; a bare one is a space
+        (b"plain=value&=&x", [(b"plain", b"value"), (b"", b""), (b"x", b"")]),
+        (b"bad%zz=%%41%", [(b"bad%zz", b"%A%")]),  # malformed escapes are kept as they are
+    ],
+)
+def test_pairs_are_unquoted_like_a_form(raw, pairs):
+    assert form._split_pairs(raw) == pairs
