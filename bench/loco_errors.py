@@ -22,19 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model_training import data as data_mod  # noqa: E402
 from model_training import train as train_mod  # noqa: E402
+from spamguard.scoring.behaviour import COLUMNS  # noqa: E402
 from spamguard.scoring.features import meta_dict  # noqa: E402
 
 # Rule columns printed beside each example.
-SHOWN = (
-    "money_amounts",
-    "investment_terms",
-    "contact_request",
-    "self_promotion",
-    "earning_claim",
-    "urgency",
-    "blocklist_terms",
-    "n_links",
-)
+SHOWN = (*COLUMNS, "blocklist_terms", "n_links")
 
 # First match wins; ordered from the most specific.
 CATEGORIES: list[tuple[str, re.Pattern[str]]] = [

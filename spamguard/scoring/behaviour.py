@@ -19,6 +19,9 @@ from __future__ import annotations
 import math
 import re
 
+# The metadata columns `behaviour_signals` can set, in the model's column order (features.NUMERIC_META).
+COLUMNS = ("money_amounts", "investment_terms", "contact_request", "self_promotion", "earning_claim", "urgency")
+
 # Every currency sign is written "$" (features.prepare_text does the same for the n-grams).
 CURRENCY = str.maketrans(dict.fromkeys("£€¥₹₦", "$"))
 # Two digits at least ("$10", "$1.50", "$1 000"): "$0" and "$1" are shell and regex variables in

@@ -361,12 +361,7 @@ NUMERIC_META = (
     "link_blocklist",
     # Money, investment vocabulary, off-site contact, self-promotion, earning promises and urgency
     # (behaviour.py): what every corpus's scams share.
-    "money_amounts",
-    "investment_terms",
-    "contact_request",
-    "self_promotion",
-    "earning_claim",
-    "urgency",
+    *behaviour.COLUMNS,
     *signals.NAMES,
 )
 

@@ -11,11 +11,11 @@ import math
 import pytest
 
 from spamguard.comment import Comment
-from spamguard.scoring.behaviour import behaviour_signals
+from spamguard.scoring.behaviour import COLUMNS, behaviour_signals
 from spamguard.scoring.features import meta_dict, prepare_text
 from spamguard.scoring.normalize import blocklist_found, phrase_words
 
-BEHAVIOUR = ("money_amounts", "investment_terms", "contact_request", "self_promotion", "earning_claim", "urgency")
+BEHAVIOUR = COLUMNS
 
 TECHNICAL_HAM = [
     'Traceback (most recent call last):\n  File "app/tasks.py", line 42, in run\n    broker.publish(msg)\n'
