@@ -124,7 +124,7 @@ def function_families() -> dict[str, Callable[[str], object]]:
         "parse_datetime": parse_datetime,
         "data.text_key+shape_key": data.shape_key,
         "data._parse_youtube_line": lambda s: _safe(data._parse_youtube_line, "1," + s),
-        "form.decode utf-8": lambda s: form._decode(s.encode("utf-8", "surrogatepass"), "utf-8", len(s)),
+        "form.decode utf-8": lambda s: form._decode([s.encode("utf-8", "surrogatepass")], "utf-8", len(s)),
     }
 
 

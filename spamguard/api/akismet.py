@@ -59,10 +59,20 @@ def header_value(value: Any) -> str:
     return "".join(out)[:MAX_HEADER_CHARS]
 
 
+RESPONSE_OWN_HEADERS = frozenset({"content-type", "content-length"})  # what `Response` itself sets
+
+
 def text(body: str, status: int = 200, headers: dict[str, Any] | None = None) -> Response:
     response = Response(body, status=status, mimetype="text/plain")  # → text/plain; charset=utf-8
-    for name, value in (headers or {}).items():
-        response.headers[name] = header_value(value)
+    if headers:
+        names = {name.lower() for name in headers}
+        # Setting a header that is not there yet appends it: `add` does the same without scanning the list
+        # for it first, unless a name is already there (case-insensitively) and has to be replaced.
+        put: Callable[[str, str], None] = response.headers.__setitem__
+        if len(names) == len(headers) and names.isdisjoint(RESPONSE_OWN_HEADERS):
+            put = response.headers.add
+        for name, value in headers.items():
+            put(name, header_value(value))
     return response
 
 
@@ -186,12 +196,13 @@ def comment_check() -> Response:
 def answer_comment_check(req: Request) -> Response:
     """comment-check's answer to `req` (in an app context): the Flask view's, and the lean path's
     (`spamguard.api.fast_path`), which serves the same requests without Flask's dispatch."""
-    fields = wordpress.check_fields(read_fields(req), req.headers.get("User-Agent"))
+    max_chars = current_app.config["SPAMGUARD_MAX_FIELD_CHARS"]  # read once: each proxy look-up costs
+    fields = wordpress.check_fields(form.read_fields(req, max_chars), req.headers.get("User-Agent"))
     found = comment_site(fields, req)
     if isinstance(found, Response):
         return found
     site, key = found
-    comment = form.comment_from_fields(fields, current_app.config["SPAMGUARD_MAX_FIELD_CHARS"])
+    comment = form.comment_from_fields(fields, max_chars)
     callback = (fields.get("callback") or "").strip()
     outcome = services().checks.check(get_session(), site, comment, "akismet", need_id=bool(callback))
     if outcome.result is None:

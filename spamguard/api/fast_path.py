@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, g
+from flask import Flask
 from flask.ctx import RequestContext
 from flask.signals import request_finished, request_started
 
@@ -103,10 +103,11 @@ class CommentCheckFastPath:
         request.json_module = app.json  # as Flask's RequestContext sets it
         app_ctx = app.app_context()
         app_ctx.push()
+        context_g = app_ctx.g  # this context's `g`, without the proxy's look-up each time
         error: BaseException | None = None
         try:
-            request_id = g.request_id = logs.request_id_for(environ)
-            started = g.metrics_started = time.perf_counter()
+            request_id = context_g.request_id = logs.request_id_for(environ)
+            started = context_g.metrics_started = time.perf_counter()
             try:
                 for hook in self._background:
                     hook()
@@ -115,7 +116,7 @@ class CommentCheckFastPath:
                 response, error = self._flask_error(environ, request, exc)
                 self.served += 1
                 return response(environ, start_response)
-            del g.metrics_started
+            del context_g.metrics_started
             count_http(environ["PATH_INFO"], "POST", response.status_code, started)
             response.headers[logs.REQUEST_ID_HEADER] = request_id
             self.served += 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -93,21 +93,24 @@ class UnsupportedCharset(ValueError):
         return f'Charset "{self.label}" is not supported; send UTF-8'
 
 
-def _split_pairs(raw: bytes) -> list[tuple[bytes, bytes]]:
-    """`a=1&b&c=x+y` → percent-decoded byte pairs; a bare key (WordPress) is an empty value."""
-    pairs = []
+def _split_pairs(raw: bytes) -> tuple[list[bytes], list[bytes]]:
+    """`a=1&b&c=x+y` → percent-decoded names and values (parallel lists); a bare key (WordPress) is an empty value."""
     # `+` is a space wherever it stands (an encoded `&`, `=` or `+` is `%26`, `%3D`, `%2B`): replaced in one
-    # pass over the body, before splitting; only parts holding a `%` are unquoted.
-    for chunk in raw.replace(b"+", b" ").split(b"&", MAX_PAIRS)[:MAX_PAIRS]:
-        if not chunk:
-            continue
-        name, _, value = chunk.partition(b"=")
-        if b"%" in name:
-            name = unquote_to_bytes(name)
-        if b"%" in value:
-            value = unquote_to_bytes(value)
-        pairs.append((name, value))
-    return pairs
+    # pass over the body, before splitting.
+    raw = raw.replace(b"+", b" ")
+    # Neither `&` nor `=` is a hex digit, so no escape straddles a separator: unless an escape decodes *to* one
+    # (`%26`, `%3D`), unquoting the whole body before splitting gives the same pairs, in one call instead of
+    # one per part (most parts of a real body hold an escape: URLs, user agents).
+    whole = b"%" in raw and b"%26" not in raw and b"%3D" not in raw and b"%3d" not in raw
+    if whole:
+        raw = unquote_to_bytes(raw)
+    parts = [chunk.partition(b"=") for chunk in raw.split(b"&", MAX_PAIRS)[:MAX_PAIRS] if chunk]
+    names = [part[0] for part in parts]
+    values = [part[2] for part in parts]
+    if not whole and b"%" in raw:  # only parts holding a `%` are unquoted
+        names = [unquote_to_bytes(name) if b"%" in name else name for name in names]
+        values = [unquote_to_bytes(value) if b"%" in value else value for value in values]
+    return names, values
 
 
 def codec_for(label: str | None) -> str | None:
@@ -127,19 +130,17 @@ def codec_for(label: str | None) -> str | None:
     return name
 
 
-def _decode(data: bytes, codec: str, max_chars: int) -> str:
+def _decode(parts: list[bytes], codec: str, max_chars: int) -> list[str]:
     # Allowed codecs never raise with errors="replace" and cost one pass over at most the body cap.
-    return data.decode(codec, errors="replace").replace("\x00", "")[:max_chars]
+    return [part.decode(codec, "replace").replace("\x00", "")[:max_chars] for part in parts]
 
 
-def _charset(pairs: Iterable[tuple[bytes, bytes]], header_charset: str | None) -> str:
-    """Content-Type charset, then the `blog_charset` field, then UTF-8 (spec §1.3)."""
+def _charset(names: list[bytes], values: list[bytes], header_charset: str | None) -> str:
+    """Content-Type charset, then the first `blog_charset` field, then UTF-8 (spec §1.3)."""
     codec = codec_for(header_charset)
-    if codec is None:
-        for name, value in pairs:
-            if name == b"blog_charset":
-                codec = codec_for(value[: MAX_CHARSET_LABEL + 1].decode("ascii", errors="ignore"))
-                break
+    if codec is None and b"blog_charset" in names:
+        value = values[names.index(b"blog_charset")]
+        codec = codec_for(value[: MAX_CHARSET_LABEL + 1].decode("ascii", errors="ignore"))
     return codec or "utf-8"
 
 
@@ -172,22 +173,38 @@ def read_fields(request: Request, max_chars: int) -> MultiDict[str, str]:
     Raises RequestEntityTooLarge (413) for a body over MAX_CONTENT_LENGTH, and
     UnsupportedCharset before decoding anything when the charset is refused.
     """
-    body: list[tuple[bytes, bytes]] = []
+    names: list[bytes] = []
+    values: list[bytes] = []
     if request.method == "POST" and request.mimetype in FORM_TYPES:
-        body = _split_pairs(read_body(request))
+        names, values = _split_pairs(read_body(request))
     elif request.method == "POST":
         read_body(request)  # still enforce the size limit; JSON/multipart carry no fields
-    query = _split_pairs(request.query_string)
-    codec = _charset(body + query, request.mimetype_params.get("charset"))
+    query_names: list[bytes] = []
+    query_values: list[bytes] = []
+    if request.query_string:
+        query_names, query_values = _split_pairs(request.query_string)
+    codec = _charset(names + query_names, values + query_values, request.mimetype_params.get("charset"))
+    text_names = _decode(names, codec, MAX_NAME_CHARS)
+    text_values = _decode(values, codec, max_chars)
+    # A MultiDict is a dict of value lists (in first-arrival order of the names): filled directly, in C
+    # when no name repeats (the common case) rather than by one `add` call a pair.
+    lists = dict(zip(text_names, map(list, zip(text_values)), strict=True))
+    if len(lists) != len(text_names):
+        lists = {}
+        for name, value in zip(text_names, text_values, strict=True):
+            if name in lists:
+                lists[name].append(value)
+            else:
+                lists[name] = [value]
+    if query_names:
+        in_body = set(lists)
+        for name, value in zip(
+            _decode(query_names, codec, MAX_NAME_CHARS), _decode(query_values, codec, max_chars), strict=True
+        ):
+            if name not in in_body:  # the form wins
+                lists.setdefault(name, []).append(value)
     fields: MultiDict[str, str] = Fields()
-    add = fields.add
-    for name, value in body:
-        add(_decode(name, codec, MAX_NAME_CHARS), _decode(value, codec, max_chars))
-    in_body = set(fields.keys())
-    for name, value in query:
-        text_name = _decode(name, codec, MAX_NAME_CHARS)
-        if text_name not in in_body:  # the form wins
-            fields.add(text_name, _decode(value, codec, max_chars))
+    dict.update(fields, lists)
     return fields
 
 
@@ -203,37 +220,41 @@ def is_context_name(name: str) -> bool:
     return name.startswith("comment_context") and CONTEXT_NAME.match(name) is not None
 
 
-def _context(fields: MultiDict[str, str]) -> list[str]:
-    """`comment_context`, `comment_context[]` and `comment_context[N]` merged in arrival order."""
-    items = [value for name, value in fields.items(multi=True) if is_context_name(name)]
-    return [item[:MAX_CONTEXT_CHARS] for item in items if item.strip()][:MAX_CONTEXT_ITEMS]
+# Never in Comment.extra (the declared honeypot field is not either).
+NOT_EXTRA = frozenset((*TEXT_FIELDS, *DATE_FIELDS, *NOT_STORED))
 
 
 def comment_from_fields(fields: MultiDict[str, str], max_chars: int) -> Comment:
     """Build the `Comment` for a check or a report from decoded fields."""
+    # A MultiDict is a dict of value lists (grouped by name, in first-arrival order): read as such, without
+    # its per-call Python methods.  The first value of a name wins.
+    value_list = dict.get
 
-    def get(name: str) -> str:  # the first value wins
-        return (fields.get(name) or "")[:max_chars]
+    def get(name: str) -> str:
+        values = value_list(fields, name)
+        return values[0][:max_chars] if values else ""
 
-    comment = Comment()
-    for name in TEXT_FIELDS:
-        setattr(comment, name, get(name))
+    texts: dict[str, Any] = {name: found[0][:max_chars] for name in TEXT_FIELDS if (found := value_list(fields, name))}
+    comment = Comment(**texts)  # an absent text field stays ""
     if not comment.referrer and fields.get("referer"):  # npm's alias
         comment.referrer = get("referer")
     for name in DATE_FIELDS:
         setattr(comment, name, parse_datetime(get(name)))
-    comment.comment_context = _context(fields)
     comment.is_test = parse_bool(fields.get("is_test"))
     honeypot = comment.honeypot_field_name.strip()
     if honeypot and honeypot in fields:
         comment.honeypot_value = get(honeypot)
-    known = set(TEXT_FIELDS) | set(DATE_FIELDS) | NOT_STORED | {honeypot}
-    for name, value in fields.items(multi=True):
-        if name in known or is_context_name(name) or name in comment.extra:
-            continue
-        if len(comment.extra) >= MAX_EXTRA_FIELDS:
-            break
-        comment.extra[name] = value[:MAX_EXTRA_VALUE_CHARS]
+    # One pass over the names: the values of `comment_context`, `comment_context[]` and `comment_context[N]`
+    # merged name by name (first-arrival order of the names), and the unknown fields kept (at most
+    # MAX_EXTRA_FIELDS, the first value of each).
+    context: list[str] = []
+    extra = comment.extra
+    for name, values in dict.items(fields):
+        if is_context_name(name):
+            context += values
+        elif name not in NOT_EXTRA and name != honeypot and values and len(extra) < MAX_EXTRA_FIELDS:
+            extra[name] = values[0][:MAX_EXTRA_VALUE_CHARS]
+    comment.comment_context = [item[:MAX_CONTEXT_CHARS] for item in context if item.strip()][:MAX_CONTEXT_ITEMS]
     return comment
 
 

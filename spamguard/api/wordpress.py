@@ -43,7 +43,17 @@ def check_fields(fields: MultiDict[str, str], user_agent: str | None) -> MultiDi
     without declaring it in `honeypot_field_name`; declaring it lets the usual honeypot rule apply.
     """
     if is_plugin(user_agent) and not (fields.get("recheck_reason") or "").strip():
-        fields = Fields([(name, stripslashes(value)) for name, value in fields.items(multi=True)])
+        unslashed = Fields()
+        # A MultiDict is a dict of value lists: rebuilt list by list, not by one `add` call a value, and
+        # stripslashes called only for a value with a backslash (most of the plugin's fields have none).
+        dict.update(
+            unslashed,
+            {
+                name: [stripslashes(value) if "\\" in value else value for value in values]
+                for name, values in dict.items(fields)
+            },
+        )
+        fields = unslashed
     if PLUGIN_HONEYPOT in fields and not (fields.get("honeypot_field_name") or "").strip():
         fields = fields.copy()
         fields["honeypot_field_name"] = PLUGIN_HONEYPOT

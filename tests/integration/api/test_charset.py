@@ -127,9 +127,9 @@ def test_decoding_cost_is_bounded_by_the_body_cap(codec, monkeypatch):
     decoded = []
     real_decode = form._decode
 
-    def counting_decode(data, codec, max_chars):
-        decoded.append(len(data))
-        return real_decode(data, codec, max_chars)
+    def counting_decode(parts, codec, max_chars):
+        decoded.append(sum(map(len, parts)))
+        return real_decode(parts, codec, max_chars)
 
     monkeypatch.setattr(form, "_decode", counting_decode)
 

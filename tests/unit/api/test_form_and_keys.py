@@ -214,4 +214,4 @@ def test_fields_get_answers_like_werkzeugs_multidict():
     ],
 )
 def test_pairs_are_unquoted_like_a_form(raw, pairs):
-    assert form._split_pairs(raw) == pairs
+    assert list(zip(*form._split_pairs(raw), strict=True)) == pairs

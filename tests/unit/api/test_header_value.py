@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import pytest
+
 from spamguard.api.akismet import MAX_HEADER_CHARS, header_value
 
 
@@ -33,3 +35,25 @@ def test_plain_text_passes_unchanged_and_is_capped():
     assert header_value(0.1234) == "0.1234"
     assert header_value("x" * 5000) == "x" * MAX_HEADER_CHARS
     assert header_value("%" * 5000) == reference("%" * 5000)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        None,
+        {},
+        {"X-akismet-guid": "g", "X-Spamguard-Score": 0.5, "X-Spamguard-Reasons": "a;\nb é"},
+        {"Retry-After": "1", "retry-after": "2"},  # a case variant replaces, as setting does
+        {"content-type": "text/csv", "X-A": "1"},  # Response's own headers are replaced in place
+        {"X-A": "1", "Content-Length": "99"},
+    ],
+)
+def test_text_headers_are_as_if_set_one_by_one(headers):
+    from werkzeug.wrappers import Response
+
+    from spamguard.api.akismet import text
+
+    reference = Response("body", status=200, mimetype="text/plain")
+    for name, value in (headers or {}).items():
+        reference.headers[name] = header_value(value)
+    assert text("body", headers=headers).headers.to_wsgi_list() == reference.headers.to_wsgi_list()
