@@ -625,7 +625,10 @@ class ServingModel:
 
         Character n-grams are summed but not listed: they never make a reason (explain.py).
         """
-        text = analyse(comment).prepared.lower()  # lowercase=True in every block (asserted before serving)
+        # lowercase=True in every block (asserted before serving); casefolded ASCII is lower-case already.
+        text = analyse(comment).prepared
+        if not text.isascii():
+            text = text.lower()
         share, explained = self.text.weigh(text)
         total = self.intercept + share
         meta: list[tuple[str, float]] = []
