@@ -476,7 +476,9 @@ class _TextBlocks:
     comment's n-gram keys of all blocks are sorted once, counted (runs of equal keys), searched once,
     and the hits gathered; the Python work per comment does not grow with its number of n-grams.
     (A bucketed hash table instead of the binary search measured slower: more numpy calls; so did a
-    coarse index searched first, then a scan of one bucket per key.  The search and the weight gather
+    coarse index searched first, then a scan of one bucket per key; a two-choice cuckoo table of
+    int32 rows, 1D gathers only, measured 16 against 22 µs a comment: not worth its 2 MB per worker
+    and 0.13 s more per model load.  The search and the weight gather
     are cache misses in the ≈ 1 MB key and 2 MB weight tables: ≈ 15 % of a comment's scoring.)
     """
 
