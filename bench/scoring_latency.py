@@ -17,12 +17,21 @@ per call (what a naive server would do) and ``SpamModel.predict_proba`` on a bat
 analysis" times the call as checking.py makes it: the gate's reputation lookup has already analysed
 the comment (normalised, de-obfuscated, URL-scanned), so that part of the work is not in it.
 
-Measured (README, "Scoring one comment in-process"): on a nearly idle box (load 1.1–1.6) the previous
-code gave p50 0.147 / 0.154 ms wall.  This code, alternated with a clone of the previous one in the
-same minutes at load 6.5–9.5: thread-CPU p50 0.26–0.32 → 0.22–0.25 ms fresh, 0.22–0.24 → 0.16–0.20 ms
-after the gate's analysis; max |fast − sklearn| 1.33e-15.  Not re-measured idle.  The behaviour
-features (issue 11), alternated with main's code at load 4.5: p50 123–132 → 130–140 µs thread-CPU
-after the gate's analysis, max |fast − sklearn| 7.8e-16.
+Measured (README, "Scoring one comment in-process"): fewer n-gram keys and numpy calls in the text
+blocks, cheaper phrase words / blocklist walk (wt/score), alternated with a clone of the previous
+commit in the same minutes, 3 runs each, load average 1.7–2.0: thread-CPU p50 fresh 203–243 → 190–195
+µs (p99 649–931 → 597–657, mean 244–292 → 227–234), after the gate's analysis 167–231 → 152–158 µs
+(p99 492–610 → 429–467, mean 191–259 → 172–180); both trees imported in one process and timed comment
+by comment alternately (2 runs, load 1.7): p50 fresh 236–238 → 214–218 µs (−7 to −10 %), after the
+gate's analysis 187–190 → 167–169 µs (−10 to −11 %), mean −9 to −11 %; probability and reasons equal
+for every comment, max |fast − sklearn| 1.11e-15.  The 150 µs target is not met on this box: the
+binary search of ≈ 300 sorted keys in the 137k-key table (≈ 20 µs, branch mispredictions; a
+two-choice cuckoo table measured only 6 µs faster for 2 MB more per worker) and numpy's per-call
+overhead (≈ 0.5–1 µs a call, ≈ 40 calls) dominate the text blocks' ≈ 70 µs; metadata ≈ 35 µs,
+reasons ≈ 10 µs.  Earlier: on a nearly idle box (load 1.1–1.6) the code before that gave p50 0.147 /
+0.154 ms wall; alternated at load 6.5–9.5: thread-CPU p50 0.26–0.32 → 0.22–0.25 ms fresh, 0.22–0.24 →
+0.16–0.20 ms after the gate's analysis; the behaviour features (issue 11), alternated with main's code
+at load 4.5: p50 123–132 → 130–140 µs thread-CPU after the gate's analysis.
 """
 
 from __future__ import annotations

@@ -382,6 +382,9 @@ _ASCII_CLASSES = tuple(
 )
 
 
+_SYMBOL_RE = re.compile(r"[^\w\s]")
+
+
 def _char_counts(text: str) -> tuple[int, int, int, int]:
     """Letters, upper-case letters, digits and punctuation (Unicode category P) in ``text``.
 
@@ -394,11 +397,14 @@ def _char_counts(text: str) -> tuple[int, int, int, int]:
         n_letters, upper, digits, punct = (n - len(data.translate(None, chars)) for chars in _ASCII_CLASSES)
         return n_letters, upper, digits, punct
     letters = list(filter(str.isalpha, text))
+    # Every punctuation character is "_" or matched by [^\w\s] (the test checks all of Unicode), so
+    # only those few are looked up, not every character.
+    symbols = _SYMBOL_RE.findall(text)
     return (
         len(letters),
         sum(map(str.isupper, letters)),
         sum(map(str.isdigit, text)),
-        sum(unicodedata.category(c).startswith("P") for c in text),
+        text.count("_") + sum(unicodedata.category(c).startswith("P") for c in symbols),
     )
 
 

@@ -159,6 +159,10 @@ def _script(char: str) -> str:
 
 
 def _mixed(word: str) -> bool:
+    # A word all below U+0250 is all Latin, one all above holds no Latin: neither is mixed, and
+    # min/max decide that without naming each character's script.
+    if max(word) < "\u0250" or min(word) >= "\u0250":
+        return False
     scripts = {_script(c) for c in word}
     return "latin" in scripts and bool(scripts & {"cyrillic", "greek"})
 
@@ -339,9 +343,32 @@ def _phrase_followers() -> dict[str, frozenset[str]]:
     return {prefix: frozenset(words) for prefix, words in followers.items()}
 
 
+# ASCII characters that end a phrase word (all but letters, digits and the apostrophe), as spaces.
+_ASCII_NON_WORD = str.maketrans(
+    dict.fromkeys((chr(i) for i in range(128) if not chr(i).isalnum() and chr(i) != "'"), " ")
+)
+
+
+@functools.cache
+def _plural_phrases() -> frozenset[str]:
+    """Each one-word blocklist phrase with an "s" appended: a word in it counts as the phrase."""
+    return frozenset(phrase + "s" for phrase in blocklist_phrases() if " " not in phrase)
+
+
 def phrase_words(text: str) -> list[str]:
-    """The casefolded words of ``text`` (inner apostrophes kept) that blocklist entries are matched on."""
-    return _PHRASE_WORD_RE.findall((text or "")[:MAX_CHARS].casefold())
+    """The casefolded words of ``text`` (inner apostrophes kept) that blocklist entries are matched on.
+
+    ASCII text is cut into runs of letters, digits and apostrophes by ``str.translate`` and ``split``
+    (C loops, cheaper than the pattern); only a run holding an apostrophe goes through the pattern,
+    which no match crosses a run's end.
+    """
+    text = (text or "")[:MAX_CHARS].casefold()
+    if not text.isascii():
+        return _PHRASE_WORD_RE.findall(text)
+    runs = text.translate(_ASCII_NON_WORD).split()
+    if "'" not in text:
+        return runs
+    return [word for run in runs for word in (_PHRASE_WORD_RE.findall(run) if "'" in run else (run,))]
 
 
 def blocklist_hits(text: str) -> int:
@@ -362,13 +389,13 @@ def blocklist_found(text: str, words: list[str] | None = None) -> set[str]:
         words = phrase_words(text)
     unique = set(words)
     found = unique & phrases
-    found |= {word[:-1] for word in unique - found if word.endswith("s")} & phrases
-    followers = _phrase_followers()
+    found |= {word[:-1] for word in (unique & _plural_phrases()) - found}
+    followers = _phrase_followers().get
     for i, prefix in enumerate(words):
+        options = followers(prefix)
+        if options is None:  # most words start no phrase: no slice of the words after them
+            continue
         for word in words[i + 1 : i + MAX_PHRASE_WORDS]:
-            options = followers.get(prefix)
-            if options is None:
-                break
             if word in options and (gram := f"{prefix} {word}") in phrases:
                 found.add(gram)
             elif word[-1] == "s" and word[:-1] in options and (singular := f"{prefix} {word[:-1]}") in phrases:
@@ -376,4 +403,7 @@ def blocklist_found(text: str, words: list[str] | None = None) -> set[str]:
             if word not in options:
                 break
             prefix = f"{prefix} {word}"
+            options = followers(prefix)
+            if options is None:
+                break
     return found
