@@ -108,6 +108,21 @@ def _line_encoder() -> Callable[[dict[str, Any]], str]:
 _encode_line = _line_encoder()
 
 
+def _discards_everything(logger: logging.Logger) -> bool:
+    """True when every record `logger` handles goes nowhere: it does not propagate and each of its handlers
+    is a NullHandler or a file handler on the null device (there is at least one, so no last-resort handler)."""
+    handlers = logger.handlers
+    return (
+        not logger.propagate
+        and bool(handlers)
+        and all(
+            type(h) is logging.NullHandler
+            or (type(h) is logging.FileHandler and not h.filters and h.baseFilename == os.devnull)
+            for h in handlers
+        )
+    )
+
+
 class GunicornLogger(GunicornBaseLogger):
     """gunicorn's error and access logs as JSON lines (`logger_class` in gunicorn.conf.py).
 
@@ -125,6 +140,7 @@ class GunicornLogger(GunicornBaseLogger):
         handlers = self.access_log.handlers
         plain = all(type(h) in (logging.StreamHandler, logging.FileHandler) and not h.filters for h in handlers)
         self._access_streams: list[logging.StreamHandler[Any]] | None = list(handlers) if plain else None
+        self._access_discarded = _discards_everything(self.access_log)
 
     def _write_access(self, fields: dict[str, Any]) -> None:
         streams = self._access_streams
@@ -147,7 +163,9 @@ class GunicornLogger(GunicornBaseLogger):
                 handler.stream.flush()
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
-        if not self.access_log_enabled:
+        # `--access-logfile /dev/null` (how the benchmarks turn the access log off) leaves gunicorn's
+        # `access_log_enabled` true: the line would be built (≈ 15 µs a request) only to be thrown away.
+        if not self.access_log_enabled or self._access_discarded or not self.access_log.isEnabledFor(logging.INFO):
             return
         try:
             status = resp.status

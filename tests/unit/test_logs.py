@@ -127,3 +127,72 @@ def test_the_access_line_encoder_writes_what_json_encoder_writes():
         "list": [1, "x"],
     }
     assert logs._encode_line(fields) == json.JSONEncoder(ensure_ascii=False).encode(fields)
+
+
+def gunicorn_logger(accesslog: str, tmp_path):
+    from gunicorn.config import Config
+
+    cfg = Config()
+    cfg.set("accesslog", accesslog)
+    cfg.set("errorlog", str(tmp_path / "error.log"))
+    return logs.GunicornLogger(cfg)
+
+
+def built_lines(logger) -> list[dict]:
+    """Access lines `logger` builds for one request (counted where the line would be written)."""
+    import datetime
+    import types
+
+    built: list[dict] = []
+    logger._write_access = built.append
+    response = types.SimpleNamespace(status="200 OK", headers=[("X-Request-ID", "req-1")], sent=5)
+    environ = {"REMOTE_ADDR": "192.0.2.1", "REQUEST_METHOD": "POST", "RAW_URI": "/1.1/comment-check"}
+    logger.access(response, None, environ, datetime.timedelta(milliseconds=3))
+    return built
+
+
+def test_an_access_log_to_the_null_device_builds_no_line(tmp_path, monkeypatch):
+    """`--access-logfile /dev/null` leaves gunicorn's access_log_enabled true; nothing is built for it."""
+    import os
+
+    # Only gunicorn's own handler (other tests' capture handlers may still be on the shared logger).
+    monkeypatch.setattr(logging.getLogger("gunicorn.access"), "handlers", [])
+    logger = gunicorn_logger(os.devnull, tmp_path)
+    assert logger.access_log_enabled and built_lines(logger) == []
+    written = gunicorn_logger(str(tmp_path / "access.log"), tmp_path)
+    assert [line["path"] for line in built_lines(written)] == ["/1.1/comment-check"]
+    written.access_log.setLevel(logging.WARNING)  # not enabled for INFO: nothing built either
+    assert built_lines(written) == []
+    for each in (logger, written):
+        for handler in each.access_log.handlers + each.error_log.handlers:
+            handler.close()
+
+
+def test_a_logger_discards_everything_only_when_no_handler_writes_anywhere(tmp_path):
+    import os
+
+    logger = logging.getLogger("spamguard.unit-logs.discard")
+    logger.propagate = False
+    null_file = logging.FileHandler(os.devnull, delay=True)
+    real_file = logging.FileHandler(tmp_path / "real.log", delay=True)
+    try:
+        assert not logs._discards_everything(logger)  # no handler: the last-resort handler may write
+        for handlers, expected in (
+            ([logging.NullHandler()], True),
+            ([null_file], True),
+            ([null_file, logging.NullHandler()], True),
+            ([null_file, real_file], False),
+            ([logging.StreamHandler(io.StringIO())], False),
+        ):
+            logger.handlers = handlers
+            assert logs._discards_everything(logger) is expected, handlers
+        logger.handlers = [null_file]
+        null_file.addFilter(lambda record: True)  # a filter may act on the record: it is not discarded
+        assert not logs._discards_everything(logger)
+        null_file.filters.clear()
+        logger.propagate = True  # an ancestor's handlers may write it
+        assert not logs._discards_everything(logger)
+    finally:
+        logger.handlers = []
+        null_file.close()
+        real_file.close()
