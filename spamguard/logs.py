@@ -164,7 +164,7 @@ class GunicornLogger(GunicornBaseLogger):
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         # `--access-logfile /dev/null` (how the benchmarks turn the access log off) leaves gunicorn's
-        # `access_log_enabled` true: the line would be built (≈ 15 µs a request) only to be thrown away.
+        # `access_log_enabled` true: the line would be built and written (≈ 9.5 µs a request) for nothing.
         if not self.access_log_enabled or self._access_discarded or not self.access_log.isEnabledFor(logging.INFO):
             return
         try:
