@@ -339,30 +339,23 @@ class ReputationStore:
         the trust rules are applied here, to what was read."""
         rep = Reputation(known=True)
         per_kind: dict[str, list[dict]] = {}
-        view = _View(site_id, shared, self.min_sites)
+        own = str(site_id)
+        burst = (f"u:{site_id}:", self.burst_slot, self.burst_window)
         for (kind, value), blob in zip(signals(comment), blobs, strict=True):
-            entries = _entries(blob)
-            per_kind.setdefault(kind, []).append(_summarise(value, entries, now, view))
-            if kind == "ip":
-                count = self._burst(entries, site_id, now) + 1  # this comment included
+            is_ip = kind == "ip"
+            stats, seen = _summarise(value, _entries(blob), now, own, shared, self.min_sites, burst if is_ip else None)
+            per_kind.setdefault(kind, []).append(stats)
+            if is_ip:
+                count = seen + 1  # this comment included
                 rep.detail["burst"] = {"count": count, "limit": self.burst_amount, "window": self.burst_label}
         for kind, stats_list in per_kind.items():
             # Several link domains: judge by the most reported one.
-            rep.detail[kind] = max(stats_list, key=lambda s: (s["spam_sites_7d"] - s["ham_sites_7d"], s["seen_24h"]))
+            rep.detail[kind] = (
+                stats_list[0]
+                if len(stats_list) == 1
+                else max(stats_list, key=lambda s: (s["spam_sites_7d"] - s["ham_sites_7d"], s["seen_24h"]))
+            )
         return rep
-
-    def _burst(self, entries: dict[str, str], site_id: int, now: float) -> int:
-        """This site's checks of the IP in the burst window (to the resolution of one slot)."""
-        mine, n = f"u:{site_id}:", 0
-        for name, raw in entries.items():
-            if name.startswith(mine):
-                try:
-                    slot, count = int(name[len(mine) :]), int(raw)
-                except ValueError:
-                    continue
-                if (slot + 1) * self.burst_slot > now - self.burst_window and slot * self.burst_slot <= now:
-                    n += count
-        return n
 
     # --- verdict adjustment -----------------------------------------------------------
 
@@ -440,15 +433,6 @@ class ReputationStore:
 MARKS = ("s", "h", "ps", "ph")  # report marks: shared spam/ham, private (opted-out site) spam/ham
 
 
-@dataclass(frozen=True)
-class _View:
-    """Who is reading: their own reports always count, others' only when shared by enough sites."""
-
-    site_id: int
-    shared: bool
-    min_sites: int
-
-
 def _entries(blob: str | None) -> dict[str, str]:
     """A reputation string's entries (see the module docstring); malformed parts are skipped."""
     out: dict[str, str] = {}
@@ -469,44 +453,86 @@ _STAT_KEYS = {
 # What `_summarise` makes of a string with no entries (a value never seen, or all of it expired).
 _NOTHING_SEEN = {key: 0 for keys in _STAT_KEYS.values() for key in keys}
 
+# The two windows, unpacked once for `_summarise`'s single pass over the entries.
+(_WIN_DAY, _HALF_DAY), (_WIN_WEEK, _HALF_WEEK) = WINDOWS["24h"], WINDOWS["7d"]
 
-def _summarise(value: str, entries: dict[str, str], now: float, view: _View) -> dict:
+
+def _summarise(
+    value: str,
+    entries: dict[str, str],
+    now: float,
+    own: str,
+    shared: bool,
+    min_sites: int,
+    burst: tuple[str, float, float] | None = None,
+) -> tuple[dict, int]:
+    """One signal string as site `own` sees it: (its stats for both windows, its burst count).
+
+    `shared`: the reader shares reputation (else it sees only its own reports); `burst`: (this site's
+    burst-slot prefix, slot seconds, window seconds) for the IP string, whose slots are counted in the
+    same pass (0 otherwise).  Every weight is `_weight`'s expression, summed in entry order: the floats
+    are the same as summing each window on its own."""
     if not entries:
-        return {"value": value, **_NOTHING_SEEN}
-    stats: dict = {"value": value}
-    own = str(view.site_id)
-    latest: dict[str, dict[str, float]] = {"s": {}, "h": {}, "b": {}}
+        return {"value": value, **_NOTHING_SEEN}, 0
+    spam: dict[str, float] = {}  # reporting site -> time of its latest report (a site's mark wins once)
+    ham: dict[str, float] = {}
+    blogs: list[float] = []
     hourly: dict[int, int] = {}
+    bursts = 0
     for fname, raw in entries.items():
-        if fname.startswith("u:"):  # burst slots: `_burst`'s, nothing here reads them
-            continue
         prefix, _, ident = fname.partition(":")
-        if prefix in ("ps", "ph"):  # an opted-out site's report: visible to that site only
-            if ident != own:
-                continue
-            prefix = prefix[1]
-        elif not view.shared and (ident != own or prefix not in ("s", "h")):
-            continue  # an opted-out reader sees nothing from other sites
         try:
-            if prefix in latest:
-                latest[prefix][ident] = float(raw)
-            elif prefix == "c":
-                hourly[int(ident)] = int(raw)
+            if prefix == "c":
+                if shared:  # an opted-out reader sees nothing from other sites
+                    hourly[int(ident)] = int(raw)
+            elif prefix == "b":
+                if shared:
+                    blogs.append(float(raw))  # one entry per blog: names are unique
+            elif prefix == "s" or prefix == "h":
+                if shared or ident == own:
+                    (spam if prefix == "s" else ham)[ident] = float(raw)
+            elif prefix == "ps" or prefix == "ph":  # an opted-out site's report: visible to that site only
+                if ident == own:
+                    (spam if prefix == "ps" else ham)[ident] = float(raw)
+            elif prefix == "u" and burst is not None and fname.startswith(burst[0]):
+                mine, slot_seconds, window = burst
+                slot, count = int(fname[len(mine) :]), int(raw)
+                if (slot + 1) * slot_seconds > now - window and slot * slot_seconds <= now:
+                    bursts += count
         except ValueError:
             continue
-    for win, (window, half_life) in WINDOWS.items():
-        seen, sites_seen, spam_sites, ham_sites, spam_n, ham_n = _STAT_KEYS[win]
-        spam = _trusted(latest["s"], own, now, window, view.min_sites)
-        ham = _trusted(latest["h"], own, now, window, view.min_sites)
-        # Summed in the same order as ever (`sum` of a list, like a generator's): the same floats.
-        stats[seen] = sum([n * _weight(now - (hr * HOUR + HOUR / 2), window, half_life) for hr, n in hourly.items()])
-        stats[sites_seen] = sum([_weight(now - ts, window, half_life) for ts in latest["b"].values()])
-        stats[spam_sites] = sum([_weight(now - ts, window, half_life) for ts in spam.values()])
-        stats[ham_sites] = sum([_weight(now - ts, window, half_life) for ts in ham.values()])
-        # Undecayed distinct-site counts, for reasons people can read.
-        stats[spam_n] = sum(1 for ts in spam.values() if 0 <= now - ts <= window)
-        stats[ham_n] = sum(1 for ts in ham.values() if 0 <= now - ts <= window)
-    return stats
+    if not (hourly or blogs or spam or ham):
+        return {"value": value, **_NOTHING_SEEN}, bursts
+    # Both windows in one pass; each term is `_weight(age, window, half_life)` written out.
+    seen_day, seen_week = [], []
+    for hr, n in hourly.items():
+        age = now - (hr * HOUR + HOUR / 2)
+        clipped = 0.0 if age < 0.0 else age  # max(age, 0.0), NaN included
+        seen_day.append(n * (0.0 if age > _WIN_DAY else 0.5 ** (clipped / _HALF_DAY)))
+        seen_week.append(n * (0.0 if age > _WIN_WEEK else 0.5 ** (clipped / _HALF_WEEK)))
+    blogs_day, blogs_week = [], []
+    for ts in blogs:
+        age = now - ts
+        clipped = 0.0 if age < 0.0 else age
+        blogs_day.append(0.0 if age > _WIN_DAY else 0.5 ** (clipped / _HALF_DAY))
+        blogs_week.append(0.0 if age > _WIN_WEEK else 0.5 ** (clipped / _HALF_WEEK))
+    stats: dict = {"value": value}
+    for win, seen, sites in (("24h", seen_day, blogs_day), ("7d", seen_week, blogs_week)):
+        window, half_life = WINDOWS[win]
+        seen_key, sites_key, spam_sites, ham_sites, spam_n, ham_n = _STAT_KEYS[win]
+        stats[seen_key] = sum(seen)
+        stats[sites_key] = sum(sites)
+        if spam or ham:  # reports are rare: the plain per-window path
+            trusted_spam = _trusted(spam, own, now, window, min_sites)
+            trusted_ham = _trusted(ham, own, now, window, min_sites)
+            stats[spam_sites] = sum([_weight(now - ts, window, half_life) for ts in trusted_spam.values()])
+            stats[ham_sites] = sum([_weight(now - ts, window, half_life) for ts in trusted_ham.values()])
+            # Undecayed distinct-site counts, for reasons people can read.
+            stats[spam_n] = sum(1 for ts in trusted_spam.values() if 0 <= now - ts <= window)
+            stats[ham_n] = sum(1 for ts in trusted_ham.values() if 0 <= now - ts <= window)
+        else:
+            stats[spam_sites] = stats[ham_sites] = stats[spam_n] = stats[ham_n] = 0
+    return stats, bursts
 
 
 def _trusted(src: dict[str, float], own: str, now: float, window: float, min_sites: int) -> dict[str, float]:
