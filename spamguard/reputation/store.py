@@ -33,11 +33,13 @@ Values are stored hashed: no raw IPs or e-mails in Redis key names.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -181,6 +183,24 @@ class Reputation:
     detail: dict[str, dict] = field(default_factory=dict)
 
 
+# Values up to this long have their domain and digest remembered (`_memo`): the blog, author URLs and
+# link domains of a campaign, IPs and e-mails recur from check to check.  Longer ones (any client can
+# send a megabyte as `user_ip`) are computed every time, so the memos stay small.
+MEMO_MAX_LEN = 256
+
+
+def _memo(fn: Callable[[str], str]) -> Callable[[str], str]:
+    """`fn` of a string, remembered for short strings (a pure function: the answer is the same)."""
+    cached = functools.lru_cache(maxsize=4096)(fn)
+
+    @functools.wraps(fn)
+    def memoised(value: str) -> str:
+        return cached(value) if value is not None and len(value) <= MEMO_MAX_LEN else fn(value)
+
+    return memoised
+
+
+@_memo
 def domain_of(url: str) -> str:
     """A URL's host (``www.`` stripped) when it is a plausible domain name, else ''."""
     host = url_domain(url or "")
@@ -229,8 +249,15 @@ def _signals(comment: Comment) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+@_memo
 def _digest(value: str) -> str:
     return hashlib.sha1(value.encode("utf-8", "replace")).hexdigest()[:20]
+
+
+@_memo
+def _blog_mark(blog: str) -> str:
+    """The `b:` entry name of a blog: its domain's digest (the blog text's when it has no domain)."""
+    return "b:" + _digest(domain_of(blog) or blog)
 
 
 def _weight(age: float, window: float, half_life: float) -> float:
@@ -248,6 +275,14 @@ class ReputationStore:
         self.burst_window = float(item.get_expiry())
         self.burst_slot = self.burst_window / BURST_SLOTS
         self.burst_label = _window_label(self.burst_window)
+        # keep, slot, window, ttl: the pruning and TTL arguments every writing script takes.
+        self._limits: tuple[int, str, str, int] = (
+            WINDOWS["7d"][0],
+            repr(self.burst_slot),
+            repr(self.burst_window),
+            DAYS_KEPT * DAY,
+        )
+        self._key_prefix = state.key("rep", "")  # `state.key("rep", kind, digest)` is this + "kind:digest"
         self._record = state.client.register_script(_RECORD_SCRIPT)
         self._report = state.client.register_script(_REPORT_SCRIPT)
 
@@ -255,11 +290,8 @@ class ReputationStore:
 
     def keys(self, comment: Comment) -> list[str]:
         """The strings of the comment's signals, in `signals` order."""
-        return [self.state.key("rep", kind, _digest(value)) for kind, value in signals(comment)]
-
-    def _limits(self) -> list:
-        """keep, slot, window, ttl: the pruning and TTL arguments every writing script takes."""
-        return [WINDOWS["7d"][0], repr(self.burst_slot), repr(self.burst_window), DAYS_KEPT * DAY]
+        prefix = self._key_prefix
+        return [f"{prefix}{kind}:{_digest(value)}" for kind, value in signals(comment)]
 
     # --- writes ----------------------------------------------------------------------
 
@@ -276,10 +308,10 @@ class ReputationStore:
         return [
             repr(now),
             f"c:{int(now // HOUR)}",
-            "b:" + _digest(domain_of(comment.blog) or comment.blog),
+            _blog_mark(comment.blog),
             f"u:{site_id}:{int(now // self.burst_slot)}",
             modes,
-            *self._limits(),
+            *self._limits,
         ]
 
     def record_check(self, comment: Comment, site_id: int, *, shared: bool = True, now: float | None = None) -> bool:
@@ -318,7 +350,7 @@ class ReputationStore:
         keys = self.keys(comment)
         if not keys:
             return True
-        args = [site_id, mark or "", repr(now), *self._limits()]
+        args: list[Any] = [site_id, mark or "", repr(now), *self._limits]
         return self.state.call(
             "reputation.record_feedback", lambda r: bool(self._report(keys=keys, args=args, client=r)), False
         )
