@@ -514,7 +514,13 @@ def _summarise(
     for fname, raw in entries.items():
         prefix, _, ident = fname.partition(":")
         try:
-            if prefix == "c":
+            if prefix == "u":  # first: most of an IP string's entries are burst slots
+                if burst is not None and fname.startswith(burst[0]):
+                    mine, slot_seconds, window = burst
+                    slot, count = int(fname[len(mine) :]), int(raw)
+                    if (slot + 1) * slot_seconds > now - window and slot * slot_seconds <= now:
+                        bursts += count
+            elif prefix == "c":
                 if shared:  # an opted-out reader sees nothing from other sites
                     hourly[int(ident)] = int(raw)
             elif prefix == "b":
@@ -526,11 +532,6 @@ def _summarise(
             elif prefix == "ps" or prefix == "ph":  # an opted-out site's report: visible to that site only
                 if ident == own:
                     (spam if prefix == "ps" else ham)[ident] = float(raw)
-            elif prefix == "u" and burst is not None and fname.startswith(burst[0]):
-                mine, slot_seconds, window = burst
-                slot, count = int(fname[len(mine) :]), int(raw)
-                if (slot + 1) * slot_seconds > now - window and slot * slot_seconds <= now:
-                    bursts += count
         except ValueError:
             continue
     if not (hourly or blogs or spam or ham):
@@ -548,23 +549,41 @@ def _summarise(
         clipped = 0.0 if age < 0.0 else age
         blogs_day.append(0.0 if age > _WIN_DAY else 0.5 ** (clipped / _HALF_DAY))
         blogs_week.append(0.0 if age > _WIN_WEEK else 0.5 ** (clipped / _HALF_WEEK))
-    stats: dict = {"value": value}
-    for win, seen, sites in (("24h", seen_day, blogs_day), ("7d", seen_week, blogs_week)):
-        window, half_life = WINDOWS[win]
-        seen_key, sites_key, spam_sites, ham_sites, spam_n, ham_n = _STAT_KEYS[win]
-        stats[seen_key] = sum(seen)
-        stats[sites_key] = sum(sites)
-        if spam or ham:  # reports are rare: the plain per-window path
-            trusted_spam = _trusted(spam, own, now, window, min_sites)
-            trusted_ham = _trusted(ham, own, now, window, min_sites)
-            stats[spam_sites] = sum([_weight(now - ts, window, half_life) for ts in trusted_spam.values()])
-            stats[ham_sites] = sum([_weight(now - ts, window, half_life) for ts in trusted_ham.values()])
-            # Undecayed distinct-site counts, for reasons people can read.
-            stats[spam_n] = sum(1 for ts in trusted_spam.values() if 0 <= now - ts <= window)
-            stats[ham_n] = sum(1 for ts in trusted_ham.values() if 0 <= now - ts <= window)
-        else:
-            stats[spam_sites] = stats[ham_sites] = stats[spam_n] = stats[ham_n] = 0
-    return stats, bursts
+    day = _reports(spam, ham, own, now, _WIN_DAY, _HALF_DAY, min_sites)
+    week = _reports(spam, ham, own, now, _WIN_WEEK, _HALF_WEEK, min_sites)
+    # The names of `_STAT_KEYS`, in its order.
+    return {
+        "value": value,
+        "seen_24h": sum(seen_day),
+        "sites_seen_24h": sum(blogs_day),
+        "spam_sites_24h": day[0],
+        "ham_sites_24h": day[1],
+        "spam_n_24h": day[2],
+        "ham_n_24h": day[3],
+        "seen_7d": sum(seen_week),
+        "sites_seen_7d": sum(blogs_week),
+        "spam_sites_7d": week[0],
+        "ham_sites_7d": week[1],
+        "spam_n_7d": week[2],
+        "ham_n_7d": week[3],
+    }, bursts
+
+
+def _reports(
+    spam: dict[str, float], ham: dict[str, float], own: str, now: float, window: float, half_life: float, min_sites: int
+) -> tuple[Any, Any, int, int]:
+    """(spam_sites, ham_sites, spam_n, ham_n) of one window: the trusted reports' decayed weights, and
+    their undecayed distinct-site counts (for reasons people can read)."""
+    if not (spam or ham):  # reports are rare
+        return 0, 0, 0, 0
+    trusted_spam = _trusted(spam, own, now, window, min_sites)
+    trusted_ham = _trusted(ham, own, now, window, min_sites)
+    return (
+        sum([_weight(now - ts, window, half_life) for ts in trusted_spam.values()]),
+        sum([_weight(now - ts, window, half_life) for ts in trusted_ham.values()]),
+        sum(1 for ts in trusted_spam.values() if 0 <= now - ts <= window),
+        sum(1 for ts in trusted_ham.values() if 0 <= now - ts <= window),
+    )
 
 
 def _trusted(src: dict[str, float], own: str, now: float, window: float, min_sites: int) -> dict[str, float]:
