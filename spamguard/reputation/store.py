@@ -506,7 +506,7 @@ def _summarise(
     are the same as summing each window on its own."""
     if not entries:
         return {"value": value, **_NOTHING_SEEN}, 0
-    spam: dict[str, float] = {}  # reporting site -> time of its latest report (a site's mark wins once)
+    spam: dict[str, float] = {}  # reporting site -> its report time (`s:` and `ps:` of one site: one slot)
     ham: dict[str, float] = {}
     blogs: list[float] = []
     hourly: dict[int, int] = {}

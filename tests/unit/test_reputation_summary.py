@@ -22,11 +22,14 @@ from spamguard.reputation.store import (
     DAY,
     HOUR,
     MAX_ENTRIES,
+    MEMO_MAX_LEN,
     WINDOWS,
     Reputation,
     ReputationStore,
     _entries,
+    _memo,
     _summarise,
+    domain_of,
     signals,
 )
 
@@ -279,3 +282,18 @@ def test_a_string_with_entries_is_summarised_in_full():
     stats, burst = _summarise("v", entries, NOW, "1", True, 3, ("u:1:", 6.0, 60.0))
     assert stats["value"] == "v" and stats["spam_n_24h"] == 1 and stats["ham_n_7d"] == 0 and burst == 2
     assert 2.9 < stats["seen_24h"] <= 3 and 0.99 < stats["sites_seen_24h"] <= 1
+
+
+def test_values_are_remembered_only_up_to_the_length_limit():
+    calls: list[str] = []
+
+    @_memo
+    def upper(value: str) -> str:
+        calls.append(value)
+        return value.upper()
+
+    short, long = "a" * MEMO_MAX_LEN, "b" * (MEMO_MAX_LEN + 1)
+    assert [upper(short), upper(short), upper(long), upper(long)] == [short.upper()] * 2 + [long.upper()] * 2
+    assert calls == [short, long, long]  # a long value (any client can send one) is never held
+    assert domain_of(None) == domain_of("") == ""  # type: ignore[arg-type]
+    assert domain_of("https://www.Blog.example/x") == "blog.example" == domain_of("https://www.Blog.example/x")
