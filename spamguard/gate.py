@@ -86,9 +86,8 @@ class CheckGate:
 
     def enter(self, site, comment: Comment, now: float | None = None) -> GateResult:
         now = time.time() if now is None else now
-        items = self.ratelimit.limits_for(site)
-        rate_keys, rate_args = self.ratelimit.window_keys(site.id, items)
-        month = month_of(now)
+        items, rate_keys, rate_args = self.ratelimit.windows(site)
+        usage_key, usage_member = self.usage.month_keys(site.id, month_of(now))
         shared = bool(getattr(site, "share_reputation", True))
         record = not comment.is_test
         rep_keys: list[str] = []
@@ -96,13 +95,13 @@ class CheckGate:
         if self.reputation is not None:
             rep_keys = self.reputation.keys(comment)
             rep_args = self.reputation.write_args(comment, site.id, shared, record, now)
-        keys = [*rate_keys, self.usage.key(site.id, month), self.usage.dirty_key, *rep_keys]
+        keys = [*rate_keys, usage_key, self.usage.dirty_key, *rep_keys]
         args: list[Any] = [
             len(rate_keys),
             len(rep_keys),
             self.usage.enforced_limit(site, now),
             KEY_TTL,
-            f"{site.id}:{month}",
+            usage_member,
             *rep_args,
             *rate_args,
         ]

@@ -21,8 +21,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
-from redis.connection import Connection, SSLConnection, UnixDomainSocketConnection
-from redis.exceptions import NoScriptError, ResponseError
+from redis.connection import Connection, HiredisRespSerializer, SSLConnection, UnixDomainSocketConnection
+from redis.exceptions import DataError, NoScriptError, ResponseError
+
+try:
+    from hiredis import pack_command as hiredis_pack
+except ImportError:  # redis-py then packs in Python, and so does `ThreadScript`
+    hiredis_pack = None  # type: ignore[assignment]
 
 DIRECT_CONNECTIONS = (Connection, SSLConnection, UnixDomainSocketConnection)
 
@@ -53,7 +58,7 @@ class ThreadScript:
         conn = self._connection(client)
         if conn is None:
             return self._ordinary(keys=keys, args=args, client=client)
-        command = conn.pack_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        command = self._pack(conn, (b"EVALSHA", self.sha, len(keys), *keys, *args))
         try:
             try:
                 conn.send_packed_command(command, check_health=False)
@@ -68,6 +73,18 @@ class ThreadScript:
         except BaseException:
             conn.disconnect()  # a timeout may leave a reply unread: never reuse the socket
             raise
+
+    def _pack(self, conn: Connection, command: tuple) -> Any:
+        """`conn.pack_command(*command)`, byte for byte.  With hiredis (redis-py's packer when it is
+        installed) that method only turns bytearray/memoryview arguments into bytes, a generator step
+        and type check per argument, before `hiredis.pack_command`: callers here pass str, bytes, int
+        and float, so hiredis is called directly."""
+        if not self._local.hiredis:
+            return conn.pack_command(*command)
+        try:
+            return [hiredis_pack(command)]
+        except TypeError as exc:  # as redis-py reports it: a DataError, which the caller fails open on
+            raise DataError(exc) from exc
 
     def _connection(self, client: Any) -> Connection | None:
         """This thread's connection for `client` (None: not a client to talk for directly).
@@ -85,4 +102,7 @@ class ThreadScript:
             pool = client.connection_pool
             conn = pool.connection_class(**pool.connection_kwargs)
         local.client, local.conn, local.pid = client, conn, os.getpid()
+        local.hiredis = hiredis_pack is not None and isinstance(
+            getattr(conn, "_command_packer", None), HiredisRespSerializer
+        )
         return conn

@@ -56,6 +56,21 @@ def parse_limits(spec: str) -> tuple[RateLimitItem, ...]:
     return tuple(parse_many(spec))
 
 
+MAX_REMEMBERED = 10_000  # sites whose windows `KeyRateLimiter.windows` holds at most
+
+
+def _parses(override: str | None) -> bool:
+    """No override, or one `limits_for` takes (rather than warning and falling back to the default)."""
+    spec = (override or "").strip()
+    if not spec:
+        return True
+    try:
+        parse_limits(spec)
+    except ValueError:
+        return False
+    return True
+
+
 class KeyRateLimiter:
     """Counts calls per API key; fails open when the backend does."""
 
@@ -67,6 +82,10 @@ class KeyRateLimiter:
         # Usage-based refusal (three consecutive months over, spec §5).
         self.monthly_policy = monthly_policy
         self._script = state.client.register_script(WINDOW_SCRIPT)
+        # (site id, its override, the default) -> `windows`' answer: every call asks, sites change rarely.
+        # Keyed on the values the answer depends on, not the Site object (cached snapshots are shared
+        # and replaced); bounded like the site cache.
+        self._windows: dict[tuple[int, str | None, str], tuple[tuple[RateLimitItem, ...], tuple, tuple]] = {}
 
     def limits_for(self, site) -> tuple[RateLimitItem, ...]:
         override = (getattr(site, "rate_limit", None) or "").strip()
@@ -78,6 +97,22 @@ class KeyRateLimiter:
                     "bad per-site rate limit, using default", extra={"event": "bad_rate_limit", "site_id": site.id}
                 )
         return parse_limits(self.default_spec)
+
+    def windows(self, site) -> tuple[tuple[RateLimitItem, ...], tuple[str, ...], tuple[int, ...]]:
+        """`limits_for(site)` with its `window_keys`, remembered per site and override.  A bad override is
+        not remembered, so it is still warned about on every call."""
+        override = getattr(site, "rate_limit", None)
+        memo_key = (site.id, override, self.default_spec)
+        found = self._windows.get(memo_key)
+        if found is None:
+            items = self.limits_for(site)
+            keys, args = self.window_keys(site.id, items)
+            found = (items, tuple(keys), tuple(args))
+            if _parses(override):
+                if len(self._windows) >= MAX_REMEMBERED:
+                    self._windows.clear()
+                self._windows[memo_key] = found
+        return found
 
     def window_keys(self, site_id: int, items: tuple[RateLimitItem, ...]) -> tuple[list[str], list[int]]:
         keys, args = [], []
@@ -102,7 +137,6 @@ class KeyRateLimiter:
             verdict = self.monthly_policy(site)
             if not verdict.allowed:
                 return verdict
-        items = self.limits_for(site)
-        keys, args = self.window_keys(site.id, items)
+        items, keys, args = self.windows(site)
         answer = self.state.call("ratelimit", lambda r: self._script(keys=keys, args=args), None)
         return self.result_of(items, answer)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from spamguard.backends import RedisState
 
-from .ratelimit import ALERT_OVER_LIMIT, ALERT_OVER_LIMIT_REPEATED, LimitResult
+from .ratelimit import ALERT_OVER_LIMIT, ALERT_OVER_LIMIT_REPEATED, MAX_REMEMBERED, LimitResult
 
 log = logging.getLogger("spamguard.quota.usage")
 
@@ -81,13 +81,20 @@ class UsageCounter:
         self.session_factory = session_factory  # used when no session is passed (policy cache)
         self._rebase = state.client.register_script(_REBASE)
         self._history_cache: dict[int, tuple[float, tuple, int]] = {}
+        self.dirty_key = state.key("usage", "dirty")  # the set of site-months to flush
+        self._month_keys: dict[tuple[int, str], tuple[str, str]] = {}
 
     def key(self, site_id: int, month: str) -> str:
         return self.state.key("usage", site_id, month)
 
-    @property
-    def dirty_key(self) -> str:
-        return self.state.key("usage", "dirty")
+    def month_keys(self, site_id: int, month: str) -> tuple[str, str]:
+        """The site-month's usage hash and its member of the dirty set, remembered: every check asks."""
+        found = self._month_keys.get((site_id, month))
+        if found is None:
+            if len(self._month_keys) >= MAX_REMEMBERED:  # bounded; the next month's keys start anew
+                self._month_keys.clear()
+            found = self._month_keys[(site_id, month)] = (self.key(site_id, month), f"{site_id}:{month}")
+        return found
 
     # --- hot path ---------------------------------------------------------------------
 

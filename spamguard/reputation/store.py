@@ -33,11 +33,13 @@ Values are stored hashed: no raw IPs or e-mails in Redis key names.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -181,6 +183,24 @@ class Reputation:
     detail: dict[str, dict] = field(default_factory=dict)
 
 
+# Values up to this long have their domain and digest remembered (`_memo`): the blog, author URLs and
+# link domains of a campaign, IPs and e-mails recur from check to check.  Longer ones (any client can
+# send a megabyte as `user_ip`) are computed every time, so the memos stay small.
+MEMO_MAX_LEN = 256
+
+
+def _memo(fn: Callable[[str], str]) -> Callable[[str], str]:
+    """`fn` of a string, remembered for short strings (a pure function: the answer is the same)."""
+    cached = functools.lru_cache(maxsize=4096)(fn)
+
+    @functools.wraps(fn)
+    def memoised(value: str) -> str:
+        return cached(value) if value is not None and len(value) <= MEMO_MAX_LEN else fn(value)
+
+    return memoised
+
+
+@_memo
 def domain_of(url: str) -> str:
     """A URL's host (``www.`` stripped) when it is a plausible domain name, else ''."""
     host = url_domain(url or "")
@@ -229,8 +249,15 @@ def _signals(comment: Comment) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+@_memo
 def _digest(value: str) -> str:
     return hashlib.sha1(value.encode("utf-8", "replace")).hexdigest()[:20]
+
+
+@_memo
+def _blog_mark(blog: str) -> str:
+    """The `b:` entry name of a blog: its domain's digest (the blog text's when it has no domain)."""
+    return "b:" + _digest(domain_of(blog) or blog)
 
 
 def _weight(age: float, window: float, half_life: float) -> float:
@@ -248,6 +275,14 @@ class ReputationStore:
         self.burst_window = float(item.get_expiry())
         self.burst_slot = self.burst_window / BURST_SLOTS
         self.burst_label = _window_label(self.burst_window)
+        # keep, slot, window, ttl: the pruning and TTL arguments every writing script takes.
+        self._limits: tuple[int, str, str, int] = (
+            WINDOWS["7d"][0],
+            repr(self.burst_slot),
+            repr(self.burst_window),
+            DAYS_KEPT * DAY,
+        )
+        self._key_prefix = state.key("rep", "")  # `state.key("rep", kind, digest)` is this + "kind:digest"
         self._record = state.client.register_script(_RECORD_SCRIPT)
         self._report = state.client.register_script(_REPORT_SCRIPT)
 
@@ -255,11 +290,8 @@ class ReputationStore:
 
     def keys(self, comment: Comment) -> list[str]:
         """The strings of the comment's signals, in `signals` order."""
-        return [self.state.key("rep", kind, _digest(value)) for kind, value in signals(comment)]
-
-    def _limits(self) -> list:
-        """keep, slot, window, ttl: the pruning and TTL arguments every writing script takes."""
-        return [WINDOWS["7d"][0], repr(self.burst_slot), repr(self.burst_window), DAYS_KEPT * DAY]
+        prefix = self._key_prefix
+        return [f"{prefix}{kind}:{_digest(value)}" for kind, value in signals(comment)]
 
     # --- writes ----------------------------------------------------------------------
 
@@ -276,10 +308,10 @@ class ReputationStore:
         return [
             repr(now),
             f"c:{int(now // HOUR)}",
-            "b:" + _digest(domain_of(comment.blog) or comment.blog),
+            _blog_mark(comment.blog),
             f"u:{site_id}:{int(now // self.burst_slot)}",
             modes,
-            *self._limits(),
+            *self._limits,
         ]
 
     def record_check(self, comment: Comment, site_id: int, *, shared: bool = True, now: float | None = None) -> bool:
@@ -318,7 +350,7 @@ class ReputationStore:
         keys = self.keys(comment)
         if not keys:
             return True
-        args = [site_id, mark or "", repr(now), *self._limits()]
+        args: list[Any] = [site_id, mark or "", repr(now), *self._limits]
         return self.state.call(
             "reputation.record_feedback", lambda r: bool(self._report(keys=keys, args=args, client=r)), False
         )
@@ -339,30 +371,23 @@ class ReputationStore:
         the trust rules are applied here, to what was read."""
         rep = Reputation(known=True)
         per_kind: dict[str, list[dict]] = {}
-        view = _View(site_id, shared, self.min_sites)
+        own = str(site_id)
+        burst = (f"u:{site_id}:", self.burst_slot, self.burst_window)
         for (kind, value), blob in zip(signals(comment), blobs, strict=True):
-            entries = _entries(blob)
-            per_kind.setdefault(kind, []).append(_summarise(value, entries, now, view))
-            if kind == "ip":
-                count = self._burst(entries, site_id, now) + 1  # this comment included
+            is_ip = kind == "ip"
+            stats, seen = _summarise(value, _entries(blob), now, own, shared, self.min_sites, burst if is_ip else None)
+            per_kind.setdefault(kind, []).append(stats)
+            if is_ip:
+                count = seen + 1  # this comment included
                 rep.detail["burst"] = {"count": count, "limit": self.burst_amount, "window": self.burst_label}
         for kind, stats_list in per_kind.items():
             # Several link domains: judge by the most reported one.
-            rep.detail[kind] = max(stats_list, key=lambda s: (s["spam_sites_7d"] - s["ham_sites_7d"], s["seen_24h"]))
+            rep.detail[kind] = (
+                stats_list[0]
+                if len(stats_list) == 1
+                else max(stats_list, key=lambda s: (s["spam_sites_7d"] - s["ham_sites_7d"], s["seen_24h"]))
+            )
         return rep
-
-    def _burst(self, entries: dict[str, str], site_id: int, now: float) -> int:
-        """This site's checks of the IP in the burst window (to the resolution of one slot)."""
-        mine, n = f"u:{site_id}:", 0
-        for name, raw in entries.items():
-            if name.startswith(mine):
-                try:
-                    slot, count = int(name[len(mine) :]), int(raw)
-                except ValueError:
-                    continue
-                if (slot + 1) * self.burst_slot > now - self.burst_window and slot * self.burst_slot <= now:
-                    n += count
-        return n
 
     # --- verdict adjustment -----------------------------------------------------------
 
@@ -440,15 +465,6 @@ class ReputationStore:
 MARKS = ("s", "h", "ps", "ph")  # report marks: shared spam/ham, private (opted-out site) spam/ham
 
 
-@dataclass(frozen=True)
-class _View:
-    """Who is reading: their own reports always count, others' only when shared by enough sites."""
-
-    site_id: int
-    shared: bool
-    min_sites: int
-
-
 def _entries(blob: str | None) -> dict[str, str]:
     """A reputation string's entries (see the module docstring); malformed parts are skipped."""
     out: dict[str, str] = {}
@@ -469,44 +485,105 @@ _STAT_KEYS = {
 # What `_summarise` makes of a string with no entries (a value never seen, or all of it expired).
 _NOTHING_SEEN = {key: 0 for keys in _STAT_KEYS.values() for key in keys}
 
+# The two windows, unpacked once for `_summarise`'s single pass over the entries.
+(_WIN_DAY, _HALF_DAY), (_WIN_WEEK, _HALF_WEEK) = WINDOWS["24h"], WINDOWS["7d"]
 
-def _summarise(value: str, entries: dict[str, str], now: float, view: _View) -> dict:
+
+def _summarise(
+    value: str,
+    entries: dict[str, str],
+    now: float,
+    own: str,
+    shared: bool,
+    min_sites: int,
+    burst: tuple[str, float, float] | None = None,
+) -> tuple[dict, int]:
+    """One signal string as site `own` sees it: (its stats for both windows, its burst count).
+
+    `shared`: the reader shares reputation (else it sees only its own reports); `burst`: (this site's
+    burst-slot prefix, slot seconds, window seconds) for the IP string, whose slots are counted in the
+    same pass (0 otherwise).  Every weight is `_weight`'s expression, summed in entry order: the floats
+    are the same as summing each window on its own."""
     if not entries:
-        return {"value": value, **_NOTHING_SEEN}
-    stats: dict = {"value": value}
-    own = str(view.site_id)
-    latest: dict[str, dict[str, float]] = {"s": {}, "h": {}, "b": {}}
+        return {"value": value, **_NOTHING_SEEN}, 0
+    spam: dict[str, float] = {}  # reporting site -> its report time (`s:` and `ps:` of one site: one slot)
+    ham: dict[str, float] = {}
+    blogs: list[float] = []
     hourly: dict[int, int] = {}
+    bursts = 0
     for fname, raw in entries.items():
-        if fname.startswith("u:"):  # burst slots: `_burst`'s, nothing here reads them
-            continue
         prefix, _, ident = fname.partition(":")
-        if prefix in ("ps", "ph"):  # an opted-out site's report: visible to that site only
-            if ident != own:
-                continue
-            prefix = prefix[1]
-        elif not view.shared and (ident != own or prefix not in ("s", "h")):
-            continue  # an opted-out reader sees nothing from other sites
         try:
-            if prefix in latest:
-                latest[prefix][ident] = float(raw)
+            if prefix == "u":  # first: most of an IP string's entries are burst slots
+                if burst is not None and fname.startswith(burst[0]):
+                    mine, slot_seconds, window = burst
+                    slot, count = int(fname[len(mine) :]), int(raw)
+                    if (slot + 1) * slot_seconds > now - window and slot * slot_seconds <= now:
+                        bursts += count
             elif prefix == "c":
-                hourly[int(ident)] = int(raw)
+                if shared:  # an opted-out reader sees nothing from other sites
+                    hourly[int(ident)] = int(raw)
+            elif prefix == "b":
+                if shared:
+                    blogs.append(float(raw))  # one entry per blog: names are unique
+            elif prefix == "s" or prefix == "h":
+                if shared or ident == own:
+                    (spam if prefix == "s" else ham)[ident] = float(raw)
+            elif prefix == "ps" or prefix == "ph":  # an opted-out site's report: visible to that site only
+                if ident == own:
+                    (spam if prefix == "ps" else ham)[ident] = float(raw)
         except ValueError:
             continue
-    for win, (window, half_life) in WINDOWS.items():
-        seen, sites_seen, spam_sites, ham_sites, spam_n, ham_n = _STAT_KEYS[win]
-        spam = _trusted(latest["s"], own, now, window, view.min_sites)
-        ham = _trusted(latest["h"], own, now, window, view.min_sites)
-        # Summed in the same order as ever (`sum` of a list, like a generator's): the same floats.
-        stats[seen] = sum([n * _weight(now - (hr * HOUR + HOUR / 2), window, half_life) for hr, n in hourly.items()])
-        stats[sites_seen] = sum([_weight(now - ts, window, half_life) for ts in latest["b"].values()])
-        stats[spam_sites] = sum([_weight(now - ts, window, half_life) for ts in spam.values()])
-        stats[ham_sites] = sum([_weight(now - ts, window, half_life) for ts in ham.values()])
-        # Undecayed distinct-site counts, for reasons people can read.
-        stats[spam_n] = sum(1 for ts in spam.values() if 0 <= now - ts <= window)
-        stats[ham_n] = sum(1 for ts in ham.values() if 0 <= now - ts <= window)
-    return stats
+    if not (hourly or blogs or spam or ham):
+        return {"value": value, **_NOTHING_SEEN}, bursts
+    # Both windows in one pass; each term is `_weight(age, window, half_life)` written out.
+    seen_day, seen_week = [], []
+    for hr, n in hourly.items():
+        age = now - (hr * HOUR + HOUR / 2)
+        clipped = 0.0 if age < 0.0 else age  # max(age, 0.0), NaN included
+        seen_day.append(n * (0.0 if age > _WIN_DAY else 0.5 ** (clipped / _HALF_DAY)))
+        seen_week.append(n * (0.0 if age > _WIN_WEEK else 0.5 ** (clipped / _HALF_WEEK)))
+    blogs_day, blogs_week = [], []
+    for ts in blogs:
+        age = now - ts
+        clipped = 0.0 if age < 0.0 else age
+        blogs_day.append(0.0 if age > _WIN_DAY else 0.5 ** (clipped / _HALF_DAY))
+        blogs_week.append(0.0 if age > _WIN_WEEK else 0.5 ** (clipped / _HALF_WEEK))
+    day = _reports(spam, ham, own, now, _WIN_DAY, _HALF_DAY, min_sites)
+    week = _reports(spam, ham, own, now, _WIN_WEEK, _HALF_WEEK, min_sites)
+    # The names of `_STAT_KEYS`, in its order.
+    return {
+        "value": value,
+        "seen_24h": sum(seen_day),
+        "sites_seen_24h": sum(blogs_day),
+        "spam_sites_24h": day[0],
+        "ham_sites_24h": day[1],
+        "spam_n_24h": day[2],
+        "ham_n_24h": day[3],
+        "seen_7d": sum(seen_week),
+        "sites_seen_7d": sum(blogs_week),
+        "spam_sites_7d": week[0],
+        "ham_sites_7d": week[1],
+        "spam_n_7d": week[2],
+        "ham_n_7d": week[3],
+    }, bursts
+
+
+def _reports(
+    spam: dict[str, float], ham: dict[str, float], own: str, now: float, window: float, half_life: float, min_sites: int
+) -> tuple[Any, Any, int, int]:
+    """(spam_sites, ham_sites, spam_n, ham_n) of one window: the trusted reports' decayed weights, and
+    their undecayed distinct-site counts (for reasons people can read)."""
+    if not (spam or ham):  # reports are rare
+        return 0, 0, 0, 0
+    trusted_spam = _trusted(spam, own, now, window, min_sites)
+    trusted_ham = _trusted(ham, own, now, window, min_sites)
+    return (
+        sum([_weight(now - ts, window, half_life) for ts in trusted_spam.values()]),
+        sum([_weight(now - ts, window, half_life) for ts in trusted_ham.values()]),
+        sum(1 for ts in trusted_spam.values() if 0 <= now - ts <= window),
+        sum(1 for ts in trusted_ham.values() if 0 <= now - ts <= window),
+    )
 
 
 def _trusted(src: dict[str, float], own: str, now: float, window: float, min_sites: int) -> dict[str, float]:

@@ -92,3 +92,17 @@ def test_clients_it_cannot_talk_for_run_the_script_the_ordinary_way():
     script = ThreadScript(memory.client, ECHO.format(tag="memory"))
     assert script(memory.client, ["k"], ["a"]) == ["a", "1"]
     assert script._local.conn is None
+
+
+def test_the_command_is_packed_as_the_connection_packs_it(state):
+    script = script_for(state)
+    key = state.key("packed")
+    assert script(state.client, [key], ["a"]) == ["a", "1"]
+    conn = script._local.conn
+    command = (b"EVALSHA", script.sha, 2, key, "k2", "", "é", 0, -7, 10**20, 1.5, repr(1.8e9 + 0.25), b"\x00raw")
+    assert script._pack(conn, command) == conn.pack_command(*command)
+    if script._local.hiredis:  # redis-py's own packer with hiredis turns the bad argument into a DataError
+        with pytest.raises(redis.DataError):
+            script._pack(conn, (b"EVALSHA", script.sha, 1, key, None))
+        with pytest.raises(redis.DataError):
+            conn.pack_command(b"EVALSHA", script.sha, 1, key, None)

@@ -67,8 +67,25 @@ def test_several_windows_refuse_on_the_first_one_exceeded(limits):
     assert any(r.limit in ("3 per 1 second", "4 per 1 minute") for r in results if not r.allowed)
 
 
-def test_bad_override_falls_back_to_default(limits):
-    assert limits.check(site(3, "lots please")).allowed
+def test_bad_override_falls_back_to_default(limits, caplog):
+    for _ in range(3):
+        assert limits.check(site(3, "lots please")).allowed
+    # Never remembered: warned about on every call, as before the windows were remembered.
+    assert [r.message for r in caplog.records].count("bad per-site rate limit, using default") == 3
+
+
+def test_remembered_windows_follow_the_sites_values_not_the_object(limits):
+    s = site(4, "2/minute")
+    assert [limits.check(s).allowed for _ in range(3)] == [True, True, False]
+    s.rate_limit = "5/minute"  # the same object, changed (a cached snapshot is shared, then replaced)
+    assert limits.limiter.windows(s) == limits.limiter.windows(site(4, "5/minute"))
+    assert [limits.check(s).allowed for _ in range(6)] == [True] * 5 + [False]
+    other = site(5, "5/minute")  # another site with the same override counts on its own keys
+    assert limits.limiter.windows(other)[1] != limits.limiter.windows(s)[1]
+    assert limits.check(other).allowed
+    s.rate_limit = None
+    items, keys, args = limits.limiter.windows(s)
+    assert items == limits.limiter.limits_for(s) and (list(keys), list(args)) == limits.limiter.window_keys(4, items)
 
 
 def failures(op: str) -> float:
