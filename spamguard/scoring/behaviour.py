@@ -250,11 +250,13 @@ _SENTENCE_WORDS = (
     | _COMPLIMENT_HEADS
 )
 _MAX_PLUG_WORDS = 7
+# The words a token compliment can open with (a cheap first test: most comments open otherwise).
+_PLUG_OPENERS = _COMPLIMENT_HEADS | {"very", "really", "such", "so", "thanks", "thank", "thx", "thankyou"}
 
 
 def _compliment_end(words: list[str]) -> int:
-    """How many opening words make a token compliment ("great read", "very nice post", "thanks for sharing"), or 0."""
-    i = 1 if words and words[0] in {"very", "really", "such", "so"} else 0
+    """How many opening words of ``words`` (not empty) make a token compliment ("great read", "thanks for sharing"), or 0."""
+    i = 1 if words[0] in {"very", "really", "such", "so"} else 0
     if i + 1 < len(words) and words[i] in _COMPLIMENT_HEADS and words[i + 1] in _COMPLIMENT_NOUNS:
         return i + 2
     for thanks in _THANKS:
@@ -333,7 +335,7 @@ def behaviour_signals(text: str, words: list[str]) -> dict[str, float]:
             and not _PROMO_NOUNS.isdisjoint(unique)
             and _verb_then(low, unique & _PROMO_VERBS, _PROMO_TAIL_RE)
         )
-        or (len(words) <= _MAX_PLUG_WORDS + 6 and _seo_plug(words))
+        or (0 < len(words) <= _MAX_PLUG_WORDS + 6 and words[0] in _PLUG_OPENERS and _seo_plug(words))
     ):
         out["self_promotion"] = 1.0
     for name, by_first in (("earning_claim", _EARNING_BY_FIRST), ("urgency", _URGENCY_BY_FIRST)):

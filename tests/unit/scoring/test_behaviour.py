@@ -212,6 +212,11 @@ def test_compliments_in_replies_are_not_seo_plugs(text):
     assert "self_promotion" not in signals(prepare_text(text))
 
 
+@pytest.mark.parametrize("text", ["", "   ", "Great", "Thanks for", "Nice post.", "!!!"])
+def test_empty_and_bare_compliments_fire_nothing(text):
+    assert signals(text) == {}
+
+
 def test_signals_reach_the_model_as_metadata():
     meta = meta_dict(
         Comment(
