@@ -112,6 +112,111 @@ def test_talking_about_channels_is_not_self_promotion(text):
     assert "self_promotion" not in signals(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Earn $500 a day from home",
+        "you can earn up to 12 000 in seven working days",
+        "earn money online with 0 efforts",
+        "learn how to earn over 30k in a week",
+        "my friends wife earns 4000dollars a month",
+        "invest in bitcoin trading platforms today to earn tremendous profits",
+        "I started earning weekly with her",
+        "daily earnings, no problem",
+        "earn with @maria_fx",  # the handle that promises it
+    ],
+)
+def test_earning_claims(text):
+    assert signals(text)["earning_claim"] > 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hang around the site and earn some reputation first",
+        "you can delete it to earn the Peer Pressure badge",
+        "earn 15 reputation and you can comment everywhere",  # an amount of merit, not money
+        "He earned a reputation for careful reviews",
+        "you have to earn their trust",
+    ],
+)
+def test_earning_merit_or_trust_is_not_an_earning_claim(text):
+    assert "earning_claim" not in signals(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hurry, offer ends tonight!",
+        "hurry up and buy before the price moons",
+        "Only 3 left, hurry!",
+        "no delay, hurry, inbox me now",
+        "Call now 09061221066 to claim your prize",
+        "reply or CALL NOW for delivery tomorrow",
+        "Act now: limited time offer",
+        "for a limited time only",
+        "don't miss out, subscribe",
+        "Don't miss this opportunity to earn",
+        "URGENT! Your mobile number has been awarded a bonus",
+        "last chance to claim ur discount",
+    ],
+)
+def test_urgency_of_an_offer(text):
+    assert signals(text)["urgency"] > 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can i call now?",
+        "I'll order now and report back",  # a statement about the writer, not an order
+        "we can call now if you are free",
+        "it has a limited time that it can be used",
+        "a limited time brew, good stuff",
+    ],
+)
+def test_everyday_now_and_limited_time_are_not_urgency(text):
+    assert "urgency" not in signals(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Great read. Printer helpline number",
+        "Nice post. Best packers and movers in Pune",
+        "Thanks for sharing. Cheap flights booking",
+        "Very informative article! Customer care number",
+        "Thank you for sharing this. Web design company near me",
+        "Great post!! Car rental services in New Delhi",
+    ],
+)
+def test_a_trade_name_after_a_token_compliment_is_self_promotion(text):
+    assert signals(prepare_text(text))["self_promotion"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Great answer. Python 3.11 docs say the same",
+        "Great answer. The service restarts when the config changes",
+        "Nice article. Line number",  # a number that is no helpline's
+        "Thanks for sharing, great customer service",  # more praise, not a name
+        "Thanks for sharing. I had the same problem with systemd services",
+        "Great post. Printer helpline number? I cannot find it anywhere in the manual, "
+        "which is odd for such an expensive device, and the vendor site is down",  # a sentence follows
+        "Printer helpline number",  # no compliment
+        "Good job",
+    ],
+)
+def test_compliments_in_replies_are_not_seo_plugs(text):
+    assert "self_promotion" not in signals(prepare_text(text))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "Great", "Thanks for", "Nice post.", "!!!"])
+def test_empty_and_bare_compliments_fire_nothing(text):
+    assert signals(text) == {}
+
+
 def test_signals_reach_the_model_as_metadata():
     meta = meta_dict(
         Comment(
@@ -150,6 +255,13 @@ def test_currency_signs_are_one_token_for_the_vectorisers():
         "make make ",
         "work from ",
         "check my blog post ",
+        "earn ",
+        "earn 5 ",
+        "hurry ",
+        "hurry up ",
+        "i call now ",
+        "great read ",
+        "thanks for sharing ",
     ],
 )
 def test_hostile_input_is_linear(unit):
