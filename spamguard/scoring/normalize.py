@@ -83,6 +83,14 @@ _GLUED_TLD_RE = re.compile(r"(\.(?:" + _TLD + r"))([A-Z]{1,2})(?![A-Za-z])")
 # "F o l l o w  m e", "s.u.b.s.c.r.i.b.e": 4+ single letters with one separator each; a wider gap splits words.
 _SPACED_LETTERS_RE = re.compile(r"(?<![^\W\d_])[^\W\d_](?:(?: {1,3}|[.*_-])[^\W\d_](?![^\W\d_])){3,}")
 _DOT_RE = re.compile("dot", re.IGNORECASE)  # in every match of the three patterns above
+
+
+def _has_dot(text: str) -> bool:
+    """Whether ``_DOT_RE`` matches: in ASCII text only "dot" in any case can (``in`` on the lower-cased
+    text is ≈ 3x cheaper than the case-insensitive pattern); other text keeps the pattern's Unicode rules."""
+    return "dot" in text.lower() if text.isascii() else _DOT_RE.search(text) is not None
+
+
 _HASHTAG_RE = re.compile(r"#([A-Za-z0-9]{2,100})\b")
 _CAMEL_RE = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|\b|\d)|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
@@ -223,7 +231,7 @@ def deobfuscate_with_signal(text: str) -> tuple[str, bool | None]:
         spaced = longest >= 9
     else:
         text = _SPACED_LETTERS_RE.sub(_join_letters, _space_symbols(_WORD_RE.sub(_fold_mixed, text)))
-    if _DOT_RE.search(text):  # each pattern needs its literal: skip the scans when it is absent
+    if _has_dot(text):  # each pattern needs its literal: skip the scans when it is absent
         text = _BRACKET_DOT_RE.sub(r"\1.\2", text)
         text = _WORD_DOT_RE.sub(r"\1.\2", text)
         text = _GLUED_DOT_RE.sub(r"\1.\2", text)
@@ -249,9 +257,7 @@ def obfuscation_signals(text: str, spaced_letters: bool | None = None) -> dict[s
         spaced_letters = any(len(m.group(0)) >= 9 for m in _SPACED_LETTERS_RE.finditer(text))
     if spaced_letters:
         out["spaced_letters"] = 1.0
-    if _DOT_RE.search(text) and (
-        _BRACKET_DOT_RE.search(text) or _WORD_DOT_RE.search(text) or _GLUED_DOT_RE.search(text)
-    ):
+    if _has_dot(text) and (_BRACKET_DOT_RE.search(text) or _WORD_DOT_RE.search(text) or _GLUED_DOT_RE.search(text)):
         out["spelled_out_dot"] = 1.0
     return out
 
@@ -391,10 +397,11 @@ def blocklist_found(text: str, words: list[str] | None = None) -> set[str]:
     found = unique & phrases
     found |= {word[:-1] for word in (unique & _plural_phrases()) - found}
     followers = _phrase_followers().get
-    for i, prefix in enumerate(words):
-        options = followers(prefix)
-        if options is None:  # most words start no phrase: no slice of the words after them
+    # map() looks every word up in C; most words start no phrase: no slice of the words after them.
+    for i, options in enumerate(map(followers, words)):
+        if options is None:
             continue
+        prefix = words[i]
         for word in words[i + 1 : i + MAX_PHRASE_WORDS]:
             if word in options and (gram := f"{prefix} {word}") in phrases:
                 found.add(gram)

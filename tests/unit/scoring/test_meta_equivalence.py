@@ -143,3 +143,34 @@ def test_every_punctuation_character_is_underscore_or_a_symbol_match():
     ]
     assert missed == []
     assert not re.match(r"\w", "‿") and re.match(r"\w", "_")  # U+203F (Pc) is no \w; "_" is
+
+
+DOT_TEXTS = ["", "dot", "DoT", "d o t", "example(dot)com", "ExampleDOTcom", "dotted", "ḋot", "DOŤ", "ﬀdot", "dOt"]
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.text(alphabet="dotDOT .()ḋİı\u0130", max_size=12) | st.text(max_size=20))
+def test_dot_check_equals_the_pattern(text):
+    assert normalize._has_dot(text) == (normalize._DOT_RE.search(text) is not None)
+
+
+def test_dot_check_equals_the_pattern_on_the_corpora():
+    for text in [analyse(e.comment).content for e in load_corpora()[::3]] + HOSTILE + DOT_TEXTS:
+        assert normalize._has_dot(text) == (normalize._DOT_RE.search(text) is not None), text[:60]
+
+
+def test_request_signals_are_empty_without_extra_fields_or_roles():
+    """meta_dict skips request_signals for such comments: it must find nothing in them whatever else they hold."""
+    from datetime import UTC, datetime
+
+    from spamguard.comment import Comment
+    from spamguard.scoring.signals import request_signals
+
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    for comment in [
+        Comment(),
+        Comment(comment_content="hi", user_agent="curl/8", referrer="x", comment_date_gmt=when),
+        Comment(comment_date_gmt=when, comment_post_modified_gmt=when, honeypot_field_name="hp", honeypot_value="x"),
+    ]:
+        assert not comment.extra and not comment.user_role
+        assert request_signals(comment) == {}
