@@ -395,12 +395,12 @@ def _char_counts(text: str) -> tuple[int, int, int, int]:
         data = text.encode("ascii")
         n = len(data)
         delete = data.translate
-        letters, uppers, digits, puncts = _ASCII_CLASSES  # unrolled: a generator cost more than the counts
+        letter_bytes, upper_bytes, digit_bytes, punct_bytes = _ASCII_CLASSES  # unrolled: a generator cost more
         return (
-            n - len(delete(None, letters)),
-            n - len(delete(None, uppers)),
-            n - len(delete(None, digits)),
-            n - len(delete(None, puncts)),
+            n - len(delete(None, letter_bytes)),
+            n - len(delete(None, upper_bytes)),
+            n - len(delete(None, digit_bytes)),
+            n - len(delete(None, punct_bytes)),
         )
     letters = list(filter(str.isalpha, text))
     # Every punctuation character is "_" or matched by [^\w\s] (the test checks all of Unicode), so
