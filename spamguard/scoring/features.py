@@ -156,9 +156,12 @@ def find_urls(text: str) -> list[str]:
     return _URL_RE.findall(text) if text and may_hold_url(text) else []
 
 
+_ASCII_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")  # isdisjoint runs in C: no generator per word
+
+
 def _deleet(match: re.Match[str]) -> str:
     word = match.group(0)  # holds a leet character (_WORD_RE)
-    if not any("a" <= c <= "z" for c in word):  # digits, "_" or non-ASCII letters only: not leet
+    if _ASCII_LOWER.isdisjoint(word):  # digits, "_" or non-ASCII letters only: not leet
         return word
     letters = sum(c.isalpha() for c in word)
     others = len(word) - letters

@@ -193,6 +193,10 @@ def _split_hashtag(match: re.Match[str]) -> str:
     return "# " + " ".join(parts) if len(parts) > 1 else match.group(0)
 
 
+def _space_glued_tld(match: re.Match[str]) -> str:
+    return f"{match[1]} {match[2]}"
+
+
 def _space_symbols(text: str) -> str:
     """Put spaces around runs of pictographic symbols (★, ►, emoji) so they stop gluing words together."""
     out: list[str] = []
@@ -238,8 +242,11 @@ def deobfuscate_with_signal(text: str) -> tuple[str, bool | None]:
     if "." in text:
         if _SPACED_DOT_HINT_RE.search(text):
             text = _SPACED_DOT_RE.sub(r"\1.\2", text)
-        text = _GLUED_TLD_RE.sub(r"\1 \2", text)
-    return _HASHTAG_RE.sub(_split_hashtag, text), spaced
+        # A function, not the template r"\1 \2": a template is parsed again (re._subx) on every call.
+        text = _GLUED_TLD_RE.sub(_space_glued_tld, text)
+    if "#" in text:  # in every _HASHTAG_RE match
+        text = _HASHTAG_RE.sub(_split_hashtag, text)
+    return text, spaced
 
 
 def obfuscation_signals(text: str, spaced_letters: bool | None = None) -> dict[str, float]:

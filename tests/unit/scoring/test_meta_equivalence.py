@@ -174,3 +174,22 @@ def test_request_signals_are_empty_without_extra_fields_or_roles():
     ]:
         assert not comment.extra and not comment.user_role
         assert request_signals(comment) == {}
+
+
+def old_deleet_skips(word: str) -> bool:
+    return not any("a" <= c <= "z" for c in word)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.text(alphabet="az09_@$éßſıK\u212a", max_size=12) | st.text(max_size=12))
+def test_deleet_letter_check_equals_the_previous_code(word):
+    assert features._ASCII_LOWER.isdisjoint(word) == old_deleet_skips(word)
+
+
+GLUED_TLD_TEXTS = ["FreeFilmsHere.comX", "a.comXY b.netQ", ".ruAB.", "x.COMX", "site.orgAbc", "e.g. Net"]
+
+
+def test_glued_tld_function_equals_the_template():
+    for text in [analyse(e.comment).content for e in load_corpora()[::3]] + HOSTILE + GLUED_TLD_TEXTS:
+        got = normalize._GLUED_TLD_RE.sub(normalize._space_glued_tld, text)
+        assert got == normalize._GLUED_TLD_RE.sub(r"\1 \2", text), text[:60]
