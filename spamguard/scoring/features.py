@@ -72,7 +72,9 @@ _TAG_RE = re.compile(r"</?[a-z][a-z0-9]*+(?:\s[^<>]*+)?/?>", re.IGNORECASE)
 _BOT_UA_RE = re.compile(
     r"bot|crawl|spider|curl|wget|python|java/|libwww|httpclient|go-http|headless|phantom|scrapy|perl|php", re.IGNORECASE
 )
-_REPEAT_RE = re.compile(r"(.)\1{2,}")
+# A character and two or more copies (the matches of (.)\1{2,}): spelled with \1\1 first, sre tries
+# a position ≈ 3x faster than with the counted repeat, which it only enters after a run of three.
+_REPEAT_RE = re.compile(r"(.)\1\1\1*")
 # Characters whose decomposition starts with a combining mark (non-starter).  NFKC sorts a run of
 # them with an insertion sort, quadratic in the run's length; Unicode's stream-safe format (UAX
 # #15) caps runs at 30, which no real script needs more than.
@@ -457,8 +459,9 @@ def meta_dict(comment: Comment) -> dict[str, float]:
         features["punct_ratio"] = punct / n
     if "!" in content:
         features["exclamations"] = math.log1p(content.count("!"))
-    runs = [len(m.group(0)) for m in _REPEAT_RE.finditer(content)]
-    if runs:
+    first = _REPEAT_RE.search(content)  # most comments have no run: one scan, no list
+    if first:
+        runs = [len(m.group(0)) for m in _REPEAT_RE.finditer(content, first.start())]
         features["max_repeat"] = math.log1p(max(runs) - 2)
     if comment.comment_author_url.strip():
         features["has_author_url"] = 1.0

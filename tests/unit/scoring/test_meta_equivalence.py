@@ -193,3 +193,29 @@ def test_glued_tld_function_equals_the_template():
     for text in [analyse(e.comment).content for e in load_corpora()[::3]] + HOSTILE + GLUED_TLD_TEXTS:
         got = normalize._GLUED_TLD_RE.sub(normalize._space_glued_tld, text)
         assert got == normalize._GLUED_TLD_RE.sub(r"\1 \2", text), text[:60]
+
+
+REPEAT_TEXTS = [
+    "aaa",
+    "aa",
+    "aaaa bbbbbbb cc ddd",
+    "\n\n\n",
+    "a\na\na",
+    "ab" * 50,
+    "a" * 1000 + "b",
+    "ééé!!!",
+    "x  y   z",
+]
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.text(alphabet="ab \n!é", max_size=30) | st.text(max_size=20))
+def test_repeat_pattern_finds_what_the_counted_repeat_found(text):
+    assert [m.span() for m in features._REPEAT_RE.finditer(text)] == [m.span() for m in re.finditer(r"(.)\1{2,}", text)]
+
+
+def test_repeat_pattern_equals_the_counted_repeat_on_the_corpora():
+    for text in [analyse(e.comment).plain for e in load_corpora()[::3]] + HOSTILE + REPEAT_TEXTS:
+        assert [m.span() for m in features._REPEAT_RE.finditer(text)] == [
+            m.span() for m in re.finditer(r"(.)\1{2,}", text)
+        ], text[:60]
