@@ -404,9 +404,11 @@ def blocklist_found(text: str, words: list[str] | None = None) -> set[str]:
     found = unique & phrases
     found |= {word[:-1] for word in (unique & _plural_phrases()) - found}
     followers = _phrase_followers().get
-    # map() looks every word up in C; most words start no phrase: no slice of the words after them.
-    for i, options in enumerate(map(followers, words)):
-        if options is None:
+    # map() looks every word up in C.  Most words start no phrase, and of those that do, most are not
+    # followed by a word that continues one (nor by its plural): neither builds a slice or n-gram.  The
+    # last word has no word after it to walk to.
+    for i, (options, after) in enumerate(zip(map(followers, words), words[1:], strict=False)):
+        if options is None or (after not in options and (after[-1] != "s" or after[:-1] not in options)):
             continue
         prefix = words[i]
         for word in words[i + 1 : i + MAX_PHRASE_WORDS]:
