@@ -72,7 +72,9 @@ _TAG_RE = re.compile(r"</?[a-z][a-z0-9]*+(?:\s[^<>]*+)?/?>", re.IGNORECASE)
 _BOT_UA_RE = re.compile(
     r"bot|crawl|spider|curl|wget|python|java/|libwww|httpclient|go-http|headless|phantom|scrapy|perl|php", re.IGNORECASE
 )
-_REPEAT_RE = re.compile(r"(.)\1{2,}")
+# A character and two or more copies (the matches of (.)\1{2,}): spelled with \1\1 first, sre tries
+# a position ≈ 3x faster than with the counted repeat, which it only enters after a run of three.
+_REPEAT_RE = re.compile(r"(.)\1\1\1*")
 # Characters whose decomposition starts with a combining mark (non-starter).  NFKC sorts a run of
 # them with an insertion sort, quadratic in the run's length; Unicode's stream-safe format (UAX
 # #15) caps runs at 30, which no real script needs more than.
@@ -156,9 +158,12 @@ def find_urls(text: str) -> list[str]:
     return _URL_RE.findall(text) if text and may_hold_url(text) else []
 
 
+_ASCII_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")  # isdisjoint runs in C: no generator per word
+
+
 def _deleet(match: re.Match[str]) -> str:
     word = match.group(0)  # holds a leet character (_WORD_RE)
-    if not any("a" <= c <= "z" for c in word):  # digits, "_" or non-ASCII letters only: not leet
+    if _ASCII_LOWER.isdisjoint(word):  # digits, "_" or non-ASCII letters only: not leet
         return word
     letters = sum(c.isalpha() for c in word)
     others = len(word) - letters
@@ -394,8 +399,14 @@ def _char_counts(text: str) -> tuple[int, int, int, int]:
     if text.isascii():
         data = text.encode("ascii")
         n = len(data)
-        n_letters, upper, digits, punct = (n - len(data.translate(None, chars)) for chars in _ASCII_CLASSES)
-        return n_letters, upper, digits, punct
+        delete = data.translate
+        letter_bytes, upper_bytes, digit_bytes, punct_bytes = _ASCII_CLASSES  # unrolled: a generator cost more
+        return (
+            n - len(delete(None, letter_bytes)),
+            n - len(delete(None, upper_bytes)),
+            n - len(delete(None, digit_bytes)),
+            n - len(delete(None, punct_bytes)),
+        )
     letters = list(filter(str.isalpha, text))
     # Every punctuation character is "_" or matched by [^\w\s] (the test checks all of Unicode), so
     # only those few are looked up, not every character.
@@ -448,8 +459,9 @@ def meta_dict(comment: Comment) -> dict[str, float]:
         features["punct_ratio"] = punct / n
     if "!" in content:
         features["exclamations"] = math.log1p(content.count("!"))
-    runs = [len(m.group(0)) for m in _REPEAT_RE.finditer(content)]
-    if runs:
+    first = _REPEAT_RE.search(content)  # most comments have no run: one scan, no list
+    if first:
+        runs = [len(m.group(0)) for m in _REPEAT_RE.finditer(content, first.start())]
         features["max_repeat"] = math.log1p(max(runs) - 2)
     if comment.comment_author_url.strip():
         features["has_author_url"] = 1.0
@@ -474,7 +486,8 @@ def meta_dict(comment: Comment) -> dict[str, float]:
         features[f"comment_type={comment.comment_type.strip().lower()}"] = 1.0
     if comment.honeypot_hit:
         features["honeypot_filled"] = 1.0
-    features.update(signals.request_signals(comment))
+    if comment.extra or comment.user_role:  # without either, request_signals finds nothing (most callers)
+        features.update(signals.request_signals(comment))
     if comment.comment_date_gmt and comment.comment_post_modified_gmt:
         days = (comment.comment_date_gmt - comment.comment_post_modified_gmt).total_seconds() / 86400.0
         features["post_age_days"] = math.log1p(max(days, 0.0))

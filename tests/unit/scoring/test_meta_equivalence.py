@@ -143,3 +143,79 @@ def test_every_punctuation_character_is_underscore_or_a_symbol_match():
     ]
     assert missed == []
     assert not re.match(r"\w", "‿") and re.match(r"\w", "_")  # U+203F (Pc) is no \w; "_" is
+
+
+DOT_TEXTS = ["", "dot", "DoT", "d o t", "example(dot)com", "ExampleDOTcom", "dotted", "ḋot", "DOŤ", "ﬀdot", "dOt"]
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.text(alphabet="dotDOT .()ḋİı\u0130", max_size=12) | st.text(max_size=20))
+def test_dot_check_equals_the_pattern(text):
+    assert normalize._has_dot(text) == (normalize._DOT_RE.search(text) is not None)
+
+
+def test_dot_check_equals_the_pattern_on_the_corpora():
+    for text in [analyse(e.comment).content for e in load_corpora()[::3]] + HOSTILE + DOT_TEXTS:
+        assert normalize._has_dot(text) == (normalize._DOT_RE.search(text) is not None), text[:60]
+
+
+def test_request_signals_are_empty_without_extra_fields_or_roles():
+    """meta_dict skips request_signals for such comments: it must find nothing in them whatever else they hold."""
+    from datetime import UTC, datetime
+
+    from spamguard.comment import Comment
+    from spamguard.scoring.signals import request_signals
+
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    for comment in [
+        Comment(),
+        Comment(comment_content="hi", user_agent="curl/8", referrer="x", comment_date_gmt=when),
+        Comment(comment_date_gmt=when, comment_post_modified_gmt=when, honeypot_field_name="hp", honeypot_value="x"),
+    ]:
+        assert not comment.extra and not comment.user_role
+        assert request_signals(comment) == {}
+
+
+def old_deleet_skips(word: str) -> bool:
+    return not any("a" <= c <= "z" for c in word)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.text(alphabet="az09_@$éßſıK\u212a", max_size=12) | st.text(max_size=12))
+def test_deleet_letter_check_equals_the_previous_code(word):
+    assert features._ASCII_LOWER.isdisjoint(word) == old_deleet_skips(word)
+
+
+GLUED_TLD_TEXTS = ["FreeFilmsHere.comX", "a.comXY b.netQ", ".ruAB.", "x.COMX", "site.orgAbc", "e.g. Net"]
+
+
+def test_glued_tld_function_equals_the_template():
+    for text in [analyse(e.comment).content for e in load_corpora()[::3]] + HOSTILE + GLUED_TLD_TEXTS:
+        got = normalize._GLUED_TLD_RE.sub(normalize._space_glued_tld, text)
+        assert got == normalize._GLUED_TLD_RE.sub(r"\1 \2", text), text[:60]
+
+
+REPEAT_TEXTS = [
+    "aaa",
+    "aa",
+    "aaaa bbbbbbb cc ddd",
+    "\n\n\n",
+    "a\na\na",
+    "ab" * 50,
+    "a" * 1000 + "b",
+    "ééé!!!",
+    "x  y   z",
+]
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.text(alphabet="ab \n!é", max_size=30) | st.text(max_size=20))
+def test_repeat_pattern_finds_what_the_counted_repeat_found(text):
+    assert [m.span() for m in features._REPEAT_RE.finditer(text)] == [m.span() for m in re.finditer(r"(.)\1{2,}", text)]
+
+
+def test_repeat_pattern_equals_the_counted_repeat_on_the_corpora():
+    for text in [analyse(e.comment).plain for e in load_corpora()[::3]] + HOSTILE + REPEAT_TEXTS:
+        assert [m.span() for m in features._REPEAT_RE.finditer(text)] == [
+            m.span() for m in re.finditer(r"(.)\1{2,}", text)
+        ], text[:60]
