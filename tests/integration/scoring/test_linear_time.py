@@ -217,3 +217,18 @@ def test_the_count_catches_quadratic_work():
     with pytest.raises(AssertionError, match="not linear"):
         assert_linear(quadratic, repeated("a@"), 64, "quadratic")
     assert_linear(lambda text: [ch == "@" for ch in text], repeated("a@"), 64, "linear")
+
+
+def test_a_phase_switching_on_past_a_size_is_still_linear():
+    """meta_dict on "http://" + ("x@a.-" + two combining marks) repeated, which hypothesis once drew: at 256
+    characters none of it reaches the per-character symbol-spacing pass (`normalize._space_symbols`), at 1,024
+    it does (437 → 6,409 lines, 15x, about 6 lines a character, and 4x again at 4,096): a step, not a curve,
+    which the yardstick lets through."""
+    fragment = "x@a.-\u0301\u0316"
+    text = "http://" + fragment * (FIELD_CAP // len(fragment) + 1)
+    assert_linear(lambda s: features.meta_dict(every_field(s)), lambda n: text[:n], 256, "step")
+
+    def step(text: str) -> int:
+        return sum(ch == "@" for ch in text) if len(text) > 512 else 0
+
+    assert_linear(step, repeated("a@"), 256, "step")
