@@ -486,8 +486,7 @@ def meta_dict(comment: Comment) -> dict[str, float]:
         features[f"comment_type={comment.comment_type.strip().lower()}"] = 1.0
     if comment.honeypot_hit:
         features["honeypot_filled"] = 1.0
-    if comment.extra or comment.user_role:  # without either, request_signals finds nothing (most callers)
-        features.update(signals.request_signals(comment))
+    features.update(signals.request_signals(comment))
     if comment.comment_date_gmt and comment.comment_post_modified_gmt:
         days = (comment.comment_date_gmt - comment.comment_post_modified_gmt).total_seconds() / 86400.0
         features["post_age_days"] = math.log1p(max(days, 0.0))

@@ -49,6 +49,8 @@ def _int(value: Any) -> int | None:
 
 def request_signals(comment: Comment) -> dict[str, float]:
     """The WordPress-plugin signals of one comment (absent = 0 = neutral)."""
+    if not comment.extra and not comment.user_role:  # most callers send neither: every signal below needs one
+        return {}
     extra = comment.extra or {}
     out: dict[str, float] = {}
     ak_js = _int(extra.get("POST_ak_js"))

@@ -160,7 +160,7 @@ def test_dot_check_equals_the_pattern_on_the_corpora():
 
 
 def test_request_signals_are_empty_without_extra_fields_or_roles():
-    """meta_dict skips request_signals for such comments: it must find nothing in them whatever else they hold."""
+    """request_signals returns early for such comments: it finds nothing in them whatever else they hold."""
     from datetime import UTC, datetime
 
     from spamguard.comment import Comment
