@@ -212,9 +212,9 @@ def _count_sequences(words: list[str], by_first: dict[str, list[_Rule]]) -> int:
 
 
 # A brand or service dropped after a token compliment, the link-less SEO plug of blog comment spam
-# ("Great read. Printer helpline number", "Nice post. Best packers and movers in Pune", "Thanks for
-# sharing. Cheap flights booking"): the comment opens with a compliment and all that follows is a
-# short commercial noun phrase ending in a trade word (optionally "near me" / "in <place>").  The tail
+# ("Great read. Printer helpline number", "Nice post. Best packers and movers in Pune", "Loved it.
+# Cheap flights to Dubai"): the comment opens with a compliment and all that follows is a short
+# commercial noun phrase ending in a trade word (optionally "near me" / "in <place>" / "to <place>").  The tail
 # holds no sentence word (article, pronoun, verb) and no praise, so a reply that goes on to say
 # something ("Great answer. The service restarts ...", "Thanks for sharing, great service") is not one.
 # It sets ``self_promotion`` (the writer advertises their own business, as "visit our store" does):
@@ -250,15 +250,19 @@ _SENTENCE_WORDS = (
     | _COMPLIMENT_HEADS
 )
 _MAX_PLUG_WORDS = 7
+_LIKING = frozenset("love loved like liked enjoyed".split())
 # The words a token compliment can open with (a cheap first test: most comments open otherwise).
-_PLUG_OPENERS = _COMPLIMENT_HEADS | {"very", "really", "such", "so", "thanks", "thank", "thx", "thankyou"}
+_PLUG_OPENERS = _COMPLIMENT_HEADS | _LIKING | {"very", "really", "such", "so", "thanks", "thank", "thx", "thankyou"}
 
 
 def _compliment_end(words: list[str]) -> int:
-    """How many opening words of ``words`` (not empty) make a token compliment ("great read", "thanks for sharing"), or 0."""
+    """How many opening words of ``words`` (not empty) make a token compliment ("great read", "thanks for
+    sharing", "loved it", "enjoyed this post"), or 0."""
     i = 1 if words[0] in {"very", "really", "such", "so"} else 0
     if i + 1 < len(words) and words[i] in _COMPLIMENT_HEADS and words[i + 1] in _COMPLIMENT_NOUNS:
         return i + 2
+    if len(words) > 1 and words[0] in _LIKING and words[1] in {"it", "this", "reading"}:
+        return 3 if len(words) > 2 and words[2] in _COMPLIMENT_NOUNS else 2
     for thanks in _THANKS:
         if tuple(words[: len(thanks)]) == thanks:
             # "thanks for sharing", "... for the info", "... for sharing this post": at most three words
@@ -275,17 +279,46 @@ def _seo_plug(words: list[str]) -> bool:
     tail = words[start:]
     if not start or not tail or len(tail) > _MAX_PLUG_WORDS:
         return False
-    # The place after the trade word: "... near me", "... in pune", "... in new delhi".
+    # The place after the trade word: "... near me", "... in pune", "... in new delhi", "... to dubai".
     if tail[-2:] == ["near", "me"]:
         tail = tail[:-2]
-    elif "in" in tail[-3:]:
-        tail = tail[: len(tail) - tail[::-1].index("in") - 1]
+    else:
+        for k in range(len(tail) - 1, max(len(tail) - 3, 0) - 1, -1):
+            if tail[k] in {"in", "to"}:
+                tail = tail[:k]
+                break
     if not tail or not _SENTENCE_WORDS.isdisjoint(tail):
         return False
     # "number" alone is a version or line number; a helpline's or a company's number is a plug.
     if tail[-1] in _NUMBER_WORDS:
         return len(tail) > 1 and (tail[-2] in _TRADE_WORDS or tail[-2] in _CONTACT_NOUNS)
     return tail[-1] in _TRADE_WORDS
+
+
+# A product plug in the business voice ("Helpful. Try our free online grammar checker tool", "download
+# our app", "check out our new plugin"): an imperative, i.e. no subject, modal or "to" just before the
+# verb ("we use our own tool", "you can try our staging app", "how to install our plugin" describe),
+# whose object is "our", up to four more words and a product noun.
+_PRODUCT_VERBS = frozenset("try use download install get check visit".split())
+_PRODUCT_NOUNS = frozenset(
+    "tool tools app apps software extension extensions plugin plugins product products platform".split()
+)
+_NOT_IMPERATIVE = frozenset(
+    "i we you they he she it who can could will would should might may must to also then don't didn't "
+    "i'll we'll you'll".split()
+)
+_PRODUCT_WINDOW = 5
+
+
+def _product_plug(words: list[str]) -> bool:
+    """Whether ``words`` hold an imperative "try / use / download … (out) our … <product noun>" (bounded look-ahead)."""
+    n = len(words)
+    for i in range(n):
+        if words[i] in _PRODUCT_VERBS and (i == 0 or words[i - 1] not in _NOT_IMPERATIVE):
+            j = i + 2 if i + 1 < n and words[i + 1] == "out" else i + 1
+            if j < n and words[j] == "our" and not _PRODUCT_NOUNS.isdisjoint(words[j + 1 : j + 1 + _PRODUCT_WINDOW]):
+                return True
+    return False
 
 
 def _verb_then(low: str, verbs: set[str], tail: re.Pattern[str]) -> bool:
@@ -336,6 +369,7 @@ def behaviour_signals(text: str, words: list[str]) -> dict[str, float]:
             and _verb_then(low, unique & _PROMO_VERBS, _PROMO_TAIL_RE)
         )
         or (0 < len(words) <= _MAX_PLUG_WORDS + 6 and words[0] in _PLUG_OPENERS and _seo_plug(words))
+        or ("our" in unique and not _PRODUCT_VERBS.isdisjoint(unique) and _product_plug(words))
     ):
         out["self_promotion"] = 1.0
     for name, by_first in (("earning_claim", _EARNING_BY_FIRST), ("urgency", _URGENCY_BY_FIRST)):

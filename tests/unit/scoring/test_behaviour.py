@@ -188,6 +188,8 @@ def test_everyday_now_and_limited_time_are_not_urgency(text):
         "Very informative article! Customer care number",
         "Thank you for sharing this. Web design company near me",
         "Great post!! Car rental services in New Delhi",
+        "Loved it. Cheap flights to Dubai",
+        "Enjoyed this post. Best SEO services in Delhi",
     ],
 )
 def test_a_trade_name_after_a_token_compliment_is_self_promotion(text):
@@ -209,6 +211,35 @@ def test_a_trade_name_after_a_token_compliment_is_self_promotion(text):
     ],
 )
 def test_compliments_in_replies_are_not_seo_plugs(text):
+    assert "self_promotion" not in signals(prepare_text(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Helpful. Try our free online grammar checker tool",
+        "Download our app today!",
+        "Check out our new WordPress plugin",
+        "Get our browser extension, it blocks every ad",
+    ],
+)
+def test_an_imperative_to_use_our_product_is_self_promotion(text):
+    assert signals(prepare_text(text))["self_promotion"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we use our own tool for this",  # a description, with a subject
+        "you can try our staging app first",
+        "how to install our plugin on a multisite network",
+        "Try our suggestion from the answer above and report back",  # no product noun
+        "Try restarting; our team has seen this before with the tool",  # "our" is not the verb's object
+        "Loved it, thanks",
+        "Like this. Welcome to Delhi",  # no trade word
+    ],
+)
+def test_describing_our_tools_is_not_a_plug(text):
     assert "self_promotion" not in signals(prepare_text(text))
 
 
@@ -262,6 +293,10 @@ def test_currency_signs_are_one_token_for_the_vectorisers():
         "i call now ",
         "great read ",
         "thanks for sharing ",
+        "try our ",
+        "try out our our ",
+        "loved it ",
+        "in to in ",
     ],
 )
 def test_hostile_input_is_linear(unit):
