@@ -41,7 +41,7 @@ Features are fitted once per feature set on the training part of the bundled cor
 ``fit_loco`` does).  Prints, per held-out corpus, ROC-AUC / recall at 1 % FPR, the worst corpus and
 Stack Exchange's nested ham blocked, so recipes are chosen by leave-one-corpus-out only.
 
-Measured (README, "Recipe candidates" and "Out-of-domain candidates" rows): of everything tried the
+Measured (docs/measurements.md, "Recipe candidates" and "Out-of-domain candidates"): of everything tried the
 Telegram investment-fraud spam was adopted (worst held-out corpus, Instagram, 0.048 → 0.060 recall at
 1 % FPR), and the length cap at 600 characters (splam forum ham blocked 4 → 0 of 24, LOCO
 0.296 / 0.357 / 0.060 → 0.299 / 0.365 / 0.059), and the blocklist stop-word rule (``phrcw``: LOCO → 0.302 / 0.394 / 0.062, forum ham
@@ -53,7 +53,7 @@ loses recall on every held-out corpus.  Issue 11's second pass adopted the behav
 self-promotion) with one currency sign and small capitals folded: LOCO 0.302 / 0.394 / 0.062 →
 0.551 / 0.627 / 0.169, nested Stack Exchange 1.9 → 1.7 %, splam 0 of 24 ham blocked, 18 of 40 spam
 caught (unchanged); ``drop=money_amounts`` etc. measures each one's share; ``weights=corpbal`` /
-``group_real`` and ``mf_char_ngram=3-6`` were mixed (README, "Behaviour features" row).  Its third pass
+``group_real`` and ``mf_char_ngram=3-6`` were mixed (docs/measurements.md, "Behaviour features").  Its third pass
 (error analysis: ``bench/loco_errors.py``) fixed four technical-blog false positives (``mining`` /
 ``broker`` / ``portfolio`` only beside another investment stem, "my blog post" is no self-promotion,
 ``binance`` / ``coinbase`` no blocklist entries, ``using`` a function word for the blocklist rule: LOCO

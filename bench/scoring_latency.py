@@ -17,7 +17,7 @@ per call (what a naive server would do) and ``SpamModel.predict_proba`` on a bat
 analysis" times the call as checking.py makes it: the gate's reputation lookup has already analysed
 the comment (normalised, de-obfuscated, URL-scanned), so that part of the work is not in it.
 
-Measured (README, "Scoring one comment in-process"): cheaper metadata and analysis passes
+Measured (docs/measurements.md, "Scoring one comment in-process"): cheaper metadata and analysis passes
 (wt/score2: repeated-character runs without a counted repeat, the blocklist walk's look-ups in C and
 its dead starts skipped, no request-signal pass without extra fields or roles, "dot" and leet checks
 without a regex or generator, the glued-TLD pass without a re-parsed template), alternated with a

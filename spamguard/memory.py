@@ -8,7 +8,7 @@ Two ways a worker's RSS grows without live objects behind it (bench/soak_memory.
 - a model hot-reload frees a whole model (≈ 35 MB of small objects); glibc keeps the freed pages
   mapped: :func:`release_freed_memory` returns them after the swap.  It returns what malloc holds;
   pymalloc arenas that request-lived objects have settled into stay mapped, so under traffic a
-  promotion still leaves a step (see README, "Measured numbers").
+  promotion still leaves a step (docs/measurements.md, "Promotion step" and "Soak").
 """
 
 from __future__ import annotations

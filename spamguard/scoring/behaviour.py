@@ -107,7 +107,7 @@ _SUBSCRIBE_RE = re.compile(
 # word or a set of words, ``_NUMBER`` any run of digits.  A promise of earnings ("earn", "make money",
 # "financial freedom": Instagram and Telegram testimonials, YouTube work-from-home spam) and pressure
 # to act at once ("first 5 people", "limited time offer", "call now", "urgent": SMS prize spam,
-# Instagram giveaways); each column counts the distinct rules found (README, "Behaviour features" row).
+# Instagram giveaways); each column counts the distinct rules found (docs/measurements.md, "Behaviour features").
 #
 # Words with an everyday sense count only in their spam sense, judged from the words around them (a
 # bounded window, so the scan stays linear): "earn" not when what is earned is merit ("earn the

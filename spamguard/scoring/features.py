@@ -430,7 +430,7 @@ def meta_dict(comment: Comment) -> dict[str, float]:
     plain = analysis.plain
     # Comment-bot phrases ("buy cheap", "online casino"): learnable from every corpus's spam, so the
     # weight transfers to spam kinds no corpus holds (pharma, casino, SEO).  One-word entries in a
-    # column of their own were measured (README, "Behaviour features" row): mixed, not adopted.
+    # column of their own were measured (docs/measurements.md, "Behaviour features"): mixed, not adopted.
     words = normalize.phrase_words(plain)
     phrases = len(normalize.blocklist_found(plain, words))
     if phrases:

@@ -305,7 +305,7 @@ def in_list(host: str, name: str) -> bool:
 # spellings and fragments measured in its README) are dropped.  A multi-word entry needs at least
 # two words that are not stop words: "clicking it" or "with your web" is one ordinary word padded with
 # function words, no more specific than that word alone (which, if it were a signature, would be an
-# entry of its own); such entries fire on everyday prose (README, "Out-of-domain candidates" row).
+# entry of its own); such entries fire on everyday prose (docs/measurements.md, "Out-of-domain candidates").
 _PHRASE_ENTRY_RE = re.compile(r"[a-z0-9]++(?: [a-z0-9]++){0,2}")
 # Words keep inner apostrophes ("doesn't" is not the entry "doesn t"); URL parts are not phrases.
 _PHRASE_WORD_RE = re.compile(r"[^\W_]++(?:['’][^\W_]++)*+")
