@@ -362,10 +362,30 @@ _ASCII_NON_WORD = str.maketrans(
 )
 
 
+# Endings that take "es" in the plural ("watch" → "watches", "box" → "boxes").
+_ES_PLURAL_ENDINGS = ("ch", "sh", "s", "x", "z")
+
+
 @functools.cache
-def _plural_phrases() -> frozenset[str]:
-    """Each one-word blocklist phrase with an "s" appended: a word in it counts as the phrase."""
-    return frozenset(phrase + "s" for phrase in blocklist_phrases() if " " not in phrase)
+def _plural_phrases() -> dict[str, tuple[str, ...]]:
+    """Plural ("s", or "es" after ch/sh/s/x/z) → the one-word blocklist phrases it is the plural of."""
+    plurals: dict[str, list[str]] = {}
+    for phrase in blocklist_phrases():
+        if " " not in phrase:
+            plurals.setdefault(phrase + "s", []).append(phrase)
+            if phrase.endswith(_ES_PLURAL_ENDINGS):
+                plurals.setdefault(phrase + "es", []).append(phrase)
+    return {plural: tuple(phrases) for plural, phrases in plurals.items()}
+
+
+def _singulars(word: str, options: frozenset[str]) -> list[str]:
+    """The singulars of ``word`` (a plural "s", then "es" dropped) that are in ``options``."""
+    if word[-1] != "s":
+        return []
+    out = [word[:-1]] if word[:-1] in options else []
+    if word[-2:] == "es" and word[:-2] in options and word[:-2].endswith(_ES_PLURAL_ENDINGS):
+        out.append(word[:-2])
+    return out
 
 
 def phrase_words(text: str) -> list[str]:
@@ -390,32 +410,36 @@ def blocklist_hits(text: str) -> int:
 
 
 def blocklist_found(text: str, words: list[str] | None = None) -> set[str]:
-    """Distinct comment-bot phrases in ``text`` as whole words (casefolded; a plural ``s`` is ignored).
+    """Distinct comment-bot phrases in ``text`` as whole words (casefolded; a plural "s" / "es" is ignored).
 
     Linear: one-word phrases by set intersection; longer ones by walking forward from each word
     while the words so far begin some phrase (at most ``MAX_PHRASE_WORDS`` steps), so an n-gram is
     only built when it can still be, or end, a phrase.  An n-gram that is not a phrase counts as its
-    singular when it ends in "s" and that is one.
+    singular when it ends in a plural "s" or "es" and that is one.
     """
     phrases = blocklist_phrases()
     if words is None:  # the caller may pass phrase_words(text), computed once for several uses
         words = phrase_words(text)
     unique = set(words)
     found = unique & phrases
-    found |= {word[:-1] for word in (unique & _plural_phrases()) - found}
+    plurals = _plural_phrases()
+    found |= {phrase for word in unique.intersection(plurals) - found for phrase in plurals[word]}
     followers = _phrase_followers().get
     # map() looks every word up in C.  Most words start no phrase, and of those that do, most are not
     # followed by a word that continues one (nor by its plural): neither builds a slice or n-gram.  The
     # last word has no word after it to walk to.
     for i, (options, after) in enumerate(zip(map(followers, words), words[1:], strict=False)):
-        if options is None or (after not in options and (after[-1] != "s" or after[:-1] not in options)):
+        if options is None or (after not in options and (after[-1] != "s" or not _singulars(after, options))):
             continue
         prefix = words[i]
         for word in words[i + 1 : i + MAX_PHRASE_WORDS]:
             if word in options and (gram := f"{prefix} {word}") in phrases:
                 found.add(gram)
-            elif word[-1] == "s" and word[:-1] in options and (singular := f"{prefix} {word[:-1]}") in phrases:
-                found.add(singular)
+            else:
+                for singular in _singulars(word, options):
+                    if (gram := f"{prefix} {singular}") in phrases:
+                        found.add(gram)
+                        break
             if word not in options:
                 break
             prefix = f"{prefix} {word}"
