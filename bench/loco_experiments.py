@@ -41,27 +41,8 @@ Features are fitted once per feature set on the training part of the bundled cor
 ``fit_loco`` does).  Prints, per held-out corpus, ROC-AUC / recall at 1 % FPR, the worst corpus and
 Stack Exchange's nested ham blocked, so recipes are chosen by leave-one-corpus-out only.
 
-Measured (docs/measurements.md, "Recipe candidates" and "Out-of-domain candidates"): of everything tried the
-Telegram investment-fraud spam was adopted (worst held-out corpus, Instagram, 0.048 → 0.060 recall at
-1 % FPR), and the length cap at 600 characters (splam forum ham blocked 4 → 0 of 24, LOCO
-0.296 / 0.357 / 0.060 → 0.299 / 0.365 / 0.059), and the blocklist stop-word rule (``phrcw``: LOCO → 0.302 / 0.394 / 0.062, forum ham
-with a ``blocklist_terms`` hit 3 → 1 of 24, nested Stack Exchange 1.6 → 1.9 %, splam spam caught 20 → 18); the support shrinkage k = 5 (→ 0.066, trigger check passed) was fitted into ``fit_loco`` and
-trained, but the promotion gate refused it (in-domain gate recall at 1 % FPR 0.885 → 0.872); min_df 5 fails the gate's trigger-word check (one
-word, "fancy", absorbs the ham evidence of the pruned n-grams), and a second stage over the linear score
-loses recall on every held-out corpus.  Issue 11's second pass adopted the behaviour columns
-(``spamguard/scoring/behaviour.py``: money amounts, investment terms, off-site contact requests,
-self-promotion) with one currency sign and small capitals folded: LOCO 0.302 / 0.394 / 0.062 →
-0.551 / 0.627 / 0.169, nested Stack Exchange 1.9 → 1.7 %, splam 0 of 24 ham blocked, 18 of 40 spam
-caught (unchanged); ``drop=money_amounts`` etc. measures each one's share; ``weights=corpbal`` /
-``group_real`` and ``mf_char_ngram=3-6`` were mixed (docs/measurements.md, "Behaviour features").  Its third pass
-(error analysis: ``bench/loco_errors.py``) fixed four technical-blog false positives (``mining`` /
-``broker`` / ``portfolio`` only beside another investment stem, "my blog post" is no self-promotion,
-``binance`` / ``coinbase`` no blocklist entries, ``using`` a function word for the blocklist rule: LOCO
-0.557 / 0.619 / 0.181 alone) and adopted the ``earning_claim`` and ``urgency`` columns: 0.551 / 0.627 /
-0.169 → 0.554 / 0.633 / 0.198, nested Stack Exchange 1.75 → 1.61 %, splam 0 of 24 ham blocked, 18 of 40
-spam caught, Stack Overflow ham blocked at the threshold 0 % (all unchanged); an ``engagement_request``
-column ("like this comment", "sub4sub") was rejected (0.560 / 0.613 / 0.180, 2.0 %).  Both adopted
-columns were designed from the misses, so the gain overstates transfer.
+Results and history: docs/measurements.md, "Recipe candidates", "Out-of-domain candidates" and
+"Behaviour features".
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ Target: p99 < 300 ms.  Also prints SQLite's plans for the queue, score-sorted
 and tab-count queries.  Tab counts are cached per process for COUNT_TTL seconds
 (see spamguard/storage/queries/queue.py); the "counts uncached" rows switch the cache
 off so every request pays for the GROUP BY.
+
+Results and history: docs/measurements.md, "Moderation queue page".
 """
 
 from __future__ import annotations

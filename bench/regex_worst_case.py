@@ -11,6 +11,8 @@ many characters; the table shows the slowest generator and its CPU seconds
 (time.process_time).  A (family, generator) pair that takes longer than
 --cap seconds is not run at larger sizes: its time there is extrapolated
 from the growth between its last two sizes and printed with "~".
+
+Results and history: docs/measurements.md, "Worst-case input time".
 """
 
 from __future__ import annotations

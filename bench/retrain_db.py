@@ -7,6 +7,8 @@ runs `train_and_register(from_db_session=...)` as the `spamguard worker` job doe
 
     python bench/retrain_db.py --checks 20000 --db /tmp/soak-shaped.db            # build + time
     python bench/retrain_db.py --db /tmp/soak-shaped.db --reuse --profile 30       # time + top 30
+
+Results and history: docs/measurements.md, "Full retrain from a soak-shaped database".
 """
 
 from __future__ import annotations

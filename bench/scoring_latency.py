@@ -17,30 +17,7 @@ per call (what a naive server would do) and ``SpamModel.predict_proba`` on a bat
 analysis" times the call as checking.py makes it: the gate's reputation lookup has already analysed
 the comment (normalised, de-obfuscated, URL-scanned), so that part of the work is not in it.
 
-Measured (docs/measurements.md, "Scoring one comment in-process"): cheaper metadata and analysis passes
-(wt/score2: repeated-character runs without a counted repeat, the blocklist walk's look-ups in C and
-its dead starts skipped, no request-signal pass without extra fields or roles, "dot" and leet checks
-without a regex or generator, the glued-TLD pass without a re-parsed template), alternated with a
-clone of the previous commit in the same minutes, 4 runs each, load average 0.95–0.98: thread-CPU p50
-fresh 187–199 → 171–181 µs (p99 580–689 → 559–621, mean 223–237 → 205–215), after the gate's
-analysis 150–164 → 140–148 µs (p99 427–472 → 403–436, mean 172–186 → 160–170); both trees imported
-in one process and timed comment by comment alternately (2 runs, load 0.9, two models' tables in the
-caches): p50 fresh 191–194 → 182 µs (−5 to −6 %), after the gate's analysis 156–159 → 154–156 µs
-(−1.5 %), mean −3 to −5 %; probability and reasons equal for every comment, max |fast − sklearn|
-1.11e-15.  So the 150 µs target is met at p50 for the call checking.py makes on a quiet box, by a
-margin about the size of the run-to-run spread; fresh (analysis included) is not.  What is left is
-dominated by cache misses more than by Python or numpy calls: timed alternately, a function's second
-call on the same comment costs 20–40 % less than its first, and the binary search of ≈ 340 keys takes
-≈ 22 µs warm, ≈ 30 µs after meta_dict has run.  Tried and not kept: a coarse index in front of the
-search (buckets of 8–32 keys, one gather and compare) 3–20 µs slower; a Python sort of the reason
-candidates instead of numpy's argsort, no faster.  Earlier: fewer n-gram keys and numpy calls in the
-text blocks, cheaper phrase words / blocklist walk (wt/score, load 1.7–2.0): p50 fresh 203–243 →
-190–195 µs, after the gate's analysis 167–231 → 152–158 µs (a two-choice cuckoo table instead of
-the search measured 6 µs faster for 2 MB more per worker: not adopted); on a nearly idle box (load
-1.1–1.6) the code before that gave p50 0.147 / 0.154 ms wall; alternated at load 6.5–9.5: thread-CPU
-p50 0.26–0.32 → 0.22–0.25 ms fresh, 0.22–0.24 → 0.16–0.20 ms after the gate's analysis; the
-behaviour features (issue 11), alternated with main's code at load 4.5: p50 123–132 → 130–140 µs
-thread-CPU after the gate's analysis.
+Results and history: docs/measurements.md, "Scoring one comment in-process".
 """
 
 from __future__ import annotations

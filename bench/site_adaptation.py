@@ -16,6 +16,8 @@ ham blocked (answered spam), ham flagged (unsure or worse), spam recall at `spam
 before → after.  A last line replays the poisoning case: the site reports K of its *spam* as ham.
 
     python bench/site_adaptation.py [--labels 10,30,100,300] [--cap 4]
+
+Results and history: docs/measurements.md, "Per-site adaptation on a technical blog".
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ Starts gunicorn (2 workers, through the test suite's launcher tests/live_server.
    were sent (an open loop that falls behind says so); the RSS of every gunicorn worker every --rss-every
    seconds from the calibration on, and its growth from the start and from the end of the warm-up
    (target: 0 5xx and < 10 %).
+
+Results and history: docs/measurements.md, "Soak".
 """
 
 from __future__ import annotations

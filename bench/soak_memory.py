@@ -12,6 +12,8 @@ promoted halfway (ModelHolder hot-reloads it), as in the soak. Prints per snapsh
 Python-traced total, and at the end the allocation sites that grew most since the first snapshot.
 RSS that grows while the traced total does not is allocator retention (arenas, fragmentation),
 not live Python objects.
+
+Results and history: docs/measurements.md, "Promotion step" and "Soak".
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Training time, CPU and peak memory of the production pipeline at 10k / 100k / 1M comments.
 
     python bench/train_scale.py [--sizes 10000,100000,1000000] [--jobs 2] [--profile]
+                                [--path auto|liblinear|compact]
 
 What is fitted: exactly what ``spamguard model train`` ships, ``model_training.train.fit_loco``:
 ``make_features()`` (word + char_wb TF-IDF + metadata) fitted once, the leave-one-corpus-out folds
@@ -16,15 +17,13 @@ Perturbed copies share most n-grams with their originals, so the vocabularies ar
 
 Each size runs in its own subprocess.  Peak RSS is the peak of the sum over the process tree
 (the fitting process plus joblib's workers), sampled every 0.2 s; CPU is user+system seconds of
-the whole tree.
+the whole tree.  The output's ``*_mb`` fields are MiB (2**20 bytes).
 
 Two paths (``model_training.train.LARGE_NNZ``, 20 M nonzeros counted before min_df pruning, ~55 k
-comments).  Below it, as before: the float64 CSR matrix (``vectorize.fit_features``, byte-identical to
-sklearn's ``fit_transform``) and liblinear's dual fits, 2 worker processes while their row copies fit
-in 1 GiB (``train.fold_jobs``); the bundled corpora (~5 M nonzeros) stay there, and their model is
-unchanged (coefficients, vocabularies, idf and thresholds bit for bit; the pickles differ only in
-sklearn's ``_stop_words_id``, an ``id()`` that differs in every process, the old code's too).  Above
-it, the matrix is kept compact (``model_training/compact.py``: per nonzero an int32 column, values
+comments; ``--path`` forces one).  Below it: the float64 CSR matrix (``vectorize.fit_features``,
+byte-identical to sklearn's ``fit_transform``) and liblinear's dual fits, 2 worker processes while
+their row copies fit in 1 GiB (``train.fold_jobs``); the bundled corpora (~5 M nonzeros) stay there.
+Above it, the matrix is kept compact (``model_training/compact.py``: per nonzero an int32 column, values
 rebuilt as ``(1 + ln tf) * idf / rownorm``, the ~16 % with tf > 1 repeated in a small matrix of
 ``ln tf`` kept as a uint16 tf; 5.2 B a nonzero with the metadata block and row norms, measured at
 100 k, against 12 for float64 CSR plus 28 for each liblinear fit) and fitted by ``model_training/primal.py``: liblinear's objective (balanced
@@ -35,49 +34,12 @@ from its C's full fit, which is then the shipped model (no separate refit).  The
 feature stage's 20 k-row chunks with scipy's compiled kernels, which release the GIL: 2 threads split
 the chunks.  Equivalence (tests/unit/model_training/test_primal.py): decisions within 2e-3 x max|decision|
 of liblinear's optimum (its primal at tol 1e-10), as the production dual fit is; LOCO on a corpus
-subsample gives the same per-corpus ROC-AUC (1e-3), recall (0.02) and thresholds (0.01); at 10 k the
-primal at C=8 was 1.7e-3 from the optimum, the dual 3e-5; 10 k and 100 k give the same LOCO worst
-recall on either path (0.0303 / 0.0576).
-
-Measured (2 jobs; shared 2-core box at load average 5-10, so read CPU seconds, not wall):
-
-    10 k  (liblinear path, unchanged): 10.4 / 10.9 CPU-s, tree peak 886 / 871 MB
-    100 k before (liblinear): 63.5 / 74.6 CPU-s, 92.7 / 289.3 s wall, tree peak 1,800 / 1,799 MB
-                             (the previous tree at 00:32, load 2-6, and again right after the run
-                             below, load 8)
-    100 k after (compact, before the uint16 tf codes):
-                             114.4 CPU-s, 331.9 s wall, peak 973 MB (00:58, load 8-10): features
-                             25.3 CPU-s, folds + full fits 88.1 CPU-s (10 fits, 104-133 passes
-                             each, ~0.07 CPU-s a pass over 36 M nonzeros), the rest 1 CPU-s
+subsample gives the same per-corpus ROC-AUC (1e-3), recall (0.02) and thresholds (0.01).
 
 The primal path trades memory for CPU: ~125 passes over the matrix a fit where liblinear's dual takes
-30-60 iterations (which it can only do on its own 16-byte copy).  Tried and dropped: liblinear's
-diagonal preconditioner (more passes on these l2-normalised rows: 210 against 153 at 10 k), a Hessian
-from every 5th/10th/20th row (more Newton steps, no fewer passes), fusing X v and X.T (d X v) per 1 k
-rows (slower: the gathers and scatters cost, not reading the nonzeros), saga (docstring of the previous
-session: 10 epochs still 0.974-correlated).
+30-60 iterations (which it can only do on its own 16-byte copy).
 
-1 M on the compact path (360,354,976 nonzeros, 517,247 columns, LOCO worst recall 0.075 in every run;
-the 1 M Example objects, 786 MB, are held by the caller before fit_loco starts and count in the peak):
-
-    run                          features              fits (10)             total fit     peak
-    A 00:57, load 8-10 then 4-7  832 s wall / 251 CPU  641 s wall / 599 CPU  1,476 s / 854  4,335 MB
-    B 01:27, load ~2             204 s wall / 204 CPU  321 s wall / 600 CPU    528 s / 807  4,302 MB
-    C 01:36, load ~2             198 s wall / 199 CPU  376 s wall / 715 CPU    577 s / 917  3,963 MB
-
-(B also had the compact build's temporaries in place, C also the extra entries' tf as uint16 read
-through a table of logarithms: -339 MB, +19 % CPU in the fits.  MB here are MiB (2**20 bytes), as
-everywhere in this bench.  The fits: all rows C=2 cold 137 passes, C=8
-warm 133, the 8 folds 99-126; ~0.6 CPU-s a pass, 1.9 cores busy with 2 threads on a quiet box.)
-Before (last session, features only): 285 CPU-s and 7.7 GB for the features, ~11 GB and ~800+ CPU-s
-projected for the whole retrain.  So the 15 min target is met on a quiet box (9.6 min, run C) and missed on
-a loaded one (24.6 min); the peak, 3,963 MiB (run C), is within 4 GiB (4,096 MiB) but is 4.16e9
-bytes, i.e. not within a decimal 4 GB.
-What is left: the feature stage's peak (the Example list 0.8 GB, the compact matrix ~1.9 GB; the
-rest is the texts, the char_wb per-word cache, pass 2's per-chunk temporaries and heap left
-fragmented by pass 1 and the metadata dicts); the features run on one core (two processes over the
-chunks would halve their ~200 s); each fold still reads the held-out corpus's rows (rows grouped by
-corpus would let a fold skip ~20 % of its passes).
+Results and history: docs/measurements.md, "Fitting the production pipeline at scale".
 """
 
 from __future__ import annotations
