@@ -367,19 +367,18 @@ _ES_PLURAL_ENDINGS = ("ch", "sh", "s", "x", "z")
 
 
 @functools.cache
-def _plural_phrases() -> dict[str, tuple[str, ...]]:
-    """Plural ("s", or "es" after ch/sh/s/x/z) → the one-word blocklist phrases it is the plural of."""
-    plurals: dict[str, list[str]] = {}
-    for phrase in blocklist_phrases():
-        if " " not in phrase:
-            plurals.setdefault(phrase + "s", []).append(phrase)
-            if phrase.endswith(_ES_PLURAL_ENDINGS):
-                plurals.setdefault(phrase + "es", []).append(phrase)
-    return {plural: tuple(phrases) for plural, phrases in plurals.items()}
+def _plural_phrases() -> frozenset[str]:
+    """The plurals of the one-word blocklist phrases ("s", and "es" after ch/sh/s/x/z)."""
+    return frozenset(
+        plural
+        for phrase in blocklist_phrases()
+        if " " not in phrase
+        for plural in ((phrase + "s", phrase + "es") if phrase.endswith(_ES_PLURAL_ENDINGS) else (phrase + "s",))
+    )
 
 
 def _singulars(word: str, options: frozenset[str]) -> list[str]:
-    """The singulars of ``word`` (a plural "s", then "es" dropped) that are in ``options``."""
+    """The singulars of ``word`` (a plural "s", then "es" dropped) that are in ``options``, in that order."""
     if word[-1] != "s":
         return []
     out = [word[:-1]] if word[:-1] in options else []
@@ -422,8 +421,8 @@ def blocklist_found(text: str, words: list[str] | None = None) -> set[str]:
         words = phrase_words(text)
     unique = set(words)
     found = unique & phrases
-    plurals = _plural_phrases()
-    found |= {phrase for word in unique.intersection(plurals) - found for phrase in plurals[word]}
+    for word in (unique & _plural_phrases()) - found:
+        found.add(_singulars(word, phrases)[0])
     followers = _phrase_followers().get
     # map() looks every word up in C.  Most words start no phrase, and of those that do, most are not
     # followed by a word that continues one (nor by its plural): neither builds a slice or n-gram.  The

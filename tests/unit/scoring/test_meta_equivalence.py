@@ -46,9 +46,11 @@ def old_blocklist_found(text: str, words: list[str] | None = None) -> set[str]:
         words = old_phrase_words(text)
     unique = set(words)
     found = unique & phrases
-    rest = unique - found
-    found |= {word[:-1] for word in rest if word.endswith("s")} & phrases
-    found |= {word[:-2] for word in rest if word.endswith(ES_PLURALS)} & phrases
+    for word in unique - found:
+        if word.endswith("s") and word[:-1] in phrases:
+            found.add(word[:-1])
+        elif word.endswith(ES_PLURALS) and word[:-2] in phrases:
+            found.add(word[:-2])
     followers = _phrase_followers()
     for i, prefix in enumerate(words):
         for word in words[i + 1 : i + MAX_PHRASE_WORDS]:

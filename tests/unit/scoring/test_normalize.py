@@ -144,6 +144,7 @@ def test_mixed_scripts_attack_is_capped():
         ("Buy cheap viagra online now", 2),  # "buy cheap", "viagra"
         ("Great post! best online casino bonus here", 4),
         ("PAYDAY LOANS today", 1),  # case and a plural "s"
+        ("Cheap replica watches", 1),  # a plural "es": "replica watch"
     ],
 )
 def test_comment_bot_phrases_are_counted_as_whole_words(spam, phrase_count):
@@ -171,7 +172,7 @@ def test_blocklist_features_reach_the_model():
 
 
 def _naive_blocklist_hits(text: str) -> int:
-    """Every 1-3 word n-gram looked up, with and without a plural "s" (the definition)."""
+    """Every 1-3 word n-gram looked up, with and without a plural "s" / "es" (the definition)."""
     phrases = normalize.blocklist_phrases()
     words = normalize._PHRASE_WORD_RE.findall(text[:MAX_CHARS].casefold())
     found = set()
@@ -184,6 +185,8 @@ def _naive_blocklist_hits(text: str) -> int:
                 found.add(gram)
             elif gram.endswith("s") and gram[:-1] in phrases:
                 found.add(gram[:-1])
+            elif gram.endswith(("ches", "shes", "ses", "xes", "zes")) and gram[:-2] in phrases:
+                found.add(gram[:-2])
     return len(found)
 
 
@@ -193,8 +196,8 @@ def test_blocklist_hits_match_the_plain_ngram_scan():
     rng = random.Random(7)
     vocabulary = [w for p in phrases for w in p.split()] + ["the", "s", "news", "cheap", "a", "loans"]
     for _ in range(300):
-        words = [rng.choice(vocabulary) + rng.choice(["", "", "s", "S", "'s"]) for _ in range(rng.randint(0, 40))]
-        words += [rng.choice(phrases) + rng.choice(["", "s"]) for _ in range(rng.randint(0, 3))]
+        words = [rng.choice(vocabulary) + rng.choice(["", "", "s", "S", "'s", "es"]) for _ in range(rng.randint(0, 40))]
+        words += [rng.choice(phrases) + rng.choice(["", "s", "es"]) for _ in range(rng.randint(0, 3))]
         rng.shuffle(words)
         text = rng.choice([" ", "  ", ", ", "-"]).join(words)
         assert blocklist_hits(text) == _naive_blocklist_hits(text), text
