@@ -10,6 +10,17 @@ the commands Redis itself ran per check (`INFO commandstats` deltas, which inclu
 inside Lua scripts; other users of the same server add noise), the CPU time per check of this
 process without the profiler, the garbage collections during the checks (per generation, longest pause;
 after the `gc.freeze()` a gunicorn worker does, unless --no-freeze), and the top functions by cumulative time.
+
+    python bench/check_profile.py --gate-calls 20000 [--rounds 5] [--compare /tmp/base]
+
+measures instead what the check gate's script costs the Redis server: `--gate-calls` direct
+`CheckGate.enter` calls (no app, no model) with the same comment mix, one round trip each as in
+serving, on a clock advancing 1/300 s per call (so the reputation strings grow to the shape a
+300 req/s load gives them: an IP's string holds its hours, the blog and ~10 burst slots); the
+server's CPU (`INFO cpu`, user + sys) and the EVALSHA time (`INFO commandstats`) per call, read
+around each round.  Both are server-wide: other users of a shared server add to them.  `--compare
+DIR` puts another checkout's `GATE_SCRIPT` text (same arguments) in the same rotation, alternating
+rounds, each on fresh keys.
 """
 
 from __future__ import annotations
@@ -17,13 +28,17 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import os
 import pstats
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -90,6 +105,62 @@ class GcPauses:
         return f"GC over {checks} checks: {per_gen}; {self.total * 1000 / checks:.3f} ms of pauses per check"
 
 
+def gate_redis_cpu(calls: int, rounds: int, compare: Path | None) -> None:
+    """Redis server CPU and EVALSHA time per `CheckGate.enter` call (see the module docstring)."""
+    import random
+    from types import SimpleNamespace
+
+    from werkzeug.datastructures import MultiDict
+
+    from spamguard.api.form import comment_from_fields
+    from spamguard.backends import RedisState
+    from spamguard.backends.direct import ThreadScript
+    from spamguard.config import SETTINGS
+    from spamguard.gate import GATE_SCRIPT, CheckGate
+    from spamguard.quota import KeyRateLimiter, Quota, UsageCounter
+    from spamguard.reputation import ReputationStore
+
+    scripts = {"this tree": GATE_SCRIPT}
+    if compare is not None:  # that tree's `spamguard` is the one imported from its directory
+        read = "from spamguard.gate import GATE_SCRIPT; print(GATE_SCRIPT, end='')"
+        scripts[str(compare)] = subprocess.run(
+            [sys.executable, "-c", read], cwd=compare, capture_output=True, text=True, check=True
+        ).stdout
+    rng = random.Random(1)
+    comments = []
+    for _ in range(200):
+        fields = MultiDict(parse_qsl(make_body("key", rng).decode(), keep_blank_values=True))
+        comments.append(comment_from_fields(fields, 100_000))
+    url = next(s.default for s in SETTINGS if s.name == "REDIS_URL")
+    url = os.environ.get("REDIS_URL", url)
+    site = SimpleNamespace(id=1, rate_limit="10000000/second", monthly_limit=None, share_reputation=True)
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in scripts}
+    for round_no in range(rounds):
+        for name, text in scripts.items() if round_no % 2 == 0 else list(scripts.items())[::-1]:
+            state = RedisState(url, f"sgprof:{uuid.uuid4().hex[:8]}:", timeout=2.0)
+            quota = Quota(KeyRateLimiter(state, "10000000/second"), UsageCounter(state))
+            gate = CheckGate(state, quota, ReputationStore(state))
+            gate._script = ThreadScript(state.client, text)
+            now = time.time()
+            for i in range(2000):  # strings of the shape the measured calls meet
+                gate.enter(site, comments[i % len(comments)], now=now)
+                now += 1 / 300
+            before = state.client.info("cpu"), state.client.info("commandstats")
+            for i in range(calls):
+                gate.enter(site, comments[i % len(comments)], now=now)
+                now += 1 / 300
+            after = state.client.info("cpu"), state.client.info("commandstats")
+            state.delete_prefix()
+            cpu = sum(after[0][k] - before[0][k] for k in ("used_cpu_user", "used_cpu_sys"))
+            evalsha = after[1]["cmdstat_evalsha"]["usec"] - before[1].get("cmdstat_evalsha", {}).get("usec", 0)
+            results[name].append((cpu * 1e6 / calls, evalsha / calls))
+            print(f"  round {round_no + 1} {name}: {cpu * 1e6 / calls:.1f} us server CPU per call", flush=True)
+    print(f"{'gate script':<30} {'server CPU us/call':>18} {'EVALSHA us/call':>16}   (median of {rounds} rounds)")
+    for name, runs in results.items():
+        cpu_us, evalsha_us = (statistics.median(r[k] for r in runs) for k in (0, 1))
+        print(f"{name:<30} {cpu_us:>18.1f} {evalsha_us:>16.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checks", type=int, default=300)
@@ -98,7 +169,13 @@ def main() -> None:
     parser.add_argument(
         "--no-freeze", action="store_true", help="skip the gc.freeze() a gunicorn worker does after loading the app"
     )
+    parser.add_argument("--gate-calls", type=int, default=0, help="measure the gate script's Redis CPU instead")
+    parser.add_argument("--rounds", type=int, default=5, help="with --gate-calls: rounds per script")
+    parser.add_argument("--compare", type=Path, help="with --gate-calls: another checkout's gate script")
     args = parser.parse_args()
+    if args.gate_calls:
+        gate_redis_cpu(args.gate_calls, args.rounds, args.compare)
+        return
 
     from spamguard import sites
     from spamguard.app import create_app

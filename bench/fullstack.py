@@ -12,7 +12,10 @@ alternating trivial → SpamGuard, at 16 connections (throughput) and at 2 conne
 Each server first gets a 2 s warm-up burst (not counted).
 Prints req/s, p50 and p99 per run, the median over rounds, the SpamGuard/trivial throughput ratio,
 the number of non-200 or malformed answers, the workers' CPU milliseconds per answered request (from
-/proc: comparable on a loaded box, where wall-clock numbers are not), and each SpamGuard worker's RSS after the run.
+/proc: comparable on a loaded box, where wall-clock numbers are not), the Redis server's CPU microseconds per
+answered request (`INFO cpu` user + sys of the server at REDIS_URL, read around each run: the part of a check's
+cost the workers' column leaves out; other users of a shared server add to it, the trivial endpoint's column
+is that noise), and each SpamGuard worker's RSS after the run.
 
 `--compare DIR` serves a second SpamGuard from another checkout's code (a clone of main: it runs with
 this interpreter and imports that tree's `spamguard`, so nothing needs installing there; same model)
@@ -32,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,13 +116,31 @@ def workers_cpu_seconds(master_pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def redis_cpu_reader(url: str) -> Callable[[], float] | None:
+    """User + system CPU seconds of the Redis server at `url` (`INFO cpu`); None for a cluster or memory://."""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    import redis
+
+    client = redis.Redis.from_url(url)
+
+    def read() -> float:
+        info = client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    return read
+
+
 def ms(value: str) -> float:
     number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(url: str, script: Path, connections: int, seconds: int, master_pid: int) -> dict[str, float]:
+def run_wrk(
+    url: str, script: Path, connections: int, seconds: int, master_pid: int, redis_cpu: Callable[[], float] | None
+) -> dict[str, float]:
     cpu_before = workers_cpu_seconds(master_pid)
+    redis_before = redis_cpu() if redis_cpu else 0.0
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(script), url],
         check=True,
@@ -133,6 +155,7 @@ def run_wrk(url: str, script: Path, connections: int, seconds: int, master_pid: 
     }
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     result["cpu_ms"] = (workers_cpu_seconds(master_pid) - cpu_before) * 1000 / max(1, requests)
+    result["redis_us"] = (redis_cpu() - redis_before) * 1e6 / max(1, requests) if redis_cpu else float("nan")
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     result["bad"] += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
     return result
@@ -177,6 +200,7 @@ def main() -> None:
         return database_url, script
 
     database_url, script = database_and_bodies("bench")
+    redis_cpu = redis_cpu_reader(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))  # the servers' default
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -219,7 +243,7 @@ def main() -> None:
     results: dict[tuple[str, int], list[dict[str, float]]] = {}
     try:
         for _name, server, bodies_script in servers:  # first-request work (threads, caches) out of the numbers
-            run_wrk(server.url, bodies_script, 16, 2, server.process.pid)
+            run_wrk(server.url, bodies_script, 16, 2, server.process.pid, redis_cpu)
         for connections in (16, 2):
             for round_no in range(args.rounds):
                 for name, server, bodies_script in servers if round_no % 2 == 0 or not args.compare else servers[::-1]:
@@ -227,7 +251,7 @@ def main() -> None:
                         f"  wrk {connections} connections, {args.seconds} s, round {round_no + 1}: {name}", flush=True
                     )
                     results.setdefault((name, connections), []).append(
-                        run_wrk(server.url, bodies_script, connections, args.seconds, server.process.pid)
+                        run_wrk(server.url, bodies_script, connections, args.seconds, server.process.pid, redis_cpu)
                     )
         rss = {name: worker_rss_mb(server.process.pid) for name, server, _ in servers if name != "trivial"}
     finally:
@@ -237,8 +261,8 @@ def main() -> None:
 
     print()
     print(
-        f"{'endpoint':<10} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'bad':>5} {'CPU ms/req':>10}   (median of "
-        f"{args.rounds} rounds)"
+        f"{'endpoint':<10} {'conns':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'bad':>5} {'CPU ms/req':>10} "
+        f"{'redis µs/req':>12}   (median of {args.rounds} rounds)"
     )
     median: dict[tuple[str, int], dict[str, float]] = {}
     for (name, connections), runs in results.items():
@@ -246,7 +270,8 @@ def main() -> None:
         m = median[(name, connections)]
         bad = sum(int(r["bad"]) for r in runs)
         print(
-            f"{name:<10} {connections:>5} {m['rps']:>8.0f} {m['p50']:>8.2f} {m['p99']:>8.2f} {bad:>5} {m['cpu_ms']:>10.2f}"
+            f"{name:<10} {connections:>5} {m['rps']:>8.0f} {m['p50']:>8.2f} {m['p99']:>8.2f} {bad:>5} {m['cpu_ms']:>10.2f} "
+            f"{m['redis_us']:>12.1f}"
         )
     for name in rss:
         for connections in (16, 2):
