@@ -76,11 +76,12 @@ MAX_ENTRIES = sum(CAPS.values())
 # rep_load: a string (or false: no key) -> {name = value}.  rep_save(key, entries, now, keep, slot,
 # window, ttl): drop entries older than `keep` seconds (`u:` slots ending `window` seconds or more
 # ago), cap each class, and SET the rest with a fresh TTL (DEL when nothing is left).
-# rep_add(entries, name, n): add n to a counter.  rep_write(keys, base, blobs, modes, ARGV-like args):
+# rep_count(entries, ...): one checked comment.  rep_write(keys, base, blobs, modes, ARGV-like args):
 # per key i (KEYS[base + i], read as blobs[i]) mode '0' = nothing, '1' = count, '2' = count and
 # burst, '3' = burst only (an opted-out site's IP).
 REP_LUA = """
 local REP_CAPS = {CAPS}
+local REP_CLASS = {c = 'c', b = 'b', u = 'u', s = 'r', h = 'r', ps = 'r', ph = 'r'}
 local function rep_load(blob)
   local e = {}
   if blob then
@@ -88,56 +89,32 @@ local function rep_load(blob)
   end
   return e
 end
-local function rep_time(class, name, value, slot)
-  -- An entry's time: its hour's middle, its burst slot's end, or its value.
-  if class == 'c' then return tonumber(string.sub(name, 3)) * 3600 + 1800 end
-  if class == 'u' then return (tonumber(string.match(name, ':(%d+)$')) + 1) * slot end
-  return tonumber(value)
-end
 local function rep_save(key, e, now, keep, slot, window, ttl)
-  -- Per class, its kept entries as 'name=value' strings, in pairs() order.
-  local c, b, r, u = {}, {}, {}, {}
-  local nc, nb, nr, nu = 0, 0, 0, 0
-  local byte, sub, match = string.byte, string.sub, string.match
+  local groups = {c = {}, b = {}, r = {}, u = {}}
   for name, value in pairs(e) do
-    -- The class is the letters before the first ':' ('c', 'b', 'u', 's'/'h'/'ps'/'ph' = 'r'), by byte.
-    local b1, b2, b3 = byte(name, 1, 3)
-    if b2 == 58 then
-      if b1 == 99 then
-        local t = tonumber(sub(name, 3))
-        if t and now - (t * 3600 + 1800) <= keep then nc = nc + 1; c[nc] = name .. '=' .. value end
-      elseif b1 == 117 then
-        -- The digits after the last ':'; the anchored pattern is the cheap one for well-formed names.
-        local t = tonumber(match(name, '^u:%d*:(%d+)$') or match(name, ':(%d+)$'))
-        if t and now - (t + 1) * slot < window then nu = nu + 1; u[nu] = name .. '=' .. value end
-      elseif b1 == 98 then
-        local t = tonumber(value)
-        if t and now - t <= keep then nb = nb + 1; b[nb] = name .. '=' .. value end
-      elseif b1 == 115 or b1 == 104 then
-        local t = tonumber(value)
-        if t and now - t <= keep then nr = nr + 1; r[nr] = name .. '=' .. value end
-      end
-    elseif b3 == 58 and b1 == 112 and (b2 == 115 or b2 == 104) then
-      local t = tonumber(value)
-      if t and now - t <= keep then nr = nr + 1; r[nr] = name .. '=' .. value end
+    local class = REP_CLASS[string.match(name, '^(%a+):') or '']
+    local t, kept = nil, false
+    if class == 'c' then
+      t = tonumber(string.sub(name, 3))
+      if t then t = t * 3600 + 1800 end
+    elseif class == 'u' then
+      t = tonumber(string.match(name, ':(%d+)$'))
+      if t then t = (t + 1) * slot; kept = now - t < window end
+    elseif class then
+      t = tonumber(value)
+    end
+    if t and class ~= 'u' then kept = now - t <= keep end
+    if kept then
+      local list = groups[class]
+      list[#list + 1] = {t, name, value}
     end
   end
-  -- The classes in the order pairs() gives this constructor (the order the strings have always had).
   local parts = {}
-  for class, list in pairs({c = c, b = b, r = r, u = u}) do
-    local cap = REP_CAPS[class]
-    if #list > cap then
-      -- Over its cap (rare): newest first, ties by name.
-      local rows = {}
-      for i, entry in ipairs(list) do
-        local name, value = match(entry, '^([^=]+)=(.*)$')
-        rows[i] = {rep_time(class, name, value, slot), name, entry}
-      end
-      table.sort(rows, function(x, y) return x[1] > y[1] or (x[1] == y[1] and x[2] < y[2]) end)
-      list = {}
-      for i = 1, cap do list[i] = rows[i][3] end
+  for class, list in pairs(groups) do
+    if #list > REP_CAPS[class] then
+      table.sort(list, function(x, y) return x[1] > y[1] or (x[1] == y[1] and x[2] < y[2]) end)
     end
-    if #list > 0 then parts[#parts + 1] = table.concat(list, ' ') end
+    for i = 1, math.min(#list, REP_CAPS[class]) do parts[#parts + 1] = list[i][2] .. '=' .. list[i][3] end
   end
   if #parts == 0 then
     redis.call('DEL', key)
@@ -150,7 +127,6 @@ local function rep_add(e, name, n)
 end
 local function rep_write(keys, base, blobs, modes, now_s, hour, blog, burst, keep, slot, window, ttl)
   local now = tonumber(now_s)
-  keep, slot, window = tonumber(keep), tonumber(slot), tonumber(window)
   for i = 1, #modes do
     local mode = string.sub(modes, i, i)
     if mode ~= '0' then
@@ -160,7 +136,7 @@ local function rep_write(keys, base, blobs, modes, now_s, hour, blog, burst, kee
         e[blog] = now_s
       end
       if mode == '2' or mode == '3' then rep_add(e, burst, 1) end
-      rep_save(keys[base + i], e, now, keep, slot, window, ttl)
+      rep_save(keys[base + i], e, now, tonumber(keep), tonumber(slot), tonumber(window), ttl)
     end
   end
 end
