@@ -372,6 +372,13 @@ NUMERIC_META = (
 
 
 DOMAIN_LISTS = ("shorteners", "referrer_spam", "blocklist")
+# BBCode link markup ("[url=http://…]…[/url]", "[url]www.…[/url]"): a blog does not render it, so a blog
+# comment that carries it is a forum bot's payload (a prior in signals.py).  The opening tag must lead to
+# an address and a closing tag must follow, so code such as "cache[url] = page" is not it.  Forum posts
+# and replies, where it is the markup, are exempt.
+_BBCODE_OPEN_RE = re.compile(r"\[(?:url|link)(?:=\s*+[\"']?+|\]\s*+)(?:https?:|www\.)", re.IGNORECASE)
+_BBCODE_CLOSE_RE = re.compile(r"\[/(?:url|link)\]", re.IGNORECASE)
+FORUM_TYPES = frozenset({"forum-post", "reply"})
 # Prose length saturates where the training ham ends (issue 11): Stack Exchange caps comments at 600
 # characters and only 13 of the 16,449 training ham are longer (32 spam are: Instagram scam is long).
 # Uncapped, "longer ⇒ spam" was extrapolated from spam alone, and long blog ham (tracebacks, reviews)
@@ -486,6 +493,14 @@ def meta_dict(comment: Comment) -> dict[str, float]:
         features[f"comment_type={comment.comment_type.strip().lower()}"] = 1.0
     if comment.honeypot_hit:
         features["honeypot_filled"] = 1.0
+    raw = comment.comment_content
+    if (
+        "[" in raw
+        and _BBCODE_OPEN_RE.search(raw)
+        and _BBCODE_CLOSE_RE.search(raw)
+        and comment.comment_type.strip().lower() not in FORUM_TYPES
+    ):
+        features["bbcode_links"] = 1.0
     features.update(signals.request_signals(comment))
     if comment.comment_date_gmt and comment.comment_post_modified_gmt:
         days = (comment.comment_date_gmt - comment.comment_post_modified_gmt).total_seconds() / 86400.0

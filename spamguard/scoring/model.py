@@ -801,6 +801,7 @@ META_NAMES = {
     "nonce_passed": "form nonce passed",
     "logged_in": "logged-in user",
     "no_accept_language": "no browser language header",
+    "bbcode_links": "forum link markup ([url=…]) in a blog comment",
 }
 
 

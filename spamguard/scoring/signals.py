@@ -1,4 +1,5 @@
-"""Request signals real blogs send (the WordPress Akismet plugin), as metadata features with priors.
+"""Request signals real blogs send (the WordPress Akismet plugin), and forum link markup in a blog
+comment, as metadata features with priors.
 
 The public corpora carry none of these fields, so a model trained on them would give every one a
 weight of zero.  Each feature therefore has a *prior*: a conservative logit contribution used
@@ -17,6 +18,7 @@ next to the text evidence: a single signal moves a comment one band at most, nev
 | ``no_accept_language`` | ``HTTP_*`` headers sent without ``HTTP_ACCEPT_LANGUAGE`` | +0.5 | every browser sends it; HTTP libraries do not |
 | ``ua_bot`` | user agent names a library or crawler | +0.75 | same reasoning |
 | ``honeypot_filled`` | a honeypot field is filled | +3.0 | also a discard trigger (decision.py); the feature matters for training rows |
+| ``bbcode_links`` | the text holds BBCode link markup (``[url=…]``, ``[link]``) and the comment is no forum post or reply | +1.5 | WordPress does not render BBCode: a blog comment carrying it was written for forums and posted everywhere by a bot (computed in ``features.meta_dict``; no corpus holds one) |
 
 All values are capped and parsed without regexes; malformed values are treated as absent.
 """
@@ -38,6 +40,7 @@ PRIORS: dict[str, float] = {
     "no_accept_language": 0.5,
     "ua_bot": 0.75,
     "honeypot_filled": 3.0,
+    "bbcode_links": 1.5,
 }
 NAMES = tuple(k for k in PRIORS if k not in ("ua_bot", "honeypot_filled"))
 

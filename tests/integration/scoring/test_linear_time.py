@@ -140,6 +140,8 @@ KNOWN_BAD = {  # the inputs issue 8 reported, and the worst case found for each 
     "combining marks": lambda n: "a" + "\u0301" * (n // 2) + "\u0316" * (n // 2 - 1),
     "a,": repeated("a,"),
     "U+FDFA (NFKC x18)": repeated("\ufdfa"),
+    "[url= + spaces": repeated(" ", head="[url="),
+    "[url][/url]": repeated("[url] [/url"),
 }
 
 

@@ -71,3 +71,41 @@ def test_priors_move_the_score_of_a_trained_model(current_scorer_model):
     assert p_bot > p_plain > p_user
     # Conservative: the signals alone do not make an ordinary comment certain spam.
     assert p_bot < 0.99
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Great post! [url=http://pills.example/]cheap pills[/url]",
+        "[URL]www.pills.example[/URL] best price",
+        "nice [link='https://pills.example']here[/link]",
+    ],
+)
+def test_forum_link_markup_in_a_blog_comment_is_a_signal(text):
+    assert meta_dict(Comment(comment_content=text))["bbcode_links"] == 1.0
+    assert meta_dict(Comment(comment_content=text, comment_type="comment"))["bbcode_links"] == 1.0
+    # On a forum BBCode is the markup: no signal for its posts and replies.
+    for forum_type in ("forum-post", "reply", " Forum-Post "):
+        assert "bbcode_links" not in meta_dict(Comment(comment_content=text, comment_type=forum_type))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cache[url] = response; see http://docs.example/cache",  # code indexing by a variable named url
+        "[url=http://pills.example/]no closing tag",
+        "[link text](https://docs.example) is Markdown, not BBCode [/url]",
+        "see [1] and [2]",
+    ],
+)
+def test_code_and_other_brackets_are_not_forum_link_markup(text):
+    assert "bbcode_links" not in meta_dict(Comment(comment_content=text))
+
+
+def test_the_forum_markup_prior_moves_the_score_of_a_trained_model(current_scorer_model):
+    """No corpus holds a blog comment with BBCode: the prior is what weighs it."""
+    text = "Great post! [url=http://pills.example/]cheap pills[/url] today"
+    forum = Comment(comment_content=text, comment_type="forum-post")  # the same words, no signal
+    blog = Comment(comment_content=text, comment_type="comment")
+    p_forum, p_blog = current_scorer_model.predict_proba([forum, blog])
+    assert p_blog > p_forum
