@@ -18,9 +18,9 @@ next to the text evidence: a single signal moves a comment one band at most, nev
 | ``no_accept_language`` | ``HTTP_*`` headers sent without ``HTTP_ACCEPT_LANGUAGE`` | +0.5 | every browser sends it; HTTP libraries do not |
 | ``ua_bot`` | user agent names a library or crawler | +0.75 | same reasoning |
 | ``honeypot_filled`` | a honeypot field is filled | +3.0 | also a discard trigger (decision.py); the feature matters for training rows |
-| ``bbcode_links`` | the text holds BBCode link markup (``[url=…]``, ``[link]``) and the comment is no forum post or reply | +1.5 | WordPress does not render BBCode: a blog comment carrying it was written for forums and posted everywhere by a bot (computed in ``features.meta_dict``; no corpus holds one) |
+| ``bbcode_links`` | the text holds BBCode link markup (``[url=…]``, ``[link]``) and the comment is no forum post or reply | +1.5 | WordPress does not render BBCode: a blog comment carrying it was written for forums and posted everywhere by a bot (found in the text by ``features.meta_dict`` with two linear patterns; no corpus holds one) |
 
-All values are capped and parsed without regexes; malformed values are treated as absent.
+The request fields' values are capped and parsed without regexes; malformed values are treated as absent.
 """
 
 from __future__ import annotations
