@@ -118,18 +118,21 @@ def test_a_failed_batch_stays_pending_and_is_written_by_the_next_one(engine):
 
 
 def test_the_writer_thread_writes_rows_without_being_asked(engine):
-    buffer = WriteBehind(engine, insert(rows), interval=0.02)
+    # The interval is long enough that "a" and "b" go in one batch even on a loaded machine; the waits
+    # include the batch count because rows are visible (committed) just before it is counted.
+    buffer = WriteBehind(engine, insert(rows), interval=0.3)
+
+    def settled(names: list[str], batches: int) -> bool:
+        deadline = time.monotonic() + 10
+        while (stored(engine), buffer.batches) != (names, batches) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return (stored(engine), buffer.batches) == (names, batches)
+
     for name in ("a", "b"):
         buffer.add({"name": name})
-    deadline = time.monotonic() + 10
-    while stored(engine) != ["a", "b"] and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert stored(engine) == ["a", "b"] and buffer.batches == 1
+    assert settled(["a", "b"], 1)
     buffer.add({"name": "c"})  # an idle writer (nothing pending) wakes for the next row
-    deadline = time.monotonic() + 10
-    while stored(engine) != ["a", "b", "c"] and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert stored(engine) == ["a", "b", "c"] and buffer.batches == 2
+    assert settled(["a", "b", "c"], 2)
     buffer.close()
     assert buffer._thread is not None
     buffer._thread.join(timeout=10)
