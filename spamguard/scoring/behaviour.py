@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 # The metadata columns `behaviour_signals` can set, in the model's column order (features.NUMERIC_META).
@@ -55,6 +55,19 @@ _INVEST_STEMS = {
     "mining": "mining",
     "portfolio": "portfolio",
 }
+# An account handle named for money ("@trades_with_felicia", "#buildwealthwithmilly", "@linda._trades"):
+# the Instagram testimonial scams credit a "manager" by handle, the words glued together so no word
+# of them is seen.  Each stem found in a handle counts as that stem would ("learn" is no "earn").
+_HANDLE_RE = re.compile(r"[@#]([\w.]{3,40}+)")
+_HANDLE_STEM_RE = re.compile(
+    r"invest|profit|crypto|bitcoin|btc|trad(?:e|ing|er)|forex|fx|wealth|(?<!l)earn|financ|money|income"
+)
+_HANDLE_STEMS = {
+    "btc": "bitcoin",
+    "trade": "trading",
+    "trader": "trading",
+    "fx": "forex",
+}  # as _INVEST_STEMS names them
 # Stems with an everyday technical sense ("data mining", "message broker", "my portfolio site") count
 # only beside another stem ("bitcoin mining", "forex broker"): alone they say nothing about money.
 _AMBIGUOUS_STEMS = frozenset({"mining", "broker", "portfolio"})
@@ -321,6 +334,63 @@ def _product_plug(words: list[str]) -> bool:
     return False
 
 
+# Asking the video's audience to come over or to boost the writer (YouTube spam): the writer's channel
+# as a place ("videos on my channel", "go to my channel", "my YouTube channel"), imperative like-bait
+# ("like this comment if …", "please like my comment"; not "I like this comment", which describes),
+# "check me out", and the text YouTube's share button writes ("Check out this video on YouTube:").
+# "my channel" alone is not enough: "I close my channel" is Go talk.
+_CHANNEL_PLACES = frozenset("on to at in into".split())
+_CHANNEL_SITES = frozenset("youtube yt".split())
+_LIKE_BAIT_VERBS = frozenset("like thumb thumbs".split())
+_SHARE_TEXTS = (("check", "out", "this"), ("look", "at", "this"))  # … video|playlist on youtube
+
+
+def _positions(words: list[str], word: str) -> Iterator[int]:
+    """Where ``word`` occurs in ``words`` (``list.index``: a C scan, not a Python loop over every word)."""
+    i = -1
+    try:
+        while True:
+            i = words.index(word, i + 1)
+            yield i
+    except ValueError:
+        return
+
+
+def _audience_plug(words: list[str], unique: set[str]) -> bool:
+    """Whether ``words`` name the writer's channel as a place, ask readers to like the comment or to
+    check the writer out, or are YouTube's share text (``unique``: the set of ``words``)."""
+    n = len(words)
+    if "my" in unique:
+        for i in _positions(words, "my"):
+            after = words[i + 1] if i + 1 < n else ""
+            if after == "channel" and i and words[i - 1] in _CHANNEL_PLACES:
+                return True
+            if after in _CHANNEL_SITES and i + 2 < n and words[i + 2] == "channel":
+                return True
+    if "comment" in unique or "comments" in unique:
+        for verb in unique & _LIKE_BAIT_VERBS:
+            for i in _positions(words, verb):
+                j = i + 2 if i + 1 < n and words[i + 1] == "up" else i + 1  # "thumbs up this comment"
+                if (
+                    j + 1 < n
+                    and words[j] in {"this", "my"}
+                    and words[j + 1] in {"comment", "comments"}
+                    and (i == 0 or words[i - 1] not in _NOT_IMPERATIVE)
+                ):
+                    return True
+    if "check" in unique and "out" in unique and ("me" in unique or "us" in unique):
+        for i in _positions(words, "check"):
+            if i + 2 < n and words[i + 1] in {"me", "us"} and words[i + 2] == "out":
+                if i == 0 or words[i - 1] not in _NOT_IMPERATIVE:
+                    return True
+    if "youtube" in unique and "this" in unique:
+        for i in _positions(words, "youtube"):
+            if 5 <= i and words[i - 1] == "on" and words[i - 2] in {"video", "playlist"}:
+                if tuple(words[i - 5 : i - 2]) in _SHARE_TEXTS:
+                    return True
+    return False
+
+
 def _verb_then(low: str, verbs: set[str], tail: re.Pattern[str]) -> bool:
     """Whether one of ``verbs`` occurs in ``low`` as a whole word followed by a match of ``tail``.
 
@@ -352,6 +422,10 @@ def behaviour_signals(text: str, words: list[str]) -> dict[str, float]:
     if amounts:
         out["money_amounts"] = math.log1p(amounts)
     stems = {_INVEST_STEMS[w] for w in unique.intersection(_INVEST_STEMS)}
+    if "@" in low or "#" in low:
+        stems.update(
+            _HANDLE_STEMS.get(m.group(), m.group()) for h in _HANDLE_RE.findall(low) if (m := _HANDLE_STEM_RE.search(h))
+        )
     if stems and not stems <= _AMBIGUOUS_STEMS:
         out["investment_terms"] = math.log1p(len(stems))
     verbs = unique & _CONTACT_VERBS
@@ -370,6 +444,7 @@ def behaviour_signals(text: str, words: list[str]) -> dict[str, float]:
         )
         or (0 < len(words) <= _MAX_PLUG_WORDS + 6 and words[0] in _PLUG_OPENERS and _seo_plug(words))
         or ("our" in unique and not _PRODUCT_VERBS.isdisjoint(unique) and _product_plug(words))
+        or _audience_plug(words, unique)
     ):
         out["self_promotion"] = 1.0
     for name, by_first in (("earning_claim", _EARNING_BY_FIRST), ("urgency", _URGENCY_BY_FIRST)):

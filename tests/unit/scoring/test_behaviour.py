@@ -243,6 +243,48 @@ def test_describing_our_tools_is_not_a_plug(text):
     assert "self_promotion" not in signals(prepare_text(text))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "There is one video on my channel about my brother...",
+        "please go to my channel",
+        "I make guitar covers, please have a look at my YouTube channel",
+        "Like this comment if you are watching in 2015",
+        "please like my comment so everyone can see",
+        "Thumbs up this comment!!",
+        "Check me out! I rap so yeah",
+        "Check out this video on YouTube: http://youtu.be/x",
+        "Take a look at this playlist on YouTube",
+    ],
+)
+def test_asking_the_audience_over_or_for_likes_is_self_promotion(text):
+    assert signals(prepare_text(text))["self_promotion"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I close my channel before the goroutine returns",  # "my channel" as a thing, not a place
+        "I like this comment, it explains the race",  # describes, with a subject
+        "don't like this comment? downvote it",
+        "you should check me out of the hotel by noon",
+        "I saw this video on YouTube about the same bug",  # not the share text
+        "this channel has 20 million subscribers already",
+    ],
+)
+def test_mentioning_channels_comments_and_youtube_is_not_self_promotion(text):
+    assert "self_promotion" not in signals(prepare_text(text))
+
+
+def test_money_named_handles_count_their_stems():
+    # The testimonial scams credit a handle whose words are glued together.
+    assert signals("i earned 45k with @createwealthwithluna1")["investment_terms"] == pytest.approx(math.log1p(1))
+    assert signals("thanks to @linda._trades and #grace_annafx_")["investment_terms"] == pytest.approx(math.log1p(2))
+    assert signals("trading with @linda_trades")["investment_terms"] == pytest.approx(math.log1p(1))  # one stem
+    assert "investment_terms" not in signals("ask @learnpython or #machinelearning")  # "learn" is no "earn"
+    assert "investment_terms" not in signals("wealth, money and income as words are no stems")
+
+
 @pytest.mark.parametrize("text", ["", "   ", "Great", "Thanks for", "Nice post.", "!!!"])
 def test_empty_and_bare_compliments_fire_nothing(text):
     assert signals(text) == {}
@@ -297,6 +339,13 @@ def test_currency_signs_are_one_token_for_the_vectorisers():
         "try out our our ",
         "loved it ",
         "in to in ",
+        "on my ",
+        "like this ",
+        "thumbs up this ",
+        "check us ",
+        "this video on youtube ",
+        "@wealthtrade ",
+        "#fxfxfxfx",
     ],
 )
 def test_hostile_input_is_linear(unit):

@@ -146,7 +146,7 @@ EXPECTED = {
         "meta": {
             "blocklist_terms": 0.6931471805599453,  # "whatsapp" ("binance" is a legitimate name since issue 11)
             "money_amounts": 1.0986122886681096,
-            "investment_terms": 1.0986122886681096,
+            "investment_terms": 1.3862943611198906,  # bitcoin, trading and the handle's "earn" (issue 11)
             "contact_request": 1.0,
             "self_promotion": 1.0,
             "earning_claim": 0.6931471805599453,  # "earn" in the handle "@earn_with_jo_fx"
