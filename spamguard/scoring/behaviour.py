@@ -55,10 +55,12 @@ _INVEST_STEMS = {
     "mining": "mining",
     "portfolio": "portfolio",
 }
-# An account handle named for money ("@trades_with_felicia", "#buildwealthwithmilly", "@linda._trades"):
+# An account handle named for money ("@trades_with_felicia", "@createwealthwithluna1", "@linda._trades"):
 # the Instagram testimonial scams credit a "manager" by handle, the words glued together so no word
 # of them is seen.  Each stem found in a handle counts as that stem would ("learn" is no "earn").
-_HANDLE_RE = re.compile(r"[@#]([\w.]{3,40}+)")
+# Only "@" mentions: with "#" tags too, a scam tag that the Instagram data also holds in one row
+# labelled ham became an evasion word the promotion gate's trigger check refused (docs/measurements.md).
+_HANDLE_RE = re.compile(r"@([\w.]{3,40}+)")
 _HANDLE_STEM_RE = re.compile(
     r"invest|profit|crypto|bitcoin|btc|trad(?:e|ing|er)|forex|fx|wealth|(?<!l)earn|financ|money|income"
 )
@@ -422,7 +424,7 @@ def behaviour_signals(text: str, words: list[str]) -> dict[str, float]:
     if amounts:
         out["money_amounts"] = math.log1p(amounts)
     stems = {_INVEST_STEMS[w] for w in unique.intersection(_INVEST_STEMS)}
-    if "@" in low or "#" in low:
+    if "@" in low:
         stems.update(
             _HANDLE_STEMS.get(m.group(), m.group()) for h in _HANDLE_RE.findall(low) if (m := _HANDLE_STEM_RE.search(h))
         )

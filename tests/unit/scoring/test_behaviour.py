@@ -279,9 +279,10 @@ def test_mentioning_channels_comments_and_youtube_is_not_self_promotion(text):
 def test_money_named_handles_count_their_stems():
     # The testimonial scams credit a handle whose words are glued together.
     assert signals("i earned 45k with @createwealthwithluna1")["investment_terms"] == pytest.approx(math.log1p(1))
-    assert signals("thanks to @linda._trades and #grace_annafx_")["investment_terms"] == pytest.approx(math.log1p(2))
+    assert signals("thanks to @linda._trades and @grace_annafx_")["investment_terms"] == pytest.approx(math.log1p(2))
     assert signals("trading with @linda_trades")["investment_terms"] == pytest.approx(math.log1p(1))  # one stem
-    assert "investment_terms" not in signals("ask @learnpython or #machinelearning")  # "learn" is no "earn"
+    assert "investment_terms" not in signals("ask @learnpython or @machinelearning")  # "learn" is no "earn"
+    assert "investment_terms" not in signals("#buildwealthwithmilly")  # tags are not handles here
     assert "investment_terms" not in signals("wealth, money and income as words are no stems")
 
 
