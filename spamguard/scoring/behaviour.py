@@ -85,6 +85,17 @@ _DIGIT_RE = re.compile(r"\d")
 _CONTACT_TAIL_RE = re.compile(
     r"(?<!\s)(?![^\W_])(?:\s++[a-z]{1,5}+){0,2}?\s++(?:@[\w.]{3,30}+|\+?\d[\d -]{6,20}+|whatsapp|telegram|wickr|kik|snapchat)"
 )
+# Premium-rate texting ("Txt POD to 80182", "text 1,2 or 3 to 83049", "Send STOP FRND to 62468"): a
+# texting verb, a keyword in capitals or a number, up to two more short words and "to" a 4–6 digit
+# short code (a phone number is longer).  Not a lower-case object ("send output to 8080", "text
+# wrapping to 1024" are technical) and not a round number, which is a count ("reply 5 to 2000 users").
+_SHORT_CODE_VERBS = frozenset({"text", "txt", "reply", "rply", "send", "sms"})
+_SHORT_CODE_RE = re.compile(
+    r"(?<![^\W_])(?i:text|txt|reply|rply|send|sms)\s++[A-Z0-9][A-Z0-9,&-]*+(?![^\W_])(?:\s++\S{1,12}+){0,2}?"
+    r"\s++(?i:to)\s++\d{4,6}+(?<!00)(?!\d|[,.]\d)"
+)
+
+
 # Self-promotion: asking readers to visit, follow or subscribe to the writer's own channel or site.
 _PROMO_VERBS = frozenset({"check", "visit", "subscribe", "sub", "follow", "watch", "listen", "like", "view"})
 _PROMO_NOUNS = frozenset(
@@ -436,6 +447,8 @@ def behaviour_signals(text: str, words: list[str]) -> dict[str, float]:
         and ("@" in low or not _MESSENGERS.isdisjoint(unique) or _DIGIT_RE.search(low))
         and _verb_then(low, verbs, _CONTACT_TAIL_RE)
     ):
+        out["contact_request"] = 1.0
+    elif not _SHORT_CODE_VERBS.isdisjoint(unique) and "to" in unique and _SHORT_CODE_RE.search(text):
         out["contact_request"] = 1.0
     if (
         (not _SUBSCRIBE.isdisjoint(unique) and _SUBSCRIBE_RE.search(low))

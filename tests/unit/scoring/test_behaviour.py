@@ -59,6 +59,10 @@ def test_investment_terms_count_stems_once():
         "Call 09061221066 from a landline",
         "text me on +44 7700 900123",
         "message admin on telegram",
+        "Txt POD to 80182 to get entry (std txt rate)",
+        "2 play text STORE to 88039. SkilGme",
+        "Text 1,2 or 3 to 83049. Cost 50p",
+        "STOP? Send STOP FRND to 62468",
     ],
 )
 def test_off_site_contact_requests(text):
@@ -74,6 +78,10 @@ def test_off_site_contact_requests(text):
         "see the whatsapp API docs, version 2.3",  # an app named without a contact verb
         "call the method with 3 args",
         "call signal handlers only from the main thread",
+        "reply 5 to 2000 users a day",  # a round number is a count, not a short code
+        "send 2 patches to 12345678 reviewers",  # too long for a short code
+        "text wrapping to 1024 columns",  # no keyword in capitals: technical
+        "send output to 8080",
     ],
 )
 def test_ordinary_mentions_of_calls_and_texts_are_not_contact_requests(text):
@@ -346,6 +354,9 @@ def test_currency_signs_are_one_token_for_the_vectorisers():
         "check us ",
         "this video on youtube ",
         "@wealthtrade ",
+        "txt A to ",
+        "text A B C to 1",
+        "send 1,1,1,",
         "#fxfxfxfx",
     ],
 )
