@@ -71,6 +71,8 @@ REGEXES = (
     (behaviour, "_WORD_AMOUNT_RE"),
     (behaviour, "_CONTACT_TAIL_RE"),
     (behaviour, "_PROMO_TAIL_RE"),
+    (behaviour, "_SHORT_CODE_RE"),
+    (behaviour, "_HANDLE_RE"),
     (data, "_YT_HEAD_RE"),
     (data, "_SHAPE_DROP_RE"),
     (reputation, "_HOST_RE"),
@@ -183,6 +185,9 @@ GENERATORS: dict[str, Callable[[int], str]] = {
             "check out my my ",
             "1 k ",
             "$ 1,",
+            "txt A to ",
+            "text A B to 1",
+            "@wealth",
         )
     },
     "'<br'+' '*n": _prefixed("<br", " "),
