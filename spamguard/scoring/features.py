@@ -341,7 +341,6 @@ NUMERIC_META = (
     "self_links",
     "length",
     "caps_ratio",
-    "digit_ratio",
     "punct_ratio",
     "exclamations",
     "max_repeat",
@@ -387,18 +386,18 @@ LENGTH_CAP_CHARS = 600
 
 
 _ASCII = [chr(i) for i in range(128)]
-# The ASCII letters, upper-case letters, digits and punctuation, as bytes for bytes.translate's delete.
+# The ASCII letters, upper-case letters and punctuation, as bytes for bytes.translate's delete.
 _ASCII_CLASSES = tuple(
     "".join(filter(test, _ASCII)).encode("ascii")
-    for test in (str.isalpha, str.isupper, str.isdigit, lambda c: unicodedata.category(c).startswith("P"))
+    for test in (str.isalpha, str.isupper, lambda c: unicodedata.category(c).startswith("P"))
 )
 
 
 _SYMBOL_RE = re.compile(r"[^\w\s]")
 
 
-def _char_counts(text: str) -> tuple[int, int, int, int]:
-    """Letters, upper-case letters, digits and punctuation (Unicode category P) in ``text``.
+def _char_counts(text: str) -> tuple[int, int, int]:
+    """Letters, upper-case letters and punctuation (Unicode category P) in ``text``.
 
     ASCII text is counted by deleting each class from its bytes (``bytes.translate``, a C table
     lookup per byte); anything else character by character.
@@ -407,11 +406,10 @@ def _char_counts(text: str) -> tuple[int, int, int, int]:
         data = text.encode("ascii")
         n = len(data)
         delete = data.translate
-        letter_bytes, upper_bytes, digit_bytes, punct_bytes = _ASCII_CLASSES  # unrolled: a generator cost more
+        letter_bytes, upper_bytes, punct_bytes = _ASCII_CLASSES  # unrolled: a generator cost more
         return (
             n - len(delete(None, letter_bytes)),
             n - len(delete(None, upper_bytes)),
-            n - len(delete(None, digit_bytes)),
             n - len(delete(None, punct_bytes)),
         )
     letters = list(filter(str.isalpha, text))
@@ -421,7 +419,6 @@ def _char_counts(text: str) -> tuple[int, int, int, int]:
     return (
         len(letters),
         sum(map(str.isupper, letters)),
-        sum(map(str.isdigit, text)),
         text.count("_") + sum(unicodedata.category(c).startswith("P") for c in symbols),
     )
 
@@ -458,11 +455,12 @@ def meta_dict(comment: Comment) -> dict[str, float]:
     content = " ".join((_URL_RE.sub(" ", plain) if urls else plain).split())  # no URLs found: nothing to cut
     n = len(content)
     features["length"] = math.log1p(min(n, LENGTH_CAP_CHARS))
-    letters, upper, digits, punct = _char_counts(content)
+    # No digit ratio: it stood in for SMS phone numbers, short codes and prices, which behaviour.py now
+    # names, and otherwise marked view counts, years and version numbers (docs/measurements.md).
+    letters, upper, punct = _char_counts(content)
     if letters >= 5:
         features["caps_ratio"] = upper / letters
     if n:
-        features["digit_ratio"] = digits / n
         features["punct_ratio"] = punct / n
     if "!" in content:
         features["exclamations"] = math.log1p(content.count("!"))

@@ -764,7 +764,6 @@ _useful = functools.lru_cache(maxsize=1 << 16)(useful_feature)
 SHAPE_FEATURES = {
     "length": ("long comment", "short comment"),
     "caps_ratio": ("many capital letters", "few capital letters"),
-    "digit_ratio": ("many digits", "few digits"),
     "punct_ratio": ("much punctuation", "little punctuation"),
     "exclamations": ("exclamation marks", "few exclamation marks"),
     "max_repeat": ("repeated characters", "no repeated characters"),

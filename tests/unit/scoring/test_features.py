@@ -162,7 +162,6 @@ def test_char_counts_equal_counting_character_by_character(text):
     expected = (
         len(letters),
         sum(c.isupper() for c in letters),
-        sum(c.isdigit() for c in text),
         sum(unicodedata.category(c).startswith("P") for c in text),
     )
     assert features._char_counts(text) == expected
