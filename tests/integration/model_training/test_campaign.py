@@ -152,10 +152,11 @@ def test_reported_campaign_is_learned_without_blocking_same_topic_ham(make_app, 
 
     monkeypatch.setenv("DATABASE_URL", db_url)
     # 58 feedback rows move the gate set's recall@1%FPR (33 ham per percent) by about a percent either
-    # way, and the worst held-out corpus's (Instagram: 0.263 → 0.225, its cut the 16th of 1,631 ham): the
-    # sites' implicit ham, ordinary praise of tips, pulls the Instagram testimonial scams down a little.
-    # This test is about what the sites' feedback teaches, so allow that (docs/measurements.md, "Campaign").
-    monkeypatch.setenv("SPAMGUARD_PROMOTE_TOLERANCE", "0.05")
+    # way, and the worst held-out corpus's by several (Instagram 0.266 → 0.218, its cut the 16th of 1,631
+    # ham): the sites' implicit ham, ordinary praise of tips, pulls the Instagram testimonial scams down.
+    # The default tolerance refuses such a model (an operator promotes it); this test is about what the
+    # sites' feedback teaches, so it allows that (docs/measurements.md, "Campaign reported by two sites").
+    monkeypatch.setenv("SPAMGUARD_PROMOTE_TOLERANCE", "0.1")
     result = CliRunner().invoke(
         model_cli, ["--model-dir", str(registry_dir), "train", "--quick", "--from-db"], obj={}, catch_exceptions=False
     )
