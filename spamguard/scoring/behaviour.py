@@ -64,12 +64,8 @@ _HANDLE_RE = re.compile(r"@([\w.]{3,40}+)")
 _HANDLE_STEM_RE = re.compile(
     r"invest|profit|crypto|bitcoin|btc|trad(?:e|ing|er)|forex|fx|wealth|(?<!l)earn|financ|money|income"
 )
-_HANDLE_STEMS = {
-    "btc": "bitcoin",
-    "trade": "trading",
-    "trader": "trading",
-    "fx": "forex",
-}  # as _INVEST_STEMS names them
+# The stems as _INVEST_STEMS names them, where the handle's spelling differs.
+_HANDLE_STEMS = {"btc": "bitcoin", "trade": "trading", "trader": "trading", "fx": "forex"}
 # Stems with an everyday technical sense ("data mining", "message broker", "my portfolio site") count
 # only beside another stem ("bitcoin mining", "forex broker"): alone they say nothing about money.
 _AMBIGUOUS_STEMS = frozenset({"mining", "broker", "portfolio"})
