@@ -87,8 +87,9 @@ _CONTACT_TAIL_RE = re.compile(
 # wrapping to 1024" are technical) and not a round number, which is a count ("reply 5 to 2000 users").
 _SHORT_CODE_VERBS = frozenset({"text", "txt", "reply", "rply", "send", "sms"})
 _SHORT_CODE_RE = re.compile(
-    r"(?<![^\W_])(?i:text|txt|reply|rply|send|sms)\s++[A-Z0-9][A-Z0-9,&-]*+(?![^\W_])(?:\s++\S{1,12}+){0,2}?"
-    r"\s++(?i:to)\s++\d{4,6}+(?<!00)(?!\d|[,.]\d)"
+    r"(?<![^\W_])(?i:"
+    + "|".join(sorted(_SHORT_CODE_VERBS, reverse=True))
+    + r")\s++[A-Z0-9][A-Z0-9,&-]*+(?![^\W_])(?:\s++\S{1,12}+){0,2}?\s++(?i:to)\s++\d{4,6}+(?<!00)(?!\d|[,.]\d)"
 )
 
 
