@@ -20,6 +20,10 @@ A variant is ``name:key=value;key=value``.  Keys:
   change): a rare n-gram needs a larger weight to matter, i.e. is regularised harder;
 * ``andmask``: a tolerance; columns that two training corpora's own models weigh in opposite
   directions are zeroed before the pooled fit;
+* ``dom``: a value; one indicator column per corpus in ``doms`` (comma list, default
+  youtube,sms,instagram,telegram) with that value on the corpus's rows, so the corpus's base rate need
+  not be carried by its words (serving has no such column: the held-out corpus's column trains on no
+  row and stays 0, as it would in serving);
 * ``tg=1``: keep the English Telegram investment/crypto-fraud spam (``data_mod.load_telegram``,
   training-only rows like the synthetic spam: never held out), which the production recipe trains on;
   without it a variant trains on the corpora before it was added; ``tgw``: a factor on its weight;
@@ -419,6 +423,12 @@ def main(variants: list[str]) -> None:
             df = np.asarray((X[:, :n_text] != 0).sum(axis=0)).ravel().astype(float)
             scale[:n_text] *= df / (df + float(opts["shrink"]))
         X = (X @ sp.diags(scale)).tocsr()
+        if "dom" in opts:  # corpus indicators; the held-out corpus's column has no training row, so weight 0
+            if opts.get("ext") == "1":
+                raise SystemExit("dom: the external sets have no corpus column (use without ext=1)")
+            doms = opts.get("doms", "youtube,sms,instagram,telegram").split(",")
+            ind = np.column_stack([(sources == d) * float(opts["dom"]) for d in doms])
+            X = sp.hstack([X, sp.csr_matrix(ind)]).tocsr()
         grid = tuple(float(c) for c in opts.get("C", str(train_mod.QUICK_C)).split(","))
         t = time.perf_counter()
         if "stage2" in opts and meta is not None:
