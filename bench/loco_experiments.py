@@ -24,6 +24,7 @@ A variant is ``name:key=value;key=value``.  Keys:
   youtube,sms,instagram,telegram) with that value on the corpus's rows, so the corpus's base rate need
   not be carried by its words (serving has no such column: the held-out corpus's column trains on no
   row and stays 0, as it would in serving);
+* ``cw_<corpus>``: a factor on that corpus's weights (``cw_stackexchange=0.5``);
 * ``tg=1``: keep the English Telegram investment/crypto-fraud spam (``data_mod.load_telegram``,
   training-only rows like the synthetic spam: never held out), which the production recipe trains on;
   without it a variant trains on the corpora before it was added; ``tgw``: a factor on its weight;
@@ -372,6 +373,9 @@ def main(variants: list[str]) -> None:
             w = w * np.where(sources == "synthetic", float(opts["synw"]), 1.0)
         if "tgw" in opts:
             w = w * np.where(sources == "telegram", float(opts["tgw"]), 1.0)
+        for k, v in opts.items():  # cw_<corpus>=factor: a factor on one corpus's weights
+            if k.startswith("cw_"):
+                w = w * np.where(sources == k[3:], float(v), 1.0)
         if opts.get("ext") == "1" and not EXTERNAL:
             EXTERNAL.update(external_sets())
         if name.startswith("baseline"):  # word TF-IDF + LR on the raw text (the report's baseline), same folds
