@@ -91,6 +91,17 @@ _SHORT_CODE_RE = re.compile(
     + "|".join(sorted(_SHORT_CODE_VERBS, reverse=True))
     + r")\s++[A-Z0-9][A-Z0-9,&-]*+(?![^\W_])(?:\s++\S{1,12}+){0,2}?\s++(?i:to)\s++\d{4,6}+(?<!00)(?!\d|[,.]\d)"
 )
+# Calling a phone number the message introduces in a few words ("Call MobileUpd8 on 08000839402", "call
+# customer services on 09065069120", "call from a landline 09058098002", "Dial 08712300220", "To claim,
+# call09050000327", "Call at 1-800-778-9936"): a call verb, up to four words that do not start with a digit,
+# and a number written as a phone number, i.e. a leading "+" or "0" and ten digits or more, or a US
+# toll-free 1-8xx number.  Its form tells it from a count ("call it 10000000 times", "call the method 3
+# times"); the contact tail above takes only two short words before a number.
+_CALL_VERBS = ("call", "ring", "dial", "phone", "contact")
+_PHONE_TAIL_RE = re.compile(
+    r"(?<![\s:=])(?![^\W\d_])(?:\s++[^\s\d]\S{0,14}+){0,4}?[\s:=]*+"
+    r"(?:(?:\+\d|0)\d(?:[ -]?+\d){8,12}+|1[ -]?+8\d\d[ -]?+\d{3}[ -]?+\d{4})(?!\d)"
+)
 
 
 # Self-promotion: asking readers to visit, follow or subscribe to the writer's own channel or site.
@@ -344,6 +355,29 @@ def _product_plug(words: list[str]) -> bool:
     return False
 
 
+# Asking to follow an account: "follow me / us on <social site>" or "follow (me / us) @handle" ("Follow me
+# on Twitter @mscalifornia95", "follow me on instagram bigboss286", "buy and hold … follow @4arzin"), as an
+# imperative (not "I follow @rustlang", "you can follow us on twitter", "how to follow @x").
+_FOLLOW_SITES = "twitter instagram insta ig facebook fb twitch tiktok youtube soundcloud snapchat tumblr".split()
+_FOLLOW_TAIL_RE = re.compile(
+    r"(?<!\s)(?![^\W_])\s++(?:(?:me|us)\s++(?:on|at)\s++(?:"
+    + "|".join(sorted(_FOLLOW_SITES, reverse=True))
+    + r")(?![^\W_])|(?:(?:me|us)\s++)?@\w)"
+)
+
+
+def _follow_request(low: str) -> bool:
+    """Whether ``low`` (casefolded) asks, as an imperative, to follow an account (see ``_FOLLOW_TAIL_RE``)."""
+    start = low.find("follow")
+    while start != -1:
+        if (start == 0 or not low[start - 1].isalnum()) and _FOLLOW_TAIL_RE.match(low, start + 6):
+            before = low[max(start - 12, 0) : start].split()
+            if not before or before[-1] not in _NOT_IMPERATIVE:
+                return True
+        start = low.find("follow", start + 6)
+    return False
+
+
 # Asking the video's audience to come over or to boost the writer (YouTube spam): the writer's channel
 # as a place ("videos on my channel", "go to my channel", "my YouTube channel"), imperative like-bait
 # ("like this comment if …", "please like my comment"; not "I like this comment", which describes),
@@ -445,7 +479,9 @@ def behaviour_signals(text: str, words: list[str]) -> dict[str, float]:
         and _verb_then(low, verbs, _CONTACT_TAIL_RE)
     ):
         out["contact_request"] = 1.0
-    elif not _SHORT_CODE_VERBS.isdisjoint(unique) and "to" in unique and _SHORT_CODE_RE.search(text):
+    elif (not _SHORT_CODE_VERBS.isdisjoint(unique) and "to" in unique and _SHORT_CODE_RE.search(text)) or (
+        _DIGIT_RE.search(low) and _verb_then(low, {v for v in _CALL_VERBS if v in low}, _PHONE_TAIL_RE)
+    ):
         out["contact_request"] = 1.0
     if (
         (not _SUBSCRIBE.isdisjoint(unique) and _SUBSCRIBE_RE.search(low))
@@ -457,6 +493,7 @@ def behaviour_signals(text: str, words: list[str]) -> dict[str, float]:
         or (0 < len(words) <= _MAX_PLUG_WORDS + 6 and words[0] in _PLUG_OPENERS and _seo_plug(words))
         or ("our" in unique and not _PRODUCT_VERBS.isdisjoint(unique) and _product_plug(words))
         or _audience_plug(words, unique)
+        or ("follow" in unique and _follow_request(low))
     ):
         out["self_promotion"] = 1.0
     for name, by_first in (("earning_claim", _EARNING_BY_FIRST), ("urgency", _URGENCY_BY_FIRST)):

@@ -63,6 +63,16 @@ def test_investment_terms_count_stems_once():
         "2 play text STORE to 88039. SkilGme",
         "Text 1,2 or 3 to 83049. Cost 50p",
         "STOP? Send STOP FRND to 62468",
+        # a phone number a few words after the call verb
+        "Call MobileUpd8 on 08000839402 or call2optout/N9DX",
+        "please call customer services on 09065069120",
+        "To find out who it is call from a landline 09058098002.",
+        "Dial 08712300220 to claim - National Rate Call",
+        "To claim, call09050000327. T&C: RSTM",
+        "Call FREEPHONE 0800 542 0578 now!",
+        "ring the claims line on 09050005321.",
+        "Slow Running Speed of IE Browser? Call at 1-800-778-9936",
+        "Call us at +91-8696823273 for love back",
     ],
 )
 def test_off_site_contact_requests(text):
@@ -82,6 +92,13 @@ def test_off_site_contact_requests(text):
         "send 2 patches to 12345678 reviewers",  # too long for a short code
         "text wrapping to 1024 columns",  # no keyword in capitals: technical
         "send output to 8080",
+        # numbers a few words after a call verb that are no phone numbers
+        "call the function 1000000000 times",  # a count: no leading 0 or +
+        "we call it version 2016 build 20180617",
+        "call from the loop 0.5 seconds later",
+        "recall the 08000839402 figure",  # the verb inside a word
+        "callbacks fire 0123456789 times",  # not the verb "call"
+        "call the method, then a b c d e 01234567890",  # more than four words between
     ],
 )
 def test_ordinary_mentions_of_calls_and_texts_are_not_contact_requests(text):
@@ -108,12 +125,33 @@ def test_self_promotion(text):
 @pytest.mark.parametrize(
     "text",
     [
+        "Follow me on Twitter @mscalifornia95",
+        "follow me on instagram bigboss286",
+        "buy and hold frzw, follow @4arzin",  # the handle as the metadata sees it (the n-grams read "aaarzin")
+        "please follow us @shopdeals",
+        "FOLLOW ME ON IG",
+    ],
+)
+def test_asking_to_follow_an_account_is_self_promotion(text):
+    assert meta_dict(Comment(comment_content=text))["self_promotion"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "I like my new bike",
         "check out the docs page for the channel API",  # not "my"/"our"
         "I checked my account and the site was down",
         "subscribers went up after the subscription change",
         "you can subscribe an empty delegate to the event",  # technical: a thing to subscribe follows
         "subscribe to the RSS feed for updates",
+        # following, described rather than asked for, or not an account
+        "I follow @rustlang for release news",
+        "you can follow us on twitter if you like",
+        "how to follow @mentions in the API",
+        "follow the steps on the twitter docs",
+        "following @dan on the project was useful",
+        "unfollow @spam_bot now",
     ],
 )
 def test_talking_about_channels_is_not_self_promotion(text):
@@ -358,6 +396,13 @@ def test_currency_signs_are_one_token_for_the_vectorisers():
         "text A B C to 1",
         "send 1,1,1,",
         "#fxfxfxfx",
+        "call a ",
+        "call a 0 ",
+        "call ab ab ab ab ab 0",
+        "dial 0 0 0 0 ",
+        "follow ",
+        "follow me on ",
+        "follow us @",
     ],
 )
 def test_hostile_input_is_linear(unit):
