@@ -412,3 +412,53 @@ def test_hostile_input_is_linear(unit):
         signals(text)
 
     assert_linear(run, lambda n: (unit * (n // len(unit) + 1))[:n], MAX_CHARS // 4, unit)
+
+
+def _count_sequences_word_by_word(words, by_first):
+    """The first implementation (a Python step per word), kept as the reference for the position-scan rewrite."""
+    from spamguard.scoring.behaviour import _NUMBER
+
+    found = set()
+    for i, word in enumerate(words):
+        for rule in by_first.get(word, ()):
+            slots = rule.slots
+            end = i + len(slots)
+            if rule in found or end > len(words):
+                continue
+            if not all(
+                words[i + j] in slot or (slot == _NUMBER and words[i + j].isdigit())
+                for j, slot in enumerate(slots[1:], 1)
+            ):
+                continue
+            if rule.not_after and i and words[i - 1] in rule.not_after:
+                continue
+            if rule.stop and not rule.stop.isdisjoint(words[end : end + rule.after]):
+                continue
+            found.add(rule)
+    return len(found)
+
+
+def test_sequence_count_visits_only_rule_openers_and_counts_as_before():
+    """Random word lists drawn from every rule's words, the stop and not-after words, numbers and filler:
+    the position scan counts exactly what the word-by-word loop counted."""
+    import random
+
+    from spamguard.scoring import behaviour
+
+    vocabulary = {"the", "a", "you", "and", "now", "12", "3.5", "reputation", "to", "my", "daily"}
+    for rules in (behaviour._EARNING, behaviour._URGENCY):
+        for rule in rules:
+            vocabulary.update(w for slot in rule.slots for w in slot if w)
+            vocabulary.update(rule.not_after)
+            vocabulary.update(rule.stop)
+    vocabulary.discard("")
+    pool = sorted(vocabulary)
+    rng = random.Random(11)
+    hits = 0
+    for _ in range(3000):
+        words = [rng.choice(pool) for _ in range(rng.randint(0, 30))]
+        for by_first in (behaviour._EARNING_BY_FIRST, behaviour._URGENCY_BY_FIRST):
+            expected = _count_sequences_word_by_word(words, by_first)
+            assert behaviour._count_sequences(words, by_first, set(words)) == expected, words
+            hits += expected > 0
+    assert hits > 500  # the lists do reach the rules, not only the empty case
