@@ -29,7 +29,6 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,14 +38,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from check_latency import make_body  # noqa: E402
+from check_profile import in_process_app  # noqa: E402
 from flask import Flask, request  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
-from spamguard import sites  # noqa: E402
-from spamguard.app import create_app  # noqa: E402
 from spamguard.comment import Comment  # noqa: E402
 from spamguard.services import services  # noqa: E402
-from spamguard.storage import get_session, upgrade  # noqa: E402
 
 
 class _NoRows:
@@ -63,22 +60,7 @@ def main() -> None:
     parser.add_argument("--model-dir", default=os.environ.get("SPAMGUARD_MODEL_DIR", str(ROOT / "var" / "models")))
     parser.add_argument("--checks", type=int, default=4000)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="sg-ablation-"))
-    url = f"sqlite:///{work / 'sg.db'}"
-    upgrade(url)
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "SPAMGUARD_MODEL_DIR": args.model_dir,
-            "TESTING": True,
-            "SPAMGUARD_REDIS_PREFIX": f"sgablation:{uuid.uuid4().hex[:8]}:",
-            "SPAMGUARD_BACKGROUND_TASKS": False,
-        }
-    )
-    with app.app_context():
-        _site, key = sites.create_site(get_session(), "https://blog.example", secret=app.config["SPAMGUARD_KEY_SECRET"])
-        _site.rate_limit = "1000000 per second"
-        get_session().commit()
+    app, key = in_process_app(args.model_dir, "sgablation", Path(tempfile.mkdtemp(prefix="sg-ablation-")))
     logging.getLogger("spamguard").setLevel(logging.WARNING)
     rng = random.Random(1)
     bodies = [make_body(key, rng) for _ in range(200)]

@@ -38,6 +38,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,6 +162,31 @@ def gate_redis_cpu(calls: int, rounds: int, compare: Path | None) -> None:
         print(f"{name:<30} {cpu_us:>18.1f} {evalsha_us:>16.1f}")
 
 
+def in_process_app(model_dir: str, prefix: str, work: Path) -> tuple[Any, str]:
+    """create_app on a new SQLite file in ``work`` and the real Redis (its own key prefix, ``prefix``
+    and a random part), and one key whose rate limit is out of the way: (app, key)."""
+    from spamguard import sites
+    from spamguard.app import create_app
+    from spamguard.storage import get_session, upgrade
+
+    url = f"sqlite:///{work / 'sg.db'}"
+    upgrade(url)
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SPAMGUARD_MODEL_DIR": model_dir,
+            "TESTING": True,
+            "SPAMGUARD_REDIS_PREFIX": f"{prefix}:{uuid.uuid4().hex[:8]}:",
+            "SPAMGUARD_BACKGROUND_TASKS": False,
+        }
+    )
+    with app.app_context():
+        site, key = sites.create_site(get_session(), "https://blog.example", secret=app.config["SPAMGUARD_KEY_SECRET"])
+        site.rate_limit = "1000000 per second"
+        get_session().commit()
+    return app, key
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checks", type=int, default=300)
@@ -177,10 +203,6 @@ def main() -> None:
         gate_redis_cpu(args.gate_calls, args.rounds, args.compare)
         return
 
-    from spamguard import sites
-    from spamguard.app import create_app
-    from spamguard.storage import get_session, upgrade
-
     work = Path(tempfile.mkdtemp(prefix="sg-profile-"))
     model_dir = args.model_dir
     if model_dir is None:
@@ -188,21 +210,7 @@ def main() -> None:
 
         model_dir = str(work / "models")
         train_and_register(model_dir, quick=True, progress=False)
-    url = f"sqlite:///{work / 'sg.db'}"
-    upgrade(url)
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "SPAMGUARD_MODEL_DIR": model_dir,
-            "TESTING": True,
-            "SPAMGUARD_REDIS_PREFIX": f"sgprof:{uuid.uuid4().hex[:8]}:",
-            "SPAMGUARD_BACKGROUND_TASKS": False,
-        }
-    )
-    with app.app_context():
-        site, key = sites.create_site(get_session(), "https://blog.example", secret=app.config["SPAMGUARD_KEY_SECRET"])
-        site.rate_limit = "1000000 per second"
-        get_session().commit()
+    app, key = in_process_app(model_dir, "sgprof", work)
     client = app.test_client()
     import logging
 

@@ -414,33 +414,30 @@ def test_hostile_input_is_linear(unit):
     assert_linear(run, lambda n: (unit * (n // len(unit) + 1))[:n], MAX_CHARS // 4, unit)
 
 
-def _count_sequences_word_by_word(words, by_first):
-    """The first implementation (a Python step per word), kept as the reference for the position-scan rewrite."""
+def _rules_matching_anywhere(words, rules):
+    """The rules' definition read literally: a rule counts when, at some position, each slot holds the word
+    there (a number slot any digits), the word before is none of its ``not_after`` and none of its ``stop``
+    words comes in the ``after`` words that follow."""
     from spamguard.scoring.behaviour import _NUMBER
 
-    found = set()
-    for i, word in enumerate(words):
-        for rule in by_first.get(word, ()):
-            slots = rule.slots
-            end = i + len(slots)
-            if rule in found or end > len(words):
-                continue
-            if not all(
-                words[i + j] in slot or (slot == _NUMBER and words[i + j].isdigit())
-                for j, slot in enumerate(slots[1:], 1)
-            ):
-                continue
-            if rule.not_after and i and words[i - 1] in rule.not_after:
-                continue
-            if rule.stop and not rule.stop.isdisjoint(words[end : end + rule.after]):
-                continue
-            found.add(rule)
-    return len(found)
+    def holds(word, slot):
+        return word in slot or (slot == _NUMBER and word.isdigit())
+
+    count = 0
+    for rule in rules:
+        width = len(rule.slots)
+        count += any(
+            all(holds(words[i + j], slot) for j, slot in enumerate(rule.slots))
+            and not (i and words[i - 1] in rule.not_after)
+            and rule.stop.isdisjoint(words[i + width : i + width + rule.after])
+            for i in range(len(words) - width + 1)
+        )
+    return count
 
 
-def test_sequence_count_visits_only_rule_openers_and_counts_as_before():
+def test_sequence_count_visits_only_rule_openers_and_counts_every_matching_rule():
     """Random word lists drawn from every rule's words, the stop and not-after words, numbers and filler:
-    the position scan counts exactly what the word-by-word loop counted."""
+    the position scan counts exactly the rules that match somewhere, read literally."""
     import random
 
     from spamguard.scoring import behaviour
@@ -457,8 +454,11 @@ def test_sequence_count_visits_only_rule_openers_and_counts_as_before():
     hits = 0
     for _ in range(3000):
         words = [rng.choice(pool) for _ in range(rng.randint(0, 30))]
-        for by_first in (behaviour._EARNING_BY_FIRST, behaviour._URGENCY_BY_FIRST):
-            expected = _count_sequences_word_by_word(words, by_first)
+        for rules, by_first in (
+            (behaviour._EARNING, behaviour._EARNING_BY_FIRST),
+            (behaviour._URGENCY, behaviour._URGENCY_BY_FIRST),
+        ):
+            expected = _rules_matching_anywhere(words, set(rules))
             assert behaviour._count_sequences(words, by_first, set(words)) == expected, words
             hits += expected > 0
     assert hits > 500  # the lists do reach the rules, not only the empty case
