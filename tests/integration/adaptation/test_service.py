@@ -108,8 +108,9 @@ def test_a_blog_teaches_its_own_technical_ham_and_nobody_elses(blogs):
     spam_before = [b.check("tech", c) for c in obvious[10:]]
     assert sum(v != "ham" for _s, v, _b, _r in before) >= 0.9 * len(fresh)  # the global model flags them
     # and answers a good share of them spam (26 of 60 with the behaviour features, which hold back on
-    # links and code more than the model before them): there is something to unlearn.
-    assert _spam_answers(before) >= len(fresh) // 3
+    # links and code more than the model before them; 19 of 60 since the phone-number and follow-request
+    # forms raised the `spam` threshold 0.754 -> 0.762): there is something to unlearn.
+    assert _spam_answers(before) >= len(fresh) // 4
 
     # 20 submit-ham from the blog's WordPress, 10 ham decisions of its moderators, 5 confirmed spam.
     for comment in past[:20]:
