@@ -373,18 +373,6 @@ _FOLLOW_TAIL_RE = re.compile(
 )
 
 
-def _follow_request(low: str) -> bool:
-    """Whether ``low`` (casefolded) asks, as an imperative, to follow an account (see ``_FOLLOW_TAIL_RE``)."""
-    start = low.find("follow")
-    while start != -1:
-        if (start == 0 or not low[start - 1].isalnum()) and _FOLLOW_TAIL_RE.match(low, start + 6):
-            before = low[max(start - 12, 0) : start].split()
-            if not before or before[-1] not in _NOT_IMPERATIVE:
-                return True
-        start = low.find("follow", start + 6)
-    return False
-
-
 # Asking the video's audience to come over or to boost the writer (YouTube spam): the writer's channel
 # as a place ("videos on my channel", "go to my channel", "my YouTube channel"), imperative like-bait
 # ("like this comment if …", "please like my comment"; not "I like this comment", which describes),
@@ -442,16 +430,27 @@ def _audience_plug(words: list[str], unique: set[str]) -> bool:
     return False
 
 
-def _verb_then(low: str, verbs: set[str], tail: re.Pattern[str]) -> bool:
+def _after_subject(low: str, start: int) -> bool:
+    """Whether the word just before ``start`` is one of ``_NOT_IMPERATIVE`` (a subject, modal or "to")."""
+    before = low[max(start - 12, 0) : start].split()
+    return bool(before) and before[-1] in _NOT_IMPERATIVE
+
+
+def _verb_then(low: str, verbs: set[str], tail: re.Pattern[str], imperative: bool = False) -> bool:
     """Whether one of ``verbs`` occurs in ``low`` as a whole word followed by a match of ``tail``.
 
     Occurrences are found with ``str.find`` and the anchored ``tail`` tried at each (bounded work per
-    occurrence), instead of an alternation tried at every character.
+    occurrence), instead of an alternation tried at every character.  ``imperative``: only where the
+    word before the verb is none of ``_NOT_IMPERATIVE`` (an order to the reader, not a statement).
     """
     for verb in verbs:
         start = low.find(verb)
         while start != -1:
-            if (start == 0 or not low[start - 1].isalnum()) and tail.match(low, start + len(verb)):
+            if (
+                (start == 0 or not low[start - 1].isalnum())
+                and tail.match(low, start + len(verb))
+                and not (imperative and _after_subject(low, start))
+            ):
                 return True
             start = low.find(verb, start + len(verb))
     return False
@@ -500,7 +499,7 @@ def behaviour_signals(text: str, words: list[str]) -> dict[str, float]:
         or (0 < len(words) <= _MAX_PLUG_WORDS + 6 and words[0] in _PLUG_OPENERS and _seo_plug(words))
         or ("our" in unique and not _PRODUCT_VERBS.isdisjoint(unique) and _product_plug(words))
         or _audience_plug(words, unique)
-        or ("follow" in unique and _follow_request(low))
+        or ("follow" in unique and _verb_then(low, {"follow"}, _FOLLOW_TAIL_RE, imperative=True))
     ):
         out["self_promotion"] = 1.0
     for name, by_first in (("earning_claim", _EARNING_BY_FIRST), ("urgency", _URGENCY_BY_FIRST)):
