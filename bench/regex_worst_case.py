@@ -61,6 +61,7 @@ REGEXES = (
     (features, "_C1_RE"),
     (features, "_URL_RE"),
     (features, "_EMAIL_RE"),
+    (features, "_REFERRAL_RE"),
     (features, "_WORD_RE"),
     (features, "_LONG_NUMBER_RE"),
     (features, "_HREF_RE"),

@@ -154,6 +154,24 @@ def may_hold_url(text: str) -> bool:
     return "://" in low or "www." in low or ("." in low and _URL_TLD_RE.search(low) is not None)
 
 
+# A referral or affiliate link pays its poster per sign-up.  Its mark: a parameter or path segment naming the
+# referrer whose value is an account code, which holds a digit ("?ref=4604617", "/ref/tomuciux99",
+# "?ref=cppr1"); a source tag ("?ref=hn", "?ref=producthunt") or a branch ("?ref=main") holds none.  A value
+# running on into a dot ("?ref=v1.2") is a version, one with an underscore a shop's page code (Amazon's
+# "ref=sr_1_3", "ref=pd_sl_22lbr").
+_REFERRAL_RE = re.compile(
+    r"[?&;](?:ref|refid|ref_id|referral|referral_code|referrer|aff|affid|aff_id|affiliate|invite|invite_code|r)"
+    r"=([a-z0-9-]{1,64}+)(?![\w.])"
+    r"|/(?:ref|refer|referral|invite|affiliate|aff)/([a-z0-9-]{1,64}+)(?![\w.])",
+    re.IGNORECASE,
+)
+
+
+def referral_link(url: str) -> bool:
+    """Whether ``url`` carries a referral or affiliate code (:data:`_REFERRAL_RE`)."""
+    return any(any(c.isdigit() for c in m.group(1) or m.group(2)) for m in _REFERRAL_RE.finditer(url))
+
+
 def find_urls(text: str) -> list[str]:
     return _URL_RE.findall(text) if text and may_hold_url(text) else []
 
@@ -360,6 +378,7 @@ NUMERIC_META = (
     "spelled_out_dot",
     "link_shorteners",
     "link_referrer_spam",
+    "link_referral",
     "email_disposable",
     "blocklist_terms",
     "link_blocklist",
@@ -443,6 +462,8 @@ def meta_dict(comment: Comment) -> dict[str, float]:
     urls = analysis.urls
     if urls:
         features["n_links"] = math.log1p(len(urls))
+        if any(map(referral_link, urls)):
+            features["link_referral"] = 1.0
         for domain in analysis.link_domains:
             if domain:
                 features[f"link_domain={domain}"] = 1.0

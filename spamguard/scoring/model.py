@@ -784,6 +784,7 @@ META_NAMES = {
     "spelled_out_dot": "domain written with 'dot'",
     "link_shorteners": "link shortener",
     "link_referrer_spam": "link to a known spam domain",
+    "link_referral": "referral or affiliate link",
     "email_disposable": "disposable email address",
     "blocklist_terms": "known comment-spam phrases",
     "money_amounts": "mentions sums of money",

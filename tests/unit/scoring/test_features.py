@@ -8,6 +8,7 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -165,3 +166,42 @@ def test_char_counts_equal_counting_character_by_character(text):
         sum(unicodedata.category(c).startswith("P") for c in text),
     )
     assert features._char_counts(text) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hackfbaccountlive.com/?ref=4604617",
+        "https://www.paidverts.com/ref/tomuciux99",
+        "www.swagbucks.com/refer/Nonturtle02",
+        "https://aruble.net/?r=uqy00jeqox",
+        "https://capital-hub.ltd/?utm_source=x&REF=Sandraelina1#top",
+        "https://shop.example/register;aff_id=77",
+    ],
+)
+def test_referral_codes_are_found(url):
+    assert features.referral_link(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://news.example/post?ref=hn",  # a source tag: no account code
+        "https://github.com/o/r/contents/setup.py?ref=main",  # a branch
+        "https://github.com/o/r/archive?ref=v1.2.3",  # a version
+        "https://www.amazon.com/dp/B000?ref=sr_1_3",  # a shop's page code
+        "https://www.amazon.com/s/?keywords=cork+puller&ref=pd_sl_22lbr",
+        "https://www.reddit.com/r/3Dprinting/",  # /r/ is a subreddit
+        "https://example.com/preferences?reference=12",  # another parameter ending in "ref"
+        "https://example.com/?ref=" + "9" * 65,  # longer than any account code
+    ],
+)
+def test_source_tags_versions_and_page_codes_are_not_referrals(url):
+    assert not features.referral_link(url)
+
+
+def test_a_referral_link_sets_its_own_column_and_a_plain_link_does_not():
+    referral = meta_dict(Comment(comment_content="esyest money ever https://www.paidverts.com/ref/tomuciux99"))
+    plain = meta_dict(Comment(comment_content="the manual: https://docs.example.org/printers?ref=sidebar"))
+    assert referral["link_referral"] == 1.0 and referral["n_links"] > 0
+    assert "link_referral" not in plain and plain["n_links"] > 0
