@@ -25,6 +25,9 @@ A variant is ``name:key=value;key=value``.  Keys:
   not be carried by its words (serving has no such column: the held-out corpus's column trains on no
   row and stays 0, as it would in serving);
 * ``cw_<corpus>``: a factor on that corpus's weights (``cw_stackexchange=0.5``);
+* ``synzero``: meta columns (comma list) zeroed on the synthetic spam's rows only, so their weights are
+  learned from real comments (``synzero=blocklist_terms``: the spintax templates come from the same
+  project as the blocklist, so the column fires on them by construction);
 * ``tg=1``: keep the English Telegram investment/crypto-fraud spam (``data_mod.load_telegram``,
   training-only rows like the synthetic spam: never held out), which the production recipe trains on;
   without it a variant trains on the corpora before it was added; ``tgw``: a factor on its weight;
@@ -427,6 +430,15 @@ def main(variants: list[str]) -> None:
             df = np.asarray((X[:, :n_text] != 0).sum(axis=0)).ravel().astype(float)
             scale[:n_text] *= df / (df + float(opts["shrink"]))
         X = (X @ sp.diags(scale)).tocsr()
+        if opts.get("synzero") and meta is not None:  # meta columns zeroed on the synthetic spam's rows only
+            offset = X.shape[1] - len(meta.vocabulary_)
+            synthetic = sources == "synthetic"
+            X = X.tocsc(copy=True)
+            for c in [offset + meta.vocabulary_[c] for c in opts["synzero"].split(",") if c in meta.vocabulary_]:
+                a, b = X.indptr[c], X.indptr[c + 1]
+                X.data[a:b][synthetic[X.indices[a:b]]] = 0
+            X.eliminate_zeros()
+            X = X.tocsr()
         if "dom" in opts:  # corpus indicators; the held-out corpus's column has no training row, so weight 0
             if opts.get("ext") == "1":
                 raise SystemExit("dom: the external sets have no corpus column (use without ext=1)")
