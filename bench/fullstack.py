@@ -15,7 +15,9 @@ the number of non-200 or malformed answers, the workers' CPU milliseconds per an
 /proc: comparable on a loaded box, where wall-clock numbers are not), the Redis server's CPU microseconds per
 answered request (`INFO cpu` user + sys of the server at REDIS_URL, read around each run: the part of a check's
 cost the workers' column leaves out; other users of a shared server add to it, the trivial endpoint's column
-is that noise), and each SpamGuard worker's RSS after the run.
+is that noise), each SpamGuard worker's RSS after the run, and how many rounds were lopsided (one worker did
+90 % or more of the work: gunicorn's workers race to accept on one socket, so all of wrk's kept-alive
+connections can land on one of them; such a round measures one core, whichever endpoint it hits).
 
 `--compare DIR` serves a second SpamGuard from another checkout's code (a clone of main: it runs with
 this interpreter and imports that tree's `spamguard`, so nothing needs installing there; same model)
@@ -103,17 +105,17 @@ def worker_rss_mb(master_pid: int) -> list[float]:
     return sorted(sizes)
 
 
-def workers_cpu_seconds(master_pid: int) -> float:
-    """User + system CPU of the master's children (the workers), from /proc/<pid>/stat."""
-    total = 0
+def workers_cpu_seconds(master_pid: int) -> dict[int, float]:
+    """User + system CPU of each of the master's children (the workers), by pid, from /proc/<pid>/stat."""
+    seconds = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if int(fields[1]) == master_pid:  # fields[1] is the ppid; utime and stime are fields 14 and 15 of stat
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            seconds[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
 
 
 def redis_cpu_reader(url: str) -> Callable[[], float] | None:
@@ -154,7 +156,12 @@ def run_wrk(
         "bad": int(re.search(r"^BAD (\d+)", out, re.M).group(1)),
     }
     requests = int(re.search(r"(\d+) requests in", out).group(1))
-    result["cpu_ms"] = (workers_cpu_seconds(master_pid) - cpu_before) * 1000 / max(1, requests)
+    cpu_after = workers_cpu_seconds(master_pid)
+    used = [cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after]
+    result["cpu_ms"] = sum(used) * 1000 / max(1, requests)
+    # gunicorn's workers race to accept on one socket and wrk keeps its connections for the whole run: in
+    # some runs one worker holds all of them while the other idles (docs/measurements.md, session 12).
+    result["lopsided"] = float(max(used, default=0.0) >= 0.9 * sum(used) > 0)
     result["redis_us"] = (redis_cpu() - redis_before) * 1e6 / max(1, requests) if redis_cpu else float("nan")
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     result["bad"] += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
@@ -273,6 +280,12 @@ def main() -> None:
             f"{name:<10} {connections:>5} {m['rps']:>8.0f} {m['p50']:>8.2f} {m['p99']:>8.2f} {bad:>5} {m['cpu_ms']:>10.2f} "
             f"{m['redis_us']:>12.1f}"
         )
+    for (name, connections), runs in results.items():
+        lopsided = int(sum(r["lopsided"] for r in runs))
+        if lopsided:
+            print(
+                f"{name} at {connections} connections: one worker did ≥ 90 % of the work in {lopsided} of {len(runs)} rounds"
+            )
     for name in rss:
         for connections in (16, 2):
             ratio = median[(name, connections)]["rps"] / median[("trivial", connections)]["rps"]
