@@ -278,6 +278,13 @@ SETTINGS += (
     Setting("SPAMGUARD_WORKERS", 2, "gunicorn worker processes (about one per core).", int),
     Setting("SPAMGUARD_THREADS", 4, "Threads per gunicorn worker.", int),
     Setting(
+        "SPAMGUARD_LISTEN_PER_WORKER",
+        True,
+        "Give each gunicorn worker its own listening socket (SO_REUSEPORT) for a TCP bind, so the kernel spreads "
+        "connections over the workers; off: one shared socket (see Sizing and scaling out).",
+        _bool,
+    ),
+    Setting(
         "PROMETHEUS_MULTIPROC_DIR",
         "",
         "Directory where gunicorn workers write metrics for /metrics to add up (emptied when gunicorn "
