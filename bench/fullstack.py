@@ -16,8 +16,9 @@ the number of non-200 or malformed answers, the workers' CPU milliseconds per an
 answered request (`INFO cpu` user + sys of the server at REDIS_URL, read around each run: the part of a check's
 cost the workers' column leaves out; other users of a shared server add to it, the trivial endpoint's column
 is that noise), each SpamGuard worker's RSS after the run, and how many rounds were lopsided (one worker did
-90 % or more of the work: gunicorn's workers race to accept on one socket, so all of wrk's kept-alive
-connections can land on one of them; such a round measures one core, whichever endpoint it hits).
+90 % or more of the work, so the round measured one core: on one shared socket, SPAMGUARD_LISTEN_PER_WORKER=false,
+the workers race to accept and all of wrk's kept-alive connections can land on one of them; with a socket per
+worker, the default, a hash can still put both of 2 connections on one).
 
 `--compare DIR` serves a second SpamGuard from another checkout's code (a clone of main: it runs with
 this interpreter and imports that tree's `spamguard`, so nothing needs installing there; same model)
@@ -159,8 +160,7 @@ def run_wrk(
     cpu_after = workers_cpu_seconds(master_pid)
     used = [cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after]
     result["cpu_ms"] = sum(used) * 1000 / max(1, requests)
-    # gunicorn's workers race to accept on one socket and wrk keeps its connections for the whole run: in
-    # some runs one worker holds all of them while the other idles (docs/measurements.md, session 12).
+    # wrk keeps its connections for the whole run, so one worker can hold all of them (module docstring).
     result["lopsided"] = float(max(used, default=0.0) >= 0.9 * sum(used) > 0)
     result["redis_us"] = (redis_cpu() - redis_before) * 1e6 / max(1, requests) if redis_cpu else float("nan")
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
