@@ -72,6 +72,17 @@ def content_hash(comment: Comment) -> str:
     return analyse(comment).content_hash(comment.comment_author_email)
 
 
+def new_guid() -> str:
+    """32 hex digits, as Akismet's: the time in milliseconds (12 digits), then 80 random bits.
+
+    Time first, so each new check's GUID sorts after the last and its unique index grows at the end, like
+    the table: a random GUID lands on a random page of that index, and once the index outgrows the
+    database's cache every check reads and rewrites one page of it (on SQLite the cost of writing a
+    check row grew with the table).  The random part keeps it unguessable.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
 def _sigmoid(logit: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
@@ -128,7 +139,7 @@ class CheckService:
             )
         thresholds = merge_thresholds(scorer.thresholds, site.thresholds)
         decision = decide(comment, probability, reasons, thresholds, self.discard_trigger)
-        guid = os.urandom(16).hex()  # 32 hex digits, as uuid4().hex, without building a UUID
+        guid = new_guid()
         row = {
             "guid": guid,
             "site_id": site.id,

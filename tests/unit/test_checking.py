@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
+import time
 
 import pytest
 
-from spamguard.checking import CheckResult, _sigmoid, content_hash
+from spamguard.checking import CheckResult, _sigmoid, content_hash, new_guid
 from spamguard.comment import Comment
 
 
@@ -66,3 +68,15 @@ def test_sigmoid_is_a_probability_and_never_overflows(logit):
 def test_spam_and_discard_are_spam_for_the_akismet_answer(verdict, is_spam):
     result = CheckResult(guid="g", probability=0.5, verdict=verdict, reasons=[], model_version="v")
     assert result.is_spam is is_spam and result.alerts == {}
+
+
+def test_guids_are_akismet_shaped_time_ordered_and_unguessable():
+    before = time.time_ns() // 1_000_000
+    guids = [new_guid() for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
+    assert all(re.fullmatch(r"[0-9a-f]{32}", g) for g in guids)
+    stamps = [int(g[:12], 16) for g in guids]
+    assert before <= min(stamps) and max(stamps) <= after
+    # Issued later, sorted later (the unique index grows at its end); ties only within a millisecond.
+    assert all(a[:12] <= b[:12] for a, b in zip(guids, guids[1:], strict=False))
+    assert len({g[12:] for g in guids}) == len(guids)  # 80 random bits each
