@@ -3,6 +3,7 @@
     python bench/fullstack.py                    # quick-trained model, temp SQLite, 2 rounds of 10 s each
     python bench/fullstack.py --seconds 20 --rounds 3 --model-dir var/models
     python bench/fullstack.py --model-dir var/models --seconds 4 --rounds 8 --compare /tmp/base   # before/after
+    python bench/fullstack.py --model-dir var/models --rounds 1 --growth 8 [--compare /tmp/base]   # as the table grows
 
 Starts two gunicorn servers with the suite's launcher (tests/live_server.py: the packaged gunicorn
 settings, gthread; workers and threads from --workers/--threads): SpamGuard on a temporary SQLite database with a key whose rate limit is raised
@@ -19,6 +20,11 @@ is that noise), each SpamGuard worker's RSS after the run, and how many rounds w
 90 % or more of the work, so the round measured one core: on one shared socket, SPAMGUARD_LISTEN_PER_WORKER=false,
 the workers race to accept and all of wrk's kept-alive connections can land on one of them; with a socket per
 worker, the default, a hash can still put both of 2 connections on one).
+
+`--growth N` then drives each SpamGuard server (and the compared one, alternating) N more times at 16
+connections, `--seconds` each, and prints every run's req/s and worker CPU per request beside the number of
+rows in that server's checks table: whether a check costs more as the table grows (each run adds
+≈ `--seconds` × 1,500 rows).
 
 `--compare DIR` serves a second SpamGuard from another checkout's code (a clone of main: it runs with
 this interpreter and imports that tree's `spamguard`, so nothing needs installing there; same model)
@@ -134,6 +140,14 @@ def redis_cpu_reader(url: str) -> Callable[[], float] | None:
     return read
 
 
+def checks_rows(database_url: str) -> int:
+    """Rows in the checks table (the highest id: a count would scan the table); rows still buffered not included."""
+    import sqlite3
+
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+        return int(connection.execute("SELECT coalesce(max(id), 0) FROM checks").fetchone()[0])
+
+
 def ms(value: str) -> float:
     number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
@@ -177,6 +191,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--bodies", type=int, default=200)
     parser.add_argument("--compare", type=Path, help="another checkout served in the same rotation (before/after)")
+    parser.add_argument("--growth", type=int, default=0, help="16-connection runs after the rounds, as the table grows")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -207,6 +222,7 @@ def main() -> None:
         return database_url, script
 
     database_url, script = database_and_bodies("bench")
+    databases = {"spamguard": database_url}
     redis_cpu = redis_cpu_reader(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))  # the servers' default
     env = {
         **os.environ,
@@ -247,6 +263,7 @@ def main() -> None:
             other_env, work, args.workers, "compare", threads=args.threads, cwd=args.compare, access_log=False
         )
         servers.append(("compare", other.wait_ready(), other_script))
+        databases["compare"] = other_url
     results: dict[tuple[str, int], list[dict[str, float]]] = {}
     try:
         for _name, server, bodies_script in servers:  # first-request work (threads, caches) out of the numbers
@@ -260,6 +277,14 @@ def main() -> None:
                     results.setdefault((name, connections), []).append(
                         run_wrk(server.url, bodies_script, connections, args.seconds, server.process.pid, redis_cpu)
                     )
+        for run_no in range(args.growth):
+            for name, server, bodies_script in servers[1:] if run_no % 2 == 0 else servers[:0:-1]:
+                run = run_wrk(server.url, bodies_script, 16, args.seconds, server.process.pid, redis_cpu)
+                print(
+                    f"  growth run {run_no + 1}: {name:<9} {run['rps']:>6.0f} req/s, {run['cpu_ms']:.2f} worker CPU ms a "
+                    f"request, {checks_rows(databases[name]):>9,} rows in its checks table",
+                    flush=True,
+                )
         rss = {name: worker_rss_mb(server.process.pid) for name, server, _ in servers if name != "trivial"}
     finally:
         for _name, server, _script in servers:
