@@ -133,6 +133,7 @@ def build_services(app: Flask) -> Services:
     from spamguard.jobs import JobQueue, Maintenance, queue_connection, queue_url
     from spamguard.jobs.heartbeat import WorkerHeartbeat
     from spamguard.jobs.maintenance import build_state
+    from spamguard.jobs.retention import CheckRetention
     from spamguard.quota import KeyRateLimiter, Quota
     from spamguard.scoring.model import ModelHolder
     from spamguard.storage.write_lock import WriteLock
@@ -145,12 +146,18 @@ def build_services(app: Flask) -> Services:
     quota = Quota(
         KeyRateLimiter(state.state, config["SPAMGUARD_RATE_LIMIT_KEY"], state.usage.monthly_policy), state.usage
     )
+    write_lock = WriteLock.for_url(config["DATABASE_URL"], config["SPAMGUARD_SQLITE_BUSY_TIMEOUT"])
     maintenance = None
     if config.get("SPAMGUARD_BACKGROUND_TASKS", True):
-        maintenance = Maintenance(state.usage, state.reputation, session_factory, config["SPAMGUARD_FLUSH_SECONDS"])
+        maintenance = Maintenance(
+            state.usage,
+            state.reputation,
+            session_factory,
+            config["SPAMGUARD_FLUSH_SECONDS"],
+            CheckRetention.for_config(config, write_lock),
+        )
         # Started on the first request, not here: gunicorn may fork after create_app.
         app.before_request(maintenance.ensure_started)
-    write_lock = WriteLock.for_url(config["DATABASE_URL"], config["SPAMGUARD_SQLITE_BUSY_TIMEOUT"])
     checks = CheckService(
         models,
         quota,

@@ -163,6 +163,13 @@ SETTINGS: tuple[Setting, ...] = (
         float,
     ),
     Setting(
+        "SPAMGUARD_CHECK_RETENTION_DAYS",
+        90.0,
+        "Checked comments older than this are deleted (hourly per process) unless a label, callback or decision "
+        "refers to them; 0 keeps them all. Never less than SPAMGUARD_IMPLICIT_HAM_DAYS.",
+        float,
+    ),
+    Setting(
         "SPAMGUARD_SITE_ADAPTATION",
         True,
         "Let each site's own labels (submit-spam/ham, moderator decisions) correct the global model for that "

@@ -1,8 +1,9 @@
-"""The background loop: persist usage counters and replay unsynced feedback into Redis.
+"""The background loop: persist usage counters, replay unsynced feedback into Redis, delete old checks.
 
 Runs as a daemon thread in every web worker process (started on the first
 request, so it also survives gunicorn's fork) and in `spamguard worker`.  Both
-tasks are idempotent, so several processes running them at once is harmless.
+tasks are idempotent, so several processes running them at once is harmless.  Deleting checks past
+their retention period (`retention.py`) runs at most hourly per process.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 from dataclasses import dataclass
 
 from spamguard.backends import RedisState
+from spamguard.jobs.retention import CheckRetention
 from spamguard.quota import UsageCounter
 from spamguard.reputation import ReputationStore
 
@@ -41,12 +43,18 @@ def build_state(config, session_factory) -> StateServices:
 
 class Maintenance:
     def __init__(
-        self, usage: UsageCounter, reputation: ReputationStore, session_factory, interval: float = 30.0
+        self,
+        usage: UsageCounter,
+        reputation: ReputationStore,
+        session_factory,
+        interval: float = 30.0,
+        retention: CheckRetention | None = None,
     ) -> None:
         self.usage = usage
         self.reputation = reputation
         self.session_factory = session_factory
         self.interval = interval
+        self.retention = retention
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
@@ -82,9 +90,13 @@ class Maintenance:
             self.run_once()
 
     def run_once(self) -> dict:
-        """One pass of both tasks; never raises (each logs its own failure)."""
+        """One pass of every task; never raises (each logs its own failure)."""
         done = {"usage_rows": 0, "feedback_rows": 0}
-        for name, task in (("usage_rows", self.usage.flush_usage), ("feedback_rows", self.reputation.catch_up)):
+        tasks = [("usage_rows", self.usage.flush_usage), ("feedback_rows", self.reputation.catch_up)]
+        if self.retention is not None:
+            done["checks_deleted"] = 0
+            tasks.append(("checks_deleted", self.retention.run_if_due))
+        for name, task in tasks:
             try:
                 with self.session_factory() as session:
                     done[name] = task(session)

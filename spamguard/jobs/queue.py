@@ -100,13 +100,15 @@ class JobQueue:
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty (for tests and cron).")
 def worker(burst: bool) -> None:
-    """Run the background worker: retrain jobs, usage flush and reputation catch-up."""
+    """Run the background worker: retrain jobs, usage flush, reputation catch-up and deleting old checks."""
     from spamguard import config as settings
     from spamguard import storage
     from spamguard.jobs.heartbeat import WorkerHeartbeat
     from spamguard.logs import configure_logging
+    from spamguard.storage.write_lock import WriteLock
 
     from .maintenance import Maintenance, build_state
+    from .retention import CheckRetention
 
     try:
         config = settings.from_env()
@@ -114,8 +116,13 @@ def worker(burst: bool) -> None:
         raise click.ClickException(str(exc)) from None
     configure_logging(config["SPAMGUARD_LOG_LEVEL"])
     services = build_state(config, storage.make_sessionmaker(config["DATABASE_URL"]))
+    write_lock = WriteLock.for_url(config["DATABASE_URL"], config["SPAMGUARD_SQLITE_BUSY_TIMEOUT"])
     maintenance = Maintenance(
-        services.usage, services.reputation, services.session_factory, config["SPAMGUARD_FLUSH_SECONDS"]
+        services.usage,
+        services.reputation,
+        services.session_factory,
+        config["SPAMGUARD_FLUSH_SECONDS"],
+        CheckRetention.for_config(config, write_lock),
     )
     maintenance.start()
     from spamguard.delivery.jobs import start_sweeper

@@ -1,0 +1,108 @@
+"""Check rows are kept for a retention period, then deleted.
+
+Every comment-check stores the comment and its author's IP address and e-mail.  Kept forever, that is
+personal data held without a purpose, and a table that only grows: each of its indexes keyed by something
+random (content hash, IP, e-mail, score) costs every new row a page read and write somewhere in the
+index, so a check's own cost grew with the table (docs/measurements.md, "Writing a check row").
+
+A check older than `SPAMGUARD_CHECK_RETENTION_DAYS` is deleted unless something still refers to it: a
+label (feedback, which keeps its own copy of the comment for training), an asynchronous-verdict callback
+or a decision sent to the site.  Retraining's implicit ham (`SPAMGUARD_IMPLICIT_HAM_DAYS`) reads only
+recent checks: a shorter period is raised to its window (`for_config`).  Unreviewed checks in the
+moderation queue go too once they are that old: a decision then no longer reaches the site in time.
+
+Deletion is by chunks, each its own short transaction (SQLite: under the write lock, so checks being
+written wait for one chunk, not for the whole pass), at most `max_rows` a pass; a pass runs at most every
+`every` seconds per process, from the maintenance loop.  Idempotent: processes running it at once
+delete disjoint or already-deleted rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Table, delete, select
+from sqlalchemy.orm import Session
+
+from spamguard.delivery.models import Callback, Decision
+from spamguard.storage.models import Check, Feedback
+
+log = logging.getLogger(__name__)
+
+CHECKS = cast(Table, Check.__table__)
+
+
+class CheckRetention:
+    def __init__(
+        self,
+        days: float,
+        *,
+        every: float = 3600.0,
+        chunk: int = 2000,
+        max_rows: int = 100_000,
+        write_lock: Callable[[], AbstractContextManager[Any]] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`days` ≤ 0 keeps every check (nothing is deleted)."""
+        self.days = days
+        self.every = every
+        self.chunk = max(1, chunk)
+        self.max_rows = max(self.chunk, max_rows)
+        self.write_lock = write_lock or nullcontext
+        self.now = now
+        self.clock = clock
+        self._last: float | None = None
+        self.deleted = 0  # counted events, for tests and the logs
+
+    @classmethod
+    def for_config(cls, config: Any, write_lock: Callable[[], AbstractContextManager[Any]] | None) -> CheckRetention:
+        days = float(config["SPAMGUARD_CHECK_RETENTION_DAYS"])
+        if days > 0:
+            days = max(days, float(config["SPAMGUARD_IMPLICIT_HAM_DAYS"]))
+        return cls(days, write_lock=write_lock)
+
+    def run_if_due(self, session: Session) -> int:
+        """A pass when `every` seconds have gone by since the last one in this process; rows deleted."""
+        if self.days <= 0 or (self._last is not None and self.clock() - self._last < self.every):
+            return 0
+        self._last = self.clock()
+        return self.purge(session)
+
+    def purge(self, session: Session) -> int:
+        """Delete the checks older than the retention period that nothing refers to; rows deleted (≤ max_rows)."""
+        if self.days <= 0:
+            return 0
+        cutoff = self.now() - timedelta(days=self.days)
+        # The oldest first: `ix_checks_created` walks them, and each referenced id set is read once.
+        doomed = (
+            select(Check.id)
+            .where(
+                Check.created_at < cutoff,
+                Check.id.not_in(select(Feedback.check_id).where(Feedback.check_id.is_not(None))),
+                Check.id.not_in(select(Callback.check_id)),
+                Check.id.not_in(select(Decision.check_id)),
+            )
+            .limit(self.chunk)
+        )
+        statement = delete(CHECKS).where(CHECKS.c.id.in_(doomed))
+        total = 0
+        while total < self.max_rows:
+            with self.write_lock():
+                deleted = cast(CursorResult, session.execute(statement)).rowcount
+                session.commit()
+            total += deleted
+            if deleted < self.chunk:
+                break
+        if total:
+            self.deleted += total
+            log.info(
+                "old checks deleted",
+                extra={"event": "checks_purged", "rows": total, "older_than_days": self.days},
+            )
+        return total
