@@ -131,6 +131,30 @@ def db_status() -> None:
     click.echo(f"{_safe_url(url)}: up to date")
 
 
+@db.command("prune")
+@click.option("--days", type=float, help="Retention in days (default: SPAMGUARD_CHECK_RETENTION_DAYS).")
+def db_prune(days: float | None) -> None:
+    """Delete the checks past the retention period now (what the maintenance loop does hourly)."""
+    from spamguard.jobs.retention import CheckRetention
+    from spamguard.storage.write_lock import WriteLock
+
+    config = _config()
+    if days is not None:
+        config = {**config, "SPAMGUARD_CHECK_RETENTION_DAYS": days}
+    url = config["DATABASE_URL"]
+    retention = CheckRetention.for_config(config, WriteLock.for_url(url, config["SPAMGUARD_SQLITE_BUSY_TIMEOUT"]))
+    if retention.days <= 0:
+        click.echo("retention is 0 days: every check is kept")
+        return
+    click.echo(f"deleting checks older than {retention.days:g} days that no label, callback or decision refers to ...")
+    with storage.make_sessionmaker(url)() as session:
+        total = 0
+        while deleted := retention.purge(session):  # a pass is bounded; repeat until none is left
+            total += deleted
+            click.echo(f"  {total:,} deleted so far")
+    click.echo(f"{total:,} checks deleted")
+
+
 @cli.group()
 def keys() -> None:
     """Sites and their API keys."""

@@ -138,3 +138,40 @@ def test_serve_honours_bind_workers_threads(env, monkeypatch, model_dir):
     assert invoke(["serve", "--port", "9200", "--workers", "1"], settings).exit_code == 0
     args = calls[-1]
     assert args[args.index("--bind") + 1] == "0.0.0.0:9200" and args[args.index("--workers") + 1] == "1"
+
+
+def test_db_prune_deletes_old_unreferenced_checks(env):
+    from datetime import timedelta
+
+    from spamguard import storage
+    from spamguard.storage.models import Check, Site, utcnow
+
+    assert invoke(["db", "upgrade"], env).exit_code == 0
+    with storage.make_sessionmaker(env["DATABASE_URL"])() as session:
+        site = Site(url="https://blog.example", key_hash="f" * 64, key_hint="abcd")
+        session.add(site)
+        session.flush()
+        for i, age in enumerate((1, 40, 200)):
+            session.add(
+                Check(
+                    guid=f"{i:032x}",
+                    site_id=site.id,
+                    created_at=utcnow() - timedelta(days=age),
+                    content_hash="0" * 64,
+                    fields={},
+                    score=0.1,
+                    verdict="ham",
+                    reasons=[],
+                )
+            )
+        session.commit()
+    pruned = invoke(["db", "prune", "--days", "30"], env)
+    assert pruned.exit_code == 0, pruned.output
+    assert pruned.output.splitlines()[0] == (
+        "deleting checks older than 30 days that no label, callback or decision refers to ..."
+    )
+    assert pruned.output.splitlines()[-1] == "2 checks deleted"
+    assert invoke(["db", "prune"], env).output.splitlines()[-1] == "0 checks deleted"  # 90 days: none left
+    assert invoke(["db", "prune", "--days", "0"], env).output == "retention is 0 days: every check is kept\n"
+    with storage.make_sessionmaker(env["DATABASE_URL"])() as session:
+        assert session.query(Check).count() == 1
