@@ -75,11 +75,13 @@ class CheckRetention:
         return self.purge(session)
 
     def purge(self, session: Session) -> int:
-        """Delete the checks older than the retention period that nothing refers to; rows deleted (≤ max_rows)."""
+        """Delete the checks older than the retention period that nothing refers to; rows deleted (chunks until
+        `max_rows` is reached, so at most `max_rows + chunk - 1`)."""
         if self.days <= 0:
             return 0
         cutoff = self.now() - timedelta(days=self.days)
-        # The oldest first: `ix_checks_created` walks them, and each referenced id set is read once.
+        # A range of `ix_checks_created`; NOT IN a subquery is one set built per chunk (no NULL in it: a NULL
+        # would make NOT IN match nothing).
         doomed = (
             select(Check.id)
             .where(
