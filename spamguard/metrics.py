@@ -44,6 +44,7 @@ FEEDBACK = Counter(
 )
 REFUSALS = Counter("spamguard_refusals_total", "API calls refused, by reason", ["reason"])
 DB_ERRORS = Counter("spamguard_db_errors_total", "Database errors seen while serving, by operation", ["op"])
+CHECKS_DELETED = Counter("spamguard_checks_deleted_total", "Checks deleted after the retention period")
 # Per-process resource use, as gauges every worker sets (prometheus_client's own process
 # collector only reports the process that serves /metrics in multiprocess mode).
 # `.labels()` validates, locks and looks the child up on every call (≈ 10 µs each, three per check): the

@@ -30,6 +30,7 @@ from sqlalchemy import CursorResult, Table, delete, select
 from sqlalchemy.orm import Session
 
 from spamguard.delivery.models import Callback, Decision
+from spamguard.metrics import CHECKS_DELETED
 from spamguard.storage.models import Check, Feedback
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class CheckRetention:
                 break
         if total:
             self.deleted += total
+            CHECKS_DELETED.inc(total)
             log.info(
                 "old checks deleted",
                 extra={"event": "checks_purged", "rows": total, "older_than_days": self.days},

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import delete, func, select
 
 from spamguard import storage
@@ -84,7 +85,9 @@ def test_old_checks_go_unless_something_refers_to_them(factory):
         session.commit()
 
         purge = retention()
+        counted = REGISTRY.get_sample_value("spamguard_checks_deleted_total") or 0.0
         assert purge.purge(session) == 2
+        assert REGISTRY.get_sample_value("spamguard_checks_deleted_total") == counted + 2  # on /metrics
         assert remaining(session, site) == {"recent", "labelled", "with a callback", "decided"}
         assert purge.purge(session) == 0
         assert purge.deleted == 2
