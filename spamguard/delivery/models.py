@@ -60,7 +60,10 @@ class Decision(Base):
     source: Mapped[str] = mapped_column(String(16))  # moderator | timeout
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_decisions_site_id", "site_id", "id"),)
+    __table_args__ = (
+        Index("ix_decisions_site_id", "site_id", "id"),
+        Index("ix_decisions_check", "check_id"),  # retention: is this old check still referred to?
+    )
 
 
 class Delivery(Base):

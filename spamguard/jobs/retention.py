@@ -11,8 +11,9 @@ or a decision sent to the site.  Retraining's implicit ham (`SPAMGUARD_IMPLICIT_
 recent checks: a shorter period is raised to its window (`for_config`).  Unreviewed checks in the
 moderation queue go too once they are that old: a decision then no longer reaches the site in time.
 
-Deletion is by chunks, each its own short transaction (SQLite: under the write lock, so checks being
-written wait for one chunk, not for the whole pass), at most `max_rows` a pass; a pass runs at most every
+Deletion is by chunks: each chunk's rows are found by a read, then deleted in a short transaction of their
+own (SQLite: under the write lock, so checks being written wait for one chunk's delete, never for the
+search), at most `max_rows` a pass; a pass runs at most every
 `every` seconds per process, from the maintenance loop.  Idempotent: processes running it at once
 delete disjoint or already-deleted rows.
 """
@@ -26,7 +27,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, delete, select
+from sqlalchemy import CursorResult, Table, and_, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from spamguard.delivery.models import Callback, Decision
@@ -81,26 +82,28 @@ class CheckRetention:
         if self.days <= 0:
             return 0
         cutoff = self.now() - timedelta(days=self.days)
-        # A range of `ix_checks_created`; NOT IN a subquery is one set built per chunk (no NULL in it: a NULL
-        # would make NOT IN match nothing).
-        doomed = (
-            select(Check.id)
-            .where(
-                Check.created_at < cutoff,
-                Check.id.not_in(select(Feedback.check_id).where(Feedback.check_id.is_not(None))),
-                Check.id.not_in(select(Callback.check_id)),
-                Check.id.not_in(select(Decision.check_id)),
-            )
-            .limit(self.chunk)
-        )
-        statement = delete(CHECKS).where(CHECKS.c.id.in_(doomed))
         total = 0
+        after: tuple[datetime, int] | None = None  # where the last chunk ended: kept rows are walked once a pass
         while total < self.max_rows:
+            # Found by a read (no write lock held while old, still-referenced rows are walked): the oldest
+            # first along `ix_checks_created`, each probed in the referring tables' check_id indexes.
+            found = select(Check.created_at, Check.id).where(Check.created_at < cutoff, *_unreferenced(Check.id))
+            if after is not None:
+                found = found.where(
+                    or_(Check.created_at > after[0], and_(Check.created_at == after[0], Check.id > after[1]))
+                )
+            rows = session.execute(found.order_by(Check.created_at, Check.id).limit(self.chunk)).all()
+            session.rollback()  # end the read before queueing for the write lock
+            if not rows:
+                break
+            after = (rows[-1][0], rows[-1][1])
+            # Checked again as it is deleted: a label may have arrived for one of them since.
+            statement = delete(CHECKS).where(CHECKS.c.id.in_([row[1] for row in rows]), *_unreferenced(CHECKS.c.id))
             with self.write_lock():
                 deleted = cast(CursorResult, session.execute(statement)).rowcount
                 session.commit()
             total += deleted
-            if deleted < self.chunk:
+            if len(rows) < self.chunk:
                 break
         if total:
             self.deleted += total
@@ -110,3 +113,13 @@ class CheckRetention:
                 extra={"event": "checks_purged", "rows": total, "older_than_days": self.days},
             )
         return total
+
+
+def _unreferenced(check_id: Any) -> tuple[Any, ...]:
+    """No label, callback or decision refers to the check `check_id` (NOT EXISTS: an index probe each on
+    SQLite, an anti-join on PostgreSQL, where NOT IN a large set would degrade to a scan per row)."""
+    return (
+        ~exists().where(Feedback.check_id == check_id),
+        ~exists().where(Callback.check_id == check_id),
+        ~exists().where(Decision.check_id == check_id),
+    )

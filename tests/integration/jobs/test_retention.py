@@ -106,6 +106,21 @@ def test_a_pass_deletes_by_chunks_up_to_its_limit(factory):
         assert remaining(session, site) == {"recent"}
 
 
+def test_kept_rows_between_old_ones_do_not_end_a_pass(factory):
+    with factory() as session:
+        site = add_site(session)
+        for i in range(5):  # the oldest are labelled: kept, walked past once
+            labelled = add_check(session, site, 500 - i, f"labelled {i}")
+            session.add(Feedback(site_id=site.id, check_id=labelled.id, label="ham", source="api", fields={}))
+        session.commit()
+        for i in range(5):
+            add_check(session, site, 300 - i, f"old {i}")
+        add_check(session, site, 400, "between")
+
+        assert retention(chunk=2).purge(session) == 6
+        assert remaining(session, site) == {f"labelled {i}" for i in range(5)}
+
+
 def test_zero_days_keeps_everything(factory):
     with factory() as session:
         site = add_site(session)
