@@ -134,7 +134,7 @@ def db_status() -> None:
 @db.command("prune")
 @click.option("--days", type=float, help="Retention in days (default: SPAMGUARD_CHECK_RETENTION_DAYS).")
 def db_prune(days: float | None) -> None:
-    """Delete the checks past the retention period now (what the maintenance loop does hourly)."""
+    """Delete the checks past the retention period now (what the maintenance loop does every 10 minutes)."""
     from spamguard.jobs.retention import CheckRetention
     from spamguard.storage.write_lock import WriteLock
 

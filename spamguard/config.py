@@ -165,7 +165,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SPAMGUARD_CHECK_RETENTION_DAYS",
         90.0,
-        "Checked comments older than this are deleted (hourly per process) unless a label, callback or decision "
+        "Checked comments older than this are deleted (every 10 minutes per process) unless a label, callback or decision "
         "refers to them; 0 keeps them all. Never less than SPAMGUARD_IMPLICIT_HAM_DAYS.",
         float,
     ),

@@ -3,7 +3,7 @@
 Runs as a daemon thread in every web worker process (started on the first
 request, so it also survives gunicorn's fork) and in `spamguard worker`.  Both
 tasks are idempotent, so several processes running them at once is harmless.  Deleting checks past
-their retention period (`retention.py`) runs at most hourly per process.
+their retention period (`retention.py`) runs at most every 10 minutes per process.
 """
 
 from __future__ import annotations
